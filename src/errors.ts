@@ -1,0 +1,97 @@
+// The coded error catalogue. Callers branch on `code`, never on message text.
+// docs/errors.md lists every entry; test/unit/errors.test.ts keeps the two in sync.
+
+export interface ErrorDefinition {
+  /** What went wrong, in one sentence. */
+  readonly message: string;
+  /** What the user or operator should do about it. */
+  readonly fix: string;
+  /** HTTP status when the error reaches an HTTP response; undefined when it never does. */
+  readonly status?: number;
+}
+
+export const ERROR_CATALOGUE = {
+  STOCKGUARD_E_CONFIG: {
+    message: 'A configuration setting is missing or invalid',
+    fix: 'Set the named environment variable to a valid value (see docs/configuration.md) and restart',
+  },
+  STOCKGUARD_E_REDIS_UNAVAILABLE: {
+    message: 'Redis did not answer',
+    fix: 'Check REDIS_URL, that Redis is running and reachable, and the credentials',
+    status: 503,
+  },
+  STOCKGUARD_E_BAD_SKU: {
+    message: 'The SKU is empty, too long, or contains a character stockguard cannot key on',
+    fix: 'Use a non-empty SKU of at most 200 characters without "{", "}" or control characters',
+    status: 400,
+  },
+  STOCKGUARD_E_UNKNOWN_SKU: {
+    message: 'The SKU is not in the catalogue',
+    fix: 'Import the SKU with `stockguard catalog import`, then replay the event',
+    status: 422,
+  },
+  STOCKGUARD_E_BAD_QUANTITY: {
+    message: 'A quantity is not a whole number in the allowed range',
+    fix: 'Send quantities as integers: positive for order lines and shipments, non-zero for adjustments, zero or more for counts and holdbacks',
+    status: 400,
+  },
+  STOCKGUARD_E_EMPTY_ID: {
+    message: 'An identifier (order, line, reservation, shipment or event id) is empty or too long',
+    fix: 'Send a non-empty identifier of at most 256 characters',
+    status: 400,
+  },
+  STOCKGUARD_E_BAD_ARGUMENT: {
+    message: 'An argument is malformed',
+    fix: 'Correct the named argument and retry',
+    status: 400,
+  },
+  STOCKGUARD_E_CONFLICT: {
+    message: 'An event id was reused with different content',
+    fix: 'Give every distinct WMS event and shipment its own id; a retry must repeat the original content exactly',
+    status: 409,
+  },
+  STOCKGUARD_E_SCRIPT_REPLY: {
+    message: 'A ledger script returned a reply the decoder does not understand',
+    fix: 'The Lua scripts and the TypeScript wrappers are out of step: deploy one version of stockguard everywhere',
+    status: 500,
+  },
+  STOCKGUARD_E_CATALOG_ROW: {
+    message: 'A catalogue row is malformed',
+    fix: 'Correct the named row and field in the catalogue file and import it again',
+    status: 400,
+  },
+  STOCKGUARD_E_CATALOG_FILE: {
+    message: 'The catalogue file cannot be read',
+    fix: 'Check the path and that the file is JSON (an array of rows) or CSV with a header line',
+  },
+  STOCKGUARD_E_TEST_REDIS: {
+    message: 'No Redis is available for the tests',
+    fix: 'Install redis-server (apt-get install redis-server), set REDIS_URL to a Redis you may write to, or start a Docker engine for testcontainers',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The one error class stockguard throws for conditions it understands. */
+export class StockguardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+  readonly fix: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    const definition: ErrorDefinition = ERROR_CATALOGUE[code];
+    super(`${code}: ${definition.message}${detail ? `: ${detail}` : ''}. Fix: ${definition.fix}.`, {
+      cause: options?.cause,
+    });
+    this.name = 'StockguardError';
+    this.code = code;
+    this.status = definition.status;
+    this.fix = definition.fix;
+    this.details = options?.details ?? {};
+  }
+}
+
+export function isStockguardError(error: unknown, code?: ErrorCode): error is StockguardError {
+  return error instanceof StockguardError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,315 @@
+// The ledger's public API. It validates input before anything is written, runs one Lua
+// script per SKU, turns script statuses into coded errors, and adds changed SKUs to the
+// dirty index the pushers read.
+import { StockguardError } from '../errors.ts';
+import { assertId, assertQuantity, assertSku } from '../domain/validate.ts';
+import type { InventorySnapshot } from './decode.ts';
+import { KeySpace } from './keys.ts';
+import { type AdjustCause, adjustOnHand } from './operations/adjustOnHand.ts';
+import type { Clock, ScriptContext } from './operations/context.ts';
+import { countOnHand } from './operations/countOnHand.ts';
+import { createSku } from './operations/createSku.ts';
+import { releaseReservation } from './operations/releaseReservation.ts';
+import { type ReserveLineResult, reserveOrder } from './operations/reserveOrder.ts';
+import { setHoldback } from './operations/setHoldback.ts';
+import { shipReservation } from './operations/shipReservation.ts';
+import { reservationId } from './reservationId.ts';
+import type { RedisClient } from './scripts.ts';
+import { LedgerStatus, type ReservationState } from './status.ts';
+
+export type { InventorySnapshot } from './decode.ts';
+export type { Clock } from './operations/context.ts';
+
+export interface LedgerOptions {
+  redis: RedisClient;
+  keyPrefix: string;
+  clock?: Clock;
+  journalRetentionMs?: number;
+}
+
+export interface OrderLine {
+  lineId: string;
+  sku: string;
+  quantity: number;
+}
+
+export interface Order {
+  channel: string;
+  orderId: string;
+  lines: readonly OrderLine[];
+}
+
+export interface OrderLineResult extends ReserveLineResult {
+  sku: string;
+  lineId: string;
+}
+
+export interface ReservationRecord {
+  reservationId: string;
+  quantity: number;
+  held: number;
+  shipped: number;
+  shortfall: number;
+  reserveSeen: boolean;
+  cancelled: boolean;
+  /** Units this record currently holds in `reserved`. */
+  openUnits: number;
+  state: ReservationState;
+}
+
+export interface JournalEntry {
+  id: string;
+  cause: string;
+  event: string;
+  ref: string;
+  dOnHand: number;
+  dReserved: number;
+  dOversold: number;
+  dHoldback: number;
+  onHand: number;
+  reserved: number;
+  atMs: number;
+}
+
+export type ChangeResult<S extends LedgerStatus> = { status: S; inventory: InventorySnapshot };
+
+const DEFAULT_RETENTION_MS = 35 * 86_400_000;
+
+export class Ledger {
+  readonly keys: KeySpace;
+  private readonly redis: RedisClient;
+  private readonly clock: Clock;
+  private readonly journalRetentionMs: number;
+
+  constructor(options: LedgerOptions) {
+    this.redis = options.redis;
+    this.keys = new KeySpace(options.keyPrefix);
+    this.clock = options.clock ?? Date.now;
+    this.journalRetentionMs = options.journalRetentionMs ?? DEFAULT_RETENTION_MS;
+  }
+
+  /** Starts a SKU's ledger at on_hand 0; a SKU that exists is left alone. */
+  async createSku(sku: string): Promise<ChangeResult<LedgerStatus.CREATED | LedgerStatus.EXISTS>> {
+    const reply = await createSku(this.context(sku));
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('createSku', sku);
+    if (reply.status === LedgerStatus.CREATED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /**
+   * Reserves every line of one order. Lines are grouped by SKU and each SKU is one atomic
+   * call, so lines of the same SKU are checked together (I1). SKUs are independent: one
+   * SKU can be oversold while another is reserved. All input is validated before anything
+   * is written; a line for an unknown SKU raises STOCKGUARD_E_UNKNOWN_SKU after the other
+   * SKUs were applied, and replaying the order once the SKU exists applies the rest
+   * (the applied lines come back DUPLICATE).
+   */
+  async reserveOrder(order: Order): Promise<OrderLineResult[]> {
+    assertId('channel', order.channel);
+    assertId('orderId', order.orderId);
+    if (order.lines.length === 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `order ${order.orderId} has no lines`);
+    }
+    const bySku = new Map<string, { lineId: string; reservationId: string; quantity: number }[]>();
+    const seen = new Set<string>();
+    for (const line of order.lines) {
+      assertSku(line.sku);
+      assertId('lineId', line.lineId);
+      assertQuantity(`quantity of line ${line.lineId}`, line.quantity, 'positive');
+      const id = reservationId(order.channel, order.orderId, line.lineId);
+      if (seen.has(id)) {
+        throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `line id ${line.lineId} appears twice in order ${order.orderId}`);
+      }
+      seen.add(id);
+      const group = bySku.get(line.sku) ?? [];
+      group.push({ lineId: line.lineId, reservationId: id, quantity: line.quantity });
+      bySku.set(line.sku, group);
+    }
+
+    const results = new Map<string, OrderLineResult>();
+    const unknown: string[] = [];
+    const changed: string[] = [];
+    await Promise.all(
+      [...bySku].map(async ([sku, lines]) => {
+        const reply = await reserveOrder(this.context(sku), lines);
+        if (reply.status === LedgerStatus.UNKNOWN_SKU) return void unknown.push(sku);
+        if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('reserveOrder', sku);
+        lines.forEach((line, index) => {
+          const result = reply.lines[index]!;
+          results.set(line.reservationId, { ...result, sku, lineId: line.lineId });
+        });
+        if (reply.lines.some((line) => line.status !== LedgerStatus.DUPLICATE)) changed.push(sku);
+      }),
+    );
+    await this.markDirty(changed);
+    if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
+    return order.lines.map((line) => results.get(reservationId(order.channel, order.orderId, line.lineId))!);
+  }
+
+  /** Cancels one order line before it ships; idempotent. */
+  async release(sku: string, id: string): Promise<{ status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE; released: number; inventory: InventorySnapshot }> {
+    assertId('reservationId', id);
+    const reply = await releaseReservation(this.context(sku), id);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('releaseReservation', sku);
+    if (reply.status !== LedgerStatus.DUPLICATE) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /** The WMS shipped (or picked) units of a reservation; idempotent on the shipment id. */
+  async ship(sku: string, shipment: { shipmentId: string; reservationId: string; quantity: number }) {
+    assertId('shipmentId', shipment.shipmentId);
+    assertId('reservationId', shipment.reservationId);
+    assertQuantity('quantity', shipment.quantity, 'positive');
+    const reply = await shipReservation(this.context(sku), shipment);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('shipReservation', sku);
+    if (reply.status === LedgerStatus.CONFLICT) throw conflict(shipment.shipmentId);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /** A receipt (delta > 0) or adjustment (either sign); idempotent on the WMS event id. */
+  async adjust(sku: string, adjustment: { eventId: string; delta: number; cause: AdjustCause }) {
+    assertId('eventId', adjustment.eventId);
+    assertQuantity('delta', adjustment.delta, 'nonZero');
+    if (adjustment.cause === 'receipt' && adjustment.delta < 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `a receipt must add stock, got delta ${adjustment.delta}; send a negative change as an adjustment`);
+    }
+    const reply = await adjustOnHand(this.context(sku), adjustment);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('adjustOnHand', sku);
+    if (reply.status === LedgerStatus.CONFLICT) throw conflict(adjustment.eventId);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /** A cycle count: on_hand becomes what was counted, journaled as the delta. */
+  async count(sku: string, count: { eventId: string; counted: number }) {
+    assertId('eventId', count.eventId);
+    assertQuantity('counted', count.counted, 'nonNegative');
+    const reply = await countOnHand(this.context(sku), count);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('countOnHand', sku);
+    if (reply.status === LedgerStatus.CONFLICT) throw conflict(count.eventId);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /** Sets the static holdback withheld from every channel. */
+  async setHoldback(sku: string, holdback: number, eventId = 'holdback') {
+    assertQuantity('holdback', holdback, 'nonNegative');
+    assertId('eventId', eventId);
+    const reply = await setHoldback(this.context(sku), holdback, eventId);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('setHoldback', sku);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /** The SKU's ledger numbers, or undefined for a SKU the ledger does not know. */
+  async inventory(sku: string): Promise<InventorySnapshot | undefined> {
+    const raw = await this.redis.hgetall(this.keys.sku(sku).inventory);
+    if (raw.on_hand === undefined) return undefined;
+    return {
+      onHand: Number(raw.on_hand),
+      reserved: Number(raw.reserved ?? 0),
+      holdback: Number(raw.holdback ?? 0),
+      oversold: Number(raw.oversold ?? 0),
+      version: Number(raw.version ?? 0),
+    };
+  }
+
+  /** Every reservation record of the SKU (open and closed). */
+  async reservations(sku: string): Promise<ReservationRecord[]> {
+    const raw = await this.redis.hgetall(this.keys.sku(sku).reservations);
+    return Object.entries(raw)
+      .map(([id, encoded]) => decodeReservationRecord(id, encoded))
+      .sort((a, b) => a.reservationId.localeCompare(b.reservationId));
+  }
+
+  /** Journal entries of the SKU, oldest first, optionally only those after a stream id. */
+  async journal(sku: string, options: { afterId?: string; count?: number } = {}): Promise<JournalEntry[]> {
+    const start = options.afterId ? `(${options.afterId}` : '-';
+    const key = this.keys.sku(sku).journal;
+    const raw = options.count
+      ? await this.redis.xrange(key, start, '+', 'COUNT', options.count)
+      : await this.redis.xrange(key, start, '+');
+    return raw.map(([id, fields]) => decodeJournalEntry(id, fields));
+  }
+
+  /** Adds SKUs to the dirty index the pushers drain (NX keeps the time of the first change). */
+  private async markDirty(skus: readonly string[]): Promise<void> {
+    if (skus.length === 0) return;
+    const now = this.clock();
+    const members = skus.flatMap((sku) => [now, sku]);
+    await this.redis.zadd(this.keys.dirtySkus(), 'NX', ...members);
+  }
+
+  private context(sku: string): ScriptContext {
+    return { redis: this.redis, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs };
+  }
+}
+
+export function decodeReservationRecord(reservationId: string, encoded: string): ReservationRecord {
+  const record = JSON.parse(encoded) as { q: number; h: number; sh: number; sf: number; r: number; c: number };
+  const reserveSeen = record.r === 1;
+  const cancelled = record.c === 1;
+  const openUnits = reserveSeen && !cancelled ? Math.max(0, record.h - record.sh) : 0;
+  const state: ReservationState = cancelled
+    ? LedgerStatus.CANCELLED
+    : !reserveSeen
+      ? LedgerStatus.PENDING
+      : record.sh >= record.q
+        ? LedgerStatus.SHIPPED
+        : record.sf > 0
+          ? LedgerStatus.OVERSOLD
+          : LedgerStatus.RESERVED;
+  return {
+    reservationId,
+    quantity: record.q,
+    held: record.h,
+    shipped: record.sh,
+    shortfall: record.sf,
+    reserveSeen,
+    cancelled,
+    openUnits,
+    state,
+  };
+}
+
+function decodeJournalEntry(id: string, fields: string[]): JournalEntry {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!, fields[i + 1]!);
+  const num = (name: string) => Number(map.get(name) ?? 0);
+  return {
+    id,
+    cause: map.get('cause') ?? '',
+    event: map.get('event') ?? '',
+    ref: map.get('ref') ?? '',
+    dOnHand: num('d_on_hand'),
+    dReserved: num('d_reserved'),
+    dOversold: num('d_oversold'),
+    dHoldback: num('d_holdback'),
+    onHand: num('on_hand'),
+    reserved: num('reserved'),
+    atMs: num('at_ms'),
+  };
+}
+
+function unknownSku(skus: string[], details: Record<string, unknown> = {}): StockguardError {
+  return new StockguardError('STOCKGUARD_E_UNKNOWN_SKU', skus.map((sku) => JSON.stringify(sku)).join(', '), {
+    details: { ...details, skus },
+  });
+}
+
+function conflict(eventId: string): StockguardError {
+  return new StockguardError('STOCKGUARD_E_CONFLICT', `event id ${JSON.stringify(eventId)} was applied before with other content`, {
+    details: { eventId },
+  });
+}
+
+// The wrapper validates everything the script checks, so this means the two disagree.
+function badArgument(script: string, sku: string): StockguardError {
+  return new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `${script} refused the arguments for SKU ${JSON.stringify(sku)}`);
+}

@@ -1,0 +1,40 @@
+import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
+import { ledgerScripts } from '../scripts.ts';
+import { LedgerStatus } from '../status.ts';
+import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+
+export interface CountInput {
+  eventId: string;
+  counted: number;
+}
+
+export type CountReply =
+  | {
+      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT;
+      inventory: InventorySnapshot;
+      delta: number;
+    }
+  | ScriptRefusal;
+
+export function decodeCountOnHand(raw: unknown): CountReply {
+  const reply = replyArray('countOnHand', raw, 1);
+  const status = replyStatus('countOnHand', reply[0], [
+    LedgerStatus.APPLIED,
+    LedgerStatus.DUPLICATE,
+    LedgerStatus.CONFLICT,
+    LedgerStatus.UNKNOWN_SKU,
+    LedgerStatus.BAD_ARGUMENT,
+  ]);
+  if (status === LedgerStatus.UNKNOWN_SKU || status === LedgerStatus.BAD_ARGUMENT) return { status };
+  replyArray('countOnHand', raw, 7);
+  return { status, inventory: replyInventory('countOnHand', reply), delta: replyInteger('countOnHand', reply[6]) };
+}
+
+export async function countOnHand(context: ScriptContext, count: CountInput): Promise<CountReply> {
+  const raw = await ledgerScripts().countOnHand.run(context.redis, scriptKeys(context.keys), [
+    ...baseArgs(context),
+    count.eventId,
+    count.counted,
+  ]);
+  return decodeCountOnHand(raw);
+}

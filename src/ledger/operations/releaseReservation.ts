@@ -1,0 +1,38 @@
+import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
+import { ledgerScripts } from '../scripts.ts';
+import { LedgerStatus } from '../status.ts';
+import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+
+export type ReleaseReply =
+  | {
+      status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE;
+      inventory: InventorySnapshot;
+      released: number;
+    }
+  | ScriptRefusal;
+
+export function decodeReleaseReservation(raw: unknown): ReleaseReply {
+  const reply = replyArray('releaseReservation', raw, 1);
+  const status = replyStatus('releaseReservation', reply[0], [
+    LedgerStatus.RELEASED,
+    LedgerStatus.PENDING,
+    LedgerStatus.DUPLICATE,
+    LedgerStatus.UNKNOWN_SKU,
+    LedgerStatus.BAD_ARGUMENT,
+  ]);
+  if (status === LedgerStatus.UNKNOWN_SKU || status === LedgerStatus.BAD_ARGUMENT) return { status };
+  replyArray('releaseReservation', raw, 7);
+  return {
+    status,
+    inventory: replyInventory('releaseReservation', reply),
+    released: replyInteger('releaseReservation', reply[6]),
+  };
+}
+
+export async function releaseReservation(context: ScriptContext, reservationId: string): Promise<ReleaseReply> {
+  const raw = await ledgerScripts().releaseReservation.run(context.redis, scriptKeys(context.keys), [
+    ...baseArgs(context),
+    reservationId,
+  ]);
+  return decodeReleaseReservation(raw);
+}

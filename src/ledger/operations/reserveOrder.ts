@@ -1,0 +1,52 @@
+import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
+import { ledgerScripts } from '../scripts.ts';
+import { LedgerStatus, type LineStatus } from '../status.ts';
+import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+
+export interface ReserveLineInput {
+  reservationId: string;
+  quantity: number;
+}
+
+export interface ReserveLineResult {
+  reservationId: string;
+  status: LineStatus;
+  held: number;
+  shortfall: number;
+}
+
+export type ReserveOrderReply =
+  | { status: LedgerStatus.OK; inventory: InventorySnapshot; lines: ReserveLineResult[] }
+  | ScriptRefusal;
+
+const LINE_STATUSES = [
+  LedgerStatus.RESERVED,
+  LedgerStatus.OVERSOLD,
+  LedgerStatus.SHIPPED,
+  LedgerStatus.CANCELLED,
+  LedgerStatus.DUPLICATE,
+] as const;
+
+export function decodeReserveOrder(raw: unknown, lines: readonly ReserveLineInput[]): ReserveOrderReply {
+  const reply = replyArray('reserveOrder', raw, 1);
+  const status = replyStatus('reserveOrder', reply[0], [LedgerStatus.OK, LedgerStatus.UNKNOWN_SKU, LedgerStatus.BAD_ARGUMENT]);
+  if (status !== LedgerStatus.OK) return { status };
+  replyArray('reserveOrder', raw, 6 + 3 * lines.length);
+  return {
+    status,
+    inventory: replyInventory('reserveOrder', reply),
+    lines: lines.map((line, index) => ({
+      reservationId: line.reservationId,
+      status: replyStatus('reserveOrder', reply[6 + 3 * index], LINE_STATUSES),
+      held: replyInteger('reserveOrder', reply[7 + 3 * index]),
+      shortfall: replyInteger('reserveOrder', reply[8 + 3 * index]),
+    })),
+  };
+}
+
+export async function reserveOrder(context: ScriptContext, lines: readonly ReserveLineInput[]): Promise<ReserveOrderReply> {
+  const args: (string | number)[] = [...baseArgs(context), lines.length];
+  for (const line of lines) args.push(line.reservationId, line.quantity);
+  const raw = await ledgerScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
+  return decodeReserveOrder(raw, lines);
+}

@@ -1,0 +1,54 @@
+import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
+import { ledgerScripts } from '../scripts.ts';
+import { LedgerStatus, type ReservationState } from '../status.ts';
+import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+
+export interface ShipInput {
+  shipmentId: string;
+  reservationId: string;
+  quantity: number;
+}
+
+export type ShipReply =
+  | {
+      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT;
+      inventory: InventorySnapshot;
+      reservationState: ReservationState;
+    }
+  | ScriptRefusal;
+
+const RESERVATION_STATES = [
+  LedgerStatus.PENDING,
+  LedgerStatus.RESERVED,
+  LedgerStatus.OVERSOLD,
+  LedgerStatus.SHIPPED,
+  LedgerStatus.CANCELLED,
+] as const;
+
+export function decodeShipReservation(raw: unknown): ShipReply {
+  const reply = replyArray('shipReservation', raw, 1);
+  const status = replyStatus('shipReservation', reply[0], [
+    LedgerStatus.APPLIED,
+    LedgerStatus.DUPLICATE,
+    LedgerStatus.CONFLICT,
+    LedgerStatus.UNKNOWN_SKU,
+    LedgerStatus.BAD_ARGUMENT,
+  ]);
+  if (status === LedgerStatus.UNKNOWN_SKU || status === LedgerStatus.BAD_ARGUMENT) return { status };
+  replyArray('shipReservation', raw, 7);
+  return {
+    status,
+    inventory: replyInventory('shipReservation', reply),
+    reservationState: replyStatus('shipReservation', reply[6], RESERVATION_STATES),
+  };
+}
+
+export async function shipReservation(context: ScriptContext, shipment: ShipInput): Promise<ShipReply> {
+  const raw = await ledgerScripts().shipReservation.run(context.redis, scriptKeys(context.keys), [
+    ...baseArgs(context),
+    shipment.shipmentId,
+    shipment.reservationId,
+    shipment.quantity,
+  ]);
+  return decodeShipReservation(raw);
+}

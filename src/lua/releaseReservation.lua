@@ -1,0 +1,57 @@
+--[[
+releaseReservation: cancel one reservation before it ships and return its held units.
+
+Idempotent on the reservation id. A cancel that arrives before its reserve is remembered
+(the record is created cancelled) so the later reserve holds nothing (invariant I5).
+Units already shipped stay shipped: only what is still held is released.
+
+KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[3] event marks hash    KEYS[4] journal stream
+ARGV[1] now (ms, injected clock)
+ARGV[2] journal retention (ms)
+ARGV[3] reservation id
+
+Returns { status, on_hand, reserved, holdback, oversold, version, released units }
+Status codes: RELEASED, PENDING, DUPLICATE, UNKNOWN_SKU, BAD_ARGUMENT
+(PENDING: no reserve seen yet; the cancel is remembered.)
+]]
+local inventoryKey = KEYS[1]
+local reservationsKey = KEYS[2]
+local journalKey = KEYS[4]
+local nowMs = tonumber(ARGV[1])
+local retentionMs = tonumber(ARGV[2])
+local reservationId = ARGV[3]
+
+--- @include "isWholeNumber"
+--- @include "loadInventory"
+--- @include "loadReservation"
+--- @include "openUnits"
+--- @include "commitChange"
+
+if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
+  or reservationId == nil or reservationId == '' then
+  return { 'BAD_ARGUMENT' }
+end
+local inventory = loadInventory(inventoryKey)
+if inventory == nil then
+  return { 'UNKNOWN_SKU' }
+end
+local function reply(status, released)
+  return { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, released }
+end
+
+local record = loadReservation(reservationsKey, reservationId)
+if record.c == 1 then
+  return reply('DUPLICATE', 0)
+end
+local released = openUnits(record)
+record.c = 1
+inventory.reserved = inventory.reserved - released
+redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+  cause = 'release', event = reservationId, ref = reservationId, d_reserved = -released,
+})
+if record.r ~= 1 then
+  return reply('PENDING', 0)
+end
+return reply('RELEASED', released)

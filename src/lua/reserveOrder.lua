@@ -1,0 +1,91 @@
+--[[
+reserveOrder: reserve every line of one order that hits one SKU, atomically.
+
+The lines are checked together (invariant I1): each line is held from what the earlier
+lines of the same call left available, so two lines of one SKU can never both take the
+last unit (Medusa #16502). A line that does not fit is still recorded (a channel sale is
+a fact): OVERSOLD, holding what was left and with the rest as its shortfall.
+A ship or cancel that arrived before the reserve is folded in so that every order of one
+reservation's events ends in the same state (invariant I5).
+
+KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[3] event marks hash    KEYS[4] journal stream
+ARGV[1] now (ms, injected clock)
+ARGV[2] journal retention (ms)
+ARGV[3] number of lines n (>= 1)
+ARGV[4 .. 3+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
+
+Returns { status, on_hand, reserved, holdback, oversold, version,
+          then per line in input order: line status, held, shortfall }
+Status codes: OK, UNKNOWN_SKU, BAD_ARGUMENT
+Line status codes: RESERVED, OVERSOLD, SHIPPED, CANCELLED, DUPLICATE
+(DUPLICATE: the reservation id was reserved before; held and shortfall are the stored ones.)
+]]
+local inventoryKey = KEYS[1]
+local reservationsKey = KEYS[2]
+local journalKey = KEYS[4]
+local nowMs = tonumber(ARGV[1])
+local retentionMs = tonumber(ARGV[2])
+local lineCount = tonumber(ARGV[3])
+
+--- @include "isWholeNumber"
+--- @include "loadInventory"
+--- @include "loadReservation"
+--- @include "openUnits"
+--- @include "reservationState"
+--- @include "commitChange"
+
+-- Check everything first: Lua does not roll back a half-done script.
+if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
+  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 3 + 2 * lineCount then
+  return { 'BAD_ARGUMENT' }
+end
+local lines = {}
+local seenIds = {}
+for i = 1, lineCount do
+  local reservationId = ARGV[2 + 2 * i]
+  local quantity = tonumber(ARGV[3 + 2 * i])
+  if reservationId == '' or seenIds[reservationId] or not isWholeNumber(quantity, 1, 1000000000) then
+    return { 'BAD_ARGUMENT' }
+  end
+  seenIds[reservationId] = true
+  lines[i] = { id = reservationId, quantity = quantity }
+end
+local inventory = loadInventory(inventoryKey)
+if inventory == nil then
+  return { 'UNKNOWN_SKU' }
+end
+
+local lineResults = {}
+for i, line in ipairs(lines) do
+  local record = loadReservation(reservationsKey, line.id)
+  if record.r == 1 then
+    lineResults[i] = { 'DUPLICATE', record.h, record.sf }
+  else
+    -- Units this reservation already shipped left on_hand before the reserve arrived; add
+    -- them back so the check sees what it would have seen had the reserve come first.
+    local available = inventory.on_hand - inventory.reserved + record.sh
+    local held = math.min(line.quantity, math.max(0, available))
+    record.q = line.quantity
+    record.h = held
+    record.sf = line.quantity - held
+    record.r = 1
+    local heldNow = openUnits(record)
+    inventory.reserved = inventory.reserved + heldNow
+    inventory.oversold = inventory.oversold + record.sf
+    redis.call('HSET', reservationsKey, line.id, cjson.encode(record))
+    commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+      cause = 'reserve', event = line.id, ref = line.id,
+      d_reserved = heldNow, d_oversold = record.sf,
+    })
+    lineResults[i] = { reservationState(record), held, record.sf }
+  end
+end
+
+local reply = { 'OK', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version }
+for _, result in ipairs(lineResults) do
+  reply[#reply + 1] = result[1]
+  reply[#reply + 1] = result[2]
+  reply[#reply + 1] = result[3]
+end
+return reply
