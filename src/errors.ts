@@ -64,6 +64,35 @@ export const ERROR_CATALOGUE = {
     message: 'The catalogue file cannot be read',
     fix: 'Check the path and that the file is JSON (an array of rows) or CSV with a header line',
   },
+  STOCKGUARD_E_UNAUTHORIZED: {
+    message: 'The request is not signed or authorised as required',
+    fix: 'Sign webhooks with the configured secret over the raw body (docs/wms.md), or send the bearer token configured in STOCKGUARD_API_TOKEN',
+    status: 401,
+  },
+  STOCKGUARD_E_STALE_REQUEST: {
+    message: 'The signed request is older than the replay window',
+    fix: 'Send the request with a fresh timestamp; replays older than STOCKGUARD_WEBHOOK_MAX_AGE_SECONDS are refused',
+    status: 401,
+  },
+  STOCKGUARD_E_BAD_JSON: {
+    message: 'The body is not valid JSON',
+    fix: 'Send a UTF-8 JSON body with content-type application/json',
+    status: 400,
+  },
+  STOCKGUARD_E_BAD_PAYLOAD: {
+    message: 'The JSON body does not have the documented shape',
+    fix: 'Correct the named fields; the payloads are documented in docs/wms.md and docs/ingest.md',
+    status: 400,
+  },
+  STOCKGUARD_E_BAD_EVENT: {
+    message: 'A stream entry has no `event` field or its value is not JSON',
+    fix: 'Producers must write one field `event` holding a JSON document (use appendEvent); fix the producer, then replay the entry with `stockguard dlq replay`',
+  },
+  STOCKGUARD_E_STREAM_FULL: {
+    message: 'An event stream has reached its length cap because the consumers are behind',
+    fix: 'Retry later; scale the consumers or raise the stream cap. stockguard refuses the event rather than drop unacknowledged entries',
+    status: 503,
+  },
   STOCKGUARD_E_TEST_REDIS: {
     message: 'No Redis is available for the tests',
     fix: 'Install redis-server (apt-get install redis-server), set REDIS_URL to a Redis you may write to, or start a Docker engine for testcontainers',

@@ -2,6 +2,11 @@
 // All keys of one SKU share the hash tag `{sku}` (invariant I7), so every ledger
 // script touches a single Cluster slot.
 import { assertSku } from '../domain/validate.ts';
+import { StockguardError } from '../errors.ts';
+
+/** The event streams the consumers read (see docs/streams.md). */
+export const EVENT_KINDS = ['sales', 'wms', 'notifications'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface SkuKeys {
   /** hash: on_hand, reserved, holdback, oversold, version, updated_ms, journal_ms */
@@ -12,6 +17,10 @@ export interface SkuKeys {
   readonly eventMarks: string;
   /** stream: every change with its cause, event id, deltas and time */
   readonly journal: string;
+  /** hash: channel → newest level the channel reported (drift detection input) */
+  readonly channelLevels: string;
+  /** hash: Amazon marketplace → newest FBA fulfillable quantity (informational, never pushed) */
+  readonly fbaStock: string;
 }
 
 export class KeySpace {
@@ -25,6 +34,8 @@ export class KeySpace {
       reservations: `${this.prefix}:res:${tag}`,
       eventMarks: `${this.prefix}:marks:${tag}`,
       journal: `${this.prefix}:journal:${tag}`,
+      channelLevels: `${this.prefix}:chan:${tag}`,
+      fbaStock: `${this.prefix}:fba:${tag}`,
     };
   }
 
@@ -41,5 +52,53 @@ export class KeySpace {
   /** Set of every SKU in the catalogue. */
   catalogIndex(): string {
     return `${this.prefix}:catalog-index`;
+  }
+
+  /**
+   * Event stream of one kind and partition. The `{kind:partition}` hash tag spreads the
+   * partitions over Cluster slots while keeping each stream's delivery marks in its slot,
+   * so appendEvent.lua can mark and append atomically.
+   */
+  eventStream(kind: EventKind, partition: number): string {
+    if (!EVENT_KINDS.includes(kind)) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `event kind must be one of ${EVENT_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+    }
+    if (!Number.isSafeInteger(partition) || partition < 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `partition must be a whole number ≥ 0, got ${String(partition)}`);
+    }
+    return `${this.eventStreamPrefix()}{${kind}:${partition}}`;
+  }
+
+  /** Every partition of one kind: partitions 0 … partitions − 1. */
+  eventStreams(kind: EventKind, partitions: number): string[] {
+    if (!Number.isSafeInteger(partitions) || partitions < 1) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `partitions must be a whole number ≥ 1, got ${String(partitions)}`);
+    }
+    return Array.from({ length: partitions }, (_, partition) => this.eventStream(kind, partition));
+  }
+
+  /** What every event stream key starts with (the DLQ replay refuses any other target). */
+  eventStreamPrefix(): string {
+    return `${this.prefix}:events:`;
+  }
+
+  /** Stream of dead letters: entries no handler could apply, with the reason. */
+  deadLetters(): string {
+    return `${this.prefix}:dlq`;
+  }
+
+  /** Marks a delivery id as appended to `stream` (same hash tag as the stream). */
+  deliveryMark(stream: string, deliveryId: string): string {
+    return `${stream}:seen:${deliveryId}`;
+  }
+
+  /** Sorted set: order id of an open checkout hold → expiry time (ms). */
+  holdExpiries(): string {
+    return `${this.prefix}:holds`;
+  }
+
+  /** Hash: order id of an open checkout hold → JSON list of its lines ({sku, lineId}). */
+  holdLines(): string {
+    return `${this.prefix}:hold-lines`;
   }
 }

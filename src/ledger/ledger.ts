@@ -10,9 +10,10 @@ import type { Clock, ScriptContext } from './operations/context.ts';
 import { countOnHand } from './operations/countOnHand.ts';
 import { createSku } from './operations/createSku.ts';
 import { releaseReservation } from './operations/releaseReservation.ts';
-import { type ReserveLineResult, reserveOrder } from './operations/reserveOrder.ts';
+import { type ReserveLineResult, type ReserveMode, reserveOrder } from './operations/reserveOrder.ts';
 import { setHoldback } from './operations/setHoldback.ts';
 import { shipReservation } from './operations/shipReservation.ts';
+import { recordObservation } from './operations/recordObservation.ts';
 import { reservationId } from './reservationId.ts';
 import type { RedisClient } from './scripts.ts';
 import { LedgerStatus, type ReservationState } from './status.ts';
@@ -105,6 +106,28 @@ export class Ledger {
    * (the applied lines come back DUPLICATE).
    */
   async reserveOrder(order: Order): Promise<OrderLineResult[]> {
+    const { results, unknown } = await this.reserveBySku(order, 'sale');
+    if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
+    return results.lines;
+  }
+
+  /**
+   * A checkout's hold (the synchronous reservation API): all-or-nothing across the whole
+   * order. Each SKU is checked without writing when it is short; if any SKU is short, the
+   * lines already held on the other SKUs are released again and `held` is false, with what
+   * each line would have got. Unknown SKUs raise STOCKGUARD_E_UNKNOWN_SKU, holding nothing.
+   */
+  async holdOrder(order: Order): Promise<{ held: boolean; lines: OrderLineResult[] }> {
+    const { results, unknown, insufficient } = await this.reserveBySku(order, 'hold');
+    if (unknown.length > 0 || insufficient) {
+      const fresh = results.lines.filter((line) => line.status === LedgerStatus.RESERVED && results.created.has(line.reservationId));
+      for (const line of fresh) await this.release(line.sku, line.reservationId);
+      if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
+    }
+    return { held: !insufficient, lines: results.lines };
+  }
+
+  private async reserveBySku(order: Order, mode: ReserveMode) {
     assertId('channel', order.channel);
     assertId('orderId', order.orderId);
     if (order.lines.length === 0) {
@@ -126,24 +149,30 @@ export class Ledger {
       bySku.set(line.sku, group);
     }
 
-    const results = new Map<string, OrderLineResult>();
+    const byId = new Map<string, OrderLineResult>();
+    const created = new Set<string>();
     const unknown: string[] = [];
     const changed: string[] = [];
+    let insufficient = false;
     await Promise.all(
       [...bySku].map(async ([sku, lines]) => {
-        const reply = await reserveOrder(this.context(sku), lines);
+        const reply = await reserveOrder(this.context(sku), lines, mode);
         if (reply.status === LedgerStatus.UNKNOWN_SKU) return void unknown.push(sku);
         if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('reserveOrder', sku);
+        if (reply.status === LedgerStatus.INSUFFICIENT) insufficient = true;
         lines.forEach((line, index) => {
           const result = reply.lines[index]!;
-          results.set(line.reservationId, { ...result, sku, lineId: line.lineId });
+          byId.set(line.reservationId, { ...result, sku, lineId: line.lineId });
+          if (reply.status === LedgerStatus.OK && result.status !== LedgerStatus.DUPLICATE) created.add(line.reservationId);
         });
-        if (reply.lines.some((line) => line.status !== LedgerStatus.DUPLICATE)) changed.push(sku);
+        if (reply.status === LedgerStatus.OK && reply.lines.some((line) => line.status !== LedgerStatus.DUPLICATE)) changed.push(sku);
       }),
     );
     await this.markDirty(changed);
-    if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
-    return order.lines.map((line) => results.get(reservationId(order.channel, order.orderId, line.lineId))!);
+    const lines = order.lines
+      .map((line) => byId.get(reservationId(order.channel, order.orderId, line.lineId)))
+      .filter((line): line is OrderLineResult => line !== undefined);
+    return { results: { lines, created }, unknown, insufficient };
   }
 
   /** Cancels one order line before it ships; idempotent. */
@@ -205,6 +234,41 @@ export class Ledger {
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('setHoldback', sku);
     if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
     return reply;
+  }
+
+  /**
+   * Remembers the newest level a channel reported for the SKU (drift detection input).
+   * Returns false when a newer observation is already stored (out-of-order delivery).
+   */
+  async recordChannelLevel(sku: string, channel: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
+    return this.observe(this.keys.sku(sku).channelLevels, channel, observation);
+  }
+
+  /** Remembers Amazon's FBA fulfillable stock per marketplace: informational, never pushed. */
+  async recordFbaStock(sku: string, marketplaceId: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
+    return this.observe(this.keys.sku(sku).fbaStock, marketplaceId, observation);
+  }
+
+  /** channel (or marketplace) → newest observation. */
+  async observations(sku: string, kind: 'channelLevels' | 'fbaStock'): Promise<Record<string, { quantity: number; observedAtMs: number; eventId: string }>> {
+    const raw = await this.redis.hgetall(this.keys.sku(sku)[kind]);
+    const result: Record<string, { quantity: number; observedAtMs: number; eventId: string }> = {};
+    for (const [field, encoded] of Object.entries(raw)) {
+      const stored = JSON.parse(encoded) as { at: number; q: number; e: string };
+      result[field] = { quantity: stored.q, observedAtMs: stored.at, eventId: stored.e };
+    }
+    return result;
+  }
+
+  private async observe(key: string, field: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
+    assertId('eventId', observation.eventId);
+    assertId('field', field);
+    if (!Number.isSafeInteger(observation.quantity) || !Number.isSafeInteger(observation.observedAtMs)) {
+      throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `an observation needs whole numbers, got quantity ${observation.quantity} at ${observation.observedAtMs}`);
+    }
+    const reply = await recordObservation(this.redis, key, { field, ...observation });
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('recordObservation', field);
+    return reply.status === LedgerStatus.APPLIED;
   }
 
   /** The SKU's ledger numbers, or undefined for a SKU the ledger does not know. */

@@ -17,6 +17,8 @@ export const SCRIPT_NAMES = [
   'countOnHand',
   'setHoldback',
   'createSku',
+  'appendEvent',
+  'recordObservation',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -16,6 +16,9 @@ export enum LedgerStatus {
   OVERSOLD = 'OVERSOLD',
   SHIPPED = 'SHIPPED',
   CANCELLED = 'CANCELLED',
+  APPENDED = 'APPENDED',
+  STALE = 'STALE',
+  INSUFFICIENT = 'INSUFFICIENT',
 }
 
 /** Outcome of one order line. */

@@ -7,17 +7,21 @@ last unit (Medusa #16502). A line that does not fit is still recorded (a channel
 a fact): OVERSOLD, holding what was left and with the rest as its shortfall.
 A ship or cancel that arrived before the reserve is folded in so that every order of one
 reservation's events ends in the same state (invariant I5).
+Mode `hold` (the synchronous reservation API, a checkout asking before it sells) is
+all-or-nothing instead: when any new line would be short, nothing is written and the
+reply is INSUFFICIENT with what each line would have got.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash
 KEYS[3] event marks hash    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] number of lines n (>= 1)
-ARGV[4 .. 3+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
+ARGV[3] mode: sale | hold
+ARGV[4] number of lines n (>= 1)
+ARGV[5 .. 4+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
 
 Returns { status, on_hand, reserved, holdback, oversold, version,
           then per line in input order: line status, held, shortfall }
-Status codes: OK, UNKNOWN_SKU, BAD_ARGUMENT
+Status codes: OK, INSUFFICIENT, UNKNOWN_SKU, BAD_ARGUMENT
 Line status codes: RESERVED, OVERSOLD, SHIPPED, CANCELLED, DUPLICATE
 (DUPLICATE: the reservation id was reserved before; held and shortfall are the stored ones.)
 ]]
@@ -26,7 +30,8 @@ local reservationsKey = KEYS[2]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local lineCount = tonumber(ARGV[3])
+local mode = ARGV[3]
+local lineCount = tonumber(ARGV[4])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
@@ -37,14 +42,15 @@ local lineCount = tonumber(ARGV[3])
 
 -- Check everything first: Lua does not roll back a half-done script.
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
-  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 3 + 2 * lineCount then
+  or (mode ~= 'sale' and mode ~= 'hold')
+  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 4 + 2 * lineCount then
   return { 'BAD_ARGUMENT' }
 end
 local lines = {}
 local seenIds = {}
 for i = 1, lineCount do
-  local reservationId = ARGV[2 + 2 * i]
-  local quantity = tonumber(ARGV[3 + 2 * i])
+  local reservationId = ARGV[3 + 2 * i]
+  local quantity = tonumber(ARGV[4 + 2 * i])
   if reservationId == '' or seenIds[reservationId] or not isWholeNumber(quantity, 1, 1000000000) then
     return { 'BAD_ARGUMENT' }
   end
@@ -54,6 +60,39 @@ end
 local inventory = loadInventory(inventoryKey)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
+end
+
+local function replyWith(status, results)
+  local reply = { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version }
+  for _, result in ipairs(results) do
+    reply[#reply + 1] = result[1]
+    reply[#reply + 1] = result[2]
+    reply[#reply + 1] = result[3]
+  end
+  return reply
+end
+
+if mode == 'hold' then
+  -- Dry run first: a hold is all-or-nothing for the SKU.
+  local available = inventory.on_hand - inventory.reserved
+  local wouldGet = {}
+  local short = false
+  for i, line in ipairs(lines) do
+    local record = loadReservation(reservationsKey, line.id)
+    if record.r == 1 then
+      wouldGet[i] = { 'DUPLICATE', record.h, record.sf }
+    else
+      local held = math.min(line.quantity, math.max(0, available + record.sh))
+      available = available - held
+      if held < line.quantity then
+        short = true
+      end
+      wouldGet[i] = { held < line.quantity and 'OVERSOLD' or 'RESERVED', held, line.quantity - held }
+    end
+  end
+  if short then
+    return replyWith('INSUFFICIENT', wouldGet)
+  end
 end
 
 local lineResults = {}
@@ -82,10 +121,4 @@ for i, line in ipairs(lines) do
   end
 end
 
-local reply = { 'OK', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version }
-for _, result in ipairs(lineResults) do
-  reply[#reply + 1] = result[1]
-  reply[#reply + 1] = result[2]
-  reply[#reply + 1] = result[3]
-end
-return reply
+return replyWith('OK', lineResults)

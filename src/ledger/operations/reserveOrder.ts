@@ -15,8 +15,11 @@ export interface ReserveLineResult {
   shortfall: number;
 }
 
+/** `sale`: a channel sold it, record shortfalls. `hold`: a checkout asks first, all-or-nothing. */
+export type ReserveMode = 'sale' | 'hold';
+
 export type ReserveOrderReply =
-  | { status: LedgerStatus.OK; inventory: InventorySnapshot; lines: ReserveLineResult[] }
+  | { status: LedgerStatus.OK | LedgerStatus.INSUFFICIENT; inventory: InventorySnapshot; lines: ReserveLineResult[] }
   | ScriptRefusal;
 
 const LINE_STATUSES = [
@@ -29,8 +32,8 @@ const LINE_STATUSES = [
 
 export function decodeReserveOrder(raw: unknown, lines: readonly ReserveLineInput[]): ReserveOrderReply {
   const reply = replyArray('reserveOrder', raw, 1);
-  const status = replyStatus('reserveOrder', reply[0], [LedgerStatus.OK, LedgerStatus.UNKNOWN_SKU, LedgerStatus.BAD_ARGUMENT]);
-  if (status !== LedgerStatus.OK) return { status };
+  const status = replyStatus('reserveOrder', reply[0], [LedgerStatus.OK, LedgerStatus.INSUFFICIENT, LedgerStatus.UNKNOWN_SKU, LedgerStatus.BAD_ARGUMENT]);
+  if (status === LedgerStatus.UNKNOWN_SKU || status === LedgerStatus.BAD_ARGUMENT) return { status };
   replyArray('reserveOrder', raw, 6 + 3 * lines.length);
   return {
     status,
@@ -44,8 +47,8 @@ export function decodeReserveOrder(raw: unknown, lines: readonly ReserveLineInpu
   };
 }
 
-export async function reserveOrder(context: ScriptContext, lines: readonly ReserveLineInput[]): Promise<ReserveOrderReply> {
-  const args: (string | number)[] = [...baseArgs(context), lines.length];
+export async function reserveOrder(context: ScriptContext, lines: readonly ReserveLineInput[], mode: ReserveMode = 'sale'): Promise<ReserveOrderReply> {
+  const args: (string | number)[] = [...baseArgs(context), mode, lines.length];
   for (const line of lines) args.push(line.reservationId, line.quantity);
   const raw = await ledgerScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
   return decodeReserveOrder(raw, lines);

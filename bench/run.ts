@@ -1,0 +1,134 @@
+// The benchmark runner: `npm run bench -- <scenario> [options]`, e.g. `npm run bench -- ledger`.
+// Each scenario writes bench/results/<scenario>.json, replaces its own marked section of
+// docs/benchmarks.md, and prints its table. Options (for profiling; the committed numbers
+// use the defaults):
+//   --connections N      connections per variant (default 16)
+//   --in-flight N        ops in flight per variant (default 256)
+//   --variants a,b       only these variants      --workloads hot,spread
+//   --ops-scale X        multiply every op count (e.g. 0.25 for a quick look)
+//   --rounds N           interleaved measurements per variant (default 3)
+//   --auto-pipelining    enableAutoPipelining on the stockguard variant's clients
+//   --no-write           print only; leave the JSON and the docs alone
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_OPS,
+  ledgerMarkdown,
+  ledgerTextReport,
+  runLedgerScenario,
+  VARIANT_NAMES,
+  type VariantName,
+  WORKLOAD_NAMES,
+} from './ledger.ts';
+import { replaceSection } from './lib/markdown.ts';
+import { openBenchRedis } from './lib/redis.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface CommonOptions {
+  connections?: number;
+  inFlight?: number;
+  variants?: string;
+  workloads?: string;
+  opsScale?: number;
+  rounds?: number;
+  autoPipelining: boolean;
+  write: boolean;
+}
+
+const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
+  async ledger(options) {
+    const redis = await openBenchRedis();
+    console.log(`ledger: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const ops = Object.fromEntries(VARIANT_NAMES.map((name) => [name, Math.max(100, Math.round(DEFAULT_OPS[name] * scale))])) as Record<VariantName, number>;
+      const result = await runLedgerScenario({
+        redisUrl: redis.url,
+        ops,
+        connections: options.connections,
+        inFlight: options.inFlight,
+        variants: pickList(options.variants, VARIANT_NAMES, '--variants'),
+        workloads: pickList(options.workloads, WORKLOAD_NAMES, '--workloads'),
+        autoPipelining: options.autoPipelining,
+        rounds: options.rounds,
+        log: (line) => console.log(line),
+      });
+      console.log(`\n${ledgerTextReport(result)}`);
+      if (options.write) {
+        const jsonPath = join(root, 'bench', 'results', 'ledger.json');
+        mkdirSync(dirname(jsonPath), { recursive: true });
+        writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+        const docsPath = join(root, 'docs', 'benchmarks.md');
+        const docs = readOrEmpty(docsPath);
+        writeFileSync(docsPath, replaceSection(docs || '# Benchmarks\n', 'ledger', ledgerMarkdown(result)));
+        console.log(`\nwrote ${jsonPath} and the ledger section of ${docsPath}`);
+      }
+    } finally {
+      await redis.close();
+    }
+  },
+};
+
+function pickList<T extends string>(raw: string | undefined, allowed: readonly T[], flag: string): T[] | undefined {
+  if (raw === undefined) return undefined;
+  const picked = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of picked) {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`${flag}: unknown ${JSON.stringify(item)}; choose from ${allowed.join(', ')}`);
+  }
+  return picked as T[];
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function positiveNumber(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!(value > 0)) throw new Error(`${flag} wants a positive number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      connections: { type: 'string' },
+      'in-flight': { type: 'string' },
+      variants: { type: 'string' },
+      workloads: { type: 'string' },
+      'ops-scale': { type: 'string' },
+      rounds: { type: 'string' },
+      'auto-pipelining': { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const names = positionals.length > 0 ? positionals : Object.keys(SCENARIOS);
+  const unknown = names.filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0) {
+    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  }
+  const options: CommonOptions = {
+    connections: positiveNumber(values.connections, '--connections'),
+    inFlight: positiveNumber(values['in-flight'], '--in-flight'),
+    variants: values.variants,
+    workloads: values.workloads,
+    opsScale: positiveNumber(values['ops-scale'], '--ops-scale'),
+    rounds: positiveNumber(values.rounds, '--rounds'),
+    autoPipelining: values['auto-pipelining'] ?? false,
+    write: !(values['no-write'] ?? false),
+  };
+  for (const name of names) await SCENARIOS[name]!(options);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,134 @@
+// The SKU catalogue in Redis, through redis-om (HASH entities; the Redis we target has no
+// RediSearch or RedisJSON, so only save / fetch / remove are used, never search).
+// Each entry lives at `<prefix>:catalog:{SKU}`, in its SKU's Cluster slot (invariant I7);
+// a set at `<prefix>:catalog-index` lists every SKU, because without RediSearch nothing
+// else can enumerate the entries short of a SCAN over the whole keyspace.
+import { type RedisConnection, Repository, Schema, type SchemaDefinition } from 'redis-om';
+import { type ChannelPolicy, resolvePolicy } from '../domain/sellable.ts';
+import { assertSku } from '../domain/validate.ts';
+import { StockguardError } from '../errors.ts';
+import { KeySpace } from '../ledger/keys.ts';
+import { type CatalogEntry, type CatalogRecord, entryToRecord, rowToEntry, type SalesChannel } from './entry.ts';
+import { checkRow } from './row.ts';
+
+export interface CatalogOptions {
+  /** A connected node-redis client (`createClient`) or Cluster (`createCluster`). */
+  redis: RedisConnection;
+  keyPrefix: string;
+}
+
+export type PutOutcome = 'created' | 'updated' | 'unchanged';
+
+// indexed: false because nothing creates a RediSearch index over these hashes.
+const text = { type: 'string', indexed: false } as const;
+const whole = { type: 'number', indexed: false } as const;
+const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
+  sku: text,
+  holdback: whole,
+  skuClass: text,
+  shopifyInventoryItemId: text,
+  shopifyLocationId: text,
+  amazonSellerSku: text,
+  amazonMarketplaceId: text,
+  amazonProductType: text,
+  amazonFulfillment: text,
+  shopifyPercent: whole,
+  shopifyMaxShown: whole,
+  shopifySafety: whole,
+  shopifyFloor: whole,
+  amazonPercent: whole,
+  amazonMaxShown: whole,
+  amazonSafety: whole,
+  amazonFloor: whole,
+};
+
+export class Catalog {
+  readonly keys: KeySpace;
+  private readonly redis: RedisConnection;
+  private readonly repository: Repository<CatalogRecord>;
+
+  constructor(options: CatalogOptions) {
+    this.redis = options.redis;
+    this.keys = new KeySpace(options.keyPrefix);
+    const schema = new Schema<CatalogRecord>(this.keys.catalogEntryPrefix(), RECORD_FIELDS, { dataStructure: 'HASH' });
+    this.repository = new Repository(schema, options.redis);
+  }
+
+  /** The SKU's entry, or undefined when the catalogue does not have it. */
+  async get(sku: string): Promise<CatalogEntry | undefined> {
+    assertSku(sku);
+    const stored = await this.repository.fetch(entityId(sku));
+    // redis-om answers a missing key with an entity that has no fields.
+    if (stored.sku === undefined) return undefined;
+    // Checked like a file row, so a hash edited by hand cannot hand the pushers nonsense.
+    const checked = checkRow({ row: 1, values: { ...stored } });
+    if (!checked.ok) {
+      const problems = checked.errors.map((error) => `field ${error.field}: ${error.problem}`);
+      throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `the stored entry of SKU ${JSON.stringify(sku)} is invalid: ${problems.join('; ')}`, {
+        details: { sku, errors: checked.errors },
+      });
+    }
+    return rowToEntry(checked.row);
+  }
+
+  /**
+   * Creates or replaces the SKU's entry after checking it with the file rules. Writes
+   * nothing when the stored entry is the same. The entry is written before the index, so
+   * a SKU that list() returns always has an entry.
+   */
+  async put(entry: CatalogEntry): Promise<PutOutcome> {
+    const record = entryToRecord(entry);
+    const checked = checkRow({ row: 1, values: record });
+    if (!checked.ok) {
+      const problems = checked.errors.map((error) => `${error.field ?? 'entry'}: ${error.problem}`);
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${problems.join('; ')}`, {
+        details: { sku: entry.sku, errors: checked.errors },
+      });
+    }
+    const id = entityId(entry.sku);
+    const stored = await this.repository.fetch(id);
+    const outcome: PutOutcome =
+      stored.sku === undefined ? 'created' : sameRecord({ ...stored }, record) ? 'unchanged' : 'updated';
+    // save() replaces the whole hash (UNLINK + HSET in one MULTI), so a field removed from
+    // the entry is removed from Redis too.
+    if (outcome !== 'unchanged') await this.repository.save(id, record);
+    // Always, so that an entry whose index write was lost (crash between the two) heals.
+    await this.redis.sAdd(this.keys.catalogIndex(), entry.sku);
+    return outcome;
+  }
+
+  /**
+   * Deletes the SKU's entry; true when the index listed it. The index goes first, so a
+   * crash in between leaves an unlisted entry (harmless, and removed by the next call)
+   * rather than a listed SKU without an entry. The ledger is left alone.
+   */
+  async remove(sku: string): Promise<boolean> {
+    assertSku(sku);
+    const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
+    await this.repository.remove(entityId(sku));
+    return removed > 0;
+  }
+
+  /** Every SKU in the catalogue, sorted. */
+  async list(): Promise<string[]> {
+    const skus = await this.redis.sMembers(this.keys.catalogIndex());
+    return skus.sort();
+  }
+
+  /** The full policy for the channel: the entry's overrides over DEFAULT_POLICY. */
+  policyFor(entry: CatalogEntry, channel: SalesChannel): ChannelPolicy {
+    return resolvePolicy(entry.policies[channel]);
+  }
+}
+
+/** redis-om's id for the SKU: the key becomes `<schema name>:<id>` = `<prefix>:catalog:{SKU}`. */
+function entityId(sku: string): string {
+  return `{${sku}}`;
+}
+
+function sameRecord(stored: Record<string, unknown>, record: CatalogRecord): boolean {
+  const wanted: Record<string, unknown> = { ...record };
+  const keys = new Set([...Object.keys(stored), ...Object.keys(wanted)]);
+  for (const key of keys) if (stored[key] !== wanted[key]) return false;
+  return true;
+}

@@ -1,0 +1,98 @@
+// The catalogue entry of one SKU as the rest of stockguard uses it, and its conversion
+// to and from the flat row that files and the stored Redis hash share.
+import type { ChannelPolicy } from '../domain/sellable.ts';
+import type { CatalogRow } from './row.ts';
+
+export type SalesChannel = 'shopify' | 'amazon';
+export type AmazonFulfillment = 'MFN' | 'FBA';
+
+/** Where the SKU's stock is set on Shopify (inventorySetQuantities, name "available"). */
+export interface ShopifyListing {
+  /** e.g. gid://shopify/InventoryItem/44012345678901; a string because ids exceed 2^53. */
+  inventoryItemId: string;
+  /** e.g. gid://shopify/Location/76543210987 */
+  locationId: string;
+}
+
+/** The SKU's Amazon listing. FBA listings are never written (invariant I6). */
+export interface AmazonListing {
+  sellerSku: string;
+  marketplaceId: string;
+  /** Required by patchListingsItem, so always present for MFN. */
+  productType?: string;
+  fulfillment: AmazonFulfillment;
+}
+
+export interface CatalogEntry {
+  sku: string;
+  /** Static units withheld from every channel; the ledger holds the value in force. */
+  holdback: number;
+  /** Groups SKUs for reconciliation thresholds; "default" unless the file says otherwise. */
+  skuClass: string;
+  shopify?: ShopifyListing;
+  amazon?: AmazonListing;
+  /** Per-channel overrides of DEFAULT_POLICY; a field left out takes the default. */
+  policies: { shopify?: Partial<ChannelPolicy>; amazon?: Partial<ChannelPolicy> };
+}
+
+export const DEFAULT_SKU_CLASS = 'default';
+
+/** What the catalogue stores for a SKU: the row without onHand (stock lives in the ledger). */
+export type CatalogRecord = Omit<CatalogRow, 'onHand'>;
+
+export function rowToEntry(row: CatalogRow): CatalogEntry {
+  const entry: CatalogEntry = {
+    sku: row.sku,
+    holdback: row.holdback ?? 0,
+    skuClass: row.skuClass ?? DEFAULT_SKU_CLASS,
+    policies: {},
+  };
+  if (row.shopifyInventoryItemId !== undefined && row.shopifyLocationId !== undefined) {
+    entry.shopify = { inventoryItemId: row.shopifyInventoryItemId, locationId: row.shopifyLocationId };
+  }
+  if (row.amazonSellerSku !== undefined && row.amazonMarketplaceId !== undefined && row.amazonFulfillment !== undefined) {
+    entry.amazon = { sellerSku: row.amazonSellerSku, marketplaceId: row.amazonMarketplaceId, fulfillment: row.amazonFulfillment };
+    if (row.amazonProductType !== undefined) entry.amazon.productType = row.amazonProductType;
+  }
+  const shopifyPolicy = policyOf(row.shopifyPercent, row.shopifyMaxShown, row.shopifySafety, row.shopifyFloor);
+  if (shopifyPolicy) entry.policies.shopify = shopifyPolicy;
+  const amazonPolicy = policyOf(row.amazonPercent, row.amazonMaxShown, row.amazonSafety, row.amazonFloor);
+  if (amazonPolicy) entry.policies.amazon = amazonPolicy;
+  return entry;
+}
+
+/** The stored form: holdback and skuClass written out, absent fields left out. */
+export function entryToRecord(entry: CatalogEntry): CatalogRecord {
+  const shopify = entry.policies.shopify ?? {};
+  const amazon = entry.policies.amazon ?? {};
+  return withoutUndefined({
+    sku: entry.sku,
+    holdback: entry.holdback,
+    skuClass: entry.skuClass,
+    shopifyInventoryItemId: entry.shopify?.inventoryItemId,
+    shopifyLocationId: entry.shopify?.locationId,
+    amazonSellerSku: entry.amazon?.sellerSku,
+    amazonMarketplaceId: entry.amazon?.marketplaceId,
+    amazonProductType: entry.amazon?.productType,
+    amazonFulfillment: entry.amazon?.fulfillment,
+    shopifyPercent: shopify.percent,
+    shopifyMaxShown: shopify.maxShown,
+    shopifySafety: shopify.safety,
+    shopifyFloor: shopify.floor,
+    amazonPercent: amazon.percent,
+    amazonMaxShown: amazon.maxShown,
+    amazonSafety: amazon.safety,
+    amazonFloor: amazon.floor,
+  });
+}
+
+function policyOf(percent?: number, maxShown?: number, safety?: number, floor?: number): Partial<ChannelPolicy> | undefined {
+  const policy = withoutUndefined({ percent, maxShown, safety, floor });
+  return Object.keys(policy).length === 0 ? undefined : policy;
+}
+
+// Entries compare with deep equality (re-import detects "unchanged"), and a key holding
+// undefined is not equal to a missing key.
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}

@@ -1,0 +1,148 @@
+// `stockguard catalog import`: checks every row of a catalogue file first and writes
+// nothing when any row is bad; then, per SKU, creates the ledger (with the file's onHand
+// when the SKU is new), sets the static holdback, and writes the catalogue entry last,
+// so a SKU the catalogue lists always has a ledger. Importing the same file again
+// changes nothing.
+import { performance } from 'node:perf_hooks';
+import { StockguardError } from '../errors.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { LedgerStatus } from '../ledger/status.ts';
+import type { Catalog } from './catalog.ts';
+import { type CatalogEntry, rowToEntry } from './entry.ts';
+import { readCatalogFile } from './readFile.ts';
+import { type CatalogRow, checkRow, formatRowError, type RowError } from './row.ts';
+
+/** The ledger operations an import uses. */
+export type CatalogImportLedger = Pick<Ledger, 'createSku' | 'count' | 'setHoldback'>;
+
+export interface CatalogImportOptions {
+  file: string;
+  catalog: Catalog;
+  ledger: CatalogImportLedger;
+  /** SKUs written at once; each SKU is a few round trips, and SKUs are independent. */
+  concurrency?: number;
+}
+
+/** A file onHand that was not applied because the ledger already had the SKU. */
+export interface IgnoredOnHand {
+  sku: string;
+  fileOnHand: number;
+  ledgerOnHand: number;
+}
+
+export interface CatalogImportReport {
+  file: string;
+  rows: number;
+  /** SKUs the catalogue did not have. */
+  created: number;
+  /** SKUs whose catalogue entry or ledger (holdback, or a missing ledger) changed. */
+  updated: number;
+  /** SKUs for which nothing was written. */
+  unchanged: number;
+  ignoredOnHand: IgnoredOnHand[];
+  durationMs: number;
+}
+
+// Enough to list every problem of a typical bad export in the message; details keep all.
+const ERRORS_IN_MESSAGE = 50;
+
+export async function importCatalog(options: CatalogImportOptions): Promise<CatalogImportReport> {
+  const started = performance.now();
+  const rows = await checkedRows(options.file);
+
+  const report: CatalogImportReport = {
+    file: options.file,
+    rows: rows.length,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    ignoredOnHand: [],
+    durationMs: 0,
+  };
+  const queue = [...rows];
+  const worker = async () => {
+    for (let row = queue.shift(); row; row = queue.shift()) {
+      try {
+        report[await importRow(row, options, report.ignoredOnHand)] += 1;
+      } catch (error) {
+        // Stop taking rows; what was written stays, and importing the file again is safe.
+        queue.length = 0;
+        throw error;
+      }
+    }
+  };
+  const concurrency = Math.max(1, options.concurrency ?? 16);
+  // allSettled, so no write is still in flight when the caller sees the error.
+  const workers = await Promise.allSettled(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
+  const failed = workers.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  report.ignoredOnHand.sort((a, b) => a.sku.localeCompare(b.sku));
+  report.durationMs = performance.now() - started;
+  return report;
+}
+
+/** Every row, checked; throws STOCKGUARD_E_CATALOG_ROW listing every bad row. */
+async function checkedRows(file: string): Promise<CatalogRow[]> {
+  const sources = await readCatalogFile(file);
+  const errors: RowError[] = [];
+  const rows: CatalogRow[] = [];
+  const firstRowOf = new Map<string, number>();
+  for (const source of sources) {
+    const checked = checkRow(source);
+    if (!checked.ok) {
+      errors.push(...checked.errors);
+      continue;
+    }
+    const sku = checked.row.sku;
+    const first = firstRowOf.get(sku);
+    if (first !== undefined) {
+      errors.push({
+        row: source.row,
+        ...(source.line === undefined ? {} : { line: source.line }),
+        field: 'sku',
+        problem: `${JSON.stringify(sku)} is already in row ${first}; a SKU may appear once`,
+      });
+      continue;
+    }
+    firstRowOf.set(sku, source.row);
+    rows.push(checked.row);
+  }
+  if (errors.length > 0) {
+    const badRows = new Set(errors.map((error) => error.row)).size;
+    const listed = errors.slice(0, ERRORS_IN_MESSAGE).map(formatRowError);
+    if (errors.length > ERRORS_IN_MESSAGE) listed.push(`and ${errors.length - ERRORS_IN_MESSAGE} more`);
+    throw new StockguardError(
+      'STOCKGUARD_E_CATALOG_ROW',
+      `${file}: ${badRows} of ${sources.length} rows are bad, nothing was imported:\n${listed.join('\n')}\n`,
+      { details: { file, errors } },
+    );
+  }
+  return rows;
+}
+
+async function importRow(
+  row: CatalogRow,
+  options: CatalogImportOptions,
+  ignoredOnHand: IgnoredOnHand[],
+): Promise<'created' | 'updated' | 'unchanged'> {
+  const entry: CatalogEntry = rowToEntry(row);
+  const { ledger, catalog } = options;
+  const ledgerSku = await ledger.createSku(entry.sku);
+  const ledgerCreated = ledgerSku.status === LedgerStatus.CREATED;
+  if (row.onHand !== undefined) {
+    if (ledgerCreated) {
+      // A count journals the initial stock like any other change; the event id makes a
+      // retried import apply it once.
+      await ledger.count(entry.sku, { eventId: `catalog-import:${entry.sku}`, counted: row.onHand });
+    } else {
+      // Once the ledger has the SKU, stock moves only through WMS events.
+      ignoredOnHand.push({ sku: entry.sku, fileOnHand: row.onHand, ledgerOnHand: ledgerSku.inventory.onHand });
+    }
+  }
+  const holdback = await ledger.setHoldback(entry.sku, entry.holdback, 'catalog-import');
+  const catalogued = await catalog.put(entry);
+  if (catalogued === 'created') return 'created';
+  if (catalogued === 'updated' || ledgerCreated || holdback.status === LedgerStatus.APPLIED) return 'updated';
+  return 'unchanged';
+}

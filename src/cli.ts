@@ -1,0 +1,194 @@
+// The `stockguard` command. Exit codes (docs/cli.md): 0 done, 1 refused (a coded error:
+// bad input, unknown SKU, ...), 2 usage error, 3 Redis unavailable, 4 unexpected failure.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { importCatalog } from './catalog/import.ts';
+import { loadConfig, redactConfig } from './config.ts';
+import { sellable } from './domain/sellable.ts';
+import { isStockguardError, StockguardError } from './errors.ts';
+import { openRuntime, type Runtime } from './main.ts';
+
+export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4 } as const;
+
+const USAGE = `stockguard — inventory ledger that stops overselling across channels
+
+Usage:
+  stockguard config                          print the effective configuration (secrets redacted)
+  stockguard catalog import [FILE]           import a catalogue (JSON or CSV; default STOCKGUARD_CATALOG_FILE)
+  stockguard sku SKU [--journal N]           ledger, open reservations, journal tail, sellable per channel
+  stockguard adjust SKU DELTA [--receipt] [--event-id ID]
+                                             move on_hand (a receipt adds stock; an adjustment either way)
+  stockguard count SKU COUNTED [--event-id ID]
+                                             set on_hand from a cycle count
+  stockguard holdback SKU UNITS              set the SKU's static holdback
+  stockguard --version | --help
+
+Configuration comes from environment variables: see docs/configuration.md.
+Exit codes: 0 done, 1 refused (coded error), 2 usage, 3 Redis unavailable, 4 unexpected.`;
+
+class UsageError extends Error {}
+
+export async function run(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        receipt: { type: 'boolean' },
+        'event-id': { type: 'string' },
+        journal: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    out(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    out(packageVersion());
+    return EXIT.ok;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    out(USAGE);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+
+  try {
+    const config = loadConfig();
+    if (command === 'config') {
+      out(JSON.stringify(redactConfig(config), null, 2));
+      return EXIT.ok;
+    }
+    const runtime = await openRuntime(config, { connectionName: 'stockguard-cli' });
+    try {
+      return await dispatch(runtime, command, rest, values, out);
+    } finally {
+      await runtime.close();
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out(`${error.message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (isStockguardError(error)) {
+      out(`error: ${error.message}`);
+      return error.code === 'STOCKGUARD_E_REDIS_UNAVAILABLE' ? EXIT.redisUnavailable : EXIT.refused;
+    }
+    out(`unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT.unexpected;
+  }
+}
+
+type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string };
+
+async function dispatch(runtime: Runtime, command: string, args: string[], flags: Flags, out: (line: string) => void): Promise<number> {
+  const { ledger, catalog, config } = runtime;
+  switch (command) {
+    case 'catalog': {
+      if (args[0] !== 'import') throw new UsageError(`unknown catalog command ${JSON.stringify(args[0] ?? '')}: use "catalog import FILE"`);
+      const file = args[1] ?? config.catalogFile;
+      if (!file) throw new UsageError('catalog import needs a FILE (or STOCKGUARD_CATALOG_FILE)');
+      const report = await importCatalog({ file, catalog, ledger });
+      out(`imported ${report.rows} rows from ${report.file} in ${report.durationMs.toFixed(0)} ms: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged`);
+      for (const ignored of report.ignoredOnHand) {
+        out(`  ${ignored.sku}: onHand ${ignored.fileOnHand} in the file ignored, the ledger already has ${ignored.ledgerOnHand} (send a count to change it)`);
+      }
+      return EXIT.ok;
+    }
+    case 'sku': {
+      const sku = required(args[0], 'SKU');
+      const inventory = await ledger.inventory(sku);
+      if (!inventory) throw new StockguardError('STOCKGUARD_E_UNKNOWN_SKU', JSON.stringify(sku));
+      const entry = await catalog.get(sku);
+      const journalCount = flags.journal ? wholeNumber(flags.journal, '--journal') : 10;
+      const reservations = await ledger.reservations(sku);
+      const journal = await ledger.journal(sku);
+      const levels = await ledger.observations(sku, 'channelLevels');
+      const available = inventory.onHand - inventory.reserved;
+      out(`${sku}: on_hand ${inventory.onHand}, reserved ${inventory.reserved}, available ${available}, holdback ${inventory.holdback}, oversold ${inventory.oversold} (version ${inventory.version})`);
+      if (entry) {
+        for (const channel of ['shopify', 'amazon'] as const) {
+          if (!entry[channel]) continue;
+          const fba = channel === 'amazon' && entry.amazon?.fulfillment === 'FBA';
+          const quantity = sellable(inventory, catalog.policyFor(entry, channel));
+          const seen = levels[channel];
+          out(`  ${channel}: ${fba ? 'FBA (Amazon holds the stock; never pushed)' : `sellable ${quantity}`}${seen ? `, channel last said ${seen.quantity} at ${new Date(seen.observedAtMs).toISOString()}` : ''}`);
+        }
+      } else {
+        out('  not in the catalogue: no channel mappings');
+      }
+      const open = reservations.filter((record) => record.openUnits > 0 || record.state === 'PENDING');
+      out(`open reservations (${open.length} of ${reservations.length}):`);
+      for (const record of open.slice(0, 50)) {
+        out(`  ${record.reservationId}  ${record.state}  qty ${record.quantity} held ${record.held} shipped ${record.shipped} shortfall ${record.shortfall}`);
+      }
+      out(`journal (last ${Math.min(journalCount, journal.length)} of ${journal.length}):`);
+      for (const entryLine of journal.slice(-journalCount)) {
+        const deltas = [['on_hand', entryLine.dOnHand], ['reserved', entryLine.dReserved], ['oversold', entryLine.dOversold], ['holdback', entryLine.dHoldback]]
+          .filter(([, delta]) => delta !== 0)
+          .map(([name, delta]) => `${name} ${Number(delta) > 0 ? '+' : ''}${delta}`)
+          .join(', ');
+        out(`  ${new Date(entryLine.atMs).toISOString()}  ${entryLine.cause.padEnd(10)} ${entryLine.event}  ${deltas || 'no change'}`);
+      }
+      return EXIT.ok;
+    }
+    case 'adjust': {
+      const sku = required(args[0], 'SKU');
+      const delta = integer(required(args[1], 'DELTA'), 'DELTA');
+      const eventId = flags['event-id'] ?? `cli:${Date.now()}`;
+      const result = await ledger.adjust(sku, { eventId, delta, cause: flags.receipt ? 'receipt' : 'adjustment' });
+      out(`${result.status}: ${sku} on_hand ${result.inventory.onHand} (event ${eventId})`);
+      return EXIT.ok;
+    }
+    case 'count': {
+      const sku = required(args[0], 'SKU');
+      const counted = wholeNumber(required(args[1], 'COUNTED'), 'COUNTED');
+      const eventId = flags['event-id'] ?? `cli:${Date.now()}`;
+      const result = await ledger.count(sku, { eventId, counted });
+      out(`${result.status}: ${sku} on_hand ${result.inventory.onHand} (event ${eventId})`);
+      return EXIT.ok;
+    }
+    case 'holdback': {
+      const sku = required(args[0], 'SKU');
+      const units = wholeNumber(required(args[1], 'UNITS'), 'UNITS');
+      const result = await ledger.setHoldback(sku, units, 'cli');
+      out(`${result.status}: ${sku} holdback ${result.inventory.holdback}`);
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined || value === '') throw new UsageError(`missing ${name}`);
+  return value;
+}
+
+function integer(value: string, name: string): number {
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function wholeNumber(value: string, name: string): number {
+  const number = integer(value, name);
+  if (number < 0) throw new UsageError(`${name} must be ≥ 0, got ${value}`);
+  return number;
+}
+
+function packageVersion(): string {
+  // package.json sits two levels up from both src/cli.ts and dist/src/cli.js.
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const parsed = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (parsed.name === 'stockguard' && parsed.version) return parsed.version;
+    } catch {
+      // try the next location
+    }
+  }
+  return 'unknown';
+}

@@ -1,0 +1,540 @@
+// One member of a Redis Streams consumer group over one or more event streams
+// (partitions). It reads new entries, applies each through the handler, acknowledges
+// what the handler applied, dead-letters what can never be applied, leaves transient
+// failures pending, and takes over entries of dead consumers with XAUTOCLAIM.
+// Delivery is at least once; the handlers' idempotency makes the effect exactly once
+// (invariant I2). docs/streams.md describes the protocol.
+import { Cluster } from 'ioredis';
+import type { Logger } from 'pino';
+import { type ErrorCode, StockguardError } from '../errors.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+import { TOO_MANY_DELIVERIES, writeDeadLetter } from './deadLetters.ts';
+import { decodeAutoClaimReply, decodeEvent, decodeReadReply, type RawEntry } from './entries.ts';
+
+/** What the handler receives: one event, already parsed from JSON. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly stream: string;
+  readonly event: unknown;
+  /** 1 on the first delivery; more after a transient failure or a consumer's death. */
+  readonly deliveries: number;
+}
+
+/**
+ * Applies one event. Resolve: the entry is acknowledged. Throw a permanent error (see
+ * `permanentCodes`): it is dead-lettered, then acknowledged. Throw anything else: it
+ * stays pending and is retried after `minIdleMs`. It may be called more than once for
+ * the same entry, so it must be idempotent.
+ */
+export type StreamHandler = (entry: StreamEntry) => Promise<void>;
+
+/** Counters, so metrics can be wired without this module knowing prom-client. */
+export interface ConsumerMetrics {
+  /** The handler resolved. */
+  processed?(stream: string): void;
+  acked?(stream: string): void;
+  deadLettered?(stream: string, reason: string): void;
+  /** Entries taken over by XAUTOCLAIM (from a dead consumer, or our own after a failure). */
+  reclaimed?(stream: string, count: number): void;
+  handlerError?(stream: string, kind: 'permanent' | 'transient'): void;
+  /** A read, reclaim, ack or dead-letter write failed (usually Redis being unavailable). */
+  redisError?(): void;
+}
+
+export interface StreamConsumerOptions {
+  redis: RedisClient;
+  /** Streams (partitions) this consumer reads, e.g. keys.eventStreams('sales', 8). */
+  streams: readonly string[];
+  group: string;
+  /** Unique per process in the group: the pod or host name. */
+  consumer: string;
+  handler: StreamHandler;
+  /** Where entries that cannot be applied go: keys.deadLetters(). */
+  deadLetterStream: string;
+  logger: Logger;
+  metrics?: ConsumerMetrics;
+  /**
+   * Ordering key of an event (e.g. its SKU): entries with the same key in one batch are
+   * applied one after another in stream order; different keys run in parallel. Without
+   * it, or when it returns undefined, entries are independent.
+   */
+  keyOf?: (event: unknown) => string | undefined;
+  /** Entries per XREADGROUP (default 64). */
+  batchSize?: number;
+  /** XREADGROUP BLOCK in ms (default 5000); also the longest wait before a due reclaim runs. */
+  blockMs?: number;
+  /** Handlers running at once within one consumer (default 8). */
+  concurrency?: number;
+  /** An entry pending this long is considered abandoned and reclaimed (default 60000). */
+  minIdleMs?: number;
+  /** How often to run XAUTOCLAIM over every stream (default 15000). */
+  reclaimIntervalMs?: number;
+  /** XAUTOCLAIM COUNT (default 100). */
+  reclaimCount?: number;
+  /** Deliveries allowed before an entry is dead-lettered as `too many deliveries` (default 5). */
+  maxDeliveries?: number;
+  /** Error codes that mark an event as never applicable (default DEFAULT_PERMANENT_CODES). */
+  permanentCodes?: ReadonlySet<ErrorCode>;
+  /** Extra test for permanent errors that are not StockguardErrors. */
+  isPermanent?: (error: unknown) => boolean;
+  /** Time written into dead letters (default Date.now). */
+  clock?: () => number;
+}
+
+/** Errors that mean the event itself is wrong: retrying cannot help. */
+export const DEFAULT_PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'STOCKGUARD_E_UNKNOWN_SKU',
+  'STOCKGUARD_E_BAD_QUANTITY',
+  'STOCKGUARD_E_BAD_ARGUMENT',
+  'STOCKGUARD_E_EMPTY_ID',
+  'STOCKGUARD_E_BAD_SKU',
+  'STOCKGUARD_E_CONFLICT',
+  'STOCKGUARD_E_BAD_EVENT',
+]);
+
+export interface StopOptions {
+  /** Resolve after this long even if handlers are still running (default 30000). */
+  deadlineMs?: number;
+}
+
+export interface StopResult {
+  /** True when every entry this consumer had received was finished before the deadline. */
+  graceful: boolean;
+  /** Entries received but not finished at the deadline; they stay pending for reclaim. */
+  unfinished: number;
+}
+
+/** An entry ready to apply: decoded, with its delivery count. */
+interface Delivery {
+  readonly raw: RawEntry;
+  readonly deliveries: number;
+}
+
+/** One blocking reader: its streams and the connection it blocks on. */
+interface Reader {
+  readonly streams: readonly string[];
+  readonly connection: RedisClient;
+  clientId: number | undefined;
+  reading: Promise<unknown> | undefined;
+  loop: Promise<void> | undefined;
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+type Outcome = 'done' | 'retry';
+
+const UNBLOCK_RETRY_MS = 50;
+
+export class StreamConsumer {
+  private readonly redis: RedisClient;
+  private readonly streams: readonly string[];
+  private readonly group: string;
+  private readonly consumer: string;
+  private readonly handler: StreamHandler;
+  private readonly deadLetterStream: string;
+  private readonly logger: Logger;
+  private readonly metrics: ConsumerMetrics;
+  private readonly keyOf: ((event: unknown) => string | undefined) | undefined;
+  private readonly batchSize: number;
+  private readonly blockMs: number;
+  private readonly concurrency: number;
+  private readonly minIdleMs: number;
+  private readonly reclaimIntervalMs: number;
+  private readonly reclaimCount: number;
+  private readonly maxDeliveries: number;
+  private readonly permanentCodes: ReadonlySet<ErrorCode>;
+  private readonly isPermanentExtra: ((error: unknown) => boolean) | undefined;
+  private readonly clock: () => number;
+
+  private state: State = 'idle';
+  private readers: Reader[] = [];
+  /** Entries received and not yet finished (applied, dead-lettered or left for reclaim). */
+  private outstanding = 0;
+  /** Set when the stop deadline passed: no new handler starts after it. */
+  private abandoned = false;
+  private readonly wake = new AbortController();
+  private stopping: Promise<StopResult> | undefined;
+
+  constructor(options: StreamConsumerOptions) {
+    this.redis = options.redis;
+    this.streams = [...options.streams];
+    this.group = options.group;
+    this.consumer = options.consumer;
+    this.handler = options.handler;
+    this.deadLetterStream = options.deadLetterStream;
+    this.logger = options.logger.child({ component: 'stream-consumer', group: options.group, consumer: options.consumer });
+    this.metrics = options.metrics ?? {};
+    this.keyOf = options.keyOf;
+    this.batchSize = wholeNumber('batchSize', options.batchSize ?? 64, 1);
+    this.blockMs = wholeNumber('blockMs', options.blockMs ?? 5000, 0);
+    this.concurrency = wholeNumber('concurrency', options.concurrency ?? 8, 1);
+    this.minIdleMs = wholeNumber('minIdleMs', options.minIdleMs ?? 60_000, 0);
+    this.reclaimIntervalMs = wholeNumber('reclaimIntervalMs', options.reclaimIntervalMs ?? 15_000, 1);
+    this.reclaimCount = wholeNumber('reclaimCount', options.reclaimCount ?? 100, 1);
+    this.maxDeliveries = wholeNumber('maxDeliveries', options.maxDeliveries ?? 5, 1);
+    this.permanentCodes = options.permanentCodes ?? DEFAULT_PERMANENT_CODES;
+    this.isPermanentExtra = options.isPermanent;
+    this.clock = options.clock ?? Date.now;
+    if (this.streams.length === 0 || new Set(this.streams).size !== this.streams.length) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'streams must be a non-empty list without duplicates');
+    }
+    for (const [name, value] of [['group', this.group], ['consumer', this.consumer], ['deadLetterStream', this.deadLetterStream]] as const) {
+      if (value.length === 0) throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `${name} must not be empty`);
+    }
+  }
+
+  /** Creates the group on every stream (and the stream if needed), then starts reading. */
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `the consumer cannot start: it is ${this.state}`);
+    this.state = 'running';
+    try {
+      await this.ensureGroups();
+      // On Cluster the partitions live in different slots and one XREADGROUP may only
+      // name keys of one slot, so each stream gets its own reader there.
+      const streamSets = this.redis instanceof Cluster ? this.streams.map((stream) => [stream]) : [this.streams];
+      for (const streams of streamSets) this.readers.push(await this.openReader(streams));
+    } catch (error) {
+      this.state = 'stopped';
+      for (const reader of this.readers) reader.connection.disconnect();
+      throw error;
+    }
+    if (this.state !== 'running') {
+      // stop() was called while the readers were being opened.
+      for (const reader of this.readers) reader.connection.disconnect();
+      return;
+    }
+    for (const reader of this.readers) reader.loop = this.runReader(reader);
+    this.logger.info({ streams: this.streams }, 'stream consumer started');
+  }
+
+  /**
+   * Stops reading (a blocked XREADGROUP is interrupted), lets the handlers finish and
+   * acknowledges their work, then resolves. After `deadlineMs` it resolves anyway;
+   * whatever was not finished stays pending for another consumer to reclaim.
+   */
+  stop(options: StopOptions = {}): Promise<StopResult> {
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      return Promise.resolve({ graceful: true, unfinished: 0 });
+    }
+    this.stopping ??= this.shutdown(wholeNumber('deadlineMs', options.deadlineMs ?? 30_000, 0));
+    return this.stopping;
+  }
+
+  private async shutdown(deadlineMs: number): Promise<StopResult> {
+    this.state = 'stopping';
+    this.wake.abort();
+    const loops = Promise.all(this.readers.map((reader) => reader.loop));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    void this.interruptReads(deadline);
+    const graceful = await Promise.race([loops.then(() => true as const), deadline]);
+    clearTimeout(timer);
+    if (!graceful) this.abandoned = true;
+    const unfinished = this.outstanding;
+    for (const reader of this.readers) reader.connection.disconnect();
+    this.state = 'stopped';
+    if (graceful) this.logger.info('stream consumer stopped');
+    else this.logger.warn({ unfinished, deadlineMs }, 'stream consumer stop deadline passed; unfinished entries stay pending for reclaim');
+    return { graceful, unfinished };
+  }
+
+  private async ensureGroups(): Promise<void> {
+    for (const stream of this.streams) {
+      try {
+        // From id 0, not "$": events appended before the first consumer existed are read too.
+        await this.redis.xgroup('CREATE', stream, this.group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+      }
+    }
+  }
+
+  private async openReader(streams: readonly string[]): Promise<Reader> {
+    // Blocking reads get their own connection so they never hold up acks, dead-letter
+    // writes and reclaims, and so stop() can interrupt them.
+    const connection: RedisClient =
+      this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate({ commandTimeout: undefined });
+    connection.on('error', (error: Error) => this.logger.debug({ err: { message: error.message } }, 'blocking connection error'));
+    const reader: Reader = { streams, connection, clientId: undefined, reading: undefined, loop: undefined };
+    if (!(connection instanceof Cluster)) {
+      const refreshId = async (): Promise<void> => {
+        reader.clientId = Number(await connection.call('CLIENT', ['ID']));
+      };
+      // A reconnect gets a new client id; CLIENT UNBLOCK needs the current one.
+      connection.on('ready', () => void refreshId().catch(() => undefined));
+      await refreshId();
+    }
+    return reader;
+  }
+
+  private async runReader(reader: Reader): Promise<void> {
+    let nextReclaimAt = 0;
+    let failures = 0;
+    while (this.state === 'running') {
+      try {
+        if (Date.now() >= nextReclaimAt) {
+          await this.reclaim(reader.streams);
+          nextReclaimAt = Date.now() + this.reclaimIntervalMs;
+        }
+        if (this.state !== 'running') break;
+        const reading = reader.connection.call('XREADGROUP', [
+          'GROUP', this.group, this.consumer,
+          'COUNT', this.batchSize,
+          'BLOCK', this.blockMs,
+          'STREAMS', ...reader.streams, ...reader.streams.map(() => '>'),
+        ]);
+        reader.reading = reading;
+        let reply: unknown;
+        try {
+          reply = await reading;
+        } finally {
+          reader.reading = undefined;
+        }
+        // Entries that arrive together with a stop are ours already: apply them.
+        const batch = decodeReadReply(reply).map((raw) => ({ raw, deliveries: 1 }));
+        if (batch.length > 0) await this.applyBatch(batch);
+        failures = 0;
+      } catch (error) {
+        if (this.state !== 'running') break;
+        failures += 1;
+        this.metrics.redisError?.();
+        this.logger.error({ err: errorFields(error), failures }, 'stream read failed; retrying');
+        if (error instanceof Error && error.message.startsWith('NOGROUP')) {
+          // The stream or the group was deleted under us: recreate both.
+          await this.ensureGroups().catch(() => undefined);
+        }
+        await this.pause(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
+      }
+    }
+  }
+
+  /** CLIENT UNBLOCK the blocked reads (retrying until they return); disconnect where that is not possible. */
+  private async interruptReads(deadline: Promise<false>): Promise<void> {
+    let passed = false;
+    void deadline.then(() => (passed = true));
+    for (const reader of this.readers) {
+      while (reader.reading && !passed) {
+        const reading = reader.reading;
+        if (reader.clientId !== undefined && !(this.redis instanceof Cluster)) {
+          try {
+            await this.redis.call('CLIENT', ['UNBLOCK', reader.clientId, 'TIMEOUT']);
+          } catch {
+            reader.connection.disconnect();
+          }
+        } else {
+          // Cluster: the blocked connection's node and id are not known here. A reply lost
+          // to the disconnect leaves its entries pending for reclaim.
+          reader.connection.disconnect();
+        }
+        // UNBLOCK can arrive before the read is blocked: try again until it returns.
+        await Promise.race([reading.then(noop, noop), delay(UNBLOCK_RETRY_MS)]);
+      }
+    }
+  }
+
+  /**
+   * Takes over entries idle for minIdleMs (from dead consumers, or our own left pending
+   * by a transient failure), scanning each stream's pending list once per call.
+   */
+  private async reclaim(streams: readonly string[]): Promise<void> {
+    for (const stream of streams) {
+      let cursor = '0-0';
+      do {
+        if (this.state !== 'running') return;
+        const reply: unknown = await this.redis.call('XAUTOCLAIM', [
+          stream, this.group, this.consumer, this.minIdleMs, cursor, 'COUNT', this.reclaimCount,
+        ]);
+        const claim = decodeAutoClaimReply(stream, reply);
+        cursor = claim.next;
+        if (claim.deleted.length > 0) {
+          this.logger.warn({ stream, ids: claim.deleted }, 'pending entries were deleted from the stream before they were acknowledged');
+        }
+        const live = claim.entries.filter((entry) => entry.fields !== undefined);
+        // Redis 6.2 returns deleted entries with nil fields instead of listing them apart.
+        for (const entry of claim.entries) if (entry.fields === undefined) await this.ack(entry);
+        if (live.length === 0) continue;
+        this.metrics.reclaimed?.(stream, live.length);
+        const counts = await this.deliveryCounts(stream, live);
+        this.logger.info({ stream, count: live.length }, 'reclaimed pending entries');
+        // An entry missing from our pending list was claimed by someone else meanwhile (only
+        // possible with minIdleMs 0): it is theirs now.
+        const owned = live.flatMap((raw) => {
+          const deliveries = counts.get(raw.id);
+          return deliveries === undefined ? [] : [{ raw, deliveries }];
+        });
+        await this.applyBatch(owned);
+      } while (cursor !== '0-0');
+    }
+  }
+
+  /** Delivery counters of entries we now own, from XPENDING (XAUTOCLAIM does not return them). */
+  private async deliveryCounts(stream: string, entries: readonly RawEntry[]): Promise<Map<string, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const entry of entries) pipeline.xpending(stream, this.group, entry.id, entry.id, 1, this.consumer);
+    const replies = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [error, reply] of replies) {
+      if (error) throw error;
+      // [[id, consumer, idle ms, deliveries]]
+      const row: unknown = Array.isArray(reply) ? reply[0] : undefined;
+      if (Array.isArray(row) && typeof row[0] === 'string') counts.set(row[0], Number(row[3]));
+    }
+    return counts;
+  }
+
+  /**
+   * Applies a batch with at most `concurrency` handlers at once. Entries sharing a key
+   * form a lane applied in stream order; a lane stops at a transient failure so its
+   * later entries do not overtake it (they stay pending and come back by reclaim).
+   */
+  private async applyBatch(batch: readonly Delivery[]): Promise<void> {
+    this.outstanding += batch.length;
+    const lanes: Delivery[][] = [];
+    const byKey = new Map<string, Delivery[]>();
+    for (const delivery of batch) {
+      const key = this.orderingKey(delivery.raw);
+      if (key === undefined) {
+        lanes.push([delivery]);
+        continue;
+      }
+      let lane = byKey.get(key);
+      if (!lane) {
+        lane = [];
+        byKey.set(key, lane);
+        lanes.push(lane);
+      }
+      lane.push(delivery);
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let lane = lanes[next++]; lane; lane = lanes[next++]) await this.applyLane(lane);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, lanes.length) }, worker));
+  }
+
+  private async applyLane(lane: readonly Delivery[]): Promise<void> {
+    for (const [index, delivery] of lane.entries()) {
+      // Past the stop deadline: the rest stay pending and count as unfinished.
+      if (this.abandoned) return;
+      const outcome = await this.apply(delivery);
+      this.outstanding -= 1;
+      if (outcome === 'retry') {
+        // The lane's later entries stay pending too: settled as far as this consumer goes.
+        this.outstanding -= lane.length - index - 1;
+        return;
+      }
+    }
+  }
+
+  private orderingKey(raw: RawEntry): string | undefined {
+    if (!this.keyOf) return undefined;
+    const decoded = decodeEvent(raw);
+    if (!decoded.ok) return undefined;
+    try {
+      return this.keyOf(decoded.event);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async apply(delivery: Delivery): Promise<Outcome> {
+    const { raw, deliveries } = delivery;
+    const decoded = decodeEvent(raw);
+    try {
+      if (!decoded.ok) {
+        await this.deadLetter(raw, decoded.payload, deliveries, decoded.error.code, decoded.error.message);
+        return 'done';
+      }
+      if (deliveries > this.maxDeliveries) {
+        await this.deadLetter(raw, decoded.payload, deliveries, TOO_MANY_DELIVERIES, `delivered ${deliveries} times; the limit is ${this.maxDeliveries}`);
+        return 'done';
+      }
+      try {
+        await this.handler({ id: raw.id, stream: raw.stream, event: decoded.event, deliveries });
+      } catch (error) {
+        if (this.isPermanent(error)) {
+          this.metrics.handlerError?.(raw.stream, 'permanent');
+          const reason = error instanceof StockguardError ? error.code : error instanceof Error ? error.name : 'Error';
+          await this.deadLetter(raw, decoded.payload, deliveries, reason, error instanceof Error ? error.message : String(error));
+          return 'done';
+        }
+        this.metrics.handlerError?.(raw.stream, 'transient');
+        this.logger.warn({ stream: raw.stream, id: raw.id, deliveries, err: errorFields(error) }, 'handler failed; the entry stays pending for retry');
+        return 'retry';
+      }
+      this.metrics.processed?.(raw.stream);
+      await this.ack(raw);
+      return 'done';
+    } catch (error) {
+      // The ack or the dead-letter write failed: the entry stays pending and comes back.
+      this.metrics.redisError?.();
+      this.logger.error({ stream: raw.stream, id: raw.id, err: errorFields(error) }, 'cannot settle entry; it stays pending');
+      return 'retry';
+    }
+  }
+
+  private isPermanent(error: unknown): boolean {
+    if (error instanceof StockguardError && this.permanentCodes.has(error.code)) return true;
+    // A SyntaxError is a JSON.parse of something inside the event: retrying gives the same.
+    if (error instanceof SyntaxError) return true;
+    return this.isPermanentExtra?.(error) ?? false;
+  }
+
+  /** Dead letter first, ack second: a crash in between duplicates the dead letter, never loses the entry. */
+  private async deadLetter(raw: RawEntry, payload: string, deliveries: number, reason: string, message: string): Promise<void> {
+    await writeDeadLetter(this.redis, this.deadLetterStream, {
+      stream: raw.stream,
+      id: raw.id,
+      event: payload,
+      reason,
+      message,
+      deliveries,
+      group: this.group,
+      consumer: this.consumer,
+      atMs: this.clock(),
+    });
+    this.metrics.deadLettered?.(raw.stream, reason);
+    this.logger.warn({ stream: raw.stream, id: raw.id, reason, message, deliveries }, 'entry dead-lettered');
+    await this.ack(raw);
+  }
+
+  private async ack(raw: RawEntry): Promise<void> {
+    await this.redis.xack(raw.stream, this.group, raw.id);
+    this.metrics.acked?.(raw.stream);
+  }
+
+  /** Waits `ms`, or less when stop() is called. */
+  private pause(ms: number): Promise<void> {
+    return delay(ms, this.wake.signal);
+  }
+}
+
+function wholeNumber(name: string, value: number, minimum: number): number {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `${name} must be a whole number ≥ ${minimum}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function noop(): void {}
+
+function errorFields(error: unknown): Record<string, unknown> {
+  if (error instanceof StockguardError) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { message: String(error) };
+}

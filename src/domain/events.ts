@@ -1,0 +1,139 @@
+// The events stockguard puts on its Redis streams, after an edge (a webhook, the SQS
+// poller, the reservation API) has verified and normalised what a channel or the WMS
+// sent. Consumers apply them to the ledger. Every event has a stable `eventId` taken from
+// the sender (webhook event id, NotificationId, WMS event id) so a redelivery is
+// recognised; the ledger's own idempotency (reservation id, shipment id, WMS event id)
+// makes applying it twice harmless (invariant I2).
+import { z } from 'zod';
+
+export const CHANNELS = ['shopify', 'amazon', 'api'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+const id = z.string().min(1).max(256);
+const sku = z.string().min(1).max(200);
+const quantity = z.number().int().min(1).max(1_000_000_000);
+
+const base = {
+  eventId: id,
+  /** Where the event came from, for logs and the dead-letter stream. */
+  source: z.enum(['shopify-webhook', 'amazon-sqs', 'wms-webhook', 'reservation-api', 'replay']),
+  receivedAtMs: z.number().int().nonnegative(),
+};
+
+/** A sale: reserve these lines (one reserve call per SKU). */
+export const OrderPlacedEvent = z.object({
+  ...base,
+  type: z.literal('order.placed'),
+  channel: z.enum(CHANNELS),
+  orderId: id,
+  lines: z.array(z.object({ lineId: id, sku, quantity })).min(1),
+});
+
+/** A cancellation before shipment: release these lines. */
+export const OrderCancelledEvent = z.object({
+  ...base,
+  type: z.literal('order.cancelled'),
+  channel: z.enum(CHANNELS),
+  orderId: id,
+  lines: z.array(z.object({ lineId: id, sku })).min(1),
+});
+
+/** The WMS picked/shipped units of an order line. */
+export const WmsShipmentEvent = z.object({
+  ...base,
+  type: z.literal('wms.shipment'),
+  sku,
+  channel: z.enum(CHANNELS),
+  orderId: id,
+  lineId: id,
+  quantity,
+});
+
+/** The WMS received stock or adjusted it (signed delta). */
+export const WmsAdjustmentEvent = z.object({
+  ...base,
+  type: z.literal('wms.adjustment'),
+  sku,
+  cause: z.enum(['receipt', 'adjustment']),
+  delta: z.number().int().min(-1_000_000_000).max(1_000_000_000).refine((value) => value !== 0, 'must not be 0'),
+});
+
+/** A cycle count: on_hand is what was counted. */
+export const WmsCountEvent = z.object({
+  ...base,
+  type: z.literal('wms.count'),
+  sku,
+  counted: z.number().int().min(0).max(1_000_000_000),
+});
+
+/** What a channel says it is selling now (drift detection input). */
+export const ChannelLevelEvent = z.object({
+  ...base,
+  type: z.literal('channel.level'),
+  channel: z.enum(['shopify', 'amazon']),
+  /** Our SKU when the channel message names it; otherwise resolved from the mapping below. */
+  sku: sku.optional(),
+  /** Shopify: inventory item gid; Amazon: seller SKU. */
+  channelItemId: id,
+  /** Shopify: location gid; Amazon: the marketplace (when known). */
+  channelLocationId: z.string().max(256).optional(),
+  quantity: z.number().int(),
+  /** When the channel says the level was true, for ordering out-of-order deliveries. */
+  observedAtMs: z.number().int().nonnegative(),
+});
+
+/** Amazon FBA stock for a SKU: informational, never pushed, never touches the ledger. */
+export const FbaInventoryEvent = z.object({
+  ...base,
+  type: z.literal('fba.inventory'),
+  sellerSku: sku,
+  marketplaceId: z.string().min(1).max(64),
+  fulfillable: z.number().int().min(0),
+  observedAtMs: z.number().int().nonnegative(),
+});
+
+export const StockguardEvent = z.discriminatedUnion('type', [
+  OrderPlacedEvent,
+  OrderCancelledEvent,
+  WmsShipmentEvent,
+  WmsAdjustmentEvent,
+  WmsCountEvent,
+  ChannelLevelEvent,
+  FbaInventoryEvent,
+]);
+export type StockguardEvent = z.infer<typeof StockguardEvent>;
+export type OrderPlacedEvent = z.infer<typeof OrderPlacedEvent>;
+export type OrderCancelledEvent = z.infer<typeof OrderCancelledEvent>;
+export type ChannelLevelEvent = z.infer<typeof ChannelLevelEvent>;
+export type FbaInventoryEvent = z.infer<typeof FbaInventoryEvent>;
+
+/** Which stream kind an event travels on. */
+export function streamKindOf(event: StockguardEvent): 'sales' | 'wms' | 'notifications' {
+  switch (event.type) {
+    case 'order.placed':
+    case 'order.cancelled':
+      return 'sales';
+    case 'wms.shipment':
+    case 'wms.adjustment':
+    case 'wms.count':
+      return 'wms';
+    case 'channel.level':
+    case 'fba.inventory':
+      return 'notifications';
+  }
+}
+
+/** The SKU an event is partitioned by (the first line's SKU for multi-SKU orders). */
+export function partitionSkuOf(event: StockguardEvent): string {
+  switch (event.type) {
+    case 'order.placed':
+    case 'order.cancelled':
+      return event.lines[0]!.sku;
+    case 'channel.level':
+      return event.sku ?? event.channelItemId;
+    case 'fba.inventory':
+      return event.sellerSku;
+    default:
+      return event.sku;
+  }
+}

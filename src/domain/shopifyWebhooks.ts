@@ -1,0 +1,111 @@
+// Maps a verified Shopify webhook (REST-shaped JSON) to stockguard events. Pure: the HTTP
+// edge has already checked the HMAC and parsed the body losslessly. Ids come from the
+// `admin_graphql_api_id` strings, which carry the exact id (numeric ids can exceed 2^53).
+import type { ChannelLevelEvent, OrderCancelledEvent, OrderPlacedEvent, StockguardEvent } from './events.ts';
+
+export type WebhookOutcome =
+  | { kind: 'events'; events: StockguardEvent[]; skippedLines: number }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'rejected'; reason: string };
+
+export interface WebhookContext {
+  /** X-Shopify-Event-Id: shared by every delivery of one merchant action. */
+  eventId: string;
+  receivedAtMs: number;
+}
+
+export const SHOPIFY_TOPICS = ['orders/create', 'orders/updated', 'orders/cancelled', 'inventory_levels/update', 'inventory_items/update'] as const;
+
+export function mapShopifyWebhook(topic: string, payload: unknown, context: WebhookContext): WebhookOutcome {
+  if (!isRecord(payload)) return { kind: 'rejected', reason: 'the body is not a JSON object' };
+  const base = { eventId: `${topic}:${context.eventId}`, source: 'shopify-webhook' as const, receivedAtMs: context.receivedAtMs };
+  switch (topic) {
+    case 'orders/create':
+    case 'orders/updated':
+    case 'orders/cancelled':
+      return mapOrder(topic, payload, base);
+    case 'inventory_levels/update':
+      return mapInventoryLevel(payload, base);
+    case 'inventory_items/update':
+      // Carries no quantity: nothing for the ledger or for drift. Acknowledged and counted.
+      return { kind: 'ignored', reason: 'inventory_items/update carries no quantity' };
+    default:
+      return { kind: 'ignored', reason: `topic ${topic} is not one stockguard subscribes to` };
+  }
+}
+
+type Base = Pick<OrderPlacedEvent, 'eventId' | 'source' | 'receivedAtMs'>;
+
+function mapOrder(topic: string, order: Record<string, unknown>, base: Base): WebhookOutcome {
+  const orderId = gidOrId(order, 'Order');
+  if (!orderId) return { kind: 'rejected', reason: 'order has neither admin_graphql_api_id nor id' };
+  if (!Array.isArray(order.line_items)) return { kind: 'rejected', reason: `order ${orderId}: line_items is missing or not an array` };
+  const lines: OrderPlacedEvent['lines'] = [];
+  let skippedLines = 0;
+  for (const [index, item] of order.line_items.entries()) {
+    if (!isRecord(item)) return { kind: 'rejected', reason: `order ${orderId}: line_items[${index}] is not an object` };
+    const lineId = gidOrId(item, 'LineItem');
+    const quantity = item.quantity;
+    if (!lineId) return { kind: 'rejected', reason: `order ${orderId}: line_items[${index}] has no id` };
+    if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 0) {
+      return { kind: 'rejected', reason: `order ${orderId}: line_items[${index}].quantity must be a whole number ≥ 0, got ${JSON.stringify(quantity)}` };
+    }
+    // Lines without a SKU (custom items, gift cards, tips) hold no warehouse stock.
+    if (typeof item.sku !== 'string' || item.sku.trim() === '' || item.gift_card === true || quantity === 0) {
+      skippedLines += 1;
+      continue;
+    }
+    lines.push({ lineId, sku: item.sku, quantity });
+  }
+  if (lines.length === 0) return { kind: 'ignored', reason: `order ${orderId} has no line with a SKU` };
+
+  const cancelled = topic === 'orders/cancelled' || (typeof order.cancelled_at === 'string' && order.cancelled_at !== '');
+  const events: StockguardEvent[] = [];
+  if (topic !== 'orders/cancelled') {
+    events.push({ ...base, eventId: `${base.eventId}:placed`, type: 'order.placed', channel: 'shopify', orderId, lines });
+  }
+  if (cancelled) {
+    const cancelledLines: OrderCancelledEvent['lines'] = lines.map(({ lineId, sku }) => ({ lineId, sku }));
+    events.push({ ...base, eventId: `${base.eventId}:cancelled`, type: 'order.cancelled', channel: 'shopify', orderId, lines: cancelledLines });
+  }
+  return { kind: 'events', events, skippedLines };
+}
+
+function mapInventoryLevel(level: Record<string, unknown>, base: Base): WebhookOutcome {
+  const itemId = toId(level.inventory_item_id);
+  const locationId = toId(level.location_id);
+  if (!itemId || !locationId) return { kind: 'rejected', reason: 'inventory_levels/update needs inventory_item_id and location_id' };
+  if (typeof level.available !== 'number' || !Number.isInteger(level.available)) {
+    // A level disconnected or not tracked: no quantity to compare.
+    return { kind: 'ignored', reason: `inventory level ${itemId}@${locationId} has no available quantity` };
+  }
+  const updatedAt = typeof level.updated_at === 'string' ? Date.parse(level.updated_at) : Number.NaN;
+  const event: ChannelLevelEvent = {
+    ...base,
+    type: 'channel.level',
+    channel: 'shopify',
+    channelItemId: `gid://shopify/InventoryItem/${itemId}`,
+    channelLocationId: `gid://shopify/Location/${locationId}`,
+    quantity: level.available,
+    observedAtMs: Number.isNaN(updatedAt) ? base.receivedAtMs : updatedAt,
+  };
+  return { kind: 'events', events: [event], skippedLines: 0 };
+}
+
+function gidOrId(record: Record<string, unknown>, resource: string): string | undefined {
+  const gid = record.admin_graphql_api_id;
+  if (typeof gid === 'string' && gid.startsWith(`gid://shopify/${resource}/`)) return gid;
+  const id = toId(record.id);
+  return id ? `gid://shopify/${resource}/${id}` : undefined;
+}
+
+/** An id as exact digits: a safe integer, or the string the lossless parser kept. */
+function toId(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  if (typeof value === 'string' && /^\d+$/.test(value)) return value;
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

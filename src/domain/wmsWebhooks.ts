@@ -1,0 +1,57 @@
+// The WMS webhook payload (documented in docs/wms.md) and its mapping to stockguard
+// events. Pure. A batch is validated whole: one malformed event refuses the batch with
+// every problem listed, so a WMS never has half a batch accepted.
+import { z } from 'zod';
+import { CHANNELS, type StockguardEvent } from './events.ts';
+
+const id = z.string().min(1).max(256);
+const sku = z.string().min(1).max(200);
+const quantity = z.number().int().min(1).max(1_000_000_000);
+const occurredAt = z.string().datetime({ offset: true }).optional();
+
+const WmsEvent = z.discriminatedUnion('type', [
+  z.object({
+    id,
+    type: z.literal('shipment'),
+    sku,
+    quantity,
+    order: z.object({ channel: z.enum(CHANNELS), orderId: id, lineId: id }),
+    occurredAt,
+  }),
+  z.object({ id, type: z.literal('receipt'), sku, quantity, occurredAt }),
+  z.object({
+    id,
+    type: z.literal('adjustment'),
+    sku,
+    delta: z.number().int().min(-1_000_000_000).max(1_000_000_000).refine((value) => value !== 0, 'must not be 0'),
+    reason: z.string().max(200).optional(),
+    occurredAt,
+  }),
+  z.object({ id, type: z.literal('count'), sku, counted: z.number().int().min(0).max(1_000_000_000), occurredAt }),
+]);
+
+export const WmsWebhookPayload = z.object({ events: z.array(WmsEvent).min(1).max(500) });
+export type WmsWebhookPayload = z.infer<typeof WmsWebhookPayload>;
+
+export type WmsParseResult = { ok: true; events: StockguardEvent[] } | { ok: false; problems: string[] };
+
+export function mapWmsWebhook(payload: unknown, receivedAtMs: number): WmsParseResult {
+  const parsed = WmsWebhookPayload.safeParse(payload);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`) };
+  }
+  const base = { source: 'wms-webhook' as const, receivedAtMs };
+  const events = parsed.data.events.map((event): StockguardEvent => {
+    switch (event.type) {
+      case 'shipment':
+        return { ...base, eventId: event.id, type: 'wms.shipment', sku: event.sku, quantity: event.quantity, ...event.order };
+      case 'receipt':
+        return { ...base, eventId: event.id, type: 'wms.adjustment', sku: event.sku, cause: 'receipt', delta: event.quantity };
+      case 'adjustment':
+        return { ...base, eventId: event.id, type: 'wms.adjustment', sku: event.sku, cause: 'adjustment', delta: event.delta };
+      case 'count':
+        return { ...base, eventId: event.id, type: 'wms.count', sku: event.sku, counted: event.counted };
+    }
+  });
+  return { ok: true, events };
+}

@@ -1,0 +1,78 @@
+// The synchronous reservation API for a merchant's own checkout (bearer token):
+//   POST   /v1/reservations                     hold stock for a TTL (201, or 409 when short)
+//   POST   /v1/reservations/:orderId/confirm    the checkout completed (200, 410 when expired)
+//   DELETE /v1/reservations/:orderId            the checkout was abandoned (200, 404)
+// The ledger write is itself durable in Redis before the answer (invariant I2).
+import { z } from 'zod';
+import { StockguardError } from '../../errors.ts';
+import type { CheckoutHolds } from '../../ledger/holds.ts';
+import type { HttpRequest, Route } from './server.ts';
+import { verifyBearer } from './signatures.ts';
+import { parseJsonLossless } from '../../domain/losslessJson.ts';
+
+const HoldRequest = z.object({
+  orderId: z.string().min(1).max(256),
+  ttlSeconds: z.number().int().min(1).max(86_400).default(900),
+  lines: z
+    .array(z.object({ lineId: z.string().min(1).max(256), sku: z.string().min(1).max(200), quantity: z.number().int().min(1).max(1_000_000_000) }))
+    .min(1)
+    .max(250),
+});
+
+export interface ReservationRoutesOptions {
+  holds: CheckoutHolds;
+  apiToken: string;
+}
+
+export function reservationRoutes(options: ReservationRoutesOptions): Route[] {
+  const authorise = (request: HttpRequest) => {
+    const header = request.headers.authorization;
+    if (!verifyBearer(Array.isArray(header) ? header[0] : header, options.apiToken)) {
+      throw new StockguardError('STOCKGUARD_E_UNAUTHORIZED', 'the Authorization header must be "Bearer <STOCKGUARD_API_TOKEN>"');
+    }
+  };
+  return [
+    {
+      method: 'POST',
+      path: '/v1/reservations',
+      async handler(request) {
+        authorise(request);
+        let body: unknown;
+        try {
+          body = parseJsonLossless(request.rawBody.toString('utf8'));
+        } catch (error) {
+          throw new StockguardError('STOCKGUARD_E_BAD_JSON', error instanceof Error ? error.message : String(error));
+        }
+        const parsed = HoldRequest.safeParse(body);
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+          throw new StockguardError('STOCKGUARD_E_BAD_PAYLOAD', problems.join('; '), { details: { problems } });
+        }
+        const result = await options.holds.hold(parsed.data.orderId, parsed.data.lines, parsed.data.ttlSeconds);
+        const lines = result.lines.map(({ lineId, sku, status, held, shortfall }) => ({ lineId, sku, status, held, shortfall }));
+        if (!result.held) return { status: 409, body: { held: false, orderId: result.orderId, lines } };
+        return { status: 201, body: { held: true, orderId: result.orderId, expiresAt: new Date(result.expiresAtMs).toISOString(), lines } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/reservations/:orderId/confirm',
+      async handler(request) {
+        authorise(request);
+        const confirmed = await options.holds.confirm(request.params.orderId!);
+        if (!confirmed) return { status: 410, body: { confirmed: false, reason: 'no open hold: it expired, was cancelled, or never existed' } };
+        return { status: 200, body: { confirmed: true } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/reservations/:orderId',
+      async handler(request) {
+        authorise(request);
+        const cancelled = await options.holds.cancel(request.params.orderId!);
+        if (!cancelled) return { status: 404, body: { cancelled: false, reason: 'no open hold for this order' } };
+        return { status: 200, body: { cancelled: true } };
+      },
+    },
+  ];
+}

@@ -1,0 +1,44 @@
+// The EventSink that appends to the Redis event streams, partitioned by SKU.
+import { partitionFor } from '../consumers/partition.ts';
+import { partitionSkuOf, type StockguardEvent, streamKindOf } from '../domain/events.ts';
+import { replyArray, replyStatus } from '../ledger/decode.ts';
+import type { KeySpace } from '../ledger/keys.ts';
+import { ledgerScripts, type RedisClient } from '../ledger/scripts.ts';
+import { LedgerStatus } from '../ledger/status.ts';
+import { StockguardError } from '../errors.ts';
+import type { EventSink, PublishResult } from './sink.ts';
+
+export interface RedisSinkOptions {
+  redis: RedisClient;
+  keys: KeySpace;
+  partitions: number;
+  /** How long a delivery id is remembered (seconds); longer than the senders' retry horizon. */
+  dedupeWindowSeconds: number;
+}
+
+export function decodeAppendEvent(raw: unknown): PublishResult {
+  const reply = replyArray('appendEvent', raw, 2);
+  const status = replyStatus('appendEvent', reply[0], [LedgerStatus.APPENDED, LedgerStatus.DUPLICATE, LedgerStatus.BAD_ARGUMENT]);
+  if (status === LedgerStatus.BAD_ARGUMENT) throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', 'appendEvent refused its arguments');
+  return status === LedgerStatus.APPENDED ? { entryId: String(reply[1]), duplicate: false } : { entryId: undefined, duplicate: true };
+}
+
+export class RedisEventSink implements EventSink {
+  constructor(private readonly options: RedisSinkOptions) {}
+
+  streamFor(event: StockguardEvent): string {
+    const partition = partitionFor(partitionSkuOf(event), this.options.partitions);
+    return this.options.keys.eventStream(streamKindOf(event), partition);
+  }
+
+  async publish(event: StockguardEvent, options: { deliveryId?: string } = {}): Promise<PublishResult> {
+    const stream = this.streamFor(event);
+    const mark = options.deliveryId ? this.options.keys.deliveryMark(stream, options.deliveryId) : `${stream}:no-mark`;
+    const raw = await ledgerScripts().appendEvent.run(
+      this.options.redis,
+      [stream, mark],
+      [JSON.stringify(event), options.deliveryId ? this.options.dedupeWindowSeconds : 0],
+    );
+    return decodeAppendEvent(raw);
+  }
+}

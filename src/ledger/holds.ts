@@ -1,0 +1,98 @@
+// Checkout holds: the synchronous reservation API reserves stock for a merchant's own
+// checkout for a limited time. A hold is confirmed (it becomes an ordinary reservation,
+// shipped by the WMS later), cancelled, or it expires and the reaper releases it.
+// Confirm and the reaper race on ZREM: whoever removes the order from the expiry set
+// owns the outcome, so an expired hold is never confirmed and a confirmed one never released.
+import { StockguardError } from '../errors.ts';
+import type { Clock, Ledger, OrderLine, OrderLineResult } from './ledger.ts';
+import { reservationId } from './reservationId.ts';
+import type { RedisClient } from './scripts.ts';
+
+export const HOLD_CHANNEL = 'api';
+
+export type HoldResult =
+  | { held: true; orderId: string; expiresAtMs: number; lines: OrderLineResult[] }
+  | { held: false; orderId: string; lines: OrderLineResult[] };
+
+export class CheckoutHolds {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly ledger: Ledger,
+    private readonly clock: Clock,
+  ) {}
+
+  async hold(orderId: string, lines: readonly OrderLine[], ttlSeconds: number): Promise<HoldResult> {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `ttlSeconds must be a whole number from 1 to 86400, got ${ttlSeconds}`);
+    }
+    // Record the hold before reserving: if the process dies in between, the reaper
+    // releases lines that may not exist (a no-op) rather than leaking held stock.
+    const expiresAtMs = this.clock() + ttlSeconds * 1000;
+    const keys = this.ledger.keys;
+    const alreadyOpen = await this.redis.zscore(keys.holdExpiries(), orderId);
+    await this.redis.hset(keys.holdLines(), orderId, JSON.stringify(lines.map(({ sku, lineId }) => ({ sku, lineId }))));
+    await this.redis.zadd(keys.holdExpiries(), alreadyOpen ?? expiresAtMs, orderId);
+    let result: { held: boolean; lines: OrderLineResult[] };
+    try {
+      result = await this.ledger.holdOrder({ channel: HOLD_CHANNEL, orderId, lines });
+    } catch (error) {
+      if (alreadyOpen === null) await this.forget(orderId);
+      throw error;
+    }
+    if (!result.held) {
+      if (alreadyOpen === null) await this.forget(orderId);
+      return { held: false, orderId, lines: result.lines };
+    }
+    return { held: true, orderId, expiresAtMs: alreadyOpen === null ? expiresAtMs : Number(alreadyOpen), lines: result.lines };
+  }
+
+  /** The checkout completed: the hold becomes a plain reservation. False when it had expired or never existed. */
+  async confirm(orderId: string): Promise<boolean> {
+    const removed = await this.redis.zrem(this.ledger.keys.holdExpiries(), orderId);
+    if (removed === 1) await this.redis.hdel(this.ledger.keys.holdLines(), orderId);
+    return removed === 1;
+  }
+
+  /** The checkout was abandoned: release now. False when there was no open hold. */
+  async cancel(orderId: string): Promise<boolean> {
+    const removed = await this.redis.zrem(this.ledger.keys.holdExpiries(), orderId);
+    if (removed !== 1) return false;
+    await this.releaseLines(orderId);
+    return true;
+  }
+
+  /** Releases every hold whose time is up; returns how many. Safe to run on every replica. */
+  async reapExpired(limit = 100): Promise<number> {
+    const due = await this.redis.zrangebyscore(this.ledger.keys.holdExpiries(), '-inf', this.clock(), 'LIMIT', 0, limit);
+    let reaped = 0;
+    for (const orderId of due) {
+      if ((await this.redis.zrem(this.ledger.keys.holdExpiries(), orderId)) !== 1) continue;
+      try {
+        await this.releaseLines(orderId);
+      } catch (error) {
+        // Put it back so the next round retries: a hold must never leak its stock.
+        await this.redis.zadd(this.ledger.keys.holdExpiries(), this.clock(), orderId);
+        throw error;
+      }
+      reaped += 1;
+    }
+    return reaped;
+  }
+
+  private async releaseLines(orderId: string): Promise<void> {
+    const encoded = await this.redis.hget(this.ledger.keys.holdLines(), orderId);
+    const lines = encoded ? (JSON.parse(encoded) as { sku: string; lineId: string }[]) : [];
+    for (const line of lines) {
+      await this.ledger.release(line.sku, reservationId(HOLD_CHANNEL, orderId, line.lineId)).catch((error: unknown) => {
+        // A line whose SKU was never reserved (the hold failed half-way) has nothing to release.
+        if (!(error instanceof StockguardError && error.code === 'STOCKGUARD_E_UNKNOWN_SKU')) throw error;
+      });
+    }
+    await this.redis.hdel(this.ledger.keys.holdLines(), orderId);
+  }
+
+  private async forget(orderId: string): Promise<void> {
+    await this.redis.zrem(this.ledger.keys.holdExpiries(), orderId);
+    await this.redis.hdel(this.ledger.keys.holdLines(), orderId);
+  }
+}

@@ -1,0 +1,720 @@
+// The Amazon SP-API fake, driven through the real clients the daemon uses:
+// @sp-api-sdk/listings-items-api-2021-08-01 (axios instance from @sp-api-sdk/common, base path
+// pointed at the fake, our own LWA token provider) and @aws-sdk/client-sqs against fauxqs.
+import { SellingPartnerApiAuth } from '@sp-api-sdk/auth';
+import { createAxiosInstance, SellingPartnerApiError } from '@sp-api-sdk/common';
+import { clientRateLimits, type ListingsItemPatchRequest, ListingsItemsApi } from '@sp-api-sdk/listings-items-api-2021-08-01';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type AmazonFake, type AmazonFakeOptions, buildMfnQuantityChangeNotification, notificationValidator, startAmazonFake } from '../../src/sim/amazon/index.ts';
+import { notificationSchemaExamples } from '../../src/sim/amazon/schemas.ts';
+
+const LWA = { clientId: 'amzn1.application-oa2-client.stockguard', clientSecret: 'lwa-secret', refreshToken: 'Atzr|stockguard-refresh' };
+const SELLER = 'A3TH9S8BH6GOGM';
+const US = 'ATVPDKIKX0DER';
+const START_MS = Date.parse('2026-11-27T12:00:00.000Z');
+
+/** A clock the test moves by hand: token expiry and the rate limiter only see this. */
+class ManualClock {
+  private ms = START_MS;
+  readonly now = (): number => this.ms;
+  advance(milliseconds: number): void {
+    this.ms += milliseconds;
+  }
+}
+
+/**
+ * An LWA token provider with a configurable URL, as the spec notes recommend (§4.3):
+ * @sp-api-sdk/auth hard-codes https://api.amazon.com. Subclassing keeps the SDK's type.
+ */
+class FakeLwaAuth extends SellingPartnerApiAuth {
+  private cached: { token: string; expiresAtMs: number } | undefined;
+  tokenRequests = 0;
+
+  constructor(
+    private readonly tokenUrl: string,
+    private readonly clock: () => number,
+  ) {
+    super({ clientId: LWA.clientId, clientSecret: LWA.clientSecret, refreshToken: LWA.refreshToken });
+  }
+
+  override async getAccessToken(): Promise<string> {
+    if (this.cached && this.clock() < this.cached.expiresAtMs) return this.cached.token;
+    this.tokenRequests += 1;
+    const response = await fetch(this.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: LWA.refreshToken, client_id: LWA.clientId, client_secret: LWA.clientSecret }),
+    });
+    const body: unknown = await response.json();
+    if (!response.ok || !isRecord(body) || typeof body['access_token'] !== 'string' || typeof body['expires_in'] !== 'number') {
+      throw new Error(`LWA answered ${response.status}: ${JSON.stringify(body)}`);
+    }
+    this.cached = { token: body['access_token'], expiresAtMs: this.clock() + body['expires_in'] * 1000 };
+    return this.cached.token;
+  }
+
+  forget(): void {
+    this.cached = undefined;
+  }
+}
+
+/** A token provider that always hands out the same token, however old. */
+class StaticTokenAuth extends SellingPartnerApiAuth {
+  constructor(private readonly token: string) {
+    super({ clientId: LWA.clientId, clientSecret: LWA.clientSecret, refreshToken: LWA.refreshToken });
+  }
+
+  override async getAccessToken(): Promise<string> {
+    return this.token;
+  }
+}
+
+async function rejects(promise: Promise<unknown>, expected: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.match(error instanceof Error ? error.message : String(error), expected);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${expected}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+interface Harness {
+  fake: AmazonFake;
+  clock: ManualClock;
+  auth: FakeLwaAuth;
+  api: ListingsItemsApi;
+}
+
+function sdkClient(fake: AmazonFake, auth: SellingPartnerApiAuth, options: { retryThrottled?: boolean; onRetry?: (rateLimit: number | undefined) => void } = {}): ListingsItemsApi {
+  const { axios } = createAxiosInstance(
+    {
+      auth,
+      region: 'na',
+      ...(options.retryThrottled ? { rateLimiting: { retry: true, onRetry: ({ rateLimit }) => options.onRetry?.(rateLimit) } } : {}),
+    },
+    clientRateLimits,
+  );
+  // The generated class takes (configuration, basePath, axios); the region's endpoint is ignored then.
+  return new ListingsItemsApi(undefined, fake.url, axios);
+}
+
+async function withFake(overrides: Partial<AmazonFakeOptions>, body: (harness: Harness) => Promise<void>, clientOptions?: Parameters<typeof sdkClient>[2]): Promise<void> {
+  const clock = new ManualClock();
+  const fake = await startAmazonFake({ ...LWA, sellerId: SELLER, now: clock.now, ...overrides });
+  const auth = new FakeLwaAuth(fake.lwaTokenUrl, overrides.now ?? clock.now);
+  try {
+    await body({ fake, clock, auth, api: sdkClient(fake, auth, clientOptions) });
+    assert.equal(fake.modelViolations(), [], 'every response the fake sent matched the model');
+  } finally {
+    await fake.close();
+  }
+}
+
+function quantityPatch(quantity: unknown, options: { op?: 'merge' | 'replace'; channel?: string; productType?: string; extra?: Record<string, unknown> } = {}): ListingsItemPatchRequest {
+  return {
+    productType: options.productType ?? 'LUGGAGE',
+    patches: [{ op: options.op ?? 'merge', path: '/attributes/fulfillment_availability', value: [{ fulfillment_channel_code: options.channel ?? 'DEFAULT', quantity, ...options.extra }] }],
+  };
+}
+
+async function sdkFailure(call: Promise<unknown>): Promise<SellingPartnerApiError> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof SellingPartnerApiError) return error;
+    throw error;
+  }
+  throw new Error('expected the SDK call to fail');
+}
+
+function firstError(data: unknown): { code: unknown; message: unknown; details: unknown } {
+  if (!isRecord(data) || !Array.isArray(data['errors']) || !isRecord(data['errors'][0])) throw new Error(`not an SP-API ErrorList: ${JSON.stringify(data)}`);
+  const [error] = data['errors'];
+  return { code: error['code'], message: error['message'], details: error['details'] };
+}
+
+async function postToken(fake: AmazonFake, contentType: string, body: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(fake.lwaTokenUrl, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const parsed: unknown = await response.json();
+  if (!isRecord(parsed)) throw new Error('LWA answered a non-object');
+  return { status: response.status, body: parsed };
+}
+
+function seedLuggage(fake: AmazonFake, sku = 'GM-ZDPI-9B4E', quantity = 10): void {
+  fake.addListing({ sku, marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity });
+}
+
+// ---------------------------------------------------------------------------------------
+// SQS (fauxqs) shared by the notification tests
+
+let fauxqs: FauxqsServer | undefined;
+let sqs: SQSClient | undefined;
+
+test.before(async () => {
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  sqs = new SQSClient({ endpoint: `http://127.0.0.1:${fauxqs.port}`, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+});
+
+test.after(async () => {
+  sqs?.destroy();
+  await fauxqs?.stop();
+});
+
+async function newQueue(name: string): Promise<{ queueUrl: string; destination: NonNullable<AmazonFakeOptions['sqs']> }> {
+  if (!sqs || !fauxqs) throw new Error('fauxqs is not running');
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  if (!created.QueueUrl) throw new Error('CreateQueue returned no QueueUrl');
+  return { queueUrl: created.QueueUrl, destination: { endpoint: `http://127.0.0.1:${fauxqs.port}`, queueUrl: created.QueueUrl, region: 'us-east-1' } };
+}
+
+interface ReceivedNotification {
+  messageId: string;
+  body: Record<string, unknown>;
+}
+
+/** Receives (and deletes) exactly `count` messages, failing if fewer arrive within a few long polls or more are waiting. */
+async function receive(queueUrl: string, count: number): Promise<ReceivedNotification[]> {
+  if (!sqs) throw new Error('fauxqs is not running');
+  const received: ReceivedNotification[] = [];
+  for (let poll = 0; poll < 5 && received.length < count; poll += 1) {
+    const output = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    for (const message of output.Messages ?? []) {
+      const body: unknown = JSON.parse(message.Body ?? 'null');
+      if (!isRecord(body) || !message.MessageId) throw new Error(`unexpected SQS message ${message.Body}`);
+      received.push({ messageId: message.MessageId, body });
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
+  }
+  assert.is(received.length, count, `received ${received.length} notifications, expected ${count}`);
+  return received;
+}
+
+function metadataOf(notification: Record<string, unknown>): Record<string, unknown> {
+  const metadata = notification['NotificationMetadata'];
+  if (!isRecord(metadata)) throw new Error('notification without NotificationMetadata');
+  return metadata;
+}
+
+function payloadOf(notification: Record<string, unknown>): Record<string, unknown> {
+  const payload = notification['Payload'];
+  if (!isRecord(payload)) throw new Error('notification without Payload');
+  return payload;
+}
+
+function assertOfficialSchema(notification: Record<string, unknown>): void {
+  const type = notification['NotificationType'];
+  assert.ok(type === 'ORDER_CHANGE' || type === 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE' || type === 'FBA_INVENTORY_AVAILABILITY_CHANGES', `type ${String(type)}`);
+  const validate = notificationValidator(type);
+  assert.ok(validate(notification), JSON.stringify(validate.errors));
+}
+
+// ---------------------------------------------------------------------------------------
+// LWA
+
+test('LWA grants a token for a form-encoded body and for a JSON body; wrong credentials get the LWA error shapes', async () => {
+  await withFake({}, async ({ fake }) => {
+    const fields = { grant_type: 'refresh_token', refresh_token: LWA.refreshToken, client_id: LWA.clientId, client_secret: LWA.clientSecret };
+    const form = await postToken(fake, 'application/x-www-form-urlencoded;charset=UTF-8', new URLSearchParams(fields).toString());
+    const json = await postToken(fake, 'application/json', JSON.stringify(fields));
+    for (const grant of [form, json]) {
+      assert.is(grant.status, 200);
+      assert.equal(Object.keys(grant.body).sort(), ['access_token', 'expires_in', 'refresh_token', 'token_type']);
+      assert.ok(String(grant.body['access_token']).startsWith('Atza|'));
+      assert.is(grant.body['token_type'], 'bearer');
+      assert.is(grant.body['expires_in'], 3600);
+      assert.is(grant.body['refresh_token'], LWA.refreshToken);
+    }
+    assert.is.not(form.body['access_token'], json.body['access_token']);
+
+    const badSecret = await postToken(fake, 'application/json', JSON.stringify({ ...fields, client_secret: 'wrong' }));
+    assert.equal(badSecret, { status: 401, body: { error_description: 'Client authentication failed', error: 'invalid_client' } });
+    const badRefresh = await postToken(fake, 'application/x-www-form-urlencoded', new URLSearchParams({ ...fields, refresh_token: 'Atzr|revoked' }).toString());
+    assert.equal(badRefresh, { status: 400, body: { error_description: 'The request has an invalid grant parameter : refresh_token', error: 'invalid_grant' } });
+    const missing = await postToken(fake, 'application/json', JSON.stringify({ grant_type: 'refresh_token', client_id: LWA.clientId, client_secret: LWA.clientSecret }));
+    assert.is(missing.status, 400);
+    assert.is(missing.body['error'], 'invalid_request');
+    assert.is(fake.issuedTokenCount(), 2);
+  });
+});
+
+test('a grantless (client_credentials) token cannot call seller operations', async () => {
+  await withFake({}, async ({ fake }) => {
+    seedLuggage(fake);
+    const grantless = await postToken(fake, 'application/json', JSON.stringify({ grant_type: 'client_credentials', scope: 'sellingpartnerapi::notifications', client_id: LWA.clientId, client_secret: LWA.clientSecret }));
+    assert.is(grantless.status, 200);
+    assert.is(grantless.body['refresh_token'], undefined);
+    const response = await fetch(`${fake.url}/listings/2021-08-01/items/${SELLER}/GM-ZDPI-9B4E?marketplaceIds=${US}`, { headers: { 'x-amz-access-token': String(grantless.body['access_token']) } });
+    assert.is(response.status, 403);
+    assert.is(firstError(await response.json()).code, 'Unauthorized');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// patchListingsItem
+
+test('PATCH through the SDK sets the MFN quantity, answers ACCEPTED with the rate-limit header, and is logged', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    const response = await api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(12) });
+    assert.is(response.status, 200);
+    assert.is(response.data.status, 'ACCEPTED');
+    assert.is(response.data.sku, 'GM-ZDPI-9B4E');
+    assert.match(response.data.submissionId, /^[0-9a-f]{32}$/);
+    assert.equal(response.data.issues, []);
+    assert.is(response.headers['x-amzn-ratelimit-limit'], '5');
+    assert.ok(response.headers['x-amzn-requestid']);
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 12);
+
+    const [logged, ...others] = fake.acceptedPatches();
+    assert.is(others.length, 0);
+    assert.is(logged?.submissionId, response.data.submissionId);
+    assert.equal(logged?.marketplaceIds, [US]);
+    assert.equal(logged?.patches, [{ op: 'merge', path: '/attributes/fulfillment_availability', value: [{ fulfillment_channel_code: 'DEFAULT', quantity: 12 }] }]);
+    assert.ok(logged?.appliedAtMs !== undefined);
+  });
+});
+
+test('merge keeps the other fields of the DEFAULT record; replace drops the ones it does not resend', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    seedLuggage(fake, 'LEAD-TIME', 3);
+    const sku = 'LEAD-TIME';
+    await api.patchListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], body: quantityPatch(4, { extra: { lead_time_to_ship_max_days: 5 } }) });
+    await api.patchListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], body: quantityPatch(6) });
+    assert.equal(fake.listing(sku).fulfillmentAvailability, [{ fulfillment_channel_code: 'DEFAULT', quantity: 6, lead_time_to_ship_max_days: 5 }]);
+    await api.patchListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], body: quantityPatch(7, { op: 'replace' }) });
+    assert.equal(fake.listing(sku).fulfillmentAvailability, [{ fulfillment_channel_code: 'DEFAULT', quantity: 7 }]);
+  });
+});
+
+test('bodies the model rejects (no productType, patches not an array) get 400 InvalidInput and change nothing', async () => {
+  await withFake({}, async ({ fake, api, auth }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    const withoutProductType = quantityPatch(3);
+    Reflect.deleteProperty(withoutProductType, 'productType');
+    const patchesNotArray = quantityPatch(3);
+    Reflect.set(patchesNotArray, 'patches', { op: 'merge', path: '/attributes/fulfillment_availability' });
+    const unknownOp = quantityPatch(3);
+    Reflect.set(unknownOp, 'patches', [{ op: 'set', path: '/attributes/fulfillment_availability', value: [] }]);
+
+    for (const [body, mention] of [[withoutProductType, 'productType'], [patchesNotArray, '/patches'], [unknownOp, '/patches/0/op']] as const) {
+      const error = await sdkFailure(api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body }));
+      assert.is(error.response?.status, 400);
+      const first = firstError(error.response?.data);
+      assert.is(first.code, 'InvalidInput');
+      assert.is(first.message, 'Request has missing or invalid parameters and cannot be parsed.');
+      assert.ok(String(first.details).includes(mention), String(first.details));
+      assert.is(error.response?.headers['x-amzn-ratelimit-limit'], '5');
+    }
+    const badIncludedData = await fetch(`${fake.url}/listings/2021-08-01/items/${SELLER}/GM-ZDPI-9B4E?marketplaceIds=${US}&includedData=everything`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-amz-access-token': await auth.getAccessToken() },
+      body: JSON.stringify(quantityPatch(3)),
+    });
+    assert.is(badIncludedData.status, 400);
+    assert.ok(String(firstError(await badIncludedData.json()).details).includes('/includedData/0'));
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 10);
+    assert.equal(fake.submissions(), []);
+  });
+});
+
+test('a missing marketplaceIds query parameter is a 400 from the parameter schema', async () => {
+  await withFake({}, async ({ fake, auth }) => {
+    seedLuggage(fake);
+    const response = await fetch(`${fake.url}/listings/2021-08-01/items/${SELLER}/GM-ZDPI-9B4E`, { headers: { 'x-amz-access-token': await auth.getAccessToken() } });
+    assert.is(response.status, 400);
+    assert.ok(String(firstError(await response.json()).details).includes("'marketplaceIds'"));
+  });
+});
+
+test('negative or fractional quantities, a missing channel code, nested paths and a foreign productType are 200 INVALID with issues', async () => {
+  await withFake({}, async ({ fake, api, clock }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    const cases: Array<[ListingsItemPatchRequest, string]> = [
+      [quantityPatch(-1), "for 'quantity'"],
+      [quantityPatch(1.5), "for 'quantity'"],
+      [quantityPatch('7'), "for 'quantity'"],
+      [{ productType: 'LUGGAGE', patches: [{ op: 'merge', path: '/attributes/fulfillment_availability', value: [{ quantity: 4 }] }] }, "'fulfillment_channel_code'"],
+      [{ productType: 'LUGGAGE', patches: [{ op: 'replace', path: '/attributes/fulfillment_availability/0/quantity', value: [{ value: 4 }] }] }, 'only top-level attributes'],
+      [quantityPatch(4, { productType: 'SHOES' }), "does not match the product type 'LUGGAGE'"],
+    ];
+    for (const [body, expected] of cases) {
+      clock.advance(200); // one request's worth of the 5/s bucket
+      const response = await api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body });
+      assert.is(response.status, 200);
+      assert.is(response.data.status, 'INVALID', JSON.stringify(body));
+      const messages = (response.data.issues ?? []).map((issue) => `${issue.severity} ${issue.message}`);
+      assert.ok(messages.some((message) => message.startsWith('ERROR') && message.includes(expected)), messages.join(' | '));
+    }
+    const missingCode = fake.submissions()[3]?.issues[0];
+    assert.is(missingCode?.code, '99022');
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 10);
+    assert.equal(fake.acceptedPatches(), []);
+    assert.is(fake.submissions().length, cases.length);
+
+    // The generic product type integrators send on quantity-only patches is accepted.
+    const generic = await api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(8, { productType: 'PRODUCT' }) });
+    assert.is(generic.data.status, 'ACCEPTED');
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 8);
+  });
+});
+
+test('an FBA listing: DEFAULT and AMAZON_NA quantities are INVALID with an issue, and FBA stock is never written', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    fake.addListing({ sku: 'FBA-1', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'FBA', quantity: 40 });
+    const asDefault = await api.patchListingsItem({ sellerId: SELLER, sku: 'FBA-1', marketplaceIds: [US], body: quantityPatch(5) });
+    const asAmazon = await api.patchListingsItem({ sellerId: SELLER, sku: 'FBA-1', marketplaceIds: [US], body: quantityPatch(5, { channel: 'AMAZON_NA' }) });
+    for (const response of [asDefault, asAmazon]) {
+      assert.is(response.data.status, 'INVALID');
+      const [issue] = response.data.issues ?? [];
+      assert.is(issue?.severity, 'ERROR');
+      assert.equal(issue?.attributeNames, ['fulfillment_availability']);
+      assert.match(issue?.message ?? '', /managed by Amazon fulfillment centers/);
+    }
+    assert.match(asDefault.data.issues?.[0]?.message ?? '', /convert the offer to merchant-fulfilled/);
+    assert.is(fake.quantity('FBA-1', { fulfillment: 'FBA' }), 40);
+    assert.is(fake.quantity('FBA-1', { fulfillment: 'MFN' }), undefined);
+    assert.equal(fake.listing('FBA-1').fulfillmentAvailability, [{ fulfillment_channel_code: 'AMAZON_NA' }]);
+    assert.equal(fake.acceptedPatches(), []);
+    assert.equal(fake.submissions().map((entry) => entry.status), ['INVALID', 'INVALID']);
+
+    // A listing with both offers takes DEFAULT quantities and still refuses AMAZON_NA ones.
+    fake.addListing({ sku: 'FBA-1', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 2 });
+    const mfnOnDual = await api.patchListingsItem({ sellerId: SELLER, sku: 'FBA-1', marketplaceIds: [US], body: quantityPatch(3) });
+    assert.is(mfnOnDual.data.status, 'ACCEPTED');
+    assert.is(fake.quantity('FBA-1', { fulfillment: 'MFN' }), 3);
+    assert.is(fake.quantity('FBA-1', { fulfillment: 'FBA' }), 40);
+  });
+});
+
+test('a PATCH for an unknown SKU is ACCEPTED and leaves an incomplete, unbuyable listing; GET of a never-seen SKU is 404', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    const accepted = await api.patchListingsItem({ sellerId: SELLER, sku: 'TYPO-SKU', marketplaceIds: [US], body: quantityPatch(9, { productType: 'PRODUCT' }) });
+    assert.is(accepted.data.status, 'ACCEPTED');
+    assert.is(fake.listing('TYPO-SKU').complete, false);
+    const item = await api.getListingsItem({ sellerId: SELLER, sku: 'TYPO-SKU', marketplaceIds: [US], includedData: ['summaries', 'issues'] });
+    assert.equal(item.data.summaries?.[0]?.status, []);
+    assert.is(item.data.issues?.[0]?.categories[0], 'MISSING_ATTRIBUTE');
+    await rejects(fake.sellOnAmazon('TYPO-SKU', 1), /incomplete/);
+
+    const missing = await sdkFailure(api.getListingsItem({ sellerId: SELLER, sku: 'NEVER-SEEN', marketplaceIds: [US] }));
+    assert.is(missing.response?.status, 404);
+    assert.is(firstError(missing.response?.data).code, 'NOT_FOUND');
+  });
+});
+
+test('VALIDATION_PREVIEW answers VALID with identifiers and changes nothing; identifiers without it is a 400', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    fake.addListing({ sku: 'PREVIEW', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 1, asin: 'B07N4M94X4' });
+    const preview = await api.patchListingsItem({ sellerId: SELLER, sku: 'PREVIEW', marketplaceIds: [US], body: quantityPatch(50), mode: 'VALIDATION_PREVIEW', includedData: ['identifiers', 'issues'] });
+    assert.is(preview.data.status, 'VALID');
+    assert.equal(preview.data.identifiers, [{ marketplaceId: US, asin: 'B07N4M94X4' }]);
+    assert.is(fake.quantity('PREVIEW'), 1);
+    assert.equal(fake.acceptedPatches(), []);
+    const error = await sdkFailure(api.patchListingsItem({ sellerId: SELLER, sku: 'PREVIEW', marketplaceIds: [US], body: quantityPatch(50), includedData: ['identifiers'] }));
+    assert.is(error.response?.status, 400);
+  });
+});
+
+test('an expired or missing access token gets 403 Unauthorized; a fresh token works again', async () => {
+  await withFake({ tokenLifetimeSeconds: 60 }, async ({ fake, api, auth, clock }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    const before = await api.getListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US] });
+    assert.is(before.status, 200);
+
+    // Our token provider is told the token lives 60 s; the fake's clock moves past that
+    // while the provider keeps using the old token, as one with a skewed clock would.
+    const staleToken = await auth.getAccessToken();
+    clock.advance(61_000);
+    const staleApi = sdkClient(fake, new StaticTokenAuth(staleToken));
+    const expired = await sdkFailure(staleApi.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(1) }));
+    assert.is(expired.response?.status, 403);
+    const error = firstError(expired.response?.data);
+    assert.is(error.code, 'Unauthorized');
+    assert.is(error.message, 'Access to requested resource is denied.');
+    // amazon-sp-api refreshes on exactly this test.
+    assert.match(String(error.details), /access token.*expired/);
+    assert.is(expired.response?.headers['x-amzn-ratelimit-limit'], undefined);
+
+    const noToken = await fetch(`${fake.url}/listings/2021-08-01/items/${SELLER}/GM-ZDPI-9B4E?marketplaceIds=${US}`);
+    assert.is(noToken.status, 403);
+    assert.is(firstError(await noToken.json()).code, 'Unauthorized');
+
+    // The harness provider sees its own expiry (same clock) and fetches a new token.
+    const after = await api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(2) });
+    assert.is(after.data.status, 'ACCEPTED');
+    assert.is(auth.tokenRequests, 2);
+
+    fake.expireAccessTokens();
+    const revoked = await sdkFailure(api.getListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US] }));
+    assert.is(revoked.response?.status, 403);
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 2);
+  });
+});
+
+test('a burst of 10 PATCHes at one instant: exactly 5 pass, 5 get 429 QuotaExceeded with x-amzn-RateLimit-Limit; the bucket refills at 5/s', async () => {
+  await withFake({}, async ({ fake, api, auth, clock }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    await auth.getAccessToken();
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, index) => api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(index) })),
+    );
+    const throttled = results.flatMap((result) => (result.status === 'rejected' && result.reason instanceof SellingPartnerApiError ? [result.reason] : []));
+    assert.is(results.filter((result) => result.status === 'fulfilled').length, 5);
+    assert.is(throttled.length, 5);
+    for (const error of throttled) {
+      assert.is(error.response?.status, 429);
+      assert.is(firstError(error.response?.data).code, 'QuotaExceeded');
+      assert.is(error.response?.headers['x-amzn-ratelimit-limit'], '5');
+    }
+    assert.is(fake.acceptedPatches().length, 5);
+
+    clock.advance(400); // 2 requests' worth of refill
+    const refilled = await Promise.allSettled(
+      Array.from({ length: 3 }, () => api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(1) })),
+    );
+    assert.equal(refilled.map((result) => result.status).sort(), ['fulfilled', 'fulfilled', 'rejected']);
+    // getListingsItem has its own bucket (burst 10), untouched by the PATCH burst.
+    const read = await api.getListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US] });
+    assert.is(read.headers['x-amzn-ratelimit-limit'], '5');
+  });
+});
+
+test('the SDK retry reads the fake x-amzn-RateLimit-Limit header and gets a throttled burst through', async () => {
+  let rateLimits: Array<number | undefined> = [];
+  await withFake(
+    { now: Date.now },
+    async ({ fake, api }) => {
+      seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+      const results = await Promise.all(Array.from({ length: 7 }, (_, index) => api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(index) })));
+      assert.ok(results.every((result) => result.data.status === 'ACCEPTED'));
+      assert.is(fake.acceptedPatches().length, 7);
+      assert.is(fake.requests().filter((entry) => entry.operation === 'patchListingsItem' && entry.outcome === 429).length, rateLimits.length);
+    },
+    { retryThrottled: true, onRetry: (rateLimit) => (rateLimits = [...rateLimits, rateLimit]) },
+  );
+  assert.ok(rateLimits.length >= 2, `retried ${rateLimits.length} times`);
+  assert.ok(rateLimits.every((rateLimit) => rateLimit === 5));
+});
+
+// ---------------------------------------------------------------------------------------
+// getListingsItem
+
+test('GET returns fulfillmentAvailability only when includedData asks for it, for SKUs that need percent-encoding too', async () => {
+  await withFake({}, async ({ fake, api }) => {
+    const sku = 'SKU 1/ä#2';
+    fake.addListing({ sku, marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 4 });
+    await api.patchListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], body: quantityPatch(21) });
+    const withAvailability = await api.getListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], includedData: ['summaries', 'fulfillmentAvailability'] });
+    assert.is(withAvailability.data.sku, sku);
+    assert.equal(withAvailability.data.fulfillmentAvailability, [{ fulfillmentChannelCode: 'DEFAULT', quantity: 21 }]);
+    assert.equal(withAvailability.data.summaries?.map((summary) => [summary.marketplaceId, summary.productType, summary.status]), [[US, 'LUGGAGE', ['BUYABLE', 'DISCOVERABLE']]]);
+
+    const byDefault = await api.getListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US] });
+    assert.is(byDefault.data.fulfillmentAvailability, undefined);
+    assert.is(byDefault.data.summaries?.length, 1);
+
+    const attributes = await api.getListingsItem({ sellerId: SELLER, sku, marketplaceIds: [US], includedData: ['attributes'] });
+    assert.equal(attributes.data.attributes, { fulfillment_availability: [{ fulfillment_channel_code: 'DEFAULT', quantity: 21, marketplace_id: US }] });
+    assert.is(fake.requests().filter((entry) => entry.path.includes('SKU%201%2F%C3%A4%232')).length, 4);
+  });
+});
+
+test('with processing delay, GET right after an ACCEPTED PATCH still shows the old quantity until the patch is processed', async () => {
+  await withFake({ processingDelayMs: 60_000 }, async ({ fake, api }) => {
+    seedLuggage(fake, 'SLOW', 10);
+    const accepted = await api.patchListingsItem({ sellerId: SELLER, sku: 'SLOW', marketplaceIds: [US], body: quantityPatch(0) });
+    assert.is(accepted.data.status, 'ACCEPTED');
+    const readBack = await api.getListingsItem({ sellerId: SELLER, sku: 'SLOW', marketplaceIds: [US], includedData: ['fulfillmentAvailability'] });
+    assert.equal(readBack.data.fulfillmentAvailability, [{ fulfillmentChannelCode: 'DEFAULT', quantity: 10 }]);
+    assert.is(fake.acceptedPatches()[0]?.appliedAtMs, undefined);
+    assert.is(fake.processQueuedPatches(), 1);
+    assert.is(fake.quantity('SLOW'), 0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Notifications over SQS (fauxqs)
+
+test('the official schema examples pass the vendored validators, and a builder refuses a payload the schema rejects', () => {
+  for (const type of ['ORDER_CHANGE', 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE'] as const) {
+    const examples = notificationSchemaExamples(type);
+    assert.ok(examples.length > 0, type);
+    for (const example of examples) assert.ok(notificationValidator(type)(example), type);
+  }
+  const envelope = { applicationId: 'amzn1.sellerapps.app.test', subscriptionId: 'sub-1', eventTime: new Date(START_MS) };
+  assert.throws(() => buildMfnQuantityChangeNotification({ SellerId: SELLER, FulfillmentChannelCode: 'DEFAULT', Sku: 'X', Quantity: 1.5 }, envelope), /Payload\/Quantity must be integer/);
+  const fbaSchema = notificationValidator('FBA_INVENTORY_AVAILABILITY_CHANGES');
+  assert.not.ok(fbaSchema({ NotificationType: 'FBA_INVENTORY_AVAILABILITY_CHANGES', Payload: { SellerId: SELLER } }));
+});
+
+test('a storefront sale of an MFN SKU decrements at once and publishes ORDER_CHANGE and the MFN quantity change to SQS', async () => {
+  const { queueUrl, destination } = await newQueue('sale-mfn');
+  await withFake({ sqs: destination }, async ({ fake }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    const sale = fake.sellOnAmazon('GM-ZDPI-9B4E', 3);
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 7, 'decremented before the promise settles');
+    const result = await sale;
+    assert.is(result.remaining, 7);
+    await rejects(fake.sellOnAmazon('GM-ZDPI-9B4E', 8), /would not sell/);
+
+    const received = await receive(queueUrl, 2);
+    for (const message of received) assertOfficialSchema(message.body);
+    const orderChange = received.find((message) => message.body['NotificationType'] === 'ORDER_CHANGE');
+    const quantityChange = received.find((message) => message.body['NotificationType'] === 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE');
+    if (!orderChange || !quantityChange) throw new Error('missing a notification type');
+    const order = payloadOf(orderChange.body)['OrderChangeNotification'];
+    assert.ok(isRecord(order));
+    assert.is(order['AmazonOrderId'], result.amazonOrderId);
+    assert.is(order['SellerId'], SELLER);
+    const summary = order['Summary'];
+    assert.ok(isRecord(summary));
+    assert.is(summary['FulfillmentType'], 'MFN');
+    assert.is(summary['MarketplaceId'], US);
+    assert.equal(summary['OrderItems'], [{ OrderItemId: result.orderItemId, SellerSKU: 'GM-ZDPI-9B4E', SupplySourceId: null, Quantity: 3, OrderItemStatus: 'Unshipped', QuantityShipped: 0 }]);
+    assert.equal(payloadOf(quantityChange.body), { SellerId: SELLER, FulfillmentChannelCode: 'DEFAULT', Sku: 'GM-ZDPI-9B4E', Quantity: 7 });
+    assert.equal(Object.keys(metadataOf(orderChange.body)).sort(), ['ApplicationId', 'NotificationId', 'PublishTime', 'SubscriptionId']);
+    assert.equal(Object.keys(orderChange.body).sort(), ['EventTime', 'NotificationMetadata', 'NotificationType', 'NotificationVersion', 'Payload', 'PayloadVersion']);
+  });
+});
+
+test('an accepted PATCH that changes the DEFAULT quantity is echoed as LISTINGS_ITEM_MFN_QUANTITY_CHANGE', async () => {
+  const { queueUrl, destination } = await newQueue('patch-echo');
+  await withFake({ sqs: destination }, async ({ fake, api }) => {
+    seedLuggage(fake, 'ECHO', 10);
+    await api.patchListingsItem({ sellerId: SELLER, sku: 'ECHO', marketplaceIds: [US], body: quantityPatch(4) });
+    await api.patchListingsItem({ sellerId: SELLER, sku: 'ECHO', marketplaceIds: [US], body: quantityPatch(4) }); // no change, no echo
+    await fake.idle();
+    const [echo] = await receive(queueUrl, 1);
+    assert.ok(echo);
+    assertOfficialSchema(echo.body);
+    assert.is(payloadOf(echo.body)['Quantity'], 4);
+  });
+});
+
+test('a duplicate carries the same NotificationId; a delayed notification is overtaken by a later one', async () => {
+  const { queueUrl, destination } = await newQueue('duplicates');
+  await withFake({ sqs: destination }, async ({ fake }) => {
+    seedLuggage(fake, 'DUP', 5);
+    const published = await fake.publishMfnQuantityChange('DUP', { duplicates: 1 });
+    assert.is(published.status, 'sent');
+    assert.is(published.sqsMessageIds.length, 2);
+    const copies = await receive(queueUrl, 2);
+    assert.is.not(copies[0]?.messageId, copies[1]?.messageId);
+    assert.is(metadataOf(copies[0]?.body ?? {})['NotificationId'], metadataOf(copies[1]?.body ?? {})['NotificationId']);
+    assert.is(metadataOf(copies[0]?.body ?? {})['NotificationId'], published.notification.NotificationMetadata.NotificationId);
+
+    const late = fake.publishMfnQuantityChange('DUP', { delayMs: 60_000 });
+    late.catch(() => undefined); // settled by close() below
+    await fake.setMfnQuantity('DUP', 2);
+    const [overtaking] = await receive(queueUrl, 1);
+    assert.is(payloadOf(overtaking?.body ?? {})['Quantity'], 2);
+    assert.equal(fake.notifications().map((entry) => entry.status), ['sent', 'pending', 'sent']);
+
+    const shortDelay = await fake.publishMfnQuantityChange('DUP', { delayMs: 50, notificationId: 'fixed-id-1' });
+    assert.is(shortDelay.status, 'sent');
+    const [delayed] = await receive(queueUrl, 1);
+    assert.is(metadataOf(delayed?.body ?? {})['NotificationId'], 'fixed-id-1');
+  });
+});
+
+test('FBA: a sale publishes ORDER_CHANGE (AFN) and an FBA_INVENTORY_AVAILABILITY_CHANGES snapshot, both schema-valid', async () => {
+  const { queueUrl, destination } = await newQueue('fba');
+  await withFake({ sqs: destination }, async ({ fake }) => {
+    fake.addListing({ sku: 'FBA-2', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'FBA', quantity: 40, asin: 'B071VG5N9D', fnSku: 'X001ABCDEF' });
+    const sale = await fake.sellOnAmazon('FBA-2', 2, { fulfillment: 'FBA' });
+    assert.is(sale.remaining, 38);
+    const received = await receive(queueUrl, 2);
+    for (const message of received) assertOfficialSchema(message.body);
+    const inventory = received.find((message) => message.body['NotificationType'] === 'FBA_INVENTORY_AVAILABILITY_CHANGES');
+    if (!inventory) throw new Error('no FBA_INVENTORY_AVAILABILITY_CHANGES');
+    const payload = payloadOf(inventory.body);
+    assert.is(payload['FNSKU'], 'X001ABCDEF');
+    const [marketplace] = Array.isArray(payload['FulfillmentInventoryByMarketplace']) ? payload['FulfillmentInventoryByMarketplace'] : [];
+    assert.ok(isRecord(marketplace) && isRecord(marketplace['FulfillmentInventory']));
+    assert.is(marketplace['FulfillmentInventory']['Fulfillable'], 38);
+    const orderChange = received.find((message) => message.body['NotificationType'] === 'ORDER_CHANGE');
+    const order = orderChange ? payloadOf(orderChange.body)['OrderChangeNotification'] : undefined;
+    assert.ok(isRecord(order) && isRecord(order['Summary']) && order['Summary']['FulfillmentType'] === 'AFN');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Faults
+
+test('injected 503, 500 and connection reset reach the SDK as errors; a timeout never answers', async () => {
+  await withFake({}, async ({ fake, api, auth }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    await auth.getAccessToken();
+    const request = () => api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(1) });
+
+    fake.injectFault({ kind: 'serverError', operations: ['patchListingsItem'] });
+    const unavailable = await sdkFailure(request());
+    assert.is(unavailable.response?.status, 503);
+    assert.is(firstError(unavailable.response?.data).code, 'ServiceUnavailable');
+
+    fake.injectFault({ kind: 'serverError', status: 500 });
+    const internal = await sdkFailure(request());
+    assert.is(internal.response?.status, 500);
+    assert.is(firstError(internal.response?.data).code, 'InternalFailure');
+
+    fake.injectFault({ kind: 'reset' });
+    const reset = await sdkFailure(request());
+    assert.is(reset.response, undefined);
+    assert.is(reset.code, 'ECONNRESET');
+
+    fake.injectFault({ kind: 'timeout' });
+    const timedOut = await sdkFailure(api.patchListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US], body: quantityPatch(1) }, { timeout: 200 }));
+    assert.is(timedOut.response, undefined);
+    assert.is(timedOut.code, 'ECONNABORTED');
+
+    assert.is(fake.quantity('GM-ZDPI-9B4E'), 10, 'no faulted request was applied');
+    const patchOutcomes = fake.requests().filter((entry) => entry.operation === 'patchListingsItem').map((entry) => entry.outcome);
+    assert.equal(patchOutcomes, [503, 500, 'reset', 'timeout']);
+    const after = await request();
+    assert.is(after.data.status, 'ACCEPTED');
+  });
+});
+
+test('a 429 storm for N requests, a fault rate drawn from the random source, latency as a lower bound, and an LWA outage', async () => {
+  const draws = [0.9, 0.1, 0.9, 0.1];
+  await withFake({ now: Date.now, random: () => draws.shift() ?? 0.9 }, async ({ fake, api, auth }) => {
+    seedLuggage(fake, 'GM-ZDPI-9B4E', 10);
+    await auth.getAccessToken();
+    const get = () => api.getListingsItem({ sellerId: SELLER, sku: 'GM-ZDPI-9B4E', marketplaceIds: [US] });
+
+    fake.injectFault({ kind: 'throttle', times: 2, operations: ['getListingsItem'] });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const throttled = await sdkFailure(get());
+      assert.is(throttled.response?.status, 429);
+      assert.is(throttled.response?.headers['x-amzn-ratelimit-limit'], '5');
+    }
+    assert.is((await get()).status, 200);
+
+    const rateRule = fake.injectFault({ kind: 'serverError', rate: 0.5, operations: ['getListingsItem'] });
+    const outcomes: Array<number | undefined> = [];
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      outcomes.push(await get().then((response) => response.status, (error: unknown) => (error instanceof SellingPartnerApiError ? error.response?.status : -1)));
+    }
+    assert.equal(outcomes, [200, 503, 200, 503]);
+    assert.ok(fake.removeFault(rateRule));
+
+    fake.injectFault({ kind: 'latency', latencyMs: 150 });
+    const started = performance.now();
+    assert.is((await get()).status, 200);
+    assert.ok(performance.now() - started >= 145, 'answered no sooner than the injected latency');
+
+    fake.injectFault({ kind: 'serverError', operations: ['lwaToken'] });
+    auth.forget();
+    await rejects(auth.getAccessToken(), /LWA answered 503/);
+  });
+});
+
+test.run();
