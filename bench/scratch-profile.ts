@@ -53,6 +53,38 @@ const variants: Record<string, () => Promise<number>> = {
     });
     return OPS * 1000 / r.elapsedMs;
   },
+  async wrapperThenZadd() {
+    const { prefix } = await setup();
+    const ks = new KeySpace(prefix);
+    const r = await closedLoop({ ops: OPS, workers: 256 }, async (w, i) => {
+      const redis = conns[w % 16]!;
+      await reserveOrder({ redis, keys: ks.sku('hot'), nowMs: Date.now(), journalRetentionMs: 3e9 }, [{ reservationId: `b:o${i}:1`, quantity: 1 }]);
+      await redis.zadd(ks.dirtySkus(), 'NX', Date.now(), 'hot');
+    });
+    return OPS * 1000 / r.elapsedMs;
+  },
+  async wrapperCoalesced() {
+    const { prefix } = await setup();
+    const ks = new KeySpace(prefix);
+    const pending = new Map<number, { members: (string | number)[]; done: Promise<unknown> }>();
+    const markDirty = (c: number, sku: string) => {
+      let batch = pending.get(c);
+      if (!batch) {
+        const members: (string | number)[] = [];
+        const done = Promise.resolve().then(() => { pending.delete(c); return conns[c]!.zadd(ks.dirtySkus(), 'NX', ...members); });
+        batch = { members, done };
+        pending.set(c, batch);
+      }
+      batch.members.push(Date.now(), sku);
+      return batch.done;
+    };
+    const r = await closedLoop({ ops: OPS, workers: 256 }, async (w, i) => {
+      const redis = conns[w % 16]!;
+      await reserveOrder({ redis, keys: ks.sku('hot'), nowMs: Date.now(), journalRetentionMs: 3e9 }, [{ reservationId: `b:o${i}:1`, quantity: 1 }]);
+      await markDirty(w % 16, 'hot');
+    });
+    return OPS * 1000 / r.elapsedMs;
+  },
   async ledger() {
     const { prefix } = await setup();
     const ledgers = conns.map((redis) => new Ledger({ redis, keyPrefix: prefix }));
@@ -72,15 +104,20 @@ const variants: Record<string, () => Promise<number>> = {
 };
 const only = process.env.ONLY?.split(',');
 const results: Record<string, number[]> = {};
+const cpuPerOp: Record<string, number[]> = {};
 for (let round = 0; round < Number(process.env.ROUNDS ?? 3); round++) {
   for (const [name, run] of Object.entries(variants)) {
     if (only && !only.includes(name)) continue;
-    (results[name] ??= []).push(Math.round(await run()));
+    const cpu = process.cpuUsage();
+    const opsPerSec = await run();
+    const used = process.cpuUsage(cpu);
+    (results[name] ??= []).push(Math.round(opsPerSec));
+    (cpuPerOp[name] ??= []).push(Math.round((used.user + used.system) / OPS));
   }
 }
 for (const [name, values] of Object.entries(results)) {
   const sorted = [...values].sort((a, b) => a - b);
-  console.log(name.padEnd(16), 'median', sorted[Math.floor(sorted.length / 2)], 'rounds', values.join(' '));
+  console.log(name.padEnd(16), 'median', sorted[Math.floor(sorted.length / 2)], 'rounds', values.join(' '), 'client cpu us/op (incl. setup)', cpuPerOp[name]!.join(' '));
 }
 console.log((await conns[0]!.info('commandstats')).split('\n').filter((l) => /evalsha|zadd/.test(l)).join('\n'));
 await disconnect([...conns, ...autoConns]);

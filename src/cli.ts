@@ -6,6 +6,9 @@ import { importCatalog } from './catalog/import.ts';
 import { loadConfig, redactConfig } from './config.ts';
 import { sellable } from './domain/sellable.ts';
 import { isStockguardError, StockguardError } from './errors.ts';
+import { listDeadLetters, replayDeadLetters } from './consumers/deadLetters.ts';
+import { startDaemon } from './daemon.ts';
+import { createLogger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4 } as const;
@@ -13,6 +16,7 @@ export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpect
 const USAGE = `stockguard — inventory ledger that stops overselling across channels
 
 Usage:
+  stockguard serve                           run the daemon (HTTP receiver, consumers, SQS poller, hold reaper)
   stockguard config                          print the effective configuration (secrets redacted)
   stockguard catalog import [FILE]           import a catalogue (JSON or CSV; default STOCKGUARD_CATALOG_FILE)
   stockguard sku SKU [--journal N]           ledger, open reservations, journal tail, sellable per channel
@@ -21,6 +25,8 @@ Usage:
   stockguard count SKU COUNTED [--event-id ID]
                                              set on_hand from a cycle count
   stockguard holdback SKU UNITS              set the SKU's static holdback
+  stockguard dlq list [--count N]            show dead letters: events that could not be applied, with the reason
+  stockguard dlq replay (--all | ID...)      put dead letters back on their stream (after fixing the cause)
   stockguard --version | --help
 
 Configuration comes from environment variables: see docs/configuration.md.
@@ -40,6 +46,8 @@ export async function run(argv: readonly string[], out: (line: string) => void =
         receipt: { type: 'boolean' },
         'event-id': { type: 'string' },
         journal: { type: 'string' },
+        count: { type: 'string' },
+        all: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -63,6 +71,7 @@ export async function run(argv: readonly string[], out: (line: string) => void =
       out(JSON.stringify(redactConfig(config), null, 2));
       return EXIT.ok;
     }
+    if (command === 'serve') return await serve(config);
     const runtime = await openRuntime(config, { connectionName: 'stockguard-cli' });
     try {
       return await dispatch(runtime, command, rest, values, out);
@@ -83,7 +92,23 @@ export async function run(argv: readonly string[], out: (line: string) => void =
   }
 }
 
-type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string };
+type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string; count?: string; all?: boolean };
+
+/** Runs until SIGTERM or SIGINT, then shuts down gracefully within the configured deadline. */
+async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
+  const logger = createLogger({ level: config.logLevel });
+  logger.info({ config: redactConfig(config) }, 'starting stockguard');
+  const daemon = await startDaemon({ config, logger });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down: no new work; finishing and acknowledging what is in flight');
+  const result = await daemon.stop();
+  logger.info(result, result.graceful ? 'stopped' : 'stopped at the deadline; unfinished entries stay pending for another consumer');
+  logger.flush();
+  return EXIT.ok;
+}
 
 async function dispatch(runtime: Runtime, command: string, args: string[], flags: Flags, out: (line: string) => void): Promise<number> {
   const { ledger, catalog, config } = runtime;
@@ -158,6 +183,27 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
       const result = await ledger.setHoldback(sku, units, 'cli');
       out(`${result.status}: ${sku} holdback ${result.inventory.holdback}`);
       return EXIT.ok;
+    }
+    case 'dlq': {
+      if (args[0] === 'list') {
+        const letters = await listDeadLetters(runtime.redis, ledger.keys, { count: flags.count ? wholeNumber(flags.count, '--count') : 100 });
+        out(`${letters.length} dead letter(s)${letters.length ? ':' : ''}`);
+        for (const letter of letters) {
+          out(`  ${letter.dlqId}  ${new Date(letter.atMs).toISOString()}  ${letter.reason}  from ${letter.stream} ${letter.id} after ${letter.deliveries} deliver${letter.deliveries === 1 ? 'y' : 'ies'}`);
+          out(`    ${letter.message}`);
+          out(`    ${letter.event.length > 300 ? `${letter.event.slice(0, 300)}…` : letter.event}`);
+        }
+        return EXIT.ok;
+      }
+      if (args[0] === 'replay') {
+        const ids = args.slice(1);
+        if (!flags.all && ids.length === 0) throw new UsageError('dlq replay needs --all or dead-letter ids (from "dlq list")');
+        const result = await replayDeadLetters(runtime.redis, ledger.keys, flags.all ? { all: true } : { ids });
+        out(`replayed ${result.replayed.length}, missing ${result.missing.length}, refused ${result.refused.length}`);
+        for (const refused of result.refused) out(`  refused ${JSON.stringify(refused)}`);
+        return result.refused.length > 0 ? EXIT.refused : EXIT.ok;
+      }
+      throw new UsageError(`unknown dlq command ${JSON.stringify(args[0] ?? '')}: use "dlq list" or "dlq replay"`);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

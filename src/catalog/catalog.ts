@@ -94,6 +94,11 @@ export class Catalog {
     if (outcome !== 'unchanged') await this.repository.save(id, record);
     // Always, so that an entry whose index write was lost (crash between the two) heals.
     await this.redis.sAdd(this.keys.catalogIndex(), entry.sku);
+    const previous = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
+    const current = channelItemFields(record);
+    const gone = previous.filter((field) => !current.includes(field));
+    if (gone.length > 0) await this.redis.hDel(this.keys.catalogChannelItems(), gone);
+    for (const field of current) await this.redis.hSet(this.keys.catalogChannelItems(), field, entry.sku);
     return outcome;
   }
 
@@ -105,8 +110,20 @@ export class Catalog {
   async remove(sku: string): Promise<boolean> {
     assertSku(sku);
     const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
+    const stored = await this.repository.fetch(entityId(sku));
+    const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
+    if (fields.length > 0) await this.redis.hDel(this.keys.catalogChannelItems(), fields);
     await this.repository.remove(entityId(sku));
     return removed > 0;
+  }
+
+  /**
+   * Our SKU for a channel's own item id: a Shopify inventory item gid, or an Amazon seller
+   * SKU. Webhooks and notifications name items this way; undefined when nothing maps to it.
+   */
+  async skuForChannelItem(channel: SalesChannel, channelItemId: string): Promise<string | undefined> {
+    const sku = await this.redis.hGet(this.keys.catalogChannelItems(), `${channel}:${channelItemId}`);
+    return sku ?? undefined;
   }
 
   /** Every SKU in the catalogue, sorted. */
@@ -119,6 +136,14 @@ export class Catalog {
   policyFor(entry: CatalogEntry, channel: SalesChannel): ChannelPolicy {
     return resolvePolicy(entry.policies[channel]);
   }
+}
+
+/** The reverse-index fields of an entry: `shopify:<inventory item gid>`, `amazon:<seller SKU>`. */
+function channelItemFields(record: Partial<CatalogRecord>): string[] {
+  const fields: string[] = [];
+  if (typeof record.shopifyInventoryItemId === 'string' && record.shopifyInventoryItemId) fields.push(`shopify:${record.shopifyInventoryItemId}`);
+  if (typeof record.amazonSellerSku === 'string' && record.amazonSellerSku) fields.push(`amazon:${record.amazonSellerSku}`);
+  return fields;
 }
 
 /** redis-om's id for the SKU: the key becomes `<schema name>:<id>` = `<prefix>:catalog:{SKU}`. */

@@ -49,6 +49,11 @@ export class KeySpace {
     return `${this.prefix}:catalog`;
   }
 
+  /** Hash: `shopify:<inventory item gid>` / `amazon:<seller SKU>` → our SKU. */
+  catalogChannelItems(): string {
+    return `${this.prefix}:catalog-channel-items`;
+  }
+
   /** Set of every SKU in the catalogue. */
   catalogIndex(): string {
     return `${this.prefix}:catalog-index`;

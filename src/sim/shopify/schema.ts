@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { buildClientSchema, type GraphQLSchema, type IntrospectionQuery } from 'graphql';
+import { assertValidSchema, buildClientSchema, type GraphQLSchema, type IntrospectionQuery } from 'graphql';
 
 export const SCHEMA_API_VERSION = '2026-10';
 
@@ -27,6 +27,9 @@ export function adminSchema(): GraphQLSchema {
   if (!file) throw new Error(`Shopify fake: ${SCHEMA_FILE} not found beside ${fileURLToPath(import.meta.url)}; it is vendored in src/sim/shopify/`);
   const parsed: unknown = JSON.parse(gunzipSync(readFileSync(file)).toString('utf8'));
   if (!isIntrospection(parsed)) throw new Error(`Shopify fake: ${file} is not an introspection result with data.__schema`);
-  cached = buildClientSchema(parsed.data);
+  const schema = buildClientSchema(parsed.data);
+  // graphql-js checks a schema once, on its first validate(); do it here rather than in the first request.
+  assertValidSchema(schema);
+  cached = schema;
   return cached;
 }

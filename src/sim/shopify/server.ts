@@ -92,7 +92,9 @@ type JsonObject = Record<string, unknown>;
 interface GraphQLResponse {
   status: number;
   body: JsonObject;
-  headers?: Record<string, string>;
+  /** The cost reported in body.extensions, kept for the request log. */
+  cost?: CostExtension;
+  throttled?: boolean;
 }
 
 const ROUTE = /^\/admin\/api\/([^/]+)\/graphql\.json$/;
@@ -258,9 +260,11 @@ export class ShopifyFake {
 
   /**
    * A checkout of several lines (the same item may appear twice). The stock moves at once,
-   * before this returns its promise, so a call races any write in flight; the webhooks follow.
+   * synchronously within the call, so it races any write in flight; the webhooks follow.
+   * A refused order (unknown pair, location that does not sell online, not enough available)
+   * rejects and moves nothing.
    */
-  placeStorefrontOrder(lines: readonly OrderLineInput[], options: { oversell?: boolean; webhooks?: boolean } = {}): Promise<StorefrontSale> {
+  async placeStorefrontOrder(lines: readonly OrderLineInput[], options: { oversell?: boolean; webhooks?: boolean } = {}): Promise<StorefrontSale> {
     if (lines.length === 0) throw new Error('an order needs at least one line');
     const wanted = new Map<string, number>();
     for (const line of lines) {
@@ -271,8 +275,15 @@ export class ShopifyFake {
     // Check every pair with the order's total for it first, so a refused order moves nothing.
     for (const [key, quantity] of wanted) {
       const [itemId = '', locationId = ''] = key.split('|');
+      const location = this.store.location(locationId);
+      if (!location) throw new Error(`unknown location ${locationId}`);
+      // Only active locations that fulfil online orders sell online (shopify-notes.md §2).
+      if (!location.isActive || !location.fulfillsOnlineOrders) {
+        throw new Error(`location ${locationId} is ${location.isActive ? 'not fulfilling online orders' : 'inactive'}: the storefront cannot sell from it`);
+      }
       const level = this.store.level(itemId, locationId);
-      if (level && level.states.available < quantity && !options.oversell) {
+      if (!level) throw new Error(`${itemId} is not stocked at ${locationId}`);
+      if (level.states.available < quantity && !options.oversell) {
         throw new Error(`only ${level.states.available} available of ${itemId} at ${locationId}, the order needs ${quantity} (pass oversell: true to sell anyway)`);
       }
     }
@@ -312,7 +323,7 @@ export class ShopifyFake {
   }
 
   /** Cancels a storefront order with restock: committed -= qty, available += qty; orders/cancelled then inventory_levels/update. */
-  cancelStorefrontOrder(orderId: bigint, options: { webhooks?: boolean } = {}): Promise<StorefrontSale> {
+  async cancelStorefrontOrder(orderId: bigint, options: { webhooks?: boolean } = {}): Promise<StorefrontSale> {
     const order = this.storefrontOrders.find((candidate) => candidate.id === orderId);
     if (!order) throw new Error(`no storefront order ${orderId}`);
     if (order.cancelledAt !== null) throw new Error(`order ${orderId} is already cancelled`);
@@ -474,14 +485,9 @@ export class ShopifyFake {
       });
     };
 
-    if (fault && phase === 'before') {
+    if (fault && phase === 'before' && fault.kind !== 'throttled') {
       if (fault.kind === 'latency') await sleep(fault.ms);
-      else if (fault.kind === 'throttled') {
-        const result = this.throttled(0);
-        record(result.status, { throttled: true });
-        this.reply(response, result);
-        return;
-      } else {
+      else {
         record(this.fail(request, response, fault));
         return;
       }
@@ -496,9 +502,9 @@ export class ShopifyFake {
       recordWrite: (write) => this.recordWrite(write),
     };
     if (fault?.kind === 'latency' && phase === 'during' && kind === 'query') await sleep(fault.ms);
-    const result: GraphQLResponse & { throttled?: boolean } = parseError
-      ? { status: 200, body: { errors: [errorJson(parseError)], extensions: { cost: this.cost(0, 0) } } }
-      : await this.run(document, input, context);
+    const result: GraphQLResponse = parseError
+      ? this.errors([errorJson(parseError)])
+      : await this.run(document, input, context, fault?.kind === 'throttled');
 
     if (fault && phase === 'after') {
       if (fault.kind === 'latency') await sleep(fault.ms);
@@ -507,13 +513,11 @@ export class ShopifyFake {
         return;
       }
     }
-    const cost = result.body.extensions;
-    const costFields = typeof cost === 'object' && cost !== null && 'cost' in cost ? (cost.cost as CostExtension) : undefined;
     record(result.status, {
       throttled: result.throttled === true,
       replayed: context.replayed,
-      requestedQueryCost: costFields?.requestedQueryCost,
-      actualQueryCost: costFields?.actualQueryCost ?? undefined,
+      requestedQueryCost: result.cost?.requestedQueryCost,
+      actualQueryCost: result.cost?.actualQueryCost ?? undefined,
     });
     this.reply(response, result);
   }
@@ -522,7 +526,9 @@ export class ShopifyFake {
     document: DocumentNode | undefined,
     input: { query: string; variables: JsonObject; operationName: string | undefined },
     context: ResolverContext,
-  ): Promise<GraphQLResponse & { throttled?: boolean }> {
+    /** The 'throttled' fault: answer THROTTLED at the bucket step whatever the bucket holds. */
+    forceThrottle: boolean,
+  ): Promise<GraphQLResponse> {
     const schema = adminSchema();
     if (!document) return this.errors([{ message: 'Document is empty' }]);
     const validationErrors = validate(schema, document);
@@ -554,7 +560,7 @@ export class ShopifyFake {
         null,
       );
     }
-    if (!this.bucket.take(requested)) return { ...this.throttled(requested), throttled: true };
+    if (forceThrottle || !this.bucket.take(requested)) return this.throttled(requested);
 
     const result = await execute({
       schema,
@@ -567,11 +573,12 @@ export class ShopifyFake {
     });
     const actual = Math.min(requested, actualCost(analyzer, schema, operation, result.data));
     this.bucket.refund(requested - actual);
+    const cost = this.cost(requested, actual);
     const body: JsonObject = {};
     if (result.errors && result.errors.length > 0) body.errors = result.errors.map((error) => errorJson(error));
     body.data = result.data ?? null;
-    body.extensions = { cost: this.cost(requested, actual) };
-    return { status: 200, body };
+    body.extensions = { cost };
+    return { status: 200, body, cost };
   }
 
   private recordWrite(write: Omit<AcceptedWrite, 'sequence' | 'groupId'>): AcceptedWrite {
@@ -608,17 +615,21 @@ export class ShopifyFake {
   }
 
   private errors(errors: readonly GraphQLFormattedError[], requested = 0, actual: number | null = 0): GraphQLResponse {
-    return { status: 200, body: { errors, extensions: { cost: this.cost(requested, actual) } } };
+    const cost = this.cost(requested, actual);
+    return { status: 200, body: { errors, extensions: { cost } }, cost };
   }
 
   /** Shopify's THROTTLED answer: no data, actualQueryCost null (shopify-notes.md §3). */
   private throttled(requested: number): GraphQLResponse {
+    const cost = this.cost(requested, null);
     return {
       status: this.options.throttledHttpStatus ?? 200,
       body: {
         errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: RATE_LIMIT_DOCS } }],
-        extensions: { cost: this.cost(requested, null) },
+        extensions: { cost },
       },
+      cost,
+      throttled: true,
     };
   }
 
@@ -639,7 +650,6 @@ export class ShopifyFake {
       'Content-Type': 'application/json; charset=utf-8',
       'X-Shopify-API-Version': SCHEMA_API_VERSION,
       'X-Request-Id': randomUUID(),
-      ...result.headers,
     });
     response.end(JSON.stringify(result.body));
   }

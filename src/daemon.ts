@@ -1,0 +1,257 @@
+// `stockguard serve`: the HTTP receiver, the stream consumers, the SQS poller and the
+// checkout-hold reaper in one process. Each part is a role that configuration can switch
+// off (STOCKGUARD_ROLES), so a deployment can split ingest from consumption.
+import { StreamConsumer, StreamTrimmer } from './consumers/index.ts';
+import { writeDeadLetter } from './consumers/deadLetters.ts';
+import { StockguardEvent, partitionSkuOf } from './domain/events.ts';
+import type { Config } from './config.ts';
+import { StockguardError } from './errors.ts';
+import { SqsPoller } from './ingest/amazon/sqsPoller.ts';
+import { reservationRoutes } from './ingest/http/reservations.ts';
+import { createHttpServer, listen, type Route, type RunningHttpServer } from './ingest/http/server.ts';
+import { shopifyWebhookRoute, wmsWebhookRoute } from './ingest/http/webhooks.ts';
+import { RedisEventSink } from './ingest/redisSink.ts';
+import type { EventSink, PublishResult } from './ingest/sink.ts';
+import { applyEvent } from './ledger/applyEvent.ts';
+import { CheckoutHolds } from './ledger/holds.ts';
+import { EVENT_KINDS } from './ledger/keys.ts';
+import type { Clock } from './ledger/ledger.ts';
+import type { Logger } from './logger.ts';
+import { openRuntime, type Runtime } from './main.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+
+export interface DaemonOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+  metrics?: Metrics;
+}
+
+export interface Daemon {
+  runtime: Runtime;
+  metrics: Metrics;
+  sink: EventSink;
+  holds: CheckoutHolds;
+  /** The HTTP listener, when the http role runs. */
+  http: RunningHttpServer | undefined;
+  /** Stops reading, finishes and acknowledges in-flight work, closes connections. */
+  stop(): Promise<{ graceful: boolean; unfinished: number }>;
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { config, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const metrics = options.metrics ?? createMetrics();
+  const runtime = await openRuntime(config, { logger, clock, connectionName: `stockguard-${config.streams.consumerName}` });
+  runtime.redis.on('error', () => metrics.redisErrors.inc());
+  const { redis, ledger, catalog } = runtime;
+  const roles = new Set(config.roles);
+  const sink = meteredSink(new RedisEventSink({ redis, keys: ledger.keys, partitions: config.streams.partitions, dedupeWindowSeconds: config.webhooks.dedupeWindowSeconds }), metrics);
+  const holds = new CheckoutHolds(redis, ledger, clock);
+  const streams = EVENT_KINDS.flatMap((kind) => ledger.keys.eventStreams(kind, config.streams.partitions));
+  const timers: NodeJS.Timeout[] = [];
+  let consumersReady = !roles.has('consumers');
+
+  let consumer: StreamConsumer | undefined;
+  let trimmer: StreamTrimmer | undefined;
+  if (roles.has('consumers')) {
+    consumer = new StreamConsumer({
+      redis,
+      streams,
+      group: config.streams.group,
+      consumer: config.streams.consumerName,
+      deadLetterStream: ledger.keys.deadLetters(),
+      logger: logger.child({ part: 'consumer' }),
+      batchSize: config.streams.batchSize,
+      concurrency: config.streams.concurrency,
+      minIdleMs: config.streams.claimIdleMs,
+      maxDeliveries: config.streams.maxDeliveries,
+      clock,
+      // Entries of one SKU apply in stream order within a batch.
+      keyOf: (event) => {
+        const parsed = StockguardEvent.safeParse(event);
+        return parsed.success ? partitionSkuOf(parsed.data) : undefined;
+      },
+      handler: async (entry) => {
+        const parsed = StockguardEvent.safeParse(entry.event);
+        if (!parsed.success) {
+          throw new StockguardError('STOCKGUARD_E_BAD_EVENT', parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+        }
+        const event = parsed.data;
+        const outcome = await applyEvent(event, {
+          ledger,
+          resolveChannelItem: (channel, itemId) => catalog.skuForChannelItem(channel, itemId),
+        });
+        recordApplied(metrics, event, outcome, clock);
+      },
+      metrics: {
+        deadLettered: (_stream, reason) => metrics.deadLetters.inc({ reason }),
+        reclaimed: (_stream, count) => metrics.consumerReclaimed.inc(count),
+        handlerError: (_stream, kind) => metrics.handlerErrors.inc({ kind }),
+        redisError: () => metrics.redisErrors.inc(),
+      },
+    });
+    await consumer.start();
+    consumersReady = true;
+    trimmer = new StreamTrimmer({ redis, streams, logger: logger.child({ part: 'trimmer' }) });
+    trimmer.start();
+  }
+
+  let poller: SqsPoller | undefined;
+  if (roles.has('sqs') && config.sqs.queueUrl) {
+    poller = new SqsPoller({
+      queueUrl: config.sqs.queueUrl,
+      sqs: { region: config.sqs.region, endpoint: config.sqs.endpoint },
+      sink,
+      waitTimeSeconds: config.sqs.waitTimeSeconds,
+      visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
+      logger: logger.child({ part: 'sqs' }),
+      clock,
+      deadLetter: async (reason, rawBody, metadata) => {
+        metrics.deadLetters.inc({ reason: 'sqs-rejected' });
+        await writeDeadLetter(redis, ledger.keys.deadLetters(), {
+          stream: 'sqs',
+          id: metadata.messageId ?? '',
+          event: rawBody,
+          reason: 'STOCKGUARD_E_BAD_PAYLOAD',
+          message: reason,
+          deliveries: metadata.receiveCount ?? 1,
+          group: 'sqs-poller',
+          consumer: config.streams.consumerName,
+          atMs: clock(),
+        });
+      },
+      counters: {
+        received: (count) => metrics.sqsMessages.inc({ outcome: 'received' }, count),
+        ignored: () => metrics.sqsMessages.inc({ outcome: 'ignored' }),
+        rejected: () => metrics.sqsMessages.inc({ outcome: 'rejected' }),
+        publishFailed: () => metrics.sqsMessages.inc({ outcome: 'publish_failed' }),
+        deleteFailed: (count) => metrics.sqsMessages.inc({ outcome: 'delete_failed' }, count),
+        receiveFailed: () => metrics.sqsReceiveErrors.inc(),
+      },
+    });
+    poller.start();
+  } else if (roles.has('sqs')) {
+    logger.info('AMAZON_SQS_QUEUE_URL is not set: the SQS poller does not run');
+  }
+
+  if (roles.has('holds')) {
+    timers.push(
+      setInterval(() => {
+        holds.reapExpired().then(
+          (count) => count > 0 && metrics.holdsReaped.inc(count),
+          (error: unknown) => logger.warn({ err: error }, 'reaping expired checkout holds failed; retrying next round'),
+        );
+      }, config.holdReapIntervalMs),
+    );
+  }
+
+  timers.push(setInterval(() => void updateStreamGauges(runtime, streams, config, metrics).catch(() => metrics.redisErrors.inc()), 5_000));
+
+  let http: RunningHttpServer | undefined;
+  if (roles.has('http')) {
+    const routes: Route[] = [
+      { method: 'GET', path: '/healthz', handler: async () => ({ status: 200, body: { status: 'alive' } }) },
+      {
+        method: 'GET',
+        path: '/readyz',
+        handler: async () => {
+          const checks = { redis: await redis.ping().then(() => true, () => false), consumerGroups: consumersReady };
+          return { status: checks.redis && checks.consumerGroups ? 200 : 503, body: checks };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/metrics',
+        handler: async () => ({ status: 200, text: await metrics.registry.metrics(), headers: { 'content-type': metrics.registry.contentType } }),
+      },
+    ];
+    const counters = { webhook: (source: 'shopify' | 'wms', _topic: string, outcome: string) => metrics.webhookRequests.inc({ source, outcome }) };
+    if (config.secrets.shopifyAppSecrets.length > 0) {
+      routes.push(shopifyWebhookRoute({ sink, appSecrets: config.secrets.shopifyAppSecrets, maxAgeSeconds: config.webhooks.shopifyMaxAgeSeconds, clock, logger, counters }));
+    } else {
+      logger.warn('SHOPIFY_APP_SECRET is not set: POST /webhooks/shopify is off');
+    }
+    if (config.secrets.wmsWebhook) {
+      routes.push(wmsWebhookRoute({ sink, secret: config.secrets.wmsWebhook, maxAgeSeconds: config.webhooks.wmsMaxAgeSeconds, clock, logger, counters }));
+    } else {
+      logger.warn('STOCKGUARD_WMS_WEBHOOK_SECRET is not set: POST /webhooks/wms is off');
+    }
+    if (config.secrets.apiToken) {
+      routes.push(...reservationRoutes({ holds, apiToken: config.secrets.apiToken }));
+    } else {
+      logger.warn('STOCKGUARD_API_TOKEN is not set: the reservation API is off');
+    }
+    const server = createHttpServer({
+      routes,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      logger,
+      onResponse: (route, status, seconds) => metrics.httpRequestSeconds.observe({ route, status_class: `${Math.floor(status / 100)}xx` }, seconds),
+    });
+    http = await listen(server, config.http.port, config.http.host);
+    logger.info({ url: http.url }, 'http listening');
+  }
+
+  return {
+    runtime,
+    metrics,
+    sink,
+    holds,
+    http,
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      // Stop taking new work first: no new webhooks, no new SQS receives.
+      await http?.close();
+      await poller?.stop();
+      trimmer?.stop();
+      const result = consumer ? await consumer.stop({ deadlineMs: config.shutdownDeadlineMs }) : { graceful: true, unfinished: 0 };
+      await runtime.close();
+      return result;
+    },
+  };
+}
+
+function meteredSink(sink: EventSink, metrics: Metrics): EventSink {
+  return {
+    async publish(event, options): Promise<PublishResult> {
+      const result = await sink.publish(event, options);
+      if (result.duplicate) metrics.duplicateDeliveries.inc({ source: event.source });
+      else metrics.eventsReceived.inc({ source: event.source, type: event.type });
+      return result;
+    },
+  };
+}
+
+function recordApplied(metrics: Metrics, event: StockguardEvent, outcome: Awaited<ReturnType<typeof applyEvent>>, clock: Clock): void {
+  metrics.eventsApplied.inc({ type: event.type, outcome: outcome.kind });
+  metrics.eventToLedgerSeconds.observe({ type: event.type }, Math.max(0, clock() - event.receivedAtMs) / 1000);
+  if (outcome.kind === 'reserved' && event.type === 'order.placed') {
+    for (const line of outcome.lines) {
+      metrics.orderLines.inc({ channel: event.channel, status: line.status });
+      if (line.status !== 'DUPLICATE' && line.shortfall > 0) metrics.oversoldUnits.inc({ channel: event.channel }, line.shortfall);
+    }
+  }
+}
+
+async function updateStreamGauges(runtime: Runtime, streams: readonly string[], config: Config, metrics: Metrics): Promise<void> {
+  const totals = new Map<string, { lag: number; pending: number }>();
+  for (const stream of streams) {
+    const kind = EVENT_KINDS.find((candidate) => stream.includes(`{${candidate}:`)) ?? 'unknown';
+    const groups = (await runtime.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
+    for (const group of groups) {
+      if (!Array.isArray(group)) continue;
+      const fields = new Map<string, unknown>();
+      for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
+      if (fields.get('name') !== config.streams.group) continue;
+      const total = totals.get(kind) ?? { lag: 0, pending: 0 };
+      total.lag += Number(fields.get('lag') ?? 0) || 0;
+      total.pending += Number(fields.get('pending') ?? 0) || 0;
+      totals.set(kind, total);
+    }
+  }
+  for (const [kind, total] of totals) {
+    metrics.consumerLag.set({ kind }, total.lag);
+    metrics.consumerPending.set({ kind }, total.pending);
+  }
+}
+
