@@ -14,6 +14,7 @@ import { type ReserveLineResult, type ReserveMode, reserveOrder } from './operat
 import { setHoldback } from './operations/setHoldback.ts';
 import { shipReservation } from './operations/shipReservation.ts';
 import { recordObservation } from './operations/recordObservation.ts';
+import { repairReserved } from './operations/repairReserved.ts';
 import { reservationId } from './reservationId.ts';
 import type { RedisClient } from './scripts.ts';
 import { LedgerStatus, type ReservationState } from './status.ts';
@@ -221,6 +222,19 @@ export class Ledger {
     if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('countOnHand', sku);
     if (reply.status === LedgerStatus.CONFLICT) throw conflict(count.eventId);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /**
+   * Recomputes `reserved` from the open reservation records and repairs it when it drifted
+   * (I3), journaled with cause `repair`. Returns the value before and after.
+   */
+  async repairReserved(sku: string, eventId: string) {
+    assertId('eventId', eventId);
+    const reply = await repairReserved(this.context(sku), eventId);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('repairReserved', sku);
     if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
     return reply;
   }

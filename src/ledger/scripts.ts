@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'createSku',
   'appendEvent',
   'recordObservation',
+  'repairReserved',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

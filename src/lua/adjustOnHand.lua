@@ -1,5 +1,6 @@
 --[[
-adjustOnHand: a WMS receipt or stock adjustment moves on_hand by a signed delta.
+adjustOnHand: a WMS receipt, a stock adjustment or a reconciliation correction moves
+on_hand by a signed delta.
 
 Idempotent on the WMS event id; the same id with other content is a CONFLICT and
 changes nothing.
@@ -10,7 +11,7 @@ ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] WMS event id
 ARGV[4] delta (non-zero integer)
-ARGV[5] cause: receipt | adjustment
+ARGV[5] cause: receipt | adjustment | reconcile
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, DUPLICATE, CONFLICT, UNKNOWN_SKU, BAD_ARGUMENT
@@ -31,7 +32,7 @@ local cause = ARGV[5]
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or eventId == nil or eventId == '' or not isWholeNumber(delta, -1000000000, 1000000000) or delta == 0
-  or (cause ~= 'receipt' and cause ~= 'adjustment') then
+  or (cause ~= 'receipt' and cause ~= 'adjustment' and cause ~= 'reconcile') then
   return { 'BAD_ARGUMENT' }
 end
 local inventory = loadInventory(inventoryKey)

@@ -379,6 +379,21 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
     );
   });
 
+  test('a drifted reserved is recomputed from the open records and repaired through the journal (I3)', async () => {
+    const sku = await stockedSku('repair', 10);
+    await ledger.reserveOrder({ channel: 'shopify', orderId: 'r1', lines: [{ lineId: '1', sku, quantity: 3 }] });
+    assert.is((await ledger.repairReserved(sku, 'reconcile:run-0')).status, LedgerStatus.UNCHANGED);
+    // Simulate drift the scripts never cause: someone edited the hash by hand.
+    await redis.hset(ledger.keys.sku(sku).inventory, 'reserved', 7);
+    const repaired = await ledger.repairReserved(sku, 'reconcile:run-1');
+    if (repaired.status !== LedgerStatus.APPLIED) throw new Error(`expected APPLIED, got ${repaired.status}`);
+    assert.equal([repaired.reservedBefore, repaired.inventory.reserved], [7, 3]);
+    const last = (await ledger.journal(sku)).at(-1)!;
+    assert.equal([last.cause, last.event, last.dReserved], ['repair', 'reconcile:run-1', -4]);
+    const correction = await ledger.adjust(sku, { eventId: 'reconcile:run-1:repair', delta: -2, cause: 'reconcile' });
+    assert.is(correction.inventory.onHand, 8);
+  });
+
   test('scripts are reloaded after the server forgets them (SCRIPT FLUSH)', async () => {
     const sku = await stockedSku('flush', 2);
     if ('nodes' in redis) {

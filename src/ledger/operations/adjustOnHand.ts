@@ -3,7 +3,8 @@ import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
 
-export type AdjustCause = 'receipt' | 'adjustment';
+/** `reconcile`: a correction from a reconciliation run (event id `reconcile:<run>:<sku>`). */
+export type AdjustCause = 'receipt' | 'adjustment' | 'reconcile';
 
 export interface AdjustInput {
   eventId: string;

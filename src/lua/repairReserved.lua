@@ -1,0 +1,47 @@
+--[[
+repairReserved: recompute `reserved` from the open reservation records (invariant I3)
+and repair it when it drifted, journaled with cause `repair` so the journal still sums
+to the ledger (I4). O(reservations of the SKU).
+
+KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[3] event marks hash (unused)   KEYS[4] journal stream
+ARGV[1] now (ms, injected clock)
+ARGV[2] journal retention (ms)
+ARGV[3] event id for the journal (e.g. `reconcile:<run id>`)
+
+Returns { status, on_hand, reserved, holdback, oversold, version, reserved before }
+Status codes: APPLIED, UNCHANGED, UNKNOWN_SKU, BAD_ARGUMENT
+]]
+local inventoryKey = KEYS[1]
+local reservationsKey = KEYS[2]
+local journalKey = KEYS[4]
+local nowMs = tonumber(ARGV[1])
+local retentionMs = tonumber(ARGV[2])
+local eventId = ARGV[3]
+
+--- @include "isWholeNumber"
+--- @include "loadInventory"
+--- @include "openUnits"
+--- @include "commitChange"
+
+if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53) or eventId == nil or eventId == '' then
+  return { 'BAD_ARGUMENT' }
+end
+local inventory = loadInventory(inventoryKey)
+if inventory == nil then
+  return { 'UNKNOWN_SKU' }
+end
+local records = redis.call('HVALS', reservationsKey)
+local open = 0
+for _, encoded in ipairs(records) do
+  open = open + openUnits(cjson.decode(encoded))
+end
+local before = inventory.reserved
+if open == before then
+  return { 'UNCHANGED', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, before }
+end
+inventory.reserved = open
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+  cause = 'repair', event = eventId, d_reserved = open - before,
+})
+return { 'APPLIED', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, before }
