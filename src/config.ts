@@ -53,6 +53,7 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_CONSUMER_BATCH: z.coerce.number().int().min(1).max(1000).default(64),
   STOCKGUARD_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   STOCKGUARD_CLAIM_IDLE_MS: positiveInt(60_000),
+  STOCKGUARD_RECLAIM_INTERVAL_MS: positiveInt(15_000),
   STOCKGUARD_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100).default(5),
   STOCKGUARD_SHUTDOWN_DEADLINE_MS: positiveInt(25_000),
   STOCKGUARD_HOLD_REAP_INTERVAL_MS: positiveInt(1_000),
@@ -80,6 +81,7 @@ export interface Config {
     batchSize: number;
     concurrency: number;
     claimIdleMs: number;
+    reclaimIntervalMs: number;
     maxDeliveries: number;
   };
   shutdownDeadlineMs: number;
@@ -123,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchSize: values.STOCKGUARD_CONSUMER_BATCH,
       concurrency: values.STOCKGUARD_CONSUMER_CONCURRENCY,
       claimIdleMs: values.STOCKGUARD_CLAIM_IDLE_MS,
+      reclaimIntervalMs: values.STOCKGUARD_RECLAIM_INTERVAL_MS,
       maxDeliveries: values.STOCKGUARD_MAX_DELIVERIES,
     },
     shutdownDeadlineMs: values.STOCKGUARD_SHUTDOWN_DEADLINE_MS,

@@ -65,6 +65,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       batchSize: config.streams.batchSize,
       concurrency: config.streams.concurrency,
       minIdleMs: config.streams.claimIdleMs,
+      reclaimIntervalMs: config.streams.reclaimIntervalMs,
       maxDeliveries: config.streams.maxDeliveries,
       clock,
       // Entries of one SKU apply in stream order within a batch.
