@@ -9,7 +9,7 @@
 //
 //   hot     every op reserves 1 unit of one SKU whose stock is half the ops
 //   spread  every op reserves 1 unit of one of 10,000 SKUs chosen uniformly (seeded), each
-//           SKU stocked with half its expected demand (randomly rounded)
+//           SKU stocked with half the demand the op sequence puts on it
 //
 // Every op reserves 1 unit. A variant "oversells" when it reports more units reserved on a
 // SKU than the SKU had in stock; correct variants refuse (or, for stockguard, record the
@@ -151,11 +151,14 @@ function buildWorkload(name: WorkloadName, ops: number, spreadSkus: number, seed
   const random = seededRandom(seed);
   const opSku = new Uint32Array(ops);
   for (let i = 0; i < ops; i += 1) opSku[i] = Math.floor(random() * spreadSkus);
-  // Half the expected demand per SKU, rounded up or down at random so that the share of
-  // refused ops stays near a half even when there are fewer ops than SKUs.
-  const halfDemand = ops / spreadSkus / 2;
+  // Each SKU holds half of what this op sequence will ask of it, an odd half rounded up or
+  // down at random: about half the ops are refused, as on the hot SKU, whatever the op
+  // count. (Stock from the average demand would let a variant measured with fewer ops than
+  // SKUs refuse almost everything, and refusals are cheaper than reservations.)
+  const demand = new Int32Array(spreadSkus);
+  for (const sku of opSku) demand[sku]! += 1;
   const stock = new Int32Array(spreadSkus);
-  for (let index = 0; index < spreadSkus; index += 1) stock[index] = Math.floor(halfDemand + random());
+  for (let index = 0; index < spreadSkus; index += 1) stock[index] = Math.floor(demand[index]! / 2 + random());
   const skus = Array.from({ length: spreadSkus }, (_unused, index) => `sku-${String(index).padStart(5, '0')}`);
   return { name, skus, stock, opSku };
 }

@@ -34,11 +34,14 @@ Exit codes: 0 done, 1 refused (coded error), 2 usage, 3 Redis unavailable, 4 une
 
 class UsageError extends Error {}
 
+const NEGATIVE = 'negative:';
+
 export async function run(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      // "-4" is a negative DELTA, not an option: hide it from the option parser.
+      args: argv.map((arg) => (/^-\d+$/.test(arg) ? `${NEGATIVE}${arg.slice(1)}` : arg)),
       allowPositionals: true,
       options: {
         help: { type: 'boolean', short: 'h' },
@@ -54,7 +57,8 @@ export async function run(argv: readonly string[], out: (line: string) => void =
     out(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     return EXIT.usage;
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  const positionals = parsed.positionals.map((arg) => (arg.startsWith(NEGATIVE) ? `-${arg.slice(NEGATIVE.length)}` : arg));
   if (values.version) {
     out(packageVersion());
     return EXIT.ok;
@@ -227,14 +231,16 @@ function wholeNumber(value: string, name: string): number {
 }
 
 function packageVersion(): string {
-  // package.json sits two levels up from both src/cli.ts and dist/src/cli.js.
-  for (const path of ['../package.json', '../../package.json']) {
+  // Walk up from this file (src/cli.ts under tsx, <outDir>/src/cli.js when built).
+  let directory = new URL('.', import.meta.url);
+  for (let depth = 0; depth < 6; depth += 1) {
     try {
-      const parsed = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const parsed = JSON.parse(readFileSync(new URL('package.json', directory), 'utf8')) as { name?: string; version?: string };
       if (parsed.name === 'stockguard' && parsed.version) return parsed.version;
     } catch {
-      // try the next location
+      // no package.json here: look one level up
     }
+    directory = new URL('..', directory);
   }
   return 'unknown';
 }

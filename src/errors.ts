@@ -93,6 +93,34 @@ export const ERROR_CATALOGUE = {
     fix: 'Retry later; scale the consumers or raise the stream cap. stockguard refuses the event rather than drop unacknowledged entries',
     status: 503,
   },
+  STOCKGUARD_E_WMS_UNAVAILABLE: {
+    message: 'The WMS stock API did not answer successfully',
+    fix: 'Check STOCKGUARD_WMS_URL and that the WMS is up; each page is retried STOCKGUARD_WMS_RETRIES times. Nothing after the failed page was compared: run `stockguard reconcile` again once the WMS answers',
+  },
+  STOCKGUARD_E_WMS_RESPONSE: {
+    message: 'The WMS stock API refused the request or answered with a body that does not have the documented shape',
+    fix: 'Check STOCKGUARD_WMS_TOKEN, and that the WMS (or the adapter in front of it) implements GET /v1/stock as docs/wms.md describes',
+  },
+  STOCKGUARD_E_RECONCILE_RUNNING: {
+    message: 'Another reconciliation run holds the lock',
+    fix: 'Wait for it to finish (its report appears in STOCKGUARD_RECONCILE_REPORT_DIR); if its owner died, the lock expires by itself after STOCKGUARD_RECONCILE_LOCK_TTL_MS',
+  },
+  STOCKGUARD_E_SNAPSHOT_FILE: {
+    message: 'The snapshot file cannot be read or written',
+    fix: 'Check the path, its permissions and the free disk space',
+  },
+  STOCKGUARD_E_SNAPSHOT_CORRUPT: {
+    message: 'The snapshot file is damaged, truncated or not a stockguard snapshot',
+    fix: 'Nothing was written. Restore another snapshot file, or take a new one with `stockguard snapshot`',
+  },
+  STOCKGUARD_E_SNAPSHOT_VERSION: {
+    message: 'The snapshot file was written in a format version this stockguard does not read',
+    fix: 'Nothing was written. Restore it with the stockguard version that wrote it, or a newer one',
+  },
+  STOCKGUARD_E_RESTORE_NOT_EMPTY: {
+    message: 'The target Redis already holds keys under the key prefix',
+    fix: 'Restore into an empty Redis or another STOCKGUARD_KEY_PREFIX, or stop every daemon and pass --force to replace the ledger and catalogue keys',
+  },
   STOCKGUARD_E_TEST_REDIS: {
     message: 'No Redis is available for the tests',
     fix: 'Install redis-server (apt-get install redis-server), set REDIS_URL to a Redis you may write to, or start a Docker engine for testcontainers',

@@ -106,4 +106,53 @@ export class KeySpace {
   holdLines(): string {
     return `${this.prefix}:hold-lines`;
   }
+
+  /** What the pushers last sent each channel for the SKU (written by the pushers), in the SKU's slot. */
+  lastPushed(sku: string): string {
+    assertSku(sku);
+    return `${this.prefix}:pushed:{${sku}}`;
+  }
+
+  /** The SKU's catalogue entry key (`catalogEntryPrefix()` + `:{SKU}`, as redis-om names it). */
+  catalogEntry(sku: string): string {
+    assertSku(sku);
+    return `${this.catalogEntryPrefix()}:{${sku}}`;
+  }
+
+  /** String holding the owner token of a run that must happen once across replicas (a lock with a TTL). */
+  runLock(name: 'reconcile' | 'snapshot'): string {
+    return `${this.prefix}:lock:${name}`;
+  }
+
+  /** Every per-SKU key of the SKU, by kind: the ledger's, the observations, last pushed, the catalogue entry. */
+  perSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
+    const keys = this.sku(sku);
+    return { ...keys, lastPushed: this.lastPushed(sku), catalogEntry: this.catalogEntry(sku) };
+  }
+
+  /** The kind and SKU of a per-SKU key (the inverse of perSkuKeys); undefined for any other key. */
+  parsePerSkuKey(key: string): { kind: PerSkuKeyKind; sku: string } | undefined {
+    if (!key.startsWith(`${this.prefix}:`) || !key.endsWith('}')) return undefined;
+    const rest = key.slice(this.prefix.length + 1);
+    const open = rest.indexOf(':{');
+    if (open <= 0) return undefined;
+    const kind = PER_SKU_SEGMENTS.get(rest.slice(0, open));
+    const sku = rest.slice(open + 2, -1);
+    if (kind === undefined || sku === '' || sku.includes('{') || sku.includes('}')) return undefined;
+    return { kind, sku };
+  }
 }
+
+export type PerSkuKeyKind = keyof SkuKeys | 'lastPushed' | 'catalogEntry';
+
+// The middle segment of each per-SKU key name, as built by sku(), lastPushed() and catalogEntry().
+const PER_SKU_SEGMENTS = new Map<string, PerSkuKeyKind>([
+  ['inv', 'inventory'],
+  ['res', 'reservations'],
+  ['marks', 'eventMarks'],
+  ['journal', 'journal'],
+  ['chan', 'channelLevels'],
+  ['fba', 'fbaStock'],
+  ['pushed', 'lastPushed'],
+  ['catalog', 'catalogEntry'],
+]);

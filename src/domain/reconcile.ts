@@ -1,0 +1,161 @@
+// The reconciliation diff (design flow 6): what the ledger said at the moment the WMS took
+// its snapshot, how far that is from the WMS, and whether the difference is corrected,
+// only reported, or left for the next run. Pure: the reconciler (src/reconcile/) does the
+// reading and the writing. docs/reconcile.md explains the rules with examples.
+import { z } from 'zod';
+
+/** A discrepancy is corrected when it reaches both limits: `units` AND `percent` of the WMS on-hand. */
+export interface Threshold {
+  /** At least this many units (absolute). */
+  readonly units: number;
+  /** At least this percentage of the WMS on-hand (of 1 when the WMS says 0). */
+  readonly percent: number;
+}
+
+/** SKU class (the catalogue's `skuClass`) → threshold; `default` applies to every other class. */
+export type ThresholdsByClass = Readonly<Record<string, Threshold>>;
+
+export const DEFAULT_THRESHOLDS: ThresholdsByClass = { default: { units: 1, percent: 0 } };
+
+const ThresholdSchema = z.object({
+  units: z.number().int().min(1).max(1_000_000_000),
+  percent: z.number().min(0).max(100_000),
+}).strict();
+
+/** The JSON form (`STOCKGUARD_RECONCILE_THRESHOLDS`): `{"default":{"units":1,"percent":0},"hot":{"units":5,"percent":2}}`. */
+export const ThresholdsSchema = z
+  .record(z.string().min(1).max(64), ThresholdSchema)
+  .transform((byClass): ThresholdsByClass => ({ ...DEFAULT_THRESHOLDS, ...byClass }));
+
+export function thresholdFor(thresholds: ThresholdsByClass, skuClass: string | undefined): Threshold {
+  return thresholds[skuClass ?? 'default'] ?? thresholds.default ?? DEFAULT_THRESHOLDS.default!;
+}
+
+/** One journal entry as far as on_hand goes. */
+export interface OnHandChange {
+  /** When the ledger applied it (the entry's `at_ms`, from the daemon's clock). */
+  readonly atMs: number;
+  readonly dOnHand: number;
+}
+
+/**
+ * The ledger's on_hand at `asOfMs`: the current value minus every journaled on_hand change
+ * applied after it. A pick the WMS confirmed after its snapshot is in the current value and
+ * not in the snapshot; taking it back out compares like with like, so it is not counted
+ * twice.
+ */
+export function onHandAsOf(currentOnHand: number, changes: readonly OnHandChange[], asOfMs: number): number {
+  let onHand = currentOnHand;
+  for (const change of changes) if (change.atMs > asOfMs) onHand -= change.dOnHand;
+  return onHand;
+}
+
+export type Verdict = 'match' | 'correct' | 'report' | 'unsettled';
+
+export type VerdictReason =
+  /** WMS and ledger agree. */
+  | 'equal'
+  /** The difference reaches the SKU class's threshold: corrected. */
+  | 'above-threshold'
+  /** The difference is below the threshold: reported only. */
+  | 'below-threshold'
+  /**
+   * The ledger applied a WMS change (shipment, receipt, adjustment, count) shortly after
+   * the snapshot: the change may have happened in the warehouse before the snapshot and
+   * reached the ledger after it, which looks like a discrepancy of the same size. Left to
+   * the next run rather than corrected twice.
+   */
+  | 'wms-change-in-settle-window';
+
+export interface OnHandComparison {
+  readonly wmsOnHand: number;
+  readonly ledgerOnHandAsOf: number;
+  /** What to add to the ledger's on_hand: wmsOnHand − ledgerOnHandAsOf. */
+  readonly delta: number;
+  /** |delta| as a percentage of the WMS on-hand (of 1 when the WMS says 0 or less). */
+  readonly percent: number;
+  readonly verdict: Verdict;
+  readonly reason: VerdictReason;
+}
+
+export interface CompareInput {
+  wmsOnHand: number;
+  ledgerOnHandAsOf: number;
+  threshold: Threshold;
+  /** WMS-caused journal entries the ledger applied in (asOf, asOf + settle window]. */
+  wmsChangesInSettleWindow: number;
+}
+
+export function compareOnHand(input: CompareInput): OnHandComparison {
+  const delta = input.wmsOnHand - input.ledgerOnHandAsOf;
+  const magnitude = Math.abs(delta);
+  const percent = (magnitude / Math.max(1, input.wmsOnHand)) * 100;
+  const base = { wmsOnHand: input.wmsOnHand, ledgerOnHandAsOf: input.ledgerOnHandAsOf, delta, percent };
+  if (delta === 0) return { ...base, verdict: 'match', reason: 'equal' };
+  if (magnitude < input.threshold.units || percent < input.threshold.percent) {
+    return { ...base, verdict: 'report', reason: 'below-threshold' };
+  }
+  if (input.wmsChangesInSettleWindow > 0) return { ...base, verdict: 'unsettled', reason: 'wms-change-in-settle-window' };
+  return { ...base, verdict: 'correct', reason: 'above-threshold' };
+}
+
+/** Journal causes that come from the WMS (the ones a late webhook can explain). */
+export const WMS_CAUSES: readonly string[] = ['ship', 'receipt', 'adjustment', 'count'];
+
+export interface ReconcileTotals {
+  /** SKUs in the WMS snapshot that the ledger has, compared. */
+  compared: number;
+  matched: number;
+  /** Discrepancies found: corrected + reported + unsettled (+ would-correct on a dry run). */
+  discrepancies: number;
+  corrected: number;
+  reported: number;
+  unsettled: number;
+  /** Σ |delta| of the corrections applied (or that a dry run would apply). */
+  unitsCorrected: number;
+  /** Σ delta of the corrections: negative = shrinkage. */
+  netUnitsCorrected: number;
+  reservedRepairs: number;
+  /** In the WMS, not in the ledger (reported, not created). */
+  wmsOnly: number;
+  /** In the ledger, not in the WMS snapshot (reported). */
+  ledgerOnly: number;
+  /** WMS rows whose SKU stockguard cannot key on (reported). */
+  invalidSkus: number;
+}
+
+export function emptyTotals(): ReconcileTotals {
+  return {
+    compared: 0,
+    matched: 0,
+    discrepancies: 0,
+    corrected: 0,
+    reported: 0,
+    unsettled: 0,
+    unitsCorrected: 0,
+    netUnitsCorrected: 0,
+    reservedRepairs: 0,
+    wmsOnly: 0,
+    ledgerOnly: 0,
+    invalidSkus: 0,
+  };
+}
+
+/** Adds one comparison to the totals; `corrected` says whether its correction was applied (or would be, on a dry run). */
+export function countComparison(totals: ReconcileTotals, comparison: OnHandComparison): void {
+  totals.compared += 1;
+  if (comparison.verdict === 'match') {
+    totals.matched += 1;
+    return;
+  }
+  totals.discrepancies += 1;
+  if (comparison.verdict === 'correct') {
+    totals.corrected += 1;
+    totals.unitsCorrected += Math.abs(comparison.delta);
+    totals.netUnitsCorrected += comparison.delta;
+  } else if (comparison.verdict === 'report') {
+    totals.reported += 1;
+  } else {
+    totals.unsettled += 1;
+  }
+}

@@ -1,0 +1,303 @@
+// A fake warehouse management system for tests, the demo and the benchmarks. It holds the
+// physical on-hand per SKU, tells stockguard about picks, shipments, receipts, adjustments
+// and counts the way a WMS does (signed `POST /webhooks/wms`, docs/wms.md), and serves the
+// paged stock snapshot reconciliation pulls (`GET /v1/stock`, docs/wms.md "Stock snapshots").
+// It can also make the warehouse and stockguard disagree on purpose: shrinkage, mis-picks,
+// lost events, a snapshot taken while a webhook is in flight, slow pages and 5xx.
+// docs/sim.md ("WMS fake") lists what it does and leaves out.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { WmsWebhookPayload } from '../../domain/wmsWebhooks.ts';
+import { signWms } from '../../ingest/http/signatures.ts';
+import type { WmsStockResponse } from '../../reconcile/wms.ts';
+
+export interface WmsFakeOptions {
+  /** Bearer token `GET /v1/stock` requires. */
+  token: string;
+  /** Where and how to deliver webhooks; without it, operations change stock and send nothing. */
+  webhook?: { url: string; secret: string };
+  /** Clock for snapshot times and webhook timestamps (ms since the epoch). */
+  clock?: () => number;
+  /** The largest `limit` honoured; larger requests get this many. Default 5000. */
+  maxPageSize?: number;
+  /** Webhook attempts per event batch (non-2xx and network errors are retried). Default 3. */
+  webhookAttempts?: number;
+}
+
+export interface OrderRef {
+  channel: 'shopify' | 'amazon' | 'api';
+  orderId: string;
+  lineId: string;
+}
+
+export interface OperationOptions {
+  /** Change the stock but never tell stockguard (a lost event). */
+  lose?: boolean;
+  /**
+   * Change the stock, pin a snapshot (the next `GET /v1/stock` without a cursor serves it),
+   * then send the webhook: the change is in the snapshot but reaches stockguard after it.
+   */
+  snapshotBeforeDelivery?: boolean;
+}
+
+/** What happened to one operation's webhook. */
+export interface Delivery {
+  eventId: string;
+  /** The HTTP status of the last attempt; 'lost' when the event was never sent, 'none' without a webhook target. */
+  outcome: number | 'lost' | 'none' | 'network-error';
+}
+
+export interface PageFaults {
+  /** Wait this long before answering every page. */
+  delayMs?: number;
+  /** Answer the next `failNext` page requests with `status` (default 503). */
+  failNext?: number;
+  status?: 500 | 502 | 503 | 504;
+}
+
+interface FrozenSnapshot {
+  asOfMs: number;
+  skus: string[];
+  onHand: Float64Array;
+}
+
+type WmsEventBody = WmsWebhookPayload['events'][number];
+
+export class WmsFake {
+  /** Page requests served (any status), for tests. */
+  pageRequests = 0;
+  readonly deliveries: Delivery[] = [];
+  private readonly stock = new Map<string, number>();
+  private readonly snapshots = new Map<string, FrozenSnapshot>();
+  private pinned: FrozenSnapshot | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly instance = randomUUID().slice(0, 8);
+  private sequence = 0;
+  private faults: PageFaults = {};
+  private paused: { promise: Promise<void>; release: () => void } | undefined;
+  private pendingPages = 0;
+  private pendingWaiters: (() => void)[] = [];
+  private readonly clock: () => number;
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    private readonly options: WmsFakeOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  static async start(options: WmsFakeOptions): Promise<WmsFake> {
+    let fake: WmsFake | undefined;
+    const server = createServer((request, response) => {
+      void fake!.handle(request, response).catch((error: unknown) => {
+        if (!response.headersSent) answer(response, 500, { error: error instanceof Error ? error.message : String(error) });
+        else response.destroy();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('the WMS fake has no TCP address');
+    fake = new WmsFake(server, `http://127.0.0.1:${address.port}`, options);
+    server.on('connection', (socket) => {
+      fake!.sockets.add(socket);
+      socket.once('close', () => fake!.sockets.delete(socket));
+    });
+    return fake;
+  }
+
+  /** Sets the physical on-hand without telling stockguard (the state both sides start from). */
+  seed(stock: Iterable<readonly [string, number]>): void {
+    for (const [sku, onHand] of stock) this.stock.set(sku, onHand);
+  }
+
+  onHand(sku: string): number | undefined {
+    return this.stock.get(sku);
+  }
+
+  get skuCount(): number {
+    return this.stock.size;
+  }
+
+  /** Goods received: on-hand += quantity, reported as a `receipt`. */
+  receive(sku: string, quantity: number, options: OperationOptions = {}): Promise<Delivery> {
+    return this.operate(sku, quantity, { id: this.nextId('rcpt'), type: 'receipt', sku, quantity }, options);
+  }
+
+  /** A pick / shipment confirmation for an order line: on-hand −= quantity, reported as a `shipment`. */
+  ship(sku: string, quantity: number, order: OrderRef, options: OperationOptions = {}): Promise<Delivery> {
+    return this.operate(sku, -quantity, { id: this.nextId('ship'), type: 'shipment', sku, quantity, order }, options);
+  }
+
+  /** An adjustment the WMS knows about (damage found, stock found): reported as an `adjustment`. */
+  adjust(sku: string, delta: number, reason?: string, options: OperationOptions = {}): Promise<Delivery> {
+    return this.operate(sku, delta, { id: this.nextId('adj'), type: 'adjustment', sku, delta, ...(reason ? { reason } : {}) }, options);
+  }
+
+  /** A cycle count: on-hand := counted, reported as a `count`. */
+  count(sku: string, counted: number, options: OperationOptions = {}): Promise<Delivery> {
+    return this.operate(sku, counted - (this.stock.get(sku) ?? 0), { id: this.nextId('cc'), type: 'count', sku, counted }, options);
+  }
+
+  /** Shrinkage: units disappear (theft, damage nobody recorded). Nothing is reported. */
+  shrink(sku: string, units: number): void {
+    this.stock.set(sku, (this.stock.get(sku) ?? 0) - units);
+  }
+
+  /**
+   * A mis-pick: the picker took `pickedSku` for a line of `orderedSku`. The WMS confirms the
+   * shipment of the ordered SKU (so stockguard moves that one), while physically the picked
+   * SKU left the shelf: the ordered SKU is `quantity` over, the picked one `quantity` short.
+   */
+  async misPick(orderedSku: string, pickedSku: string, quantity: number, order: OrderRef): Promise<Delivery> {
+    this.stock.set(pickedSku, (this.stock.get(pickedSku) ?? 0) - quantity);
+    return this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity, order }, {});
+  }
+
+  /** Freezes a snapshot now; the next `GET /v1/stock` without a cursor serves it. Returns its as-of. */
+  pinSnapshot(): number {
+    this.pinned = this.freeze();
+    return this.pinned.asOfMs;
+  }
+
+  /** Slow pages and 5xx for the page requests that follow; `{}` clears them. */
+  setPageFaults(faults: PageFaults): void {
+    this.faults = { ...faults };
+  }
+
+  /** Page requests wait (after being counted as pending) until resumePages(). */
+  pausePages(): void {
+    if (this.paused) return;
+    let release = () => undefined as void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.paused = { promise, release };
+  }
+
+  resumePages(): void {
+    this.paused?.release();
+    this.paused = undefined;
+  }
+
+  /** Resolves once a page request is waiting on pausePages(). */
+  waitForPendingPage(): Promise<void> {
+    if (this.pendingPages > 0) return Promise.resolve();
+    return new Promise((resolve) => this.pendingWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.resumePages();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private nextId(kind: string): string {
+    this.sequence += 1;
+    return `wmsfake-${this.instance}-${kind}-${this.sequence}`;
+  }
+
+  private async operate(sku: string, delta: number, event: WmsEventBody, options: OperationOptions): Promise<Delivery> {
+    this.stock.set(sku, (this.stock.get(sku) ?? 0) + delta);
+    if (options.lose) {
+      const delivery: Delivery = { eventId: event.id, outcome: 'lost' };
+      this.deliveries.push(delivery);
+      return delivery;
+    }
+    if (options.snapshotBeforeDelivery) this.pinSnapshot();
+    return this.deliver(event, options);
+  }
+
+  private async deliver(event: WmsEventBody, _options: OperationOptions): Promise<Delivery> {
+    const payload = { events: [event] };
+    // The fake never sends what the documented payload does not allow.
+    const checked = WmsWebhookPayload.safeParse(payload);
+    if (!checked.success) throw new Error(`the WMS fake built an invalid webhook: ${checked.error.message}`);
+    const target = this.options.webhook;
+    if (!target) {
+      const delivery: Delivery = { eventId: event.id, outcome: 'none' };
+      this.deliveries.push(delivery);
+      return delivery;
+    }
+    const body = JSON.stringify(payload);
+    let outcome: Delivery['outcome'] = 'network-error';
+    for (let attempt = 0; attempt < (this.options.webhookAttempts ?? 3); attempt += 1) {
+      const timestamp = String(Math.floor(this.clock() / 1000));
+      try {
+        const response = await fetch(target.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-stockguard-timestamp': timestamp, 'x-stockguard-signature': signWms(body, timestamp, target.secret) },
+          body,
+        });
+        await response.body?.cancel();
+        outcome = response.status;
+        if (response.status < 500) break;
+      } catch {
+        outcome = 'network-error';
+      }
+    }
+    const delivery: Delivery = { eventId: event.id, outcome };
+    this.deliveries.push(delivery);
+    return delivery;
+  }
+
+  private freeze(): FrozenSnapshot {
+    return { asOfMs: this.clock(), skus: [...this.stock.keys()], onHand: Float64Array.from(this.stock.values()) };
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://wms.invalid');
+    if (request.method !== 'GET' || url.pathname !== '/v1/stock') return answer(response, 404, { error: `no route ${request.method} ${url.pathname}` });
+    if (request.headers.authorization !== `Bearer ${this.options.token}`) return answer(response, 401, { error: 'missing or wrong bearer token' });
+    this.pageRequests += 1;
+    if (this.paused) {
+      this.pendingPages += 1;
+      for (const waiter of this.pendingWaiters.splice(0)) waiter();
+      await this.paused.promise;
+      this.pendingPages -= 1;
+    }
+    if (this.faults.delayMs) await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
+    if (this.faults.failNext && this.faults.failNext > 0) {
+      this.faults.failNext -= 1;
+      return answer(response, this.faults.status ?? 503, { error: 'injected failure' });
+    }
+    const limitParam = url.searchParams.get('limit');
+    const limit = limitParam === null ? 1000 : Number(limitParam);
+    if (!Number.isInteger(limit) || limit < 1) return answer(response, 400, { error: `limit must be a whole number ≥ 1, got ${JSON.stringify(limitParam)}` });
+    const pageSize = Math.min(limit, this.options.maxPageSize ?? 5000);
+
+    const cursor = url.searchParams.get('cursor');
+    let snapshotId: string;
+    let offset: number;
+    if (cursor === null) {
+      snapshotId = randomUUID();
+      offset = 0;
+      this.snapshots.set(snapshotId, this.pinned ?? this.freeze());
+      this.pinned = undefined;
+      // A few snapshots in flight at most: the oldest go first.
+      while (this.snapshots.size > 4) this.snapshots.delete(this.snapshots.keys().next().value!);
+    } else {
+      const match = /^([0-9a-f-]{36})\.(\d+)$/.exec(cursor);
+      if (!match || !this.snapshots.has(match[1]!)) return answer(response, 400, { error: 'unknown or expired cursor' });
+      snapshotId = match[1]!;
+      offset = Number(match[2]);
+    }
+    const snapshot = this.snapshots.get(snapshotId)!;
+    const end = Math.min(offset + pageSize, snapshot.skus.length);
+    const items: WmsStockResponse['items'] = [];
+    for (let index = offset; index < end; index += 1) items.push({ sku: snapshot.skus[index]!, onHand: snapshot.onHand[index]! });
+    const nextCursor = end < snapshot.skus.length ? `${snapshotId}.${end}` : null;
+    if (nextCursor === null) this.snapshots.delete(snapshotId);
+    const body: WmsStockResponse = { asOf: new Date(snapshot.asOfMs).toISOString(), items, nextCursor };
+    answer(response, 200, body);
+  }
+}
+
+function answer(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
