@@ -22,6 +22,7 @@ import {
   type VariantName,
   WORKLOAD_NAMES,
 } from './ledger.ts';
+import { ingestMarkdown, ingestTextReport, runIngestScenario } from './ingest.ts';
 import { replaceSection } from './lib/markdown.ts';
 import { openBenchRedis } from './lib/redis.ts';
 
@@ -70,7 +71,29 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
       await redis.close();
     }
   },
+  async ingest(options) {
+    const redis = await openBenchRedis();
+    console.log(`ingest: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const result = await runIngestScenario({ redisUrl: redis.url, events: Math.max(1000, Math.round(100_000 * scale)), log: (line) => console.log(line) });
+      console.log(`\n${ingestTextReport(result)}`);
+      if (options.write) writeResults('ingest', result, ingestMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
 };
+
+/** Writes bench/results/<scenario>.json and replaces the scenario's section of docs/benchmarks.md. */
+function writeResults(scenario: string, result: unknown, markdown: string): void {
+  const jsonPath = join(root, 'bench', 'results', `${scenario}.json`);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  const docsPath = join(root, 'docs', 'benchmarks.md');
+  writeFileSync(docsPath, replaceSection(readOrEmpty(docsPath) || '# Benchmarks\n', scenario, markdown));
+  console.log(`\nwrote ${jsonPath} and the ${scenario} section of ${docsPath}`);
+}
 
 function pickList<T extends string>(raw: string | undefined, allowed: readonly T[], flag: string): T[] | undefined {
   if (raw === undefined) return undefined;

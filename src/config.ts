@@ -2,13 +2,15 @@
 // documented default (docs/configuration.md). A bad value stops start-up with an error
 // that names the variable and the fix.
 import { hostname } from 'node:os';
+import { parse as parseCron, validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import { StockguardError } from './errors.ts';
+import { ThresholdsSchema, type ThresholdsByClass } from './domain/reconcile.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const secret = z.string().min(16, 'must be at least 16 characters').optional();
 
-export const ROLES = ['http', 'consumers', 'sqs', 'holds'] as const;
+export const ROLES = ['http', 'consumers', 'sqs', 'holds', 'pushers', 'reconcile'] as const;
 export type Role = (typeof ROLES)[number];
 const flag = (fallback: boolean) =>
   z
@@ -57,11 +59,70 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100).default(5),
   STOCKGUARD_SHUTDOWN_DEADLINE_MS: positiveInt(25_000),
   STOCKGUARD_HOLD_REAP_INTERVAL_MS: positiveInt(1_000),
+  // Reconciliation and snapshots (docs/reconcile.md).
+  STOCKGUARD_WMS_URL: z.string().url().optional(),
+  STOCKGUARD_WMS_TOKEN: secret,
+  STOCKGUARD_WMS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  STOCKGUARD_WMS_TIMEOUT_MS: positiveInt(30_000),
+  STOCKGUARD_WMS_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+  STOCKGUARD_RECONCILE_SCHEDULE: z
+    .string()
+    .refine((value) => validCron(value), 'must be a cron expression (node-cron: 5 fields, or 6 with seconds)')
+    .refine(runsEveryDay, 'must run at least once every day (leave day of month, month and day of week as *), e.g. "30 3 * * *"')
+    .default('30 3 * * *'),
+  STOCKGUARD_RECONCILE_TIMEZONE: z.string().min(1).default('UTC'),
+  STOCKGUARD_RECONCILE_THRESHOLDS: z
+    .string()
+    .default('{"default":{"units":1,"percent":0}}')
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be JSON such as {"default":{"units":1,"percent":0},"hot":{"units":5,"percent":2}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(ThresholdsSchema),
+  STOCKGUARD_RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  STOCKGUARD_RECONCILE_REPORT_DIR: z.string().min(1).default('./reports/reconcile'),
+  STOCKGUARD_RECONCILE_LOCK_TTL_MS: z.coerce.number().int().min(1_000).default(600_000),
+  STOCKGUARD_SNAPSHOT_SCHEDULE: z.string().refine((value) => validCron(value), 'must be a cron expression (node-cron: 5 fields, or 6 with seconds)').optional(),
+  STOCKGUARD_SNAPSHOT_DIR: z.string().min(1).default('./snapshots'),
+  STOCKGUARD_SNAPSHOT_KEEP: z.coerce.number().int().min(1).max(10_000).default(7),
   AMAZON_SQS_QUEUE_URL: z.string().url().optional(),
   AMAZON_SQS_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).default(60),
   STOCKGUARD_SQS_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+  // Channel pushers (docs/pushers.md). A channel is pushed to when its credentials are set.
+  SHOPIFY_STORE_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name such as my-shop.myshopify.com').optional(),
+  SHOPIFY_ACCESS_TOKEN: z.string().min(1).optional(),
+  SHOPIFY_API_VERSION: z.string().regex(/^\d{4}-\d{2}$/, 'must look like 2026-10').default('2026-10'),
+  SHOPIFY_ADMIN_BASE_URL: z.string().url().optional(),
+  STOCKGUARD_SHOPIFY_BATCH_SIZE: z.coerce.number().int().min(1).max(250).default(250),
+  AMAZON_SELLER_ID: z.string().min(1).optional(),
+  AMAZON_MARKETPLACE_IDS: z
+    .string()
+    .transform((value) => value.split(',').map((id) => id.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Z0-9]{8,20}$/, 'must be Amazon marketplace ids such as ATVPDKIKX0DER')).min(1))
+    .optional(),
+  AMAZON_LWA_CLIENT_ID: z.string().min(1).optional(),
+  AMAZON_LWA_CLIENT_SECRET: z.string().min(1).optional(),
+  AMAZON_LWA_REFRESH_TOKEN: z.string().min(1).optional(),
+  AMAZON_LWA_TOKEN_URL: z.string().url().default('https://api.amazon.com/auth/o2/token'),
+  AMAZON_SP_API_ENDPOINT: z.string().url().default('https://sellingpartnerapi-na.amazon.com'),
+  STOCKGUARD_AMAZON_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(5),
+  STOCKGUARD_AMAZON_BURST: z.coerce.number().int().min(1).max(1000).default(5),
+  STOCKGUARD_PUSH_SWEEP_CRON: z.string().refine((value) => validCron(value), 'must be a cron expression (node-cron: 5 fields, or 6 with seconds)').default('* * * * *'),
+  STOCKGUARD_PUSH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(50),
+  STOCKGUARD_PUSH_POLL_MS: z.coerce.number().int().min(1).max(10_000).default(50),
+  STOCKGUARD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  STOCKGUARD_PUSH_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+  STOCKGUARD_DYNAMIC_HOLDBACK_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  STOCKGUARD_DYNAMIC_HOLDBACK_MAX_UNITS: z.coerce.number().int().min(0).max(1_000_000).default(10),
+  STOCKGUARD_DYNAMIC_HOLDBACK_DEFAULT_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(1_000),
+  STOCKGUARD_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: z.coerce.number().int().min(0).max(100).default(10),
 });
 
 export interface Config {
@@ -86,7 +147,46 @@ export interface Config {
   };
   shutdownDeadlineMs: number;
   holdReapIntervalMs: number;
+  /** The WMS stock API reconciliation pulls; url undefined = reconciliation cannot run. */
+  wms: { url: string | undefined; token: string | undefined; pageSize: number; timeoutMs: number; retries: number };
+  reconcile: { schedule: string; timezone: string; thresholds: ThresholdsByClass; settleMs: number; reportDir: string; lockTtlMs: number };
+  /** schedule undefined = no scheduled snapshots. */
+  snapshots: { schedule: string | undefined; dir: string; keep: number };
   sqs: { queueUrl: string | undefined; endpoint: string | undefined; region: string; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
+  pushers: PusherSettings;
+  /** Set when SHOPIFY_STORE_DOMAIN and SHOPIFY_ACCESS_TOKEN are. */
+  shopify: ShopifySettings | undefined;
+  /** Set when AMAZON_SELLER_ID is (the LWA credentials and marketplaces are then required). */
+  amazon: AmazonSettings | undefined;
+}
+
+export interface PusherSettings {
+  sweepCron: string;
+  lingerMs: number;
+  pollMs: number;
+  maxAttempts: number;
+  requestTimeoutMs: number;
+  dynamicHoldback: { windowMs: number; maxUnits: number; defaultLatencyMs: number };
+  driftSettleMs: number;
+  topExposureSkus: number;
+}
+
+export interface ShopifySettings {
+  storeDomain: string;
+  accessToken: string;
+  apiVersion: string;
+  /** Sends requests here instead of https://<storeDomain> (the in-repo fake, a proxy). */
+  baseUrl: string | undefined;
+  batchSize: number;
+}
+
+export interface AmazonSettings {
+  sellerId: string;
+  marketplaceIds: string[];
+  endpoint: string;
+  lwa: { clientId: string; clientSecret: string; refreshToken: string; tokenUrl: string };
+  ratePerSecond: number;
+  burst: number;
 }
 
 /** Reads the configuration; throws STOCKGUARD_E_CONFIG naming every bad variable. */
@@ -99,6 +199,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
   }
   const values = parsed.data;
+  const missing: string[] = [];
+  if ((values.SHOPIFY_STORE_DOMAIN === undefined) !== (values.SHOPIFY_ACCESS_TOKEN === undefined)) {
+    missing.push(values.SHOPIFY_STORE_DOMAIN === undefined ? 'SHOPIFY_STORE_DOMAIN' : 'SHOPIFY_ACCESS_TOKEN');
+  }
+  if (values.AMAZON_SELLER_ID !== undefined) {
+    for (const name of ['AMAZON_MARKETPLACE_IDS', 'AMAZON_LWA_CLIENT_ID', 'AMAZON_LWA_CLIENT_SECRET', 'AMAZON_LWA_REFRESH_TOKEN'] as const) {
+      if (values[name] === undefined) missing.push(name);
+    }
+  }
+  if (missing.length > 0) {
+    throw new StockguardError('STOCKGUARD_E_CONFIG', `${missing.join(', ')} must be set too: a channel is pushed to only with its complete credentials`, {
+      details: { variables: missing },
+    });
+  }
   return {
     redis: { url: values.REDIS_URL, cluster: values.STOCKGUARD_REDIS_CLUSTER },
     keyPrefix: values.STOCKGUARD_KEY_PREFIX,
@@ -130,6 +244,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownDeadlineMs: values.STOCKGUARD_SHUTDOWN_DEADLINE_MS,
     holdReapIntervalMs: values.STOCKGUARD_HOLD_REAP_INTERVAL_MS,
+    wms: {
+      url: values.STOCKGUARD_WMS_URL,
+      token: values.STOCKGUARD_WMS_TOKEN,
+      pageSize: values.STOCKGUARD_WMS_PAGE_SIZE,
+      timeoutMs: values.STOCKGUARD_WMS_TIMEOUT_MS,
+      retries: values.STOCKGUARD_WMS_RETRIES,
+    },
+    reconcile: {
+      schedule: values.STOCKGUARD_RECONCILE_SCHEDULE,
+      timezone: values.STOCKGUARD_RECONCILE_TIMEZONE,
+      thresholds: values.STOCKGUARD_RECONCILE_THRESHOLDS,
+      settleMs: values.STOCKGUARD_RECONCILE_SETTLE_MS,
+      reportDir: values.STOCKGUARD_RECONCILE_REPORT_DIR,
+      lockTtlMs: values.STOCKGUARD_RECONCILE_LOCK_TTL_MS,
+    },
+    snapshots: { schedule: values.STOCKGUARD_SNAPSHOT_SCHEDULE, dir: values.STOCKGUARD_SNAPSHOT_DIR, keep: values.STOCKGUARD_SNAPSHOT_KEEP },
     sqs: {
       queueUrl: values.AMAZON_SQS_QUEUE_URL,
       endpoint: values.AMAZON_SQS_ENDPOINT,
@@ -137,6 +267,50 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       visibilityTimeoutSeconds: values.STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS,
       waitTimeSeconds: values.STOCKGUARD_SQS_WAIT_SECONDS,
     },
+    pushers: {
+      sweepCron: values.STOCKGUARD_PUSH_SWEEP_CRON,
+      lingerMs: values.STOCKGUARD_PUSH_LINGER_MS,
+      pollMs: values.STOCKGUARD_PUSH_POLL_MS,
+      maxAttempts: values.STOCKGUARD_PUSH_MAX_ATTEMPTS,
+      requestTimeoutMs: values.STOCKGUARD_PUSH_REQUEST_TIMEOUT_MS,
+      dynamicHoldback: {
+        windowMs: values.STOCKGUARD_DYNAMIC_HOLDBACK_WINDOW_SECONDS * 1000,
+        maxUnits: values.STOCKGUARD_DYNAMIC_HOLDBACK_MAX_UNITS,
+        defaultLatencyMs: values.STOCKGUARD_DYNAMIC_HOLDBACK_DEFAULT_LATENCY_MS,
+      },
+      driftSettleMs: values.STOCKGUARD_DRIFT_SETTLE_SECONDS * 1000,
+      topExposureSkus: values.STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS,
+    },
+    shopify:
+      values.SHOPIFY_STORE_DOMAIN !== undefined && values.SHOPIFY_ACCESS_TOKEN !== undefined
+        ? {
+            storeDomain: values.SHOPIFY_STORE_DOMAIN,
+            accessToken: values.SHOPIFY_ACCESS_TOKEN,
+            apiVersion: values.SHOPIFY_API_VERSION,
+            baseUrl: values.SHOPIFY_ADMIN_BASE_URL,
+            batchSize: values.STOCKGUARD_SHOPIFY_BATCH_SIZE,
+          }
+        : undefined,
+    amazon:
+      values.AMAZON_SELLER_ID !== undefined &&
+      values.AMAZON_MARKETPLACE_IDS !== undefined &&
+      values.AMAZON_LWA_CLIENT_ID !== undefined &&
+      values.AMAZON_LWA_CLIENT_SECRET !== undefined &&
+      values.AMAZON_LWA_REFRESH_TOKEN !== undefined
+        ? {
+            sellerId: values.AMAZON_SELLER_ID,
+            marketplaceIds: values.AMAZON_MARKETPLACE_IDS,
+            endpoint: values.AMAZON_SP_API_ENDPOINT,
+            lwa: {
+              clientId: values.AMAZON_LWA_CLIENT_ID,
+              clientSecret: values.AMAZON_LWA_CLIENT_SECRET,
+              refreshToken: values.AMAZON_LWA_REFRESH_TOKEN,
+              tokenUrl: values.AMAZON_LWA_TOKEN_URL,
+            },
+            ratePerSecond: values.STOCKGUARD_AMAZON_RATE_PER_SECOND,
+            burst: values.STOCKGUARD_AMAZON_BURST,
+          }
+        : undefined,
   };
 }
 
@@ -161,6 +335,9 @@ export function redactConfig(config: Config): Config {
       wmsWebhook: hide(config.secrets.wmsWebhook),
       apiToken: hide(config.secrets.apiToken),
     },
+    shopify: config.shopify ? { ...config.shopify, accessToken: '***' } : undefined,
+    wms: { ...config.wms, token: hide(config.wms.token) },
+    amazon: config.amazon ? { ...config.amazon, lwa: { ...config.amazon.lwa, clientSecret: '***', refreshToken: '***' } } : undefined,
   };
 }
 
@@ -169,4 +346,11 @@ export function redactUrl(url: string): string {
     const user = credentials.includes(':') ? credentials.slice(0, credentials.indexOf(':')) : '';
     return `//${user}${user ? ':' : ''}***@`;
   });
+}
+
+/** A reconciliation schedule must fire every day (design flow 6: at least daily). */
+function runsEveryDay(expression: string): boolean {
+  if (!validCron(expression)) return true;
+  const fields = parseCron(expression);
+  return fields.dayOfMonth.length >= 31 && fields.month.length === 12 && new Set(fields.dayOfWeek.map((day) => Number(day) % 7)).size === 7;
 }

@@ -19,6 +19,7 @@ import type { Clock } from './ledger/ledger.ts';
 import type { Logger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
 
 export interface DaemonOptions {
   config: Config;
@@ -70,11 +71,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       clock,
       // Entries of one SKU apply in stream order within a batch.
       keyOf: (event) => {
-        const parsed = StockguardEvent.safeParse(event);
+        const parsed = parseEvent(event);
         return parsed.success ? partitionSkuOf(parsed.data) : undefined;
       },
       handler: async (entry) => {
-        const parsed = StockguardEvent.safeParse(entry.event);
+        const parsed = parseEvent(entry.event);
         if (!parsed.success) {
           throw new StockguardError('STOCKGUARD_E_BAD_EVENT', parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
         }
@@ -149,6 +150,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   timers.push(setInterval(() => void updateStreamGauges(runtime, streams, config, metrics).catch(() => metrics.redisErrors.inc()), 5_000));
 
+  // Scheduled reconciliation and snapshots (docs/reconcile.md): one replica per time slot.
+  let jobs: ScheduledJobs | undefined;
+  if (roles.has('reconcile')) jobs = startScheduledJobs({ runtime, logger: logger.child({ part: 'jobs' }), metrics, clock });
+
   let http: RunningHttpServer | undefined;
   if (roles.has('http')) {
     const routes: Route[] = [
@@ -205,11 +210,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await http?.close();
       await poller?.stop();
       trimmer?.stop();
+      await jobs?.stop(config.shutdownDeadlineMs);
       const result = consumer ? await consumer.stop({ deadlineMs: config.shutdownDeadlineMs }) : { graceful: true, unfinished: 0 };
       await runtime.close();
       return result;
     },
   };
+}
+
+// The ordering key and the handler both validate the same event object: validate once.
+const parsedEvents = new WeakMap<object, ReturnType<typeof StockguardEvent.safeParse>>();
+function parseEvent(event: unknown): ReturnType<typeof StockguardEvent.safeParse> {
+  if (typeof event !== 'object' || event === null) return StockguardEvent.safeParse(event);
+  let parsed = parsedEvents.get(event);
+  if (!parsed) {
+    parsed = StockguardEvent.safeParse(event);
+    parsedEvents.set(event, parsed);
+  }
+  return parsed;
 }
 
 function meteredSink(sink: EventSink, metrics: Metrics): EventSink {

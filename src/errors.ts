@@ -105,8 +105,8 @@ export const ERROR_CATALOGUE = {
     message: 'Another reconciliation run holds the lock',
     fix: 'Wait for it to finish (its report appears in STOCKGUARD_RECONCILE_REPORT_DIR); if its owner died, the lock expires by itself after STOCKGUARD_RECONCILE_LOCK_TTL_MS',
   },
-  STOCKGUARD_E_SNAPSHOT_FILE: {
-    message: 'The snapshot file cannot be read or written',
+  STOCKGUARD_E_FILE: {
+    message: 'A snapshot or report file cannot be read or written',
     fix: 'Check the path, its permissions and the free disk space',
   },
   STOCKGUARD_E_SNAPSHOT_CORRUPT: {
@@ -120,6 +120,22 @@ export const ERROR_CATALOGUE = {
   STOCKGUARD_E_RESTORE_NOT_EMPTY: {
     message: 'The target Redis already holds keys under the key prefix',
     fix: 'Restore into an empty Redis or another STOCKGUARD_KEY_PREFIX, or stop every daemon and pass --force to replace the ledger and catalogue keys',
+  },
+  STOCKGUARD_E_CHANNEL_REQUEST: {
+    message: 'A channel API request failed after its bounded retries',
+    fix: 'Check the channel status, the network and the credentials; the SKU stays due and is pushed again on its next change or the next sweep',
+  },
+  STOCKGUARD_E_CHANNEL_REJECTED: {
+    message: 'A channel refused a pushed quantity',
+    fix: 'Read the codes and issues in the log line (Shopify userErrors, Amazon INVALID issues) and correct the catalogue mapping or the listing',
+  },
+  STOCKGUARD_E_AMAZON_AUTH: {
+    message: 'Login with Amazon did not issue an access token',
+    fix: 'Check AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET, AMAZON_LWA_REFRESH_TOKEN and AMAZON_LWA_TOKEN_URL',
+  },
+  STOCKGUARD_E_SHOPIFY_LOCATION: {
+    message: 'A catalogue SKU maps to a Shopify location that is unknown, inactive or does not fulfil online orders',
+    fix: 'Activate the location and tick "Fulfill online orders from this location" in Shopify, or map the SKU to another location; stockguard never writes to it until then',
   },
   STOCKGUARD_E_TEST_REDIS: {
     message: 'No Redis is available for the tests',

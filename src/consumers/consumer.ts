@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { type ErrorCode, StockguardError } from '../errors.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
 import { TOO_MANY_DELIVERIES, writeDeadLetter } from './deadLetters.ts';
-import { decodeAutoClaimReply, decodeEvent, decodeReadReply, type RawEntry } from './entries.ts';
+import { type DecodedEvent, decodeAutoClaimReply, decodeEvent, decodeReadReply, type RawEntry } from './entries.ts';
 
 /** What the handler receives: one event, already parsed from JSON. */
 export interface StreamEntry {
@@ -108,6 +108,8 @@ export interface StopResult {
 interface Delivery {
   readonly raw: RawEntry;
   readonly deliveries: number;
+  /** Parsed once: the ordering key and the handler both need it. */
+  readonly decoded: DecodedEvent;
 }
 
 /** One blocking reader: its streams and the connection it blocks on. */
@@ -138,6 +140,7 @@ export class StreamConsumer {
   private readonly blockMs: number;
   private readonly concurrency: number;
   private readonly minIdleMs: number;
+  private ackBatch: { ids: Map<string, string[]>; written: Promise<void> } | undefined;
   private readonly reclaimIntervalMs: number;
   private readonly reclaimCount: number;
   private readonly maxDeliveries: number;
@@ -293,7 +296,7 @@ export class StreamConsumer {
           reader.reading = undefined;
         }
         // Entries that arrive together with a stop are ours already: apply them.
-        const batch = decodeReadReply(reply).map((raw) => ({ raw, deliveries: 1 }));
+        const batch = decodeReadReply(reply).map((raw) => ({ raw, deliveries: 1, decoded: decodeEvent(raw) }));
         if (batch.length > 0) await this.applyBatch(batch);
         failures = 0;
       } catch (error) {
@@ -362,7 +365,7 @@ export class StreamConsumer {
         // possible with minIdleMs 0): it is theirs now.
         const owned = live.flatMap((raw) => {
           const deliveries = counts.get(raw.id);
-          return deliveries === undefined ? [] : [{ raw, deliveries }];
+          return deliveries === undefined ? [] : [{ raw, deliveries, decoded: decodeEvent(raw) }];
         });
         await this.applyBatch(owned);
       } while (cursor !== '0-0');
@@ -394,7 +397,7 @@ export class StreamConsumer {
     const lanes: Delivery[][] = [];
     const byKey = new Map<string, Delivery[]>();
     for (const delivery of batch) {
-      const key = this.orderingKey(delivery.raw);
+      const key = this.orderingKey(delivery.decoded);
       if (key === undefined) {
         lanes.push([delivery]);
         continue;
@@ -428,10 +431,8 @@ export class StreamConsumer {
     }
   }
 
-  private orderingKey(raw: RawEntry): string | undefined {
-    if (!this.keyOf) return undefined;
-    const decoded = decodeEvent(raw);
-    if (!decoded.ok) return undefined;
+  private orderingKey(decoded: DecodedEvent): string | undefined {
+    if (!this.keyOf || !decoded.ok) return undefined;
     try {
       return this.keyOf(decoded.event);
     } catch {
@@ -440,8 +441,7 @@ export class StreamConsumer {
   }
 
   private async apply(delivery: Delivery): Promise<Outcome> {
-    const { raw, deliveries } = delivery;
-    const decoded = decodeEvent(raw);
+    const { raw, deliveries, decoded } = delivery;
     try {
       if (!decoded.ok) {
         await this.deadLetter(raw, decoded.payload, deliveries, decoded.error.code, decoded.error.message);
@@ -500,9 +500,29 @@ export class StreamConsumer {
     await this.ack(raw);
   }
 
-  private async ack(raw: RawEntry): Promise<void> {
-    await this.redis.xack(raw.stream, this.group, raw.id);
-    this.metrics.acked?.(raw.stream);
+  /**
+   * Acknowledges after the handler resolved. Acks made in the same turn of the event loop
+   * share one XACK per stream (a batch's handlers finish together), which cut a round
+   * trip per event; each caller still waits until its own id is acknowledged.
+   */
+  private ack(raw: RawEntry): Promise<void> {
+    if (!this.ackBatch) {
+      const ids = new Map<string, string[]>();
+      const written = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.ackBatch = undefined;
+        await Promise.all(
+          [...ids].map(async ([stream, streamIds]) => {
+            await this.redis.xack(stream, this.group, ...streamIds);
+            for (let i = 0; i < streamIds.length; i += 1) this.metrics.acked?.(stream);
+          }),
+        );
+      });
+      this.ackBatch = { ids, written };
+    }
+    const streamIds = this.ackBatch.ids.get(raw.stream) ?? [];
+    streamIds.push(raw.id);
+    this.ackBatch.ids.set(raw.stream, streamIds);
+    return this.ackBatch.written;
   }
 
   /** Waits `ms`, or less when stop() is called. */

@@ -44,6 +44,30 @@ export class KeySpace {
     return `${this.prefix}:dirty`;
   }
 
+  /**
+   * Hash in the SKU's slot, owned by the pushers: channel → JSON {quantity, atMs, version}
+   * of the last push the channel acknowledged (docs/pushers.md).
+   */
+  pushedLevels(sku: string): string {
+    assertSku(sku);
+    return `${this.prefix}:pushed:{${sku}}`;
+  }
+
+  /**
+   * Hash in the SKU's slot, owned by the pushers: the sales window behind the dynamic
+   * holdback (`sales`, `cursor`) and the dynamic holdback in force (`dynamic_holdback`).
+   * Never the ledger's `holdback` field.
+   */
+  pushState(sku: string): string {
+    assertSku(sku);
+    return `${this.prefix}:pushstate:{${sku}}`;
+  }
+
+  /** String: JSON {p99Ms, samples, atMs}, the consumers' measured sale-to-ledger latency. */
+  saleToLedgerLatency(): string {
+    return `${this.prefix}:sale-latency`;
+  }
+
   /** The catalogue entry of one SKU (a redis-om hash), in the SKU's slot. */
   catalogEntryPrefix(): string {
     return `${this.prefix}:catalog`;
@@ -122,6 +146,11 @@ export class KeySpace {
   /** String holding the owner token of a run that must happen once across replicas (a lock with a TTL). */
   runLock(name: 'reconcile' | 'snapshot'): string {
     return `${this.prefix}:lock:${name}`;
+  }
+
+  /** String marking that one replica took a scheduled job's time slot (node-cron run coordination); expires. */
+  scheduledSlot(slotKey: string): string {
+    return `${this.prefix}:schedule:${slotKey}`;
   }
 
   /** Every per-SKU key of the SKU, by kind: the ledger's, the observations, last pushed, the catalogue entry. */

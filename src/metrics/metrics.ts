@@ -110,6 +110,125 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Checkout holds released because they expired unconfirmed',
       registers,
     }),
+    reconcileRuns: new Counter({
+      name: 'stockguard_reconcile_runs_total',
+      help: 'Reconciliation runs by outcome (completed, failed, already_running: another replica held the lock)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    reconcileLastRun: new Gauge({
+      name: 'stockguard_reconcile_last_run_timestamp_seconds',
+      help: 'When the last reconciliation run of this process finished (Unix seconds)',
+      registers,
+    }),
+    reconcileLastSuccess: new Gauge({
+      name: 'stockguard_reconcile_last_run_success',
+      help: 'Whether the last reconciliation run of this process completed (1) or failed (0)',
+      registers,
+    }),
+    reconcileLastDuration: new Gauge({
+      name: 'stockguard_reconcile_last_run_duration_seconds',
+      help: 'Wall time of the last reconciliation run of this process',
+      registers,
+    }),
+    reconcileDiscrepancies: new Counter({
+      name: 'stockguard_reconcile_discrepancies_total',
+      help: 'On-hand discrepancies found by reconciliation, by action (corrected, reported: below threshold, unsettled: left to the next run)',
+      labelNames: ['action'] as const,
+      registers,
+    }),
+    reconcileUnitsCorrected: new Counter({
+      name: 'stockguard_reconcile_units_corrected_total',
+      help: 'Units of on_hand corrected by reconciliation (sum of absolute corrections)',
+      registers,
+    }),
+    reconcileReservedRepairs: new Counter({
+      name: 'stockguard_reconcile_reserved_repairs_total',
+      help: 'SKUs whose reserved had drifted from their open reservations and was recomputed (I3)',
+      registers,
+    }),
+    snapshots: new Counter({
+      name: 'stockguard_snapshots_total',
+      help: 'Scheduled ledger snapshots by outcome (written, failed, skipped: another replica took it)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    snapshotLast: new Gauge({
+      name: 'stockguard_snapshot_last_timestamp_seconds',
+      help: 'When this process last wrote a ledger snapshot (Unix seconds)',
+      registers,
+    }),
+    pushes: new Counter({
+      name: 'stockguard_pushes_total',
+      help: 'Quantities pushed to a channel, by channel and outcome (acked, stale, invalid, rejected, blocked, failed)',
+      labelNames: ['channel', 'outcome'] as const,
+      registers,
+    }),
+    pushRequestSeconds: new Histogram({
+      name: 'stockguard_push_request_duration_seconds',
+      help: 'Duration of one channel API request made by the pushers (a batch on Shopify, one SKU on Amazon)',
+      labelNames: ['channel'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    saleToChannelSeconds: new Histogram({
+      name: 'stockguard_sale_to_channel_seconds',
+      help: 'Time from the ledger change (first change since the SKU was last picked up) to the channel acknowledging the push',
+      labelNames: ['channel'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    channelThrottled: new Counter({
+      name: 'stockguard_channel_throttled_total',
+      help: 'Throttling answers from a channel (Shopify THROTTLED or HTTP 429, Amazon 429 QuotaExceeded)',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    pushQueue: new Gauge({
+      name: 'stockguard_push_queue_entries',
+      help: 'SKUs waiting to be pushed to a channel (coalesced: one entry per SKU)',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    exposureUnits: new Gauge({
+      name: 'stockguard_exposure_units',
+      help: 'Sum over SKUs of positive exposure (units promised to the channels together beyond available), as last computed',
+      registers,
+    }),
+    exposureTop: new Gauge({
+      name: 'stockguard_exposure_top_units',
+      help: 'Exposure of the N most exposed SKUs (bounded by STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS)',
+      labelNames: ['rank', 'sku'] as const,
+      registers,
+    }),
+    dynamicHoldbackUnits: new Gauge({
+      name: 'stockguard_dynamic_holdback_units',
+      help: 'Units withheld from every channel by the dynamic holdback, summed over SKUs',
+      registers,
+    }),
+    driftUnits: new Counter({
+      name: 'stockguard_drift_units_total',
+      help: 'Units by which a channel disagreed with what was pushed after the settle window (absolute), by channel',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    driftCorrections: new Counter({
+      name: 'stockguard_drift_corrections_total',
+      help: 'Corrective pushes after drift, by channel',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
+    fbaSkipped: new Counter({
+      name: 'stockguard_fba_skipped_total',
+      help: 'Amazon pushes skipped because the SKU is fulfilled by Amazon (FBA quantities are never written, I6)',
+      registers,
+    }),
+    shopifyLocationProblems: new Gauge({
+      name: 'stockguard_shopify_location_problems',
+      help: 'Mapped Shopify locations that are never written to, by problem (unknown, inactive, not_online)',
+      labelNames: ['problem'] as const,
+      registers,
+    }),
   };
 }
 

@@ -155,7 +155,7 @@ export class WmsFake {
    */
   async misPick(orderedSku: string, pickedSku: string, quantity: number, order: OrderRef): Promise<Delivery> {
     this.stock.set(pickedSku, (this.stock.get(pickedSku) ?? 0) - quantity);
-    return this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity, order }, {});
+    return this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity, order });
   }
 
   /** Freezes a snapshot now; the next `GET /v1/stock` without a cursor serves it. Returns its as-of. */
@@ -208,10 +208,10 @@ export class WmsFake {
       return delivery;
     }
     if (options.snapshotBeforeDelivery) this.pinSnapshot();
-    return this.deliver(event, options);
+    return this.deliver(event);
   }
 
-  private async deliver(event: WmsEventBody, _options: OperationOptions): Promise<Delivery> {
+  private async deliver(event: WmsEventBody): Promise<Delivery> {
     const payload = { events: [event] };
     // The fake never sends what the documented payload does not allow.
     const checked = WmsWebhookPayload.safeParse(payload);

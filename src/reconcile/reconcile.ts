@@ -1,0 +1,432 @@
+// One reconciliation run (design flow 6, docs/reconcile.md): pull the WMS snapshot page by
+// page, compare each SKU's WMS on-hand with the ledger's on_hand *as of the snapshot*,
+// correct what reaches the threshold through the journal (cause `reconcile`, the SKU is
+// marked dirty so the pushers send the new value everywhere), repair a drifted `reserved`
+// (I3), report the rest, and write a durable JSON report. One run at a time across
+// replicas (RunLock). A dry run reads only: no lock, no ledger write, no report file.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  compareOnHand,
+  countComparison,
+  emptyTotals,
+  type ReconcileTotals,
+  thresholdFor,
+  type ThresholdsByClass,
+  type VerdictReason,
+} from '../domain/reconcile.ts';
+import { assertSku } from '../domain/validate.ts';
+import { isStockguardError, StockguardError } from '../errors.ts';
+import type { Clock, Ledger } from '../ledger/ledger.ts';
+import { LedgerStatus } from '../ledger/status.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { RunLock } from './lock.ts';
+import { type LedgerReading, readLedgerBatch } from './readLedger.ts';
+import { globEscape, scanKeys } from './scan.ts';
+import type { WmsAdapter } from './wms.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+
+export interface ReconcileOptions {
+  redis: RedisClient;
+  ledger: Ledger;
+  wms: WmsAdapter;
+  thresholds: ThresholdsByClass;
+  /** WMS changes the ledger applied this soon after the snapshot make a discrepancy "unsettled". */
+  settleMs: number;
+  /** Where reports go; a dry run writes none. */
+  reportDir: string;
+  lockTtlMs: number;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: Metrics;
+  dryRun?: boolean;
+  onProgress?: (progress: ReconcileProgress) => void;
+  /** SKUs per ledger read pipeline (a WMS page is split into batches of this size). */
+  batchSize?: number;
+  /** Entries kept per list in the report (discrepancies, repairs, WMS-only, ledger-only); totals count all. */
+  reportListLimit?: number;
+  /** How the run waits for the settle window (tests inject a no-op). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ReconcileProgress {
+  phase: 'comparing' | 'ledger-only' | 'done';
+  pages: number;
+  skus: number;
+}
+
+export type DiscrepancyAction = 'corrected' | 'would-correct' | 'reported' | 'unsettled' | 'failed';
+
+export interface SkuDiscrepancy {
+  sku: string;
+  skuClass: string;
+  wmsOnHand: number;
+  /** The ledger's on_hand at the snapshot's as-of. */
+  ledgerOnHandAsOf: number;
+  /** The ledger's on_hand when read, and after the correction (the same when nothing was written). */
+  onHandBefore: number;
+  onHandAfter: number;
+  delta: number;
+  percent: number;
+  action: DiscrepancyAction;
+  reason: VerdictReason | 'error';
+  /** The journal event id of the correction. */
+  eventId?: string;
+  error?: string;
+}
+
+export interface ReservedRepair {
+  sku: string;
+  reservedBefore: number;
+  reservedAfter: number;
+  /** 'repaired' (journaled with cause `repair`), or 'would-repair' on a dry run. */
+  action: 'repaired' | 'would-repair' | 'failed';
+  error?: string;
+}
+
+export interface ReconcileReport {
+  format: 'stockguard-reconcile-report';
+  version: 1;
+  runId: string;
+  dryRun: boolean;
+  outcome: 'completed' | 'failed';
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** The WMS snapshot's time (of its first page). */
+  asOf: string | null;
+  pages: number;
+  settleMs: number;
+  thresholds: ThresholdsByClass;
+  totals: ReconcileTotals;
+  discrepancies: SkuDiscrepancy[];
+  reservedRepairs: ReservedRepair[];
+  wmsOnly: { sku: string; wmsOnHand: number }[];
+  ledgerOnly: { sku: string; onHand: number }[];
+  invalidSkus: { sku: string; reason: string }[];
+  /** True when a list above was cut at reportListLimit (the totals still count everything). */
+  truncated: boolean;
+  error?: { code: string; message: string };
+  /** Where the report was written (absent on a dry run). */
+  file?: string;
+}
+
+export type ReconcileResult = { outcome: 'already-running'; owner: string | null } | { outcome: 'completed' | 'failed'; report: ReconcileReport };
+
+const DEFAULT_BATCH = 500;
+const DEFAULT_LIST_LIMIT = 100_000;
+const WRITE_CONCURRENCY = 32;
+
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
+  const clock = options.clock ?? Date.now;
+  const startedMs = clock();
+  const runId = `${compactIso(startedMs)}-${randomBytes(3).toString('hex')}`;
+  const dryRun = options.dryRun ?? false;
+
+  let lock: Awaited<ReturnType<RunLock['acquire']>> | undefined;
+  if (!dryRun) {
+    lock = await new RunLock(options.redis, options.ledger.keys.runLock('reconcile'), options.lockTtlMs).acquire(`reconcile:${runId}`);
+    if (!lock.acquired) {
+      options.logger?.info({ owner: lock.owner }, 'reconciliation already running elsewhere; this run does nothing');
+      options.metrics?.reconcileRuns.inc({ outcome: 'already_running' });
+      return { outcome: 'already-running', owner: lock.owner };
+    }
+  }
+  const held = lock?.acquired ? lock.lock : undefined;
+  const run = new Run(options, runId, dryRun, clock);
+  const started = performance.now();
+  let failure: unknown;
+  try {
+    await run.execute(() => {
+      if (held && !held.held) {
+        throw new StockguardError('STOCKGUARD_E_RECONCILE_RUNNING', `run ${runId} lost its lock (renewal failed); stopped before writing more`);
+      }
+    });
+  } catch (error) {
+    failure = error;
+  } finally {
+    await held?.release().catch(() => false);
+  }
+  const report = run.report(startedMs, clock(), performance.now() - started, failure);
+  if (!dryRun) {
+    try {
+      report.file = writeReport(options.reportDir, report);
+    } catch (error) {
+      // The ledger writes are done and journaled; without its durable report the run still counts as failed.
+      report.outcome = 'failed';
+      report.error = { code: isStockguardError(error) ? error.code : 'UNEXPECTED', message: describe(error) };
+    }
+  }
+  record(options, report);
+  return { outcome: report.outcome, report };
+}
+
+class Run {
+  readonly totals = emptyTotals();
+  readonly discrepancies: SkuDiscrepancy[] = [];
+  readonly repairs: ReservedRepair[] = [];
+  readonly wmsOnly: { sku: string; wmsOnHand: number }[] = [];
+  readonly ledgerOnly: { sku: string; onHand: number }[] = [];
+  readonly invalid: { sku: string; reason: string }[] = [];
+  private readonly seen = new Set<string>();
+  private readonly limit: number;
+  private truncated = false;
+  private firstAsOfMs: number | undefined;
+  private pages = 0;
+  private settledFor: number | undefined;
+
+  constructor(
+    private readonly options: ReconcileOptions,
+    readonly runId: string,
+    private readonly dryRun: boolean,
+    private readonly clock: Clock,
+  ) {
+    this.limit = options.reportListLimit ?? DEFAULT_LIST_LIMIT;
+  }
+
+  async execute(checkLock: () => void): Promise<void> {
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
+    for await (const page of this.options.wms.snapshot()) {
+      checkLock();
+      this.firstAsOfMs ??= page.asOfMs;
+      await this.waitForSettle(page.asOfMs);
+      const valid: { sku: string; wmsOnHand: number }[] = [];
+      for (const item of page.items) {
+        const problem = skuProblem(item.sku) ?? (this.seen.has(item.sku) ? 'listed twice in the snapshot; the first row was used' : undefined);
+        if (problem) {
+          this.totals.invalidSkus += 1;
+          this.push(this.invalid, { sku: item.sku, reason: problem });
+          continue;
+        }
+        this.seen.add(item.sku);
+        valid.push({ sku: item.sku, wmsOnHand: item.onHand });
+      }
+      for (let from = 0; from < valid.length; from += batchSize) {
+        const batch = valid.slice(from, from + batchSize);
+        const readings = await readLedgerBatch(this.options.redis, this.options.ledger.keys, batch.map((row) => row.sku), {
+          asOfMs: page.asOfMs,
+          settleEndMs: page.asOfMs + this.options.settleMs,
+        });
+        checkLock();
+        await this.compareBatch(batch, readings);
+      }
+      this.pages += 1;
+      this.options.onProgress?.({ phase: 'comparing', pages: this.pages, skus: this.seen.size });
+    }
+    await this.ledgerOnlySkus(checkLock, batchSize);
+    this.options.onProgress?.({ phase: 'done', pages: this.pages, skus: this.seen.size + this.totals.ledgerOnly });
+  }
+
+  /**
+   * Waits until the settle window after the snapshot has passed, so that WMS events the
+   * warehouse applied before its snapshot, and that were still on their way, are in the
+   * ledger before it is compared (docs/reconcile.md, "as of").
+   */
+  private async waitForSettle(asOfMs: number): Promise<void> {
+    if (this.settledFor === asOfMs) return;
+    this.settledFor = asOfMs;
+    const wait = Math.min(this.options.settleMs, asOfMs + this.options.settleMs - this.clock());
+    if (wait > 0) await (this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
+  }
+
+  private async compareBatch(batch: readonly { sku: string; wmsOnHand: number }[], readings: readonly LedgerReading[]): Promise<void> {
+    const writes: (() => Promise<void>)[] = [];
+    batch.forEach((row, index) => {
+      const reading = readings[index]!;
+      if (!reading.exists) {
+        this.totals.wmsOnly += 1;
+        this.push(this.wmsOnly, { sku: row.sku, wmsOnHand: row.wmsOnHand });
+        return;
+      }
+      const skuClass = reading.skuClass ?? 'default';
+      const comparison = compareOnHand({
+        wmsOnHand: row.wmsOnHand,
+        ledgerOnHandAsOf: reading.onHand - reading.onHandChangesAfter,
+        threshold: thresholdFor(this.options.thresholds, skuClass),
+        wmsChangesInSettleWindow: reading.wmsChangesInSettleWindow,
+      });
+      countComparison(this.totals, comparison);
+      if (comparison.verdict !== 'match') {
+        const discrepancy: SkuDiscrepancy = {
+          sku: row.sku,
+          skuClass,
+          wmsOnHand: row.wmsOnHand,
+          ledgerOnHandAsOf: comparison.ledgerOnHandAsOf,
+          onHandBefore: reading.onHand,
+          onHandAfter: reading.onHand,
+          delta: comparison.delta,
+          percent: Math.round(comparison.percent * 100) / 100,
+          action: comparison.verdict === 'correct' ? (this.dryRun ? 'would-correct' : 'corrected') : comparison.verdict === 'report' ? 'reported' : 'unsettled',
+          reason: comparison.reason,
+        };
+        this.push(this.discrepancies, discrepancy);
+        if (comparison.verdict === 'correct' && !this.dryRun) writes.push(() => this.correct(discrepancy));
+      }
+      if (reading.reserved !== reading.openUnits) writes.push(() => this.repair(reading));
+    });
+    await runLimited(writes, WRITE_CONCURRENCY);
+  }
+
+  private async correct(discrepancy: SkuDiscrepancy): Promise<void> {
+    // Idempotent per run: a retry of this run's correction is a DUPLICATE, never a second delta.
+    const eventId = `reconcile:${this.runId}:${discrepancy.sku}`;
+    discrepancy.eventId = eventId;
+    try {
+      const result = await this.options.ledger.adjust(discrepancy.sku, { eventId, delta: discrepancy.delta, cause: 'reconcile' });
+      discrepancy.onHandAfter = result.inventory.onHand;
+    } catch (error) {
+      this.totals.corrected -= 1;
+      this.totals.unitsCorrected -= Math.abs(discrepancy.delta);
+      this.totals.netUnitsCorrected -= discrepancy.delta;
+      discrepancy.action = 'failed';
+      discrepancy.reason = 'error';
+      discrepancy.error = describe(error);
+      this.options.logger?.warn({ sku: discrepancy.sku, err: error }, 'reconciliation could not correct a SKU');
+    }
+  }
+
+  private async repair(reading: LedgerReading): Promise<void> {
+    this.totals.reservedRepairs += 1;
+    if (this.dryRun) {
+      this.push(this.repairs, { sku: reading.sku, reservedBefore: reading.reserved, reservedAfter: reading.openUnits, action: 'would-repair' });
+      return;
+    }
+    try {
+      const result = await this.options.ledger.repairReserved(reading.sku, `reconcile:${this.runId}`);
+      if (result.status === LedgerStatus.UNCHANGED) {
+        // Repaired meanwhile by someone else: nothing drifted any more.
+        this.totals.reservedRepairs -= 1;
+        return;
+      }
+      this.push(this.repairs, { sku: reading.sku, reservedBefore: result.reservedBefore, reservedAfter: result.inventory.reserved, action: 'repaired' });
+    } catch (error) {
+      this.push(this.repairs, { sku: reading.sku, reservedBefore: reading.reserved, reservedAfter: reading.reserved, action: 'failed', error: describe(error) });
+    }
+  }
+
+  /** SKUs the ledger has and the WMS did not list: reported (never zeroed), and their `reserved` checked too. */
+  private async ledgerOnlySkus(checkLock: () => void, batchSize: number): Promise<void> {
+    const keys = this.options.ledger.keys;
+    const asOfMs = this.firstAsOfMs ?? this.clock();
+    const pattern = `${globEscape(keys.prefix)}:inv:*`;
+    for await (const found of scanKeys(this.options.redis, pattern, 2000)) {
+      const skus = found
+        .map((key) => keys.parsePerSkuKey(key))
+        .filter((parsed) => parsed?.kind === 'inventory' && !this.seen.has(parsed.sku))
+        .map((parsed) => parsed!.sku);
+      for (let from = 0; from < skus.length; from += batchSize) {
+        const readings = await readLedgerBatch(this.options.redis, keys, skus.slice(from, from + batchSize), { asOfMs, settleEndMs: asOfMs });
+        checkLock();
+        const writes: (() => Promise<void>)[] = [];
+        for (const reading of readings) {
+          if (!reading.exists) continue;
+          this.totals.ledgerOnly += 1;
+          this.push(this.ledgerOnly, { sku: reading.sku, onHand: reading.onHand });
+          if (reading.reserved !== reading.openUnits) writes.push(() => this.repair(reading));
+        }
+        await runLimited(writes, WRITE_CONCURRENCY);
+      }
+      this.options.onProgress?.({ phase: 'ledger-only', pages: this.pages, skus: this.seen.size + this.totals.ledgerOnly });
+    }
+  }
+
+  private push<T>(list: T[], item: T): void {
+    if (list.length < this.limit) list.push(item);
+    else this.truncated = true;
+  }
+
+  report(startedMs: number, finishedMs: number, durationMs: number, failure: unknown): ReconcileReport {
+    const report: ReconcileReport = {
+      format: 'stockguard-reconcile-report',
+      version: 1,
+      runId: this.runId,
+      dryRun: this.dryRun,
+      outcome: failure === undefined ? 'completed' : 'failed',
+      startedAt: new Date(startedMs).toISOString(),
+      finishedAt: new Date(finishedMs).toISOString(),
+      durationMs: Math.round(durationMs),
+      asOf: this.firstAsOfMs === undefined ? null : new Date(this.firstAsOfMs).toISOString(),
+      pages: this.pages,
+      settleMs: this.options.settleMs,
+      thresholds: this.options.thresholds,
+      totals: this.totals,
+      discrepancies: this.discrepancies,
+      reservedRepairs: this.repairs,
+      wmsOnly: this.wmsOnly,
+      ledgerOnly: this.ledgerOnly,
+      invalidSkus: this.invalid,
+      truncated: this.truncated,
+    };
+    if (failure !== undefined) {
+      report.error = { code: isStockguardError(failure) ? failure.code : 'UNEXPECTED', message: describe(failure) };
+    }
+    return report;
+  }
+}
+
+function skuProblem(sku: string): string | undefined {
+  try {
+    assertSku(sku);
+    return undefined;
+  } catch (error) {
+    return describe(error);
+  }
+}
+
+/** Writes the report next to its siblings: to a temporary name first, so a reader never sees half a file. */
+function writeReport(directory: string, report: ReconcileReport): string {
+  try {
+    mkdirSync(directory, { recursive: true });
+    const file = join(directory, `reconcile-${report.runId}.json`);
+    writeFileSync(`${file}.partial`, `${JSON.stringify({ ...report, file }, null, 2)}\n`);
+    renameSync(`${file}.partial`, file);
+    return file;
+  } catch (error) {
+    throw new StockguardError('STOCKGUARD_E_FILE', `cannot write the reconciliation report to ${directory}: ${describe(error)}`, { cause: error });
+  }
+}
+
+function record(options: ReconcileOptions, report: ReconcileReport): void {
+  const { metrics, logger } = options;
+  const summary = {
+    runId: report.runId,
+    dryRun: report.dryRun,
+    outcome: report.outcome,
+    asOf: report.asOf,
+    durationMs: report.durationMs,
+    ...report.totals,
+    report: report.file,
+    error: report.error,
+  };
+  if (report.outcome === 'completed') logger?.info(summary, report.dryRun ? 'reconciliation dry run finished' : 'reconciliation finished');
+  else logger?.error(summary, 'reconciliation failed');
+  if (!metrics || report.dryRun) return;
+  metrics.reconcileRuns.inc({ outcome: report.outcome });
+  metrics.reconcileLastRun.set(Date.parse(report.finishedAt) / 1000);
+  metrics.reconcileLastSuccess.set(report.outcome === 'completed' ? 1 : 0);
+  metrics.reconcileLastDuration.set(report.durationMs / 1000);
+  metrics.reconcileDiscrepancies.inc({ action: 'corrected' }, report.totals.corrected);
+  metrics.reconcileDiscrepancies.inc({ action: 'reported' }, report.totals.reported);
+  metrics.reconcileDiscrepancies.inc({ action: 'unsettled' }, report.totals.unsettled);
+  metrics.reconcileUnitsCorrected.inc(report.totals.unitsCorrected);
+  metrics.reconcileReservedRepairs.inc(report.totals.reservedRepairs);
+}
+
+async function runLimited(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < tasks.length; index = next++) await tasks[index]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+}
+
+function compactIso(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,21 @@
+// SCAN over every key matching a pattern: on one server, or on every master of a Cluster
+// (SCAN only sees the node it is sent to).
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from '../ledger/scripts.ts';
+
+export async function* scanKeys(redis: RedisClient, match: string, count = 1000): AsyncIterable<string[]> {
+  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+}
+
+/** Escapes the glob characters of a literal part of a SCAN pattern (prefixes may contain none of them, SKUs may). */
+export function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, (character) => `\\${character}`);
+}

@@ -1,0 +1,555 @@
+// Ledger snapshots: `stockguard snapshot` writes every SKU's keys (inventory, reservation
+// records, event marks, journal, channel observations, last pushed values, catalogue entry)
+// and the global catalogue / dirty / hold keys to a gzip-compressed JSON-lines file;
+// `stockguard restore` loads one into an empty Redis. Format and guarantees: docs/reconcile.md,
+// "Snapshots".
+//
+//   line 1      {"format":"stockguard-snapshot","version":1,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
+//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},"journal":{"type":"stream","value":[[id,[field,value,…]],…]},…}}
+//   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
+//   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
+//
+// Each SKU is read in one Lua call over its keys (one slot), so a snapshot taken under load
+// is consistent per SKU: never a `reserved` from before a reservation with its record from after.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, createGzip } from 'node:zlib';
+import { Cluster, type Redis } from 'ioredis';
+import { z } from 'zod';
+import { StockguardError } from '../errors.ts';
+import type { KeySpace, PerSkuKeyKind } from '../ledger/keys.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+import { globEscape, scanKeys } from './scan.ts';
+
+export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
+export const SNAPSHOT_VERSION = 1;
+
+const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'lastPushed', 'catalogEntry'];
+const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'dirtySkus', 'holdExpiries', 'holdLines'] as const;
+type GlobalName = (typeof GLOBAL_NAMES)[number];
+
+function globalKey(keys: KeySpace, name: GlobalName): string {
+  return keys[name]();
+}
+
+/*
+dumpKeys: the content of some keys of one SKU (one slot), read atomically, for a snapshot.
+KEYS[1..n] the keys
+Returns one { type, content } per key: type is none, hash, stream, set, zset, string or list;
+content is HGETALL / XRANGE - + / SMEMBERS / ZRANGE 0 -1 WITHSCORES / { GET } / LRANGE 0 -1.
+*/
+const DUMP_KEYS = `
+local result = {}
+for index, key in ipairs(KEYS) do
+  local keyType = redis.call('TYPE', key)['ok']
+  local content = {}
+  if keyType == 'hash' then content = redis.call('HGETALL', key)
+  elseif keyType == 'stream' then content = redis.call('XRANGE', key, '-', '+')
+  elseif keyType == 'set' then content = redis.call('SMEMBERS', key)
+  elseif keyType == 'zset' then content = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  elseif keyType == 'string' then content = { redis.call('GET', key) }
+  elseif keyType == 'list' then content = redis.call('LRANGE', key, 0, -1)
+  elseif keyType ~= 'none' then return redis.error_reply('dumpKeys: unsupported type ' .. keyType .. ' of ' .. key)
+  end
+  result[index] = { keyType, content }
+end
+return result
+`;
+const DUMP_SHA = createHash('sha1').update(DUMP_KEYS).digest('hex');
+
+// What a snapshot line holds, checked on restore before anything is written.
+const flat = z.array(z.string());
+const KeyContent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hash'), value: flat }),
+  z.object({ type: z.literal('stream'), value: z.array(z.tuple([z.string().regex(/^\d+-\d+$/), flat])) }),
+  z.object({ type: z.literal('set'), value: flat }),
+  z.object({ type: z.literal('zset'), value: flat }),
+  z.object({ type: z.literal('string'), value: z.string() }),
+  z.object({ type: z.literal('list'), value: flat }),
+]);
+type KeyContent = z.infer<typeof KeyContent>;
+
+const Header = z.object({
+  format: z.literal(SNAPSHOT_FORMAT),
+  version: z.number().int(),
+  prefix: z.string(),
+  createdAt: z.string(),
+  createdAtMs: z.number(),
+  counts: z.object({ skus: z.number().int().min(0), globals: z.number().int().min(0) }),
+});
+const SkuLine = z.object({ sku: z.string().min(1), keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent) });
+const GlobalLine = z.intersection(z.object({ global: z.enum(GLOBAL_NAMES) }), KeyContent);
+const Trailer = z.object({
+  end: z.literal(true),
+  lines: z.number().int().min(1),
+  counts: z.object({ skus: z.number().int().min(0), globalLines: z.number().int().min(0), keys: z.number().int().min(0) }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+type SkuLine = z.infer<typeof SkuLine>;
+type GlobalLine = z.infer<typeof GlobalLine>;
+
+export interface SnapshotProgress {
+  phase: 'scanning' | 'writing' | 'verifying' | 'restoring';
+  done: number;
+  total?: number;
+}
+
+export interface SnapshotSummary {
+  file: string;
+  prefix: string;
+  createdAt: string;
+  skus: number;
+  keys: number;
+  /** Keys under the prefix a snapshot does not hold (event streams, delivery marks, DLQ, locks), by kind. */
+  skipped: Record<string, number>;
+  bytes: number;
+  sha256: string;
+  durationMs: number;
+}
+
+export interface WriteSnapshotOptions {
+  redis: RedisClient;
+  keys: KeySpace;
+  file: string;
+  clock?: () => number;
+  onProgress?: (progress: SnapshotProgress) => void;
+  /** SKUs read per pipeline. */
+  batchSize?: number;
+}
+
+const CHUNK = 5000;
+
+/** Writes a snapshot to `file` (through `<file>.partial`, renamed when complete). */
+export async function writeSnapshot(options: WriteSnapshotOptions): Promise<SnapshotSummary> {
+  const started = performance.now();
+  const { redis, keys } = options;
+  const createdAtMs = (options.clock ?? Date.now)();
+  const skus = new Set<string>();
+  const globals: GlobalName[] = [];
+  const skipped: Record<string, number> = {};
+  const globalByKey = new Map(GLOBAL_NAMES.map((name) => [globalKey(keys, name), name] as const));
+  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
+    for (const key of found) {
+      const parsed = keys.parsePerSkuKey(key);
+      const global = globalByKey.get(key);
+      if (parsed) skus.add(parsed.sku);
+      else if (global) globals.push(global);
+      else {
+        const kind = key.slice(keys.prefix.length + 1).split(/[:{]/)[0] || '?';
+        skipped[kind] = (skipped[kind] ?? 0) + 1;
+      }
+    }
+    options.onProgress?.({ phase: 'scanning', done: skus.size });
+  }
+
+  const partial = `${options.file}.partial`;
+  let writer: LineWriter;
+  try {
+    mkdirSync(dirname(options.file), { recursive: true });
+    writer = new LineWriter(partial);
+  } catch (error) {
+    throw fileError(options.file, error);
+  }
+  let keyCount = 0;
+  let globalLines = 0;
+  try {
+    const createdAt = new Date(createdAtMs).toISOString();
+    await writer.line({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, prefix: keys.prefix, createdAt, createdAtMs, counts: { skus: skus.size, globals: globals.length } });
+    const ordered = [...skus].sort();
+    const batchSize = options.batchSize ?? 200;
+    for (let from = 0; from < ordered.length; from += batchSize) {
+      const batch = ordered.slice(from, from + batchSize);
+      const dumps = await dumpSkus(redis, keys, batch);
+      for (let index = 0; index < batch.length; index += 1) {
+        const content = dumps[index]!;
+        keyCount += Object.keys(content).length;
+        await writer.line({ sku: batch[index]!, keys: content });
+      }
+      options.onProgress?.({ phase: 'writing', done: Math.min(from + batchSize, ordered.length), total: ordered.length });
+    }
+    for (const name of globals) {
+      const lines = await dumpGlobal(redis, globalKey(keys, name), name);
+      if (lines.length > 0) keyCount += 1;
+      for (const line of lines) await writer.line(line);
+      globalLines += lines.length;
+    }
+    const sha256 = writer.digest();
+    await writer.line({ end: true, lines: writer.lines + 1, counts: { skus: skus.size, globalLines, keys: keyCount }, sha256 }, false);
+    await writer.close();
+    renameSync(partial, options.file);
+    return {
+      file: options.file,
+      prefix: keys.prefix,
+      createdAt,
+      skus: skus.size,
+      keys: keyCount,
+      skipped,
+      bytes: statSync(options.file).size,
+      sha256,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } catch (error) {
+    writer.destroy();
+    rmSync(partial, { force: true });
+    if (error instanceof StockguardError) throw error;
+    if (isFsError(error)) throw fileError(options.file, error);
+    throw error;
+  }
+}
+
+/** One dumpKeys call per SKU: pipelined on one server, routed per slot on Cluster. */
+async function dumpSkus(redis: RedisClient, keys: KeySpace, skus: readonly string[]): Promise<Partial<Record<PerSkuKeyKind, KeyContent>>[]> {
+  const keyLists = skus.map((sku) => {
+    const all = keys.perSkuKeys(sku);
+    return PER_SKU_KINDS.map((kind) => all[kind]);
+  });
+  let replies: unknown[];
+  if (redis instanceof Cluster) {
+    replies = await Promise.all(keyLists.map((list) => evalDump(redis, list)));
+  } else {
+    const run = async (command: 'evalsha' | 'eval') => {
+      const pipeline = redis.pipeline();
+      for (const list of keyLists) {
+        if (command === 'evalsha') pipeline.evalsha(DUMP_SHA, list.length, ...list);
+        else pipeline.eval(DUMP_KEYS, list.length, ...list);
+      }
+      return (await pipeline.exec()) ?? [];
+    };
+    let results = await run('evalsha');
+    if (results.some(([error]) => error instanceof Error && error.message.startsWith('NOSCRIPT'))) results = await run('eval');
+    replies = results.map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    });
+  }
+  return replies.map((reply, index) => decodeDump(skus[index]!, reply));
+}
+
+async function evalDump(redis: RedisClient, keyList: readonly string[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(DUMP_SHA, keyList.length, ...keyList);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.eval(DUMP_KEYS, keyList.length, ...keyList);
+    throw error;
+  }
+}
+
+function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, KeyContent>> {
+  if (!Array.isArray(reply) || reply.length !== PER_SKU_KINDS.length) {
+    throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for SKU ${JSON.stringify(sku)}: unexpected reply`);
+  }
+  const content: Partial<Record<PerSkuKeyKind, KeyContent>> = {};
+  PER_SKU_KINDS.forEach((kind, index) => {
+    const [type, value] = reply[index] as [string, unknown[]];
+    if (type === 'none') return;
+    if (type === 'string') content[kind] = { type, value: String(value[0]) };
+    else if (type === 'stream') content[kind] = { type, value: (value as [string, string[]][]).map(([id, fields]) => [id, fields.map(String)]) };
+    else if (type === 'hash' || type === 'set' || type === 'zset' || type === 'list') content[kind] = { type, value: value.map(String) };
+    else throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for SKU ${JSON.stringify(sku)}: unexpected type ${type}`);
+  });
+  return content;
+}
+
+/** A global key in lines of at most CHUNK members, read with the SCAN family (it can hold a million SKUs). */
+async function dumpGlobal(redis: RedisClient, key: string, name: GlobalName): Promise<GlobalLine[]> {
+  const node: Redis | Cluster = redis;
+  const type = await node.type(key);
+  const lines: GlobalLine[] = [];
+  const collect = async (scan: (cursor: string) => Promise<[string, string[]]>, kind: 'hash' | 'set' | 'zset') => {
+    let cursor = '0';
+    let buffer: string[] = [];
+    do {
+      const [next, items] = await scan(cursor);
+      cursor = next;
+      buffer.push(...items);
+      while (buffer.length >= CHUNK * (kind === 'set' ? 1 : 2)) {
+        const size = CHUNK * (kind === 'set' ? 1 : 2);
+        lines.push({ global: name, type: kind, value: buffer.slice(0, size) });
+        buffer = buffer.slice(size);
+      }
+    } while (cursor !== '0');
+    if (buffer.length > 0) lines.push({ global: name, type: kind, value: buffer });
+  };
+  if (type === 'set') await collect((cursor) => node.sscan(key, cursor, 'COUNT', 2000), 'set');
+  else if (type === 'hash') await collect((cursor) => node.hscan(key, cursor, 'COUNT', 2000), 'hash');
+  else if (type === 'zset') await collect((cursor) => node.zscan(key, cursor, 'COUNT', 2000), 'zset');
+  else if (type === 'string') lines.push({ global: name, type: 'string', value: (await node.get(key)) ?? '' });
+  else if (type !== 'none') throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `snapshot: ${key} is a ${type}, which a snapshot of ${name} cannot hold`);
+  return lines;
+}
+
+/** gzip JSON lines with a running sha256 over every byte written before the trailer. */
+class LineWriter {
+  lines = 0;
+  private readonly hash = createHash('sha256');
+  private readonly gzip = createGzip();
+  private readonly file: ReturnType<typeof createWriteStream>;
+  private failure: Error | undefined;
+
+  constructor(path: string) {
+    this.file = createWriteStream(path);
+    this.gzip.pipe(this.file);
+    const fail = (error: Error) => (this.failure ??= error);
+    this.file.on('error', fail);
+    this.gzip.on('error', fail);
+  }
+
+  async line(value: unknown, hashed = true): Promise<void> {
+    if (this.failure) throw this.failure;
+    const text = `${JSON.stringify(value)}\n`;
+    if (hashed) this.hash.update(text);
+    this.lines += 1;
+    if (!this.gzip.write(text)) await once(this.gzip, 'drain');
+  }
+
+  digest(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  async close(): Promise<void> {
+    this.gzip.end();
+    await once(this.file, 'close');
+    if (this.failure) throw this.failure;
+  }
+
+  destroy(): void {
+    this.gzip.destroy();
+    this.file.destroy();
+  }
+}
+
+export interface RestoreOptions {
+  redis: RedisClient;
+  keys: KeySpace;
+  file: string;
+  /** Replace the ledger and catalogue keys of a non-empty target (docs/reconcile.md). */
+  force?: boolean;
+  onProgress?: (progress: SnapshotProgress) => void;
+  /** SKUs written at once (each SKU is one MULTI/EXEC). */
+  concurrency?: number;
+}
+
+export interface RestoreSummary {
+  file: string;
+  /** The prefix the snapshot was taken under (the restore writes under the configured one). */
+  sourcePrefix: string;
+  createdAt: string;
+  skus: number;
+  keys: number;
+  /** Keys deleted first because of --force. */
+  replaced: number;
+  durationMs: number;
+}
+
+/**
+ * Checks the whole file first (gzip, JSON of every line, the line shapes, counts and the
+ * sha256), then writes. A damaged or truncated file is refused with
+ * STOCKGUARD_E_SNAPSHOT_CORRUPT before anything is written.
+ */
+export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreSummary> {
+  const started = performance.now();
+  const { redis, keys } = options;
+  const present = await firstKey(redis, keys);
+  if (present !== undefined && !options.force) {
+    throw new StockguardError('STOCKGUARD_E_RESTORE_NOT_EMPTY', `found ${JSON.stringify(present)} under the prefix ${JSON.stringify(keys.prefix)}`);
+  }
+  const header = await verifySnapshot(options.file, options.onProgress);
+
+  let replaced = 0;
+  if (present !== undefined) replaced = await deleteCoveredKeys(redis, keys);
+
+  const concurrency = options.concurrency ?? 64;
+  let inFlight: Promise<unknown>[] = [];
+  let skus = 0;
+  let keyCount = 0;
+  const globalSeen = new Set<GlobalName>();
+  let lineNumber = 0;
+  for await (const line of readLines(options.file)) {
+    lineNumber += 1;
+    if (lineNumber === 1) continue;
+    const value = JSON.parse(line) as Record<string, unknown>;
+    if ('end' in value) break;
+    if ('sku' in value) {
+      const parsed = value as unknown as SkuLine;
+      skus += 1;
+      keyCount += Object.keys(parsed.keys).length;
+      inFlight.push(writeSku(redis, keys, parsed));
+      if (inFlight.length >= concurrency) {
+        await Promise.all(inFlight);
+        inFlight = [];
+        options.onProgress?.({ phase: 'restoring', done: skus, total: header.counts.skus });
+      }
+    } else {
+      const parsed = value as unknown as GlobalLine;
+      if (!globalSeen.has(parsed.global)) keyCount += 1;
+      globalSeen.add(parsed.global);
+      await Promise.all(inFlight);
+      inFlight = [];
+      await writeCommands(redis, commandsFor(globalKey(keys, parsed.global), parsed), false);
+    }
+  }
+  await Promise.all(inFlight);
+  options.onProgress?.({ phase: 'restoring', done: skus, total: header.counts.skus });
+  return { file: options.file, sourcePrefix: header.prefix, createdAt: header.createdAt, skus, keys: keyCount, replaced, durationMs: Math.round(performance.now() - started) };
+}
+
+/** Reads the file through once and checks everything a restore relies on; returns the header. */
+export async function verifySnapshot(file: string, onProgress?: (progress: SnapshotProgress) => void): Promise<z.infer<typeof Header>> {
+  const hash = createHash('sha256');
+  let header: z.infer<typeof Header> | undefined;
+  let trailer: z.infer<typeof Trailer> | undefined;
+  let lineNumber = 0;
+  let skus = 0;
+  let globalLines = 0;
+  const corrupt = (detail: string) => new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', `${file}: ${detail}`);
+  try {
+    for await (const line of readLines(file)) {
+      lineNumber += 1;
+      if (trailer) throw corrupt(`line ${lineNumber} follows the end line`);
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw corrupt(`line ${lineNumber} is not JSON`);
+      }
+      if (lineNumber === 1) {
+        const format = (value as { format?: unknown; version?: unknown } | null)?.format;
+        if (format !== SNAPSHOT_FORMAT) throw corrupt('the first line is not a stockguard snapshot header');
+        const version = (value as { version?: unknown }).version;
+        if (version !== SNAPSHOT_VERSION) {
+          throw new StockguardError('STOCKGUARD_E_SNAPSHOT_VERSION', `${file} is format version ${JSON.stringify(version)}; this stockguard reads version ${SNAPSHOT_VERSION}`);
+        }
+        const parsed = Header.safeParse(value);
+        if (!parsed.success) throw corrupt(`the header is malformed: ${parsed.error.issues[0]?.message ?? ''}`);
+        header = parsed.data;
+        hash.update(`${line}\n`);
+        continue;
+      }
+      if (typeof value === 'object' && value !== null && 'end' in value) {
+        const parsed = Trailer.safeParse(value);
+        if (!parsed.success) throw corrupt(`the end line is malformed`);
+        trailer = parsed.data;
+        continue;
+      }
+      hash.update(`${line}\n`);
+      if (typeof value === 'object' && value !== null && 'sku' in value) {
+        const parsed = SkuLine.safeParse(value);
+        if (!parsed.success) throw corrupt(`line ${lineNumber} (a SKU) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+        skus += 1;
+        if (skus % 10_000 === 0) onProgress?.({ phase: 'verifying', done: skus, total: header?.counts.skus });
+      } else {
+        const parsed = GlobalLine.safeParse(value);
+        if (!parsed.success) throw corrupt(`line ${lineNumber} is neither a SKU nor a known global key`);
+        globalLines += 1;
+      }
+    }
+  } catch (error) {
+    if (error instanceof StockguardError) throw error;
+    if (isFsError(error)) throw fileError(file, error);
+    // zlib: "unexpected end of file" (truncated), "incorrect header check", CRC mismatches.
+    throw corrupt(`cannot decompress: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!header) throw corrupt('the file is empty');
+  if (!trailer) throw corrupt(`no end line after line ${lineNumber}: the file is truncated`);
+  const digest = hash.digest('hex');
+  if (digest !== trailer.sha256) throw corrupt(`the sha256 of the content is ${digest}, the end line says ${trailer.sha256}`);
+  if (trailer.lines !== lineNumber) throw corrupt(`the end line counts ${trailer.lines} lines, the file has ${lineNumber}`);
+  if (trailer.counts.skus !== skus || header.counts.skus !== skus) throw corrupt(`${skus} SKU lines, the header says ${header.counts.skus} and the end line ${trailer.counts.skus}`);
+  if (trailer.counts.globalLines !== globalLines) throw corrupt(`${globalLines} global lines, the end line says ${trailer.counts.globalLines}`);
+  onProgress?.({ phase: 'verifying', done: skus, total: skus });
+  return header;
+}
+
+/** The lines of a gzip file; zlib and file errors surface from the iteration. */
+async function* readLines(file: string): AsyncIterable<string> {
+  const input = createReadStream(file);
+  const gunzip = createGunzip();
+  input.on('error', (error) => gunzip.destroy(error));
+  input.pipe(gunzip);
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    rest += decoder.write(chunk);
+    let newline = rest.indexOf('\n');
+    while (newline !== -1) {
+      yield rest.slice(0, newline);
+      rest = rest.slice(newline + 1);
+      newline = rest.indexOf('\n');
+    }
+  }
+  rest += decoder.end();
+  // A last line without its newline is kept: the checks after it decide whether it is whole.
+  if (rest !== '') yield rest;
+}
+
+type Command = [string, ...(string | number)[]];
+
+function commandsFor(key: string, content: KeyContent): Command[] {
+  const chunks = <T>(items: readonly T[], size: number): T[][] => {
+    const result: T[][] = [];
+    for (let from = 0; from < items.length; from += size) result.push(items.slice(from, from + size));
+    return result;
+  };
+  switch (content.type) {
+    case 'hash':
+      return chunks(content.value, 2000).map((part) => ['hset', key, ...part]);
+    case 'set':
+      return chunks(content.value, 2000).map((part) => ['sadd', key, ...part]);
+    case 'list':
+      return chunks(content.value, 2000).map((part) => ['rpush', key, ...part]);
+    case 'zset': {
+      const pairs: string[] = [];
+      for (let index = 0; index + 1 < content.value.length; index += 2) pairs.push(content.value[index + 1]!, content.value[index]!);
+      return chunks(pairs, 2000).map((part) => ['zadd', key, ...part]);
+    }
+    case 'string':
+      return [['set', key, content.value]];
+    case 'stream':
+      // Explicit ids keep the journal exactly as it was, the as-of arithmetic included.
+      return content.value.map(([id, fields]) => ['xadd', key, id, ...fields]);
+  }
+}
+
+async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
+  const all = keys.perSkuKeys(line.sku);
+  const commands = Object.entries(line.keys).flatMap(([kind, content]) => commandsFor(all[kind as PerSkuKeyKind], content));
+  await writeCommands(redis, commands, true);
+}
+
+/** One MULTI/EXEC per SKU (its keys share a slot): a SKU is restored whole or not at all. */
+async function writeCommands(redis: RedisClient, commands: readonly Command[], atomic: boolean): Promise<void> {
+  if (commands.length === 0) return;
+  const batch = atomic ? redis.multi() : redis.pipeline();
+  for (const [name, ...args] of commands) batch.call(name, ...args);
+  const results = await batch.exec();
+  for (const [error] of results ?? []) if (error) throw error;
+}
+
+async function firstKey(redis: RedisClient, keys: KeySpace): Promise<string | undefined> {
+  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 1000)) return found[0];
+  return undefined;
+}
+
+/** --force: deletes every key a snapshot holds (per-SKU and global), leaving event streams, marks, DLQ and locks. */
+async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<number> {
+  const globals = new Set(GLOBAL_NAMES.map((name) => globalKey(keys, name)));
+  let deleted = 0;
+  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
+    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined);
+    // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
+    await Promise.all(covered.map((key) => redis.unlink(key)));
+    deleted += covered.length;
+  }
+  return deleted;
+}
+
+function isFsError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!) && (error as NodeJS.ErrnoException).syscall !== undefined;
+}
+
+function fileError(file: string, error: unknown): StockguardError {
+  return new StockguardError('STOCKGUARD_E_FILE', `${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
