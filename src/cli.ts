@@ -1,5 +1,6 @@
 // The `stockguard` command. Exit codes (docs/cli.md): 0 done, 1 refused (a coded error:
-// bad input, unknown SKU, ...), 2 usage error, 3 Redis unavailable, 4 unexpected failure.
+// bad input, unknown SKU, ...), 2 usage error, 3 Redis unavailable, 4 unexpected failure,
+// 5 busy (another reconciliation run holds the lock).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { importCatalog } from './catalog/import.ts';
@@ -10,8 +11,12 @@ import { listDeadLetters, replayDeadLetters } from './consumers/deadLetters.ts';
 import { startDaemon } from './daemon.ts';
 import { createLogger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
+import { runReconciliation, takeSnapshot } from './reconcile/jobs.ts';
+import { createProgress } from './reconcile/progress.ts';
+import type { ReconcileReport } from './reconcile/reconcile.ts';
+import { restoreSnapshot } from './reconcile/snapshot.ts';
 
-export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4 } as const;
+export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4, busy: 5 } as const;
 
 const USAGE = `stockguard — inventory ledger that stops overselling across channels
 
@@ -27,10 +32,13 @@ Usage:
   stockguard holdback SKU UNITS              set the SKU's static holdback
   stockguard dlq list [--count N]            show dead letters: events that could not be applied, with the reason
   stockguard dlq replay (--all | ID...)      put dead letters back on their stream (after fixing the cause)
+  stockguard reconcile [--dry-run]           compare the WMS snapshot with the ledger now; correct, repair, report
+  stockguard snapshot [--out FILE]           write the whole ledger and catalogue to a gzip JSON-lines file
+  stockguard restore FILE [--force]          load a snapshot into an empty Redis (--force: replace what is there)
   stockguard --version | --help
 
 Configuration comes from environment variables: see docs/configuration.md.
-Exit codes: 0 done, 1 refused (coded error), 2 usage, 3 Redis unavailable, 4 unexpected.`;
+Exit codes: 0 done, 1 refused (coded error), 2 usage, 3 Redis unavailable, 4 unexpected, 5 busy (reconciliation already running).`;
 
 class UsageError extends Error {}
 
@@ -51,6 +59,9 @@ export async function run(argv: readonly string[], out: (line: string) => void =
         journal: { type: 'string' },
         count: { type: 'string' },
         all: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        out: { type: 'string' },
+        force: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -89,6 +100,7 @@ export async function run(argv: readonly string[], out: (line: string) => void =
     }
     if (isStockguardError(error)) {
       out(`error: ${error.message}`);
+      if (error.code === 'STOCKGUARD_E_RECONCILE_RUNNING') return EXIT.busy;
       return error.code === 'STOCKGUARD_E_REDIS_UNAVAILABLE' ? EXIT.redisUnavailable : EXIT.refused;
     }
     out(`unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -96,7 +108,7 @@ export async function run(argv: readonly string[], out: (line: string) => void =
   }
 }
 
-type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string; count?: string; all?: boolean };
+type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string; count?: string; all?: boolean; 'dry-run'?: boolean; out?: string; force?: boolean };
 
 /** Runs until SIGTERM or SIGINT, then shuts down gracefully within the configured deadline. */
 async function serve(config: ReturnType<typeof loadConfig>): Promise<number> {
@@ -150,6 +162,8 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
       } else {
         out('  not in the catalogue: no channel mappings');
       }
+      const pushed = await lastPushed(runtime, sku);
+      if (pushed.length > 0) out(`  last pushed: ${pushed.join(', ')}`);
       const open = reservations.filter((record) => record.openUnits > 0 || record.state === 'PENDING');
       out(`open reservations (${open.length} of ${reservations.length}):`);
       for (const record of open.slice(0, 50)) {
@@ -209,9 +223,87 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
       }
       throw new UsageError(`unknown dlq command ${JSON.stringify(args[0] ?? '')}: use "dlq list" or "dlq replay"`);
     }
+    case 'reconcile': {
+      if (args.length > 0) throw new UsageError(`reconcile takes no arguments, got ${JSON.stringify(args.join(' '))}`);
+      const dryRun = flags['dry-run'] ?? false;
+      const progress = createProgress({ label: dryRun ? 'reconcile (dry run)' : 'reconcile', unit: 'SKUs', out });
+      const result = await runReconciliation(runtime, { dryRun, onProgress: (step) => progress.update(step.skus, undefined, `${step.pages} WMS pages`) });
+      progress.finish();
+      if (result.outcome === 'already-running') {
+        throw new StockguardError('STOCKGUARD_E_RECONCILE_RUNNING', `held by ${result.owner ?? 'a run whose lock just expired'}`);
+      }
+      printReconcileReport(result.report, out);
+      if (result.report.outcome === 'failed') {
+        out(`error: ${result.report.error?.message ?? 'the run failed'}`);
+        return result.report.error?.code === 'STOCKGUARD_E_REDIS_UNAVAILABLE' ? EXIT.redisUnavailable : result.report.error?.code.startsWith('STOCKGUARD_E_') ? EXIT.refused : EXIT.unexpected;
+      }
+      return EXIT.ok;
+    }
+    case 'snapshot': {
+      if (args.length > 0) throw new UsageError(`snapshot takes no arguments (use --out FILE), got ${JSON.stringify(args.join(' '))}`);
+      const progress = createProgress({ label: 'snapshot', unit: 'SKUs', out });
+      const summary = await takeSnapshot(runtime, { file: flags.out, onProgress: (step) => progress.update(step.done, step.total, step.phase) });
+      progress.finish();
+      const skipped = Object.entries(summary.skipped).map(([kind, count]) => `${count} ${kind}`).join(', ');
+      out(`snapshot of prefix ${summary.prefix} written to ${summary.file}: ${summary.skus} SKUs, ${summary.keys} keys, ${summary.bytes} bytes, sha256 ${summary.sha256}, ${summary.durationMs} ms`);
+      if (skipped) out(`  not in a snapshot (in-flight events, delivery marks, dead letters, locks): ${skipped}`);
+      return EXIT.ok;
+    }
+    case 'restore': {
+      const file = required(args[0], 'FILE');
+      if (args.length > 1) throw new UsageError(`restore takes one FILE, got ${args.length}`);
+      const progress = createProgress({ label: 'restore', unit: 'SKUs', out });
+      const summary = await restoreSnapshot({ redis: runtime.redis, keys: ledger.keys, file, force: flags.force ?? false, onProgress: (step) => progress.update(step.done, step.total, step.phase) });
+      progress.finish();
+      out(`restored ${summary.skus} SKUs (${summary.keys} keys) from ${summary.file}, taken ${summary.createdAt} under prefix ${summary.sourcePrefix}, into prefix ${ledger.keys.prefix} in ${summary.durationMs} ms${summary.replaced ? `; ${summary.replaced} existing keys replaced (--force)` : ''}`);
+      return EXIT.ok;
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+function printReconcileReport(report: ReconcileReport, out: (line: string) => void): void {
+  const totals = report.totals;
+  out(`reconciliation ${report.runId}${report.dryRun ? ' (dry run: nothing was written)' : ''}: ${report.outcome} in ${report.durationMs} ms, WMS snapshot as of ${report.asOf ?? 'unknown (no page)'}, ${report.pages} pages`);
+  out(`  compared ${totals.compared} SKUs: ${totals.matched} match, ${totals.discrepancies} discrepancies: ${totals.corrected} ${report.dryRun ? 'would be corrected' : 'corrected'} (${totals.unitsCorrected} units, net ${totals.netUnitsCorrected}), ${totals.reported} below threshold (reported), ${totals.unsettled} unsettled (next run)`);
+  out(`  reserved ${report.dryRun ? 'would be repaired' : 'repaired'} on ${totals.reservedRepairs} SKUs; ${totals.wmsOnly} SKUs only in the WMS, ${totals.ledgerOnly} only in the ledger, ${totals.invalidSkus} invalid WMS rows`);
+  const shown = 50;
+  for (const item of report.discrepancies.slice(0, shown)) {
+    out(`  ${item.sku}  wms ${item.wmsOnHand}  ledger ${item.ledgerOnHandAsOf} as of  delta ${item.delta > 0 ? '+' : ''}${item.delta}  ${item.action} (${item.reason})${item.action === 'corrected' ? `  on_hand ${item.onHandBefore} → ${item.onHandAfter}` : ''}${item.error ? `: ${item.error}` : ''}`);
+  }
+  if (report.discrepancies.length > shown) out(`  … and ${report.discrepancies.length - shown} more in the report`);
+  for (const repair of report.reservedRepairs.slice(0, shown)) out(`  ${repair.sku}  reserved ${repair.reservedBefore} → ${repair.reservedAfter}  ${repair.action}${repair.error ? `: ${repair.error}` : ''}`);
+  if (report.file) out(`report: ${report.file}`);
+}
+
+/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{SKU}`. */
+async function lastPushed(runtime: Runtime, sku: string): Promise<string[]> {
+  const key = runtime.ledger.keys.lastPushed(sku);
+  const type = await runtime.redis.type(key);
+  if (type === 'hash') {
+    return Object.entries(await runtime.redis.hgetall(key))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([channel, value]) => `${channel} ${describePushed(value)}`);
+  }
+  if (type === 'string') return [describePushed((await runtime.redis.get(key)) ?? '')];
+  return [];
+}
+
+function describePushed(value: string): string {
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (typeof parsed === 'number') return String(parsed);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const fields = parsed as Record<string, unknown>;
+      const quantity = fields.quantity ?? fields.q ?? fields.value;
+      const at = fields.atMs ?? fields.at ?? fields.pushedAtMs;
+      if (typeof quantity === 'number') return `${quantity}${typeof at === 'number' ? ` at ${new Date(at).toISOString()}` : ''}`;
+    }
+  } catch {
+    // not JSON: shown as stored
+  }
+  return value;
 }
 
 function required(value: string | undefined, name: string): string {

@@ -18,6 +18,8 @@ export interface PushRequest {
    * as changeFromQuantity.
    */
   readonly known: number | undefined;
+  /** When `known` was true (ms); 0 when unknown. */
+  readonly knownAtMs: number;
   /** The ledger version the quantity was computed from. */
   readonly version: number;
   /** When the oldest ledger change not yet on the channel happened (ms). */

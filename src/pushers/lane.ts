@@ -1,0 +1,220 @@
+// One lane per channel: the SKUs waiting to be pushed there, coalesced (one entry per
+// SKU, the newest target wins, the oldest change time is kept), and the workers that take
+// them in priority order (src/domain/pushOrder.ts) as fast as the channel's rate limit
+// lets them. A SKU is never in two requests at once; a newer target that arrives while
+// one is in flight waits and goes next.
+import { type BackoffPolicy, backoffDelayMs } from '../domain/backoff.ts';
+import { orderPushes } from '../domain/pushOrder.ts';
+import type { Clock } from '../ledger/ledger.ts';
+import type { PushRequest, PushResult, Pusher } from './pusher.ts';
+import { sleep } from './wait.ts';
+
+interface Waiting {
+  request: PushRequest;
+  /** When the SKU started waiting (for the linger). */
+  firstOfferedAtMs: number;
+  /** Not sent before this time (backoff after a failure). */
+  notBeforeMs: number;
+}
+
+export interface LaneOptions {
+  /** Wait this long after a SKU starts waiting before sending it, so a burst coalesces. */
+  lingerMs: number;
+  clock: Clock;
+  backoff: BackoffPolicy;
+  random?: () => number;
+  /** Called with every batch's results, after the lane has updated what it knows. */
+  onResults(results: PushResult[]): Promise<void>;
+}
+
+export class PushLane {
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly inFlight = new Map<string, PushRequest>();
+  /** What this process last saw on the channel per SKU: an acknowledged push or a read-back. */
+  private readonly seen = new Map<string, { quantity: number; atMs: number }>();
+  /** Consecutive unsuccessful tries per SKU (stale, failed), for the backoff. */
+  private readonly failures = new Map<string, number>();
+  private readonly stopping = new AbortController();
+  private wake: (() => void) | undefined;
+  private workers: Promise<void>[] = [];
+  private gate: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly pusher: Pusher,
+    private readonly options: LaneOptions,
+  ) {}
+
+  get channel() {
+    return this.pusher.channel;
+  }
+
+  start(): void {
+    this.workers = Array.from({ length: Math.max(1, this.pusher.concurrency) }, () => this.work());
+  }
+
+  /** Stops taking work and waits for the batches in flight; returns what was still waiting. */
+  async stop(): Promise<PushRequest[]> {
+    this.stopping.abort();
+    this.wake?.();
+    await Promise.all(this.workers);
+    return [...this.waiting.values()].map((entry) => entry.request);
+  }
+
+  /** SKUs waiting plus SKUs in flight. */
+  size(): { waiting: number; inFlight: number } {
+    return { waiting: this.waiting.size, inFlight: this.inFlight.size };
+  }
+
+  /** The freshest value this process saw on the channel, if newer than `atMs`. */
+  seenAfter(sku: string, atMs: number): { quantity: number; atMs: number } | undefined {
+    const seen = this.seen.get(sku);
+    return seen && seen.atMs > atMs ? seen : undefined;
+  }
+
+  /**
+   * Offers a target. Dropped when the channel already has it (the last acknowledged value,
+   * or the value in flight) unless it corrects drift; otherwise it replaces the SKU's
+   * waiting target and keeps the oldest change time (propagation is measured from the
+   * first change the channel has not seen).
+   */
+  offer(request: PushRequest, lastAcked: number | undefined): void {
+    const inFlight = this.inFlight.get(request.sku);
+    const acked = this.seen.get(request.sku)?.quantity ?? lastAcked;
+    const already = inFlight ? inFlight.quantity : acked;
+    if (request.cause !== 'drift' && request.quantity === already && (inFlight || lastAcked !== undefined || this.seen.has(request.sku))) {
+      this.waiting.delete(request.sku);
+      return;
+    }
+    const previous = this.waiting.get(request.sku);
+    this.waiting.set(request.sku, {
+      request: previous ? { ...request, changedAtMs: Math.min(previous.request.changedAtMs, request.changedAtMs) } : request,
+      firstOfferedAtMs: previous?.firstOfferedAtMs ?? this.options.clock(),
+      notBeforeMs: previous?.notBeforeMs ?? this.retryAtMs(request.sku),
+    });
+    this.wake?.();
+  }
+
+  /** Forgets nothing durable: used after a read-back found the channel's current value. */
+  noteSeen(sku: string, quantity: number, atMs: number): void {
+    const previous = this.seen.get(sku);
+    if (!previous || previous.atMs <= atMs) this.seen.set(sku, { quantity, atMs });
+  }
+
+  /** Puts a request back after a failure, behind a backoff, unless a newer target waits. */
+  retryLater(request: PushRequest): void {
+    if (this.waiting.has(request.sku) || this.stopping.signal.aborted) return;
+    this.waiting.set(request.sku, { request, firstOfferedAtMs: this.options.clock(), notBeforeMs: this.retryAtMs(request.sku) });
+    this.wake?.();
+  }
+
+  /** Counts an unsuccessful try of the SKU; the next offer of it waits a backoff. */
+  noteFailure(sku: string): void {
+    this.failures.set(sku, (this.failures.get(sku) ?? 0) + 1);
+  }
+
+  private retryAtMs(sku: string): number {
+    const failures = this.failures.get(sku) ?? 0;
+    // The first retry after a stale compare-and-set goes at once: the read-back just gave
+    // the current value. Later ones back off, so a SKU that keeps losing cannot hog the lane.
+    return failures <= 1 ? 0 : this.options.clock() + backoffDelayMs(failures - 2, this.options.backoff, this.options.random);
+  }
+
+  private async work(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      const due = this.dueAtMs();
+      if (due === undefined) {
+        await this.sleepUntilWoken(signal);
+        continue;
+      }
+      const wait = due - this.options.clock();
+      if (wait > 0) {
+        await this.sleepUntilWoken(signal, wait);
+        continue;
+      }
+      const batch = await this.takeBatch(signal);
+      if (batch.length === 0) continue;
+      for (const request of batch) this.inFlight.set(request.sku, request);
+      let results: PushResult[];
+      try {
+        results = await this.pusher.push(batch);
+      } catch (error) {
+        results = batch.map((request) => ({ request, outcome: { kind: 'failed' as const, message: error instanceof Error ? error.message : String(error) } }));
+      }
+      for (const { request, outcome } of results) {
+        this.inFlight.delete(request.sku);
+        if (outcome.kind === 'acked') {
+          this.seen.set(request.sku, { quantity: request.quantity, atMs: outcome.atMs });
+          this.failures.delete(request.sku);
+          // A target that waited behind this one and equals it is already there.
+          const next = this.waiting.get(request.sku);
+          if (next && next.request.quantity === request.quantity && next.request.cause !== 'drift') this.waiting.delete(request.sku);
+        } else if (outcome.kind === 'stale' || outcome.kind === 'failed') {
+          this.noteFailure(request.sku);
+          if (outcome.kind === 'stale' && outcome.channelQuantity !== undefined) this.noteSeen(request.sku, outcome.channelQuantity, this.options.clock());
+        }
+      }
+      for (const request of batch) this.inFlight.delete(request.sku);
+      await this.options.onResults(results).catch(() => undefined);
+      this.wake?.();
+    }
+  }
+
+  /** Capacity first, then the choice: a zero that arrived while we waited still goes first. */
+  private async takeBatch(signal: AbortSignal): Promise<PushRequest[]> {
+    // One worker at a time reserves capacity and picks, so two never pick the same SKUs.
+    const previous = this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    await previous;
+    try {
+      await this.pusher.acquire(signal);
+      if (signal.aborted) return [];
+      const now = this.options.clock();
+      const ready = [...this.waiting.values()].filter((entry) => !this.inFlight.has(entry.request.sku) && entry.notBeforeMs <= now).map((entry) => this.withFreshKnowledge(entry.request));
+      const batch = orderPushes(ready).slice(0, this.pusher.maxBatch);
+      if (batch.length === 0) this.pusher.release();
+      for (const request of batch) this.waiting.delete(request.sku);
+      return batch;
+    } finally {
+      open();
+    }
+  }
+
+  /** The request with the newest value we know the channel shows (an ack may have landed since it was computed). */
+  private withFreshKnowledge(request: PushRequest): PushRequest {
+    const seen = this.seen.get(request.sku);
+    return seen && seen.atMs > request.knownAtMs ? { ...request, known: seen.quantity, knownAtMs: seen.atMs } : request;
+  }
+
+  /** When the next batch may go: the earliest waiting SKU's linger or backoff end; undefined when nothing waits. */
+  private dueAtMs(): number | undefined {
+    let due: number | undefined;
+    for (const entry of this.waiting.values()) {
+      if (this.inFlight.has(entry.request.sku)) continue;
+      const at = Math.max(entry.notBeforeMs, entry.firstOfferedAtMs + this.options.lingerMs);
+      if (due === undefined || at < due) due = at;
+    }
+    return due;
+  }
+
+  private sleepUntilWoken(signal: AbortSignal, maxMs?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      // Several workers may sleep; waking one chains to the next through its own loop.
+      const previousWake = this.wake;
+      this.wake = () => {
+        previousWake?.();
+        done();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      if (maxMs !== undefined) timer = setTimeout(done, maxMs);
+    });
+  }
+}

@@ -1,0 +1,143 @@
+// What the pushers keep in Redis, all in the SKU's slot (I7) and all theirs, never the
+// ledger's fields:
+//   <prefix>:pushed:{SKU}     hash channel → JSON {quantity, atMs, version}: the last push
+//                             the channel acknowledged (what "changed" is measured against)
+//   <prefix>:pushstate:{SKU}  hash: `sales` (JSON buckets of units sold per second over
+//                             the holdback window), `cursor` (last journal id read),
+//                             `dynamic_holdback` (units in force)
+//   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
+//                             p99 sale-to-ledger latency
+import type { SalesChannel } from '../catalog/entry.ts';
+import type { KeySpace } from '../ledger/keys.ts';
+import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+
+export interface PushedLevel {
+  quantity: number;
+  /** When the channel acknowledged it (ms, our clock). */
+  atMs: number;
+  /** The ledger version the quantity was computed from. */
+  version: number;
+}
+
+export interface LedgerNumbers {
+  onHand: number;
+  reserved: number;
+  holdback: number;
+  version: number;
+  /** The ledger's last change (updated_ms). */
+  updatedMs: number;
+}
+
+export interface PushState {
+  sales: Array<[number, number]>;
+  cursor: string | undefined;
+  dynamicHoldback: number;
+}
+
+export interface SkuPushView {
+  ledger: LedgerNumbers | undefined;
+  pushed: Partial<Record<SalesChannel, PushedLevel>>;
+  observed: Partial<Record<SalesChannel, { quantity: number; observedAtMs: number }>>;
+  state: PushState;
+}
+
+export interface SaleLatencyReport {
+  p99Ms: number;
+  samples: number;
+  atMs: number;
+}
+
+const CHANNELS: readonly SalesChannel[] = ['shopify', 'amazon'];
+
+export class PushStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeySpace,
+    private readonly ledger: Ledger,
+  ) {}
+
+  /** Everything the coordinator needs about one SKU, read concurrently. */
+  async view(sku: string): Promise<SkuPushView> {
+    const skuKeys = this.keys.sku(sku);
+    const [numbers, pushed, observed, state] = await Promise.all([
+      this.redis.hmget(skuKeys.inventory, 'on_hand', 'reserved', 'holdback', 'version', 'updated_ms'),
+      this.redis.hgetall(this.keys.pushedLevels(sku)),
+      this.ledger.observations(sku, 'channelLevels'),
+      this.redis.hmget(this.keys.pushState(sku), 'sales', 'cursor', 'dynamic_holdback'),
+    ]);
+    const [onHand, reserved, holdback, version, updatedMs] = numbers;
+    const view: SkuPushView = {
+      ledger:
+        onHand === null || onHand === undefined
+          ? undefined
+          : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0) },
+      pushed: {},
+      observed: {},
+      state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },
+    };
+    for (const channel of CHANNELS) {
+      const level = parsePushed(pushed[channel]);
+      if (level) view.pushed[channel] = level;
+      const report = observed[channel];
+      if (report) view.observed[channel] = { quantity: report.quantity, observedAtMs: report.observedAtMs };
+    }
+    return view;
+  }
+
+  async recordPushed(sku: string, channel: SalesChannel, level: PushedLevel): Promise<void> {
+    await this.redis.hset(this.keys.pushedLevels(sku), channel, JSON.stringify(level));
+  }
+
+  async saveState(sku: string, state: PushState): Promise<void> {
+    const fields: Array<string | number> = ['sales', JSON.stringify(state.sales), 'dynamic_holdback', state.dynamicHoldback];
+    if (state.cursor !== undefined) fields.push('cursor', state.cursor);
+    await this.redis.hset(this.keys.pushState(sku), ...fields);
+  }
+
+  /** Journal entries after `afterId` (exclusive), oldest first, at most `count`. */
+  journalAfter(sku: string, afterId: string, count: number): Promise<JournalEntry[]> {
+    return this.ledger.journal(sku, { afterId, count });
+  }
+
+  async saleLatency(): Promise<SaleLatencyReport | undefined> {
+    const raw = await this.redis.get(this.keys.saleToLedgerLatency());
+    if (!raw) return undefined;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed !== 'object' || parsed === null) return undefined;
+      const { p99Ms, samples, atMs } = parsed as Record<string, unknown>;
+      return typeof p99Ms === 'number' && typeof samples === 'number' && typeof atMs === 'number' ? { p99Ms, samples, atMs } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Written by the consumers' process; expires so a stopped consumer fleet is noticed. */
+  async publishSaleLatency(report: SaleLatencyReport, ttlMs: number): Promise<void> {
+    await this.redis.set(this.keys.saleToLedgerLatency(), JSON.stringify(report), 'PX', ttlMs);
+  }
+}
+
+function parsePushed(raw: string | undefined): PushedLevel | undefined {
+  if (!raw) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { quantity, atMs, version } = parsed as Record<string, unknown>;
+    return typeof quantity === 'number' && typeof atMs === 'number' ? { quantity, atMs, version: typeof version === 'number' ? version : 0 } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSales(raw: string | null | undefined): Array<[number, number]> {
+  if (!raw) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter((bucket: unknown): bucket is [number, number] => Array.isArray(bucket) && bucket.length === 2 && typeof bucket[0] === 'number' && typeof bucket[1] === 'number');
+  } catch {
+    return [];
+  }
+}
