@@ -24,6 +24,7 @@ import {
 } from './ledger.ts';
 import { ingestMarkdown, ingestTextReport, runIngestScenario } from './ingest.ts';
 import { replaceSection } from './lib/markdown.ts';
+import { persistenceMarkdown, persistenceTextReport, runPersistenceScenario } from './persistence.ts';
 import { openBenchRedis } from './lib/redis.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,6 +71,11 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
     } finally {
       await redis.close();
     }
+  },
+  async persistence(options) {
+    const result = await runPersistenceScenario({ opsScale: options.opsScale, log: (line) => console.log(line) });
+    console.log(`\n${persistenceTextReport(result)}`);
+    if (options.write) writeResults('persistence', result, persistenceMarkdown(result));
   },
   async ingest(options) {
     const redis = await openBenchRedis();

@@ -35,7 +35,7 @@ export class PushLane {
   /** Consecutive unsuccessful tries per SKU (stale, failed), for the backoff. */
   private readonly failures = new Map<string, number>();
   private readonly stopping = new AbortController();
-  private wake: (() => void) | undefined;
+  private readonly sleepers = new Set<() => void>();
   private workers: Promise<void>[] = [];
   private gate: Promise<void> = Promise.resolve();
 
@@ -55,7 +55,7 @@ export class PushLane {
   /** Stops taking work and waits for the batches in flight; returns what was still waiting. */
   async stop(): Promise<PushRequest[]> {
     this.stopping.abort();
-    this.wake?.();
+    this.wakeAll();
     await Promise.all(this.workers);
     return [...this.waiting.values()].map((entry) => entry.request);
   }
@@ -79,9 +79,8 @@ export class PushLane {
    */
   offer(request: PushRequest, lastAcked: number | undefined): void {
     const inFlight = this.inFlight.get(request.sku);
-    const acked = this.seen.get(request.sku)?.quantity ?? lastAcked;
-    const already = inFlight ? inFlight.quantity : acked;
-    if (request.cause !== 'drift' && request.quantity === already && (inFlight || lastAcked !== undefined || this.seen.has(request.sku))) {
+    const already = inFlight ? inFlight.quantity : (this.seen.get(request.sku)?.quantity ?? lastAcked);
+    if (request.cause !== 'drift' && already !== undefined && request.quantity === already) {
       this.waiting.delete(request.sku);
       return;
     }
@@ -91,7 +90,7 @@ export class PushLane {
       firstOfferedAtMs: previous?.firstOfferedAtMs ?? this.options.clock(),
       notBeforeMs: previous?.notBeforeMs ?? this.retryAtMs(request.sku),
     });
-    this.wake?.();
+    this.wakeAll();
   }
 
   /** Forgets nothing durable: used after a read-back found the channel's current value. */
@@ -104,7 +103,7 @@ export class PushLane {
   retryLater(request: PushRequest): void {
     if (this.waiting.has(request.sku) || this.stopping.signal.aborted) return;
     this.waiting.set(request.sku, { request, firstOfferedAtMs: this.options.clock(), notBeforeMs: this.retryAtMs(request.sku) });
-    this.wake?.();
+    this.wakeAll();
   }
 
   /** Counts an unsuccessful try of the SKU; the next offer of it waits a backoff. */
@@ -156,7 +155,7 @@ export class PushLane {
       }
       for (const request of batch) this.inFlight.delete(request.sku);
       await this.options.onResults(results).catch(() => undefined);
-      this.wake?.();
+      this.wakeAll();
     }
   }
 
@@ -171,8 +170,15 @@ export class PushLane {
       await this.pusher.acquire(signal);
       if (signal.aborted) return [];
       const now = this.options.clock();
-      const ready = [...this.waiting.values()].filter((entry) => !this.inFlight.has(entry.request.sku) && entry.notBeforeMs <= now).map((entry) => this.withFreshKnowledge(entry.request));
-      const batch = orderPushes(ready).slice(0, this.pusher.maxBatch);
+      const ready = [...this.waiting.values()]
+        .filter((entry) => !this.inFlight.has(entry.request.sku) && entry.notBeforeMs <= now)
+        .map((entry) => {
+          const request = this.withFreshKnowledge(entry.request);
+          return { sku: request.sku, target: request.quantity, known: request.known, changedAtMs: request.changedAtMs, request };
+        });
+      const batch = orderPushes(ready)
+        .slice(0, this.pusher.maxBatch)
+        .map((candidate) => candidate.request);
       if (batch.length === 0) this.pusher.release();
       for (const request of batch) this.waiting.delete(request.sku);
       return batch;
@@ -198,21 +204,21 @@ export class PushLane {
     return due;
   }
 
+  private wakeAll(): void {
+    for (const wake of [...this.sleepers]) wake();
+  }
+
   private sleepUntilWoken(signal: AbortSignal, maxMs?: number): Promise<void> {
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer) clearTimeout(timer);
         signal.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = undefined;
+        this.sleepers.delete(done);
         resolve();
       };
-      // Several workers may sleep; waking one chains to the next through its own loop.
-      const previousWake = this.wake;
-      this.wake = () => {
-        previousWake?.();
-        done();
-      };
+      if (signal.aborted) return done();
+      this.sleepers.add(done);
       signal.addEventListener('abort', done, { once: true });
       if (maxMs !== undefined) timer = setTimeout(done, maxMs);
     });

@@ -1,0 +1,470 @@
+// The pushers' coordinator: drains the dirty index the ledger fills, works out what each
+// channel should show for each SKU, and hands the values that changed to one lane per
+// channel (lane.ts), which coalesces, prioritises and rate-limits them. A scheduled sweep
+// (node-cron) re-checks every catalogue SKU as the safety net, and is where drift is judged.
+//
+//   sellable(c) = policy_c(max(0, on_hand − reserved − (static holdback + dynamic holdback)))
+//
+// The dynamic holdback is kept in the pushers' own key (store.ts), never in the ledger.
+// docs/pushers.md explains the whole flow.
+import { type ScheduledTask, schedule } from 'node-cron';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
+import type { PusherSettings } from '../config.ts';
+import type { BackoffPolicy } from '../domain/backoff.ts';
+import { type DriftVerdict, judgeDrift } from '../domain/drift.ts';
+import { dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
+import { exposure, sellable } from '../domain/sellable.ts';
+import { StockguardError } from '../errors.ts';
+import type { Clock, Ledger } from '../ledger/ledger.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { PushLane } from './lane.ts';
+import type { PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
+import { SALE_LATENCY_TTL_MS } from './saleLatency.ts';
+import { type LocationCheck, ShopifyPusher } from './shopify.ts';
+import { PushStore, type SkuPushView } from './store.ts';
+import { sleep } from './wait.ts';
+
+export interface PushEvent {
+  readonly sku: string;
+  readonly channel: SalesChannel;
+  readonly quantity: number;
+  readonly outcome: PushOutcome;
+  readonly cause: PushRequest['cause'];
+  readonly changedAtMs: number;
+}
+
+export interface PushCoordinatorOptions {
+  redis: RedisClient;
+  ledger: Ledger;
+  catalog: Catalog;
+  pushers: readonly Pusher[];
+  settings: PusherSettings;
+  metrics: Metrics;
+  logger: Logger;
+  clock?: Clock;
+  /** Dirty SKUs taken per drain. Default 256. */
+  drainBatch?: number;
+  /** How long a catalogue entry read on the change path is reused; sweeps re-read. Default 30 s. */
+  catalogCacheMs?: number;
+  /** Backoff between retries of a SKU whose push keeps failing or losing its compare-and-set. */
+  retryBackoff?: BackoffPolicy;
+  /** Called for every push result (tests, the benchmark). */
+  onPush?: (event: PushEvent) => void;
+}
+
+export interface SweepReport {
+  skus: number;
+  /** Quantities handed to the lanes (a value equal to the last acknowledged one is not). */
+  offered: number;
+  drift: number;
+  fbaSkipped: number;
+}
+
+interface ComputeTally {
+  offered: number;
+  drift: number;
+  fbaSkipped: number;
+}
+
+const BUCKET_MS = 1_000;
+const JOURNAL_PAGE = 1_000;
+const CHUNK = 64;
+
+export class PushCoordinator {
+  readonly store: PushStore;
+  /** Resolves when the start-up sweep is done (it runs in the background). */
+  initialSweep: Promise<SweepReport | undefined> = Promise.resolve(undefined);
+  private readonly lanes = new Map<SalesChannel, PushLane>();
+  private readonly clock: Clock;
+  private readonly entries = new Map<string, { entry: CatalogEntry | undefined; atMs: number }>();
+  private readonly exposures = new Map<string, number>();
+  private readonly dynamicHoldbacks = new Map<string, number>();
+  private latency: { p99Ms: number; readAtMs: number; measured: boolean } | undefined;
+  private warnedLatency = false;
+  private gaugesAtMs = 0;
+  private readonly stopping = new AbortController();
+  private drainLoop: Promise<void> | undefined;
+  private cron: ScheduledTask | undefined;
+  private sweeping: Promise<SweepReport> | undefined;
+  private computing = 0;
+  private started = false;
+
+  constructor(private readonly options: PushCoordinatorOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.store = new PushStore(options.redis, options.ledger.keys, options.ledger);
+    for (const pusher of options.pushers) {
+      this.lanes.set(
+        pusher.channel,
+        new PushLane(pusher, {
+          lingerMs: options.settings.lingerMs,
+          clock: this.clock,
+          backoff: options.retryBackoff ?? { baseMs: 200, maxMs: 30_000 },
+          onResults: (results) => this.settle(results),
+        }),
+      );
+    }
+  }
+
+  /** Checks the channels (Shopify locations), starts the lanes, the drain loop and the sweep schedule. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    for (const lane of this.lanes.values()) lane.start();
+    // The start-up sweep repairs whatever a crash between popping and pushing left behind.
+    this.initialSweep = this.sweep().catch((error: unknown) => {
+      this.options.logger.error({ err: error }, 'start-up push sweep failed');
+      return undefined;
+    });
+    this.drainLoop = this.drain();
+    this.cron = schedule(
+      this.options.settings.sweepCron,
+      async () => {
+        await this.sweep().catch((error: unknown) => this.options.logger.error({ err: error }, 'scheduled push sweep failed'));
+      },
+      { name: 'stockguard-push-sweep', noOverlap: true },
+    );
+  }
+
+  /**
+   * Stops draining and sweeping, lets the batches in flight finish, and puts the SKUs
+   * still waiting back in the dirty index (with their change time) for the next process.
+   */
+  async stop(): Promise<{ requeued: number }> {
+    this.stopping.abort();
+    await this.cron?.destroy();
+    await this.drainLoop;
+    await this.sweeping?.catch(() => undefined);
+    let requeued = 0;
+    for (const lane of this.lanes.values()) {
+      const waiting = await lane.stop();
+      if (waiting.length > 0) {
+        requeued += waiting.length;
+        await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', ...waiting.flatMap((request) => [request.changedAtMs, request.sku])).catch(() => undefined);
+      }
+      await lane.pusher.close();
+    }
+    return { requeued };
+  }
+
+  lane(channel: SalesChannel): PushLane | undefined {
+    return this.lanes.get(channel);
+  }
+
+  /** True when nothing is dirty, waiting, in flight or being computed. */
+  async isIdle(): Promise<boolean> {
+    if (this.computing > 0 || this.sweeping) return false;
+    for (const lane of this.lanes.values()) {
+      const size = lane.size();
+      if (size.waiting > 0 || size.inFlight > 0) return false;
+    }
+    return (await this.options.redis.zcard(this.options.ledger.keys.dirtySkus())) === 0;
+  }
+
+  /**
+   * Checks every Shopify location the catalogue maps to (active, fulfils online orders).
+   * Empty when Shopify is not configured.
+   */
+  async checkLocations(): Promise<LocationCheck[]> {
+    const shopify = this.options.pushers.find((pusher): pusher is ShopifyPusher => pusher instanceof ShopifyPusher);
+    if (!shopify) return [];
+    const entries = await this.catalogEntries();
+    const ids = [...new Set(entries.flatMap((entry) => (entry.shopify ? [entry.shopify.locationId] : [])))];
+    return shopify.checkLocations(ids);
+  }
+
+  /** Re-checks every catalogue SKU: pushes what differs from the last acknowledged value, judges drift. */
+  sweep(): Promise<SweepReport> {
+    this.sweeping ??= this.runSweep().finally(() => {
+      this.sweeping = undefined;
+    });
+    return this.sweeping;
+  }
+
+  /** Takes up to drainBatch SKUs from the dirty index and offers their new values; how many it took. */
+  async drainOnce(): Promise<number> {
+    const raw = await this.options.redis.zpopmin(this.options.ledger.keys.dirtySkus(), this.options.drainBatch ?? 256);
+    const items: Array<{ sku: string; changedAtMs: number }> = [];
+    for (let index = 0; index + 1 < raw.length; index += 2) items.push({ sku: raw[index]!, changedAtMs: Number(raw[index + 1]) });
+    if (items.length > 0) await this.computeMany(items, 'change');
+    return items.length;
+  }
+
+  private async drain(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      let taken = 0;
+      try {
+        taken = await this.drainOnce();
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'draining the dirty index failed; retrying');
+        await sleep(this.options.settings.pollMs * 20, signal);
+      }
+      if (taken === 0) await sleep(this.options.settings.pollMs, signal);
+    }
+  }
+
+  private async runSweep(): Promise<SweepReport> {
+    const entries = await this.catalogEntries();
+    for (const lane of this.lanes.values()) {
+      await lane.pusher.prepare(entries).catch((error: unknown) => this.options.logger.error({ err: error, channel: lane.channel }, 'preparing the channel failed'));
+    }
+    const tally: ComputeTally = { offered: 0, drift: 0, fbaSkipped: 0 };
+    const items = entries.map((entry) => ({ sku: entry.sku, changedAtMs: 0 }));
+    for (let start = 0; start < items.length && !this.stopping.signal.aborted; start += CHUNK * 4) {
+      const part = await this.computeMany(items.slice(start, start + CHUNK * 4), 'sweep');
+      tally.offered += part.offered;
+      tally.drift += part.drift;
+      tally.fbaSkipped += part.fbaSkipped;
+    }
+    this.updateGauges(true);
+    const report = { skus: entries.length, ...tally };
+    this.options.logger.info(report, 'push sweep done');
+    return report;
+  }
+
+  /** Every catalogue entry, read fresh (and cached for the change path). */
+  private async catalogEntries(): Promise<CatalogEntry[]> {
+    const skus = await this.options.catalog.list();
+    const entries: CatalogEntry[] = [];
+    for (let start = 0; start < skus.length; start += CHUNK) {
+      const chunk = await Promise.all(skus.slice(start, start + CHUNK).map((sku) => this.entryFor(sku, true).catch(() => undefined)));
+      for (const entry of chunk) if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+
+  private async entryFor(sku: string, fresh: boolean): Promise<CatalogEntry | undefined> {
+    const cached = this.entries.get(sku);
+    const now = this.clock();
+    if (!fresh && cached && now - cached.atMs < (this.options.catalogCacheMs ?? 30_000)) return cached.entry;
+    const entry = await this.options.catalog.get(sku);
+    this.entries.set(sku, { entry, atMs: now });
+    return entry;
+  }
+
+  private async computeMany(items: ReadonlyArray<{ sku: string; changedAtMs: number }>, cause: 'change' | 'sweep'): Promise<ComputeTally> {
+    const tally: ComputeTally = { offered: 0, drift: 0, fbaSkipped: 0 };
+    this.computing += 1;
+    try {
+      for (let start = 0; start < items.length; start += CHUNK) {
+        await Promise.all(
+          items.slice(start, start + CHUNK).map(async (item) => {
+            try {
+              await this.compute(item.sku, item.changedAtMs, cause, tally);
+            } catch (error) {
+              this.options.logger.warn({ err: error, sku: item.sku }, 'computing what to push failed; the SKU stays dirty');
+              if (cause === 'change') {
+                await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', item.changedAtMs, item.sku).catch(() => undefined);
+              }
+            }
+          }),
+        );
+      }
+    } finally {
+      this.computing -= 1;
+    }
+    this.updateGauges(false);
+    return tally;
+  }
+
+  /** Works out each channel's value for one SKU and offers it to the lane. */
+  private async compute(sku: string, changedAtMs: number, cause: 'change' | 'sweep', tally: ComputeTally): Promise<void> {
+    const entry = await this.entryFor(sku, false);
+    if (!entry) return;
+    const view = await this.store.view(sku);
+    const ledger = view.ledger;
+    if (!ledger) return;
+    const now = this.clock();
+    const dynamic = await this.updateDynamicHoldback(sku, view, now);
+    const quantities = { onHand: ledger.onHand, reserved: ledger.reserved, holdback: ledger.holdback + dynamic };
+    const shown: number[] = [];
+    for (const lane of this.lanes.values()) {
+      const channel = lane.channel;
+      const eligibility = lane.pusher.eligibility(entry);
+      if (!eligibility.push) {
+        if (eligibility.reason === 'fba') {
+          tally.fbaSkipped += 1;
+          this.options.metrics.fbaSkipped.inc();
+        }
+        continue;
+      }
+      const target = sellable(quantities, this.options.catalog.policyFor(entry, channel));
+      shown.push(target);
+      const pushed = view.pushed[channel];
+      const observed = view.observed[channel];
+      const known = newest([
+        pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined,
+        observed ? { quantity: observed.quantity, atMs: observed.observedAtMs } : undefined,
+        lane.seenAfter(sku, 0),
+      ]);
+      let requestCause: PushRequest['cause'] = cause;
+      if (cause === 'sweep') {
+        const verdict = await this.judge(sku, channel, view, now);
+        if (verdict.kind === 'drift') {
+          requestCause = 'drift';
+          tally.drift += 1;
+          this.options.metrics.driftUnits.inc({ channel }, Math.abs(verdict.units));
+          this.options.metrics.driftCorrections.inc({ channel });
+          this.options.logger.warn(
+            { sku, channel, observed: observed?.quantity, expected: verdict.expected, units: verdict.units, target },
+            'channel level drifted from what was pushed; pushing a correction',
+          );
+        }
+      }
+      const request: PushRequest = {
+        sku,
+        channel,
+        entry,
+        quantity: target,
+        known: known?.quantity,
+        knownAtMs: known?.atMs ?? 0,
+        version: ledger.version,
+        // A sweep that finds a missing push measures from the ledger's last change.
+        changedAtMs: cause === 'change' && changedAtMs > 0 ? changedAtMs : ledger.updatedMs,
+        cause: requestCause,
+      };
+      if (requestCause === 'drift' || pushed?.quantity !== target) tally.offered += 1;
+      lane.offer(request, pushed?.quantity);
+    }
+    this.exposures.set(sku, exposure(ledger.onHand - ledger.reserved, shown));
+  }
+
+  /** Reads new sales from the journal into the SKU's window and returns the dynamic holdback. */
+  private async updateDynamicHoldback(sku: string, view: SkuPushView, now: number): Promise<number> {
+    const settings = this.options.settings.dynamicHoldback;
+    const window = { windowMs: settings.windowMs, bucketMs: BUCKET_MS };
+    const afterId = view.state.cursor ?? `${Math.max(0, now - settings.windowMs)}-0`;
+    const entries = await this.store.journalAfter(sku, afterId, JOURNAL_PAGE);
+    let sales = view.state.sales;
+    for (const entry of entries) {
+      const units = entry.cause === 'reserve' ? entry.dReserved + entry.dOversold : 0;
+      if (units > 0) sales = recordSales(sales, entry.atMs, units, now, window);
+    }
+    sales = pruneSales(sales, now, window);
+    const latency = await this.saleLatencyMs(now);
+    const units = settings.maxUnits === 0 ? 0 : dynamicHoldback(salesRatePerSecond(sales, now, window), latency, { maxUnits: settings.maxUnits });
+    const cursor = entries.length > 0 ? entries[entries.length - 1]!.id : view.state.cursor;
+    if (entries.length > 0 || units !== view.state.dynamicHoldback || sales.length !== view.state.sales.length) {
+      await this.store.saveState(sku, { sales, cursor, dynamicHoldback: units });
+    }
+    if (units > 0) this.dynamicHoldbacks.set(sku, units);
+    else this.dynamicHoldbacks.delete(sku);
+    return units;
+  }
+
+  /** The measured p99 sale-to-ledger latency, re-read at most once a second; the default until measured. */
+  private async saleLatencyMs(now: number): Promise<number> {
+    if (this.latency && now - this.latency.readAtMs < 1_000) return this.latency.p99Ms;
+    const report = await this.store.saleLatency().catch(() => undefined);
+    const measured = report !== undefined && now - report.atMs <= SALE_LATENCY_TTL_MS;
+    const p99Ms = measured ? report.p99Ms : this.options.settings.dynamicHoldback.defaultLatencyMs;
+    this.latency = { p99Ms, readAtMs: now, measured };
+    if (measured && p99Ms > this.options.settings.driftSettleMs && !this.warnedLatency) {
+      this.warnedLatency = true;
+      this.options.logger.warn({ p99Ms, settleMs: this.options.settings.driftSettleMs }, 'p99 sale-to-ledger latency exceeds the drift settle window: raise STOCKGUARD_DRIFT_SETTLE_SECONDS');
+    }
+    return p99Ms;
+  }
+
+  /** Drift after the settle window, counting the channel's own ingested sales since the push. */
+  private async judge(sku: string, channel: SalesChannel, view: SkuPushView, now: number): Promise<DriftVerdict> {
+    const input = {
+      pushed: view.pushed[channel],
+      observed: view.observed[channel],
+      channelSalesSincePush: 0,
+      ledgerChangedAtMs: view.ledger?.updatedMs ?? 0,
+      nowMs: now,
+      settleMs: this.options.settings.driftSettleMs,
+    };
+    const first = judgeDrift(input);
+    if (first.kind === 'none' || first.kind === 'settling' || !input.pushed) return first;
+    return judgeDrift({ ...input, channelSalesSincePush: await this.channelSalesSince(sku, channel, input.pushed.atMs) });
+  }
+
+  /** Units the channel sold (reserved minus released, by reservation id `channel:…`) in journal entries after atMs. */
+  private async channelSalesSince(sku: string, channel: SalesChannel, atMs: number): Promise<number> {
+    const prefix = `${channel}:`;
+    let units = 0;
+    let afterId = `${atMs}-0`;
+    // Bounded: after a long quiet period the settle window has long passed anyway.
+    for (let page = 0; page < 20; page += 1) {
+      const entries = await this.store.journalAfter(sku, afterId, JOURNAL_PAGE);
+      for (const entry of entries) {
+        if (!entry.ref.startsWith(prefix)) continue;
+        if (entry.cause === 'reserve') units += entry.dReserved + entry.dOversold;
+        else if (entry.cause === 'release') units += entry.dReserved;
+      }
+      if (entries.length < JOURNAL_PAGE) break;
+      afterId = entries[entries.length - 1]!.id;
+    }
+    return units;
+  }
+
+  /** A batch's results: durable record of what was acknowledged, metrics, logs, follow-ups. */
+  private async settle(results: PushResult[]): Promise<void> {
+    const now = this.clock();
+    const writes: Promise<unknown>[] = [];
+    for (const { request, outcome } of results) {
+      const { sku, channel } = request;
+      this.options.metrics.pushes.inc({ channel, outcome: outcome.kind });
+      switch (outcome.kind) {
+        case 'acked':
+          writes.push(this.store.recordPushed(sku, channel, { quantity: request.quantity, atMs: outcome.atMs, version: request.version }));
+          if (request.cause !== 'drift') this.options.metrics.saleToChannelSeconds.observe({ channel }, Math.max(0, outcome.atMs - request.changedAtMs) / 1000);
+          break;
+        case 'stale':
+          // Someone sold on the channel since we last looked: take the ledger's value again
+          // (it may have ingested that sale by now) against the value just read back.
+          writes.push(this.compute(sku, request.changedAtMs, 'change', { offered: 0, drift: 0, fbaSkipped: 0 }).catch(() => undefined));
+          break;
+        case 'invalid':
+        case 'rejected': {
+          const error = new StockguardError('STOCKGUARD_E_CHANNEL_REJECTED', `${channel} refused ${request.quantity} for SKU ${JSON.stringify(sku)}: ${outcome.code}`);
+          this.options.logger.warn({ err: { code: error.code, message: error.message }, sku, channel, quantity: request.quantity, code: outcome.code, reason: outcome.message, issues: outcome.issues }, 'push refused');
+          break;
+        }
+        case 'blocked':
+          this.options.logger.debug({ sku, channel, reason: outcome.reason }, 'push blocked');
+          break;
+        case 'failed': {
+          const error = new StockguardError('STOCKGUARD_E_CHANNEL_REQUEST', `${channel}: ${outcome.message}`);
+          this.options.logger.warn({ err: { code: error.code, message: error.message }, sku, channel }, 'push failed; retrying after a backoff');
+          this.lanes.get(channel)?.retryLater(request);
+          break;
+        }
+      }
+      this.options.onPush?.({ sku, channel, quantity: request.quantity, outcome, cause: request.cause, changedAtMs: request.changedAtMs });
+    }
+    await Promise.all(writes);
+    if (now - this.gaugesAtMs >= 1_000) this.updateGauges(true);
+  }
+
+  private updateGauges(force: boolean): void {
+    const now = this.clock();
+    if (!force && now - this.gaugesAtMs < 1_000) return;
+    this.gaugesAtMs = now;
+    const metrics = this.options.metrics;
+    for (const lane of this.lanes.values()) {
+      const size = lane.size();
+      metrics.pushQueue.set({ channel: lane.channel }, size.waiting + size.inFlight);
+    }
+    let total = 0;
+    for (const value of this.exposures.values()) if (value > 0) total += value;
+    metrics.exposureUnits.set(total);
+    let held = 0;
+    for (const value of this.dynamicHoldbacks.values()) held += value;
+    metrics.dynamicHoldbackUnits.set(held);
+    const top = [...this.exposures].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, this.options.settings.topExposureSkus);
+    metrics.exposureTop.reset();
+    top.forEach(([sku, value], index) => metrics.exposureTop.set({ rank: String(index + 1), sku }, value));
+  }
+}
+
+function newest(candidates: ReadonlyArray<{ quantity: number; atMs: number } | undefined>): { quantity: number; atMs: number } | undefined {
+  let best: { quantity: number; atMs: number } | undefined;
+  for (const candidate of candidates) if (candidate && (!best || candidate.atMs > best.atMs)) best = candidate;
+  return best;
+}

@@ -1,0 +1,52 @@
+// The pushers role: builds one pusher per configured channel and the coordinator that
+// drives them. docs/pushers.md describes the whole flow.
+import type { Catalog } from '../catalog/catalog.ts';
+import type { Config } from '../config.ts';
+import type { Clock, Ledger } from '../ledger/ledger.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { AmazonPusher } from './amazon.ts';
+import { type PushEvent, PushCoordinator } from './coordinator.ts';
+import type { Pusher } from './pusher.ts';
+import { ShopifyPusher } from './shopify.ts';
+
+export { AmazonPusher } from './amazon.ts';
+export { PushCoordinator, type PushCoordinatorOptions, type PushEvent, type SweepReport } from './coordinator.ts';
+export { LwaTokenProvider } from './lwa.ts';
+export type { Eligibility, PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
+export { SaleLatencyReporter } from './saleLatency.ts';
+export { type LocationCheck, type LocationProblem, ShopifyPusher } from './shopify.ts';
+export { PushStore, type PushedLevel } from './store.ts';
+
+export interface PusherDependencies {
+  config: Config;
+  redis: RedisClient;
+  ledger: Ledger;
+  catalog: Catalog;
+  metrics: Metrics;
+  logger: Logger;
+  clock?: Clock;
+  onPush?: (event: PushEvent) => void;
+}
+
+/** The coordinator with a pusher for each channel whose credentials are configured; undefined when none is. */
+export function createPushCoordinator(dependencies: PusherDependencies): PushCoordinator | undefined {
+  const { config, metrics, logger, clock } = dependencies;
+  const common = { metrics, clock, maxAttempts: config.pushers.maxAttempts, requestTimeoutMs: config.pushers.requestTimeoutMs };
+  const pushers: Pusher[] = [];
+  if (config.shopify) pushers.push(new ShopifyPusher({ ...common, settings: config.shopify, logger: logger.child({ part: 'pusher', channel: 'shopify' }) }));
+  if (config.amazon) pushers.push(new AmazonPusher({ ...common, settings: config.amazon, logger: logger.child({ part: 'pusher', channel: 'amazon' }) }));
+  if (pushers.length === 0) return undefined;
+  return new PushCoordinator({
+    redis: dependencies.redis,
+    ledger: dependencies.ledger,
+    catalog: dependencies.catalog,
+    pushers,
+    settings: config.pushers,
+    metrics,
+    logger: logger.child({ part: 'pushers' }),
+    clock,
+    onPush: dependencies.onPush,
+  });
+}
