@@ -19,6 +19,7 @@ import type { Clock } from './ledger/ledger.ts';
 import type { Logger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, SaleLatencyReporter } from './pushers/index.ts';
 import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
 
 export interface DaemonOptions {
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   logger: Logger;
   clock?: Clock;
   metrics?: Metrics;
+  /** Every push result (the demo measures sale-to-channel propagation with it). */
+  onPush?: (event: PushEvent) => void;
 }
 
 export interface Daemon {
@@ -35,6 +38,8 @@ export interface Daemon {
   holds: CheckoutHolds;
   /** The HTTP listener, when the http role runs. */
   http: RunningHttpServer | undefined;
+  /** The channel pushers, when the pushers role runs and a channel is configured. */
+  pushers: PushCoordinator | undefined;
   /** Stops reading, finishes and acknowledges in-flight work, closes connections. */
   stop(): Promise<{ graceful: boolean; unfinished: number }>;
 }
@@ -55,6 +60,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let consumer: StreamConsumer | undefined;
   let trimmer: StreamTrimmer | undefined;
+  // The consumers measure sale-to-ledger latency; its p99 sizes the pushers' dynamic holdback.
+  const saleLatency = roles.has('consumers') ? new SaleLatencyReporter(new PushStore(redis, ledger.keys, ledger), clock) : undefined;
   if (roles.has('consumers')) {
     consumer = new StreamConsumer({
       redis,
@@ -85,6 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           resolveChannelItem: (channel, itemId) => catalog.skuForChannelItem(channel, itemId),
         });
         recordApplied(metrics, event, outcome, clock);
+        if (event.type === 'order.placed') saleLatency?.record(clock() - event.receivedAtMs);
       },
       metrics: {
         deadLettered: (_stream, reason) => metrics.deadLetters.inc({ reason }),
@@ -149,6 +157,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
 
   timers.push(setInterval(() => void updateStreamGauges(runtime, streams, config, metrics).catch(() => metrics.redisErrors.inc()), 5_000));
+  if (saleLatency) timers.push(setInterval(() => void saleLatency.publish().catch(() => metrics.redisErrors.inc()), 5_000));
+
+  let pushers: PushCoordinator | undefined;
+  if (roles.has('pushers')) {
+    pushers = createPushCoordinator({ config, redis, ledger, catalog, metrics, logger, clock, onPush: options.onPush });
+    if (pushers) await pushers.start();
+    else logger.info('no channel is configured (SHOPIFY_STORE_DOMAIN + SHOPIFY_ACCESS_TOKEN, AMAZON_SELLER_ID + LWA credentials): the pushers do not run');
+  }
 
   // Scheduled reconciliation and snapshots (docs/reconcile.md): one replica per time slot.
   let jobs: ScheduledJobs | undefined;
@@ -204,6 +220,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     sink,
     holds,
     http,
+    pushers,
     async stop() {
       for (const timer of timers) clearInterval(timer);
       // Stop taking new work first: no new webhooks, no new SQS receives.
@@ -212,6 +229,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       trimmer?.stop();
       await jobs?.stop(config.shutdownDeadlineMs);
       const result = consumer ? await consumer.stop({ deadlineMs: config.shutdownDeadlineMs }) : { graceful: true, unfinished: 0 };
+      // After the consumers: their last changes are in the dirty index; what the pushers
+      // could not send yet goes back there for the next process.
+      await pushers?.stop();
       await runtime.close();
       return result;
     },
