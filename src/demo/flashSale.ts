@@ -21,6 +21,7 @@ import { loadConfig } from '../config.ts';
 import { startDaemon } from '../daemon.ts';
 import { simulateNaiveSync, type PurchaseAttempt } from '../domain/naiveBaseline.ts';
 import { sellable } from '../domain/sellable.ts';
+import { PushStore } from '../pushers/index.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
 import { RedisServer } from '../sim/redisServer.ts';
@@ -175,7 +176,13 @@ try {
   log(`catalogue: ${skuCount} SKUs (${HOT} hot, ${entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').length} FBA on Amazon); stockguard serve on ${daemonUrl}`);
 
   // Channels start at 0; the pushers tell them what they may sell.
-  const expected = async (entry: CatalogEntry, channel: 'shopify' | 'amazon') => sellable((await ledger.inventory(entry.sku))!, catalog.policyFor(entry, channel));
+  // What the pushers aim for: the ledger, the static holdback and the pushers' own dynamic holdback.
+  const pushStore = new PushStore(daemon.runtime.redis, ledger.keys, ledger);
+  const expected = async (entry: CatalogEntry, channel: 'shopify' | 'amazon') => {
+    const inventory = (await ledger.inventory(entry.sku))!;
+    const dynamic = (await pushStore.view(entry.sku)).state.dynamicHoldback;
+    return sellable({ ...inventory, holdback: inventory.holdback + dynamic }, catalog.policyFor(entry, channel));
+  };
   const inSync = async () => {
     for (const entry of entries) {
       if (shopify.level(entry.shopify!.inventoryItemId, LOCATION)?.available !== (await expected(entry, 'shopify'))) return false;
