@@ -23,7 +23,9 @@ import {
   WORKLOAD_NAMES,
 } from './ledger.ts';
 import { ingestMarkdown, ingestTextReport, runIngestScenario } from './ingest.ts';
+import { reconcileMarkdown, reconcileTextReport, runReconcileScenario } from './reconcile.ts';
 import { replaceSection } from './lib/markdown.ts';
+import { propagationMarkdown, propagationTextReport, runPropagationScenario } from './propagation.ts';
 import { persistenceMarkdown, persistenceTextReport, runPersistenceScenario } from './persistence.ts';
 import { openBenchRedis } from './lib/redis.ts';
 
@@ -85,6 +87,43 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
       const result = await runIngestScenario({ redisUrl: redis.url, events: Math.max(1000, Math.round(100_000 * scale)), log: (line) => console.log(line) });
       console.log(`\n${ingestTextReport(result)}`);
       if (options.write) writeResults('ingest', result, ingestMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
+  async reconcile(options) {
+    const redis = await openBenchRedis();
+    console.log(`reconcile: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const result = await runReconcileScenario({
+        redisUrl: redis.url,
+        sizes: [100_000, 1_000_000].map((skus) => Math.max(1000, Math.round(skus * scale))),
+        // CONFIG SET only on a server of our own.
+        streamNodeProbes: redis.private ? [1024, 512] : [],
+        log: (line) => console.log(line),
+      });
+      console.log(`\n${reconcileTextReport(result)}`);
+      if (options.write) writeResults('reconcile', result, reconcileMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
+  async propagation(options) {
+    const redis = await openBenchRedis();
+    console.log(`propagation: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const result = await runPropagationScenario({
+        redisUrl: redis.url,
+        variants: [
+          { origin: 'api', durationMs: Math.max(5_000, Math.round(30_000 * scale)) },
+          { origin: 'shopify', durationMs: Math.max(5_000, Math.round(15_000 * scale)) },
+        ],
+        log: (line) => console.log(line),
+      });
+      console.log(`\n${propagationTextReport(result)}`);
+      if (options.write) writeResults('propagation', result, propagationMarkdown(result));
     } finally {
       await redis.close();
     }

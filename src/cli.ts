@@ -279,7 +279,7 @@ function printReconcileReport(report: ReconcileReport, out: (line: string) => vo
 
 /** What the pushers last sent each channel, when they keep `<prefix>:pushed:{SKU}`. */
 async function lastPushed(runtime: Runtime, sku: string): Promise<string[]> {
-  const key = runtime.ledger.keys.lastPushed(sku);
+  const key = runtime.ledger.keys.pushedLevels(sku);
   const type = await runtime.redis.type(key);
   if (type === 'hash') {
     return Object.entries(await runtime.redis.hgetall(key))

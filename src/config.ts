@@ -23,8 +23,13 @@ export const CONFIG_SCHEMA = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    // The message never repeats the value: it may hold the password.
+    .refine((value) => !/^rediss?:\/\//.test(value) || parsableRedisUrl(value), 'must be a URL such as redis://user:password@host:6379; percent-encode "@", ":", "/", "#" and "%" in the user name and password')
     .default('redis://127.0.0.1:6379'),
   STOCKGUARD_REDIS_CLUSTER: flag(false),
+  STOCKGUARD_REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  STOCKGUARD_REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
+  STOCKGUARD_REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
   STOCKGUARD_KEY_PREFIX: z
     .string()
     .min(1)
@@ -126,7 +131,8 @@ export const CONFIG_SCHEMA = z.object({
 });
 
 export interface Config {
-  redis: { url: string; cluster: boolean };
+  /** tls is set for a rediss:// URL: the files are PEM paths, undefined = the system's CAs and no client certificate. */
+  redis: { url: string; cluster: boolean; tls: RedisTlsFiles | undefined };
   keyPrefix: string;
   journalRetentionMs: number;
   logLevel: z.infer<typeof CONFIG_SCHEMA>['STOCKGUARD_LOG_LEVEL'];
@@ -158,6 +164,12 @@ export interface Config {
   shopify: ShopifySettings | undefined;
   /** Set when AMAZON_SELLER_ID is (the LWA credentials and marketplaces are then required). */
   amazon: AmazonSettings | undefined;
+}
+
+export interface RedisTlsFiles {
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
 }
 
 export interface PusherSettings {
@@ -213,8 +225,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       details: { variables: missing },
     });
   }
+  const tlsFiles = { caFile: values.STOCKGUARD_REDIS_TLS_CA_FILE, certFile: values.STOCKGUARD_REDIS_TLS_CERT_FILE, keyFile: values.STOCKGUARD_REDIS_TLS_KEY_FILE };
+  const tlsVariables = (['STOCKGUARD_REDIS_TLS_CA_FILE', 'STOCKGUARD_REDIS_TLS_CERT_FILE', 'STOCKGUARD_REDIS_TLS_KEY_FILE'] as const).filter((name) => values[name] !== undefined);
+  const tls = values.REDIS_URL.startsWith('rediss://');
+  if (!tls && tlsVariables.length > 0) {
+    throw new StockguardError('STOCKGUARD_E_CONFIG', `${tlsVariables.join(', ')} only apply to a TLS connection: REDIS_URL must start with rediss://`, { details: { variables: ['REDIS_URL', ...tlsVariables] } });
+  }
+  if ((tlsFiles.certFile === undefined) !== (tlsFiles.keyFile === undefined)) {
+    const unset = tlsFiles.certFile === undefined ? 'STOCKGUARD_REDIS_TLS_CERT_FILE' : 'STOCKGUARD_REDIS_TLS_KEY_FILE';
+    throw new StockguardError('STOCKGUARD_E_CONFIG', `${unset} must be set too: a client certificate needs its key`, { details: { variables: [unset] } });
+  }
   return {
-    redis: { url: values.REDIS_URL, cluster: values.STOCKGUARD_REDIS_CLUSTER },
+    redis: { url: values.REDIS_URL, cluster: values.STOCKGUARD_REDIS_CLUSTER, tls: tls ? tlsFiles : undefined },
     keyPrefix: values.STOCKGUARD_KEY_PREFIX,
     journalRetentionMs: values.STOCKGUARD_JOURNAL_RETENTION_DAYS * 86_400_000,
     logLevel: values.STOCKGUARD_LOG_LEVEL,
@@ -335,17 +357,44 @@ export function redactConfig(config: Config): Config {
       wmsWebhook: hide(config.secrets.wmsWebhook),
       apiToken: hide(config.secrets.apiToken),
     },
-    shopify: config.shopify ? { ...config.shopify, accessToken: '***' } : undefined,
-    wms: { ...config.wms, token: hide(config.wms.token) },
-    amazon: config.amazon ? { ...config.amazon, lwa: { ...config.amazon.lwa, clientSecret: '***', refreshToken: '***' } } : undefined,
+    // Every other URL may carry credentials too (http://user:password@host).
+    shopify: config.shopify ? { ...config.shopify, accessToken: '***', baseUrl: optionalUrl(config.shopify.baseUrl) } : undefined,
+    wms: { ...config.wms, url: optionalUrl(config.wms.url), token: hide(config.wms.token) },
+    sqs: { ...config.sqs, queueUrl: optionalUrl(config.sqs.queueUrl), endpoint: optionalUrl(config.sqs.endpoint) },
+    amazon: config.amazon
+      ? { ...config.amazon, endpoint: redactUrl(config.amazon.endpoint), lwa: { ...config.amazon.lwa, clientSecret: '***', refreshToken: '***', tokenUrl: redactUrl(config.amazon.lwa.tokenUrl) } }
+      : undefined,
   };
 }
 
+function optionalUrl(url: string | undefined): string | undefined {
+  return url === undefined ? undefined : redactUrl(url);
+}
+
+/**
+ * The URL with its password (and a password query parameter) replaced by ***. The
+ * credentials run to the last "@", so an unencoded "@" or "/" in a password is hidden
+ * too; the user name stays, to tell ACL users apart.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_match, credentials: string) => {
-    const user = credentials.includes(':') ? credentials.slice(0, credentials.indexOf(':')) : '';
-    return `//${user}${user ? ':' : ''}***@`;
-  });
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)(.*)@/i, (_match, scheme: string, credentials: string) => {
+      const colon = credentials.indexOf(':');
+      const user = colon === -1 ? '' : credentials.slice(0, colon);
+      return `${scheme}${user}${user ? ':' : ''}***@`;
+    })
+    .replace(/([?&]password=)[^&#]*/gi, '$1***');
+}
+
+function parsableRedisUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** A reconciliation schedule must fire every day (design flow 6: at least daily). */

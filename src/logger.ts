@@ -1,28 +1,52 @@
 // pino JSON logs, pretty on a TTY, with every field that can carry a secret redacted.
-import { pino, type Logger } from 'pino';
+// Code should log redactConfig(config), never the config itself, and never a request's
+// headers; these paths are the second line of defence (test/security/secrets.test.ts).
+import { type DestinationStream, pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
 export const REDACTED_PATHS = [
   'redis.url',
+  'config.redis.url',
+  'config.secrets.shopifyAppSecrets',
+  'config.secrets.wmsWebhook',
+  'config.secrets.apiToken',
+  'config.shopify.accessToken',
+  'config.wms.token',
+  'config.amazon.lwa.clientSecret',
+  'config.amazon.lwa.refreshToken',
+  'secrets.shopifyAppSecrets',
+  'secrets.wmsWebhook',
+  'secrets.apiToken',
   '*.password',
   '*.accessToken',
   '*.appSecret',
   '*.refreshToken',
   '*.clientSecret',
   '*.secretAccessKey',
+  '*.sessionToken',
+  'credentials.secretAccessKey',
+  'credentials.sessionToken',
+  '*.credentials.secretAccessKey',
+  '*.credentials.sessionToken',
   '*.token',
   'headers.authorization',
   'headers["x-shopify-access-token"]',
   'headers["x-amz-access-token"]',
+  'headers["x-shopify-hmac-sha256"]',
+  'headers["x-stockguard-signature"]',
+  '*.headers.authorization',
+  '*.headers["x-shopify-access-token"]',
+  '*.headers["x-amz-access-token"]',
 ];
 
-export function createLogger(options: { level: string; name?: string; pretty?: boolean }): Logger {
-  const pretty = options.pretty ?? Boolean(process.stdout.isTTY);
-  return pino({
+export function createLogger(options: { level: string; name?: string; pretty?: boolean; destination?: DestinationStream }): Logger {
+  const pretty = options.destination === undefined && (options.pretty ?? Boolean(process.stdout.isTTY));
+  const settings = {
     name: options.name ?? 'stockguard',
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '***' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
-  });
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }

@@ -8,7 +8,7 @@ import { StockguardError } from './errors.ts';
 import { type Clock, Ledger } from './ledger/ledger.ts';
 import type { RedisClient } from './ledger/scripts.ts';
 import type { Logger } from './logger.ts';
-import { createRedisClient } from './redis.ts';
+import { createRedisClient, describeRedisError, redisEndpoint } from './redis.ts';
 
 export interface Runtime {
   config: Config;
@@ -20,13 +20,29 @@ export interface Runtime {
 
 export async function openRuntime(config: Config, options: { logger?: Logger; clock?: Clock; connectionName?: string } = {}): Promise<Runtime> {
   const redis = createRedisClient(config, { logger: options.logger, connectionName: options.connectionName });
+  const endpoint = redisEndpoint(config);
+  // A refused connection or a rejected certificate arrives as an 'error' event while the
+  // PING itself only reports that its retries ran out: keep the event to say why.
+  let connectionError: unknown;
+  const recordConnectionError = (error: unknown) => (connectionError = error);
+  redis.on('error', recordConnectionError);
   try {
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new StockguardError('STOCKGUARD_E_REDIS_UNAVAILABLE', `PING to ${new URL(config.redis.url).host} failed`, { cause: error });
+    // The reason (WRONGPASS, NOAUTH, a TLS or connection error) tells the operator what to fix.
+    const reason = [error, ...(connectionError !== undefined && connectionError !== error ? [connectionError] : [])].map((cause) => describeRedisError(cause, endpoint)).join('; last connection error: ');
+    throw new StockguardError('STOCKGUARD_E_REDIS_UNAVAILABLE', `PING to ${new URL(config.redis.url).host} failed: ${reason}`, { cause: error });
+  } finally {
+    redis.off('error', recordConnectionError);
   }
-  const catalogRedis = await connectCatalogClient(config, options.logger);
+  let catalogRedis: CatalogConnection;
+  try {
+    catalogRedis = await connectCatalogClient(config, options.logger);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
   const ledger = new Ledger({ redis, keyPrefix: config.keyPrefix, clock: options.clock, journalRetentionMs: config.journalRetentionMs });
   const catalog = new Catalog({ redis: catalogRedis, keyPrefix: config.keyPrefix });
   return {
@@ -40,14 +56,34 @@ export async function openRuntime(config: Config, options: { logger?: Logger; cl
   };
 }
 
-// redis-om speaks node-redis only: the catalogue gets its own connection (docs/decisions.md).
-async function connectCatalogClient(config: Config, logger: Logger | undefined): Promise<RedisConnection & { quit(): Promise<unknown> }> {
-  const client = config.redis.cluster ? createCluster({ rootNodes: [{ url: config.redis.url }] }) : createClient({ url: config.redis.url });
-  client.on('error', (error: Error) => logger?.error({ err: { message: error.message } }, 'catalogue redis client error'));
+type CatalogConnection = RedisConnection & { quit(): Promise<unknown> };
+
+// redis-om speaks node-redis only: the catalogue gets its own connection (docs/decisions.md),
+// with the same credentials and TLS settings as the ioredis client.
+async function connectCatalogClient(config: Config, logger: Logger | undefined): Promise<CatalogConnection> {
+  const endpoint = redisEndpoint(config);
+  // node-redis retries a failing first connection forever, so connect() would never settle
+  // (a certificate it rejects, a Redis that is down): give up after a few tries at start-up
+  // only; once connected, it reconnects for as long as it takes, like ioredis.
+  let connected = false;
+  // The delay is node-redis's own default.
+  const reconnectStrategy = (retries: number, cause: Error): number | Error => (!connected && retries >= 5 ? cause : Math.min(retries * 50, 500));
+  // node-redis reads user, password and rediss:// from the URL itself; the TLS files are added here.
+  const socket = { reconnectStrategy, ...(endpoint.tls ? { tls: true as const, ...endpoint.tls } : {}) };
+  const client = config.redis.cluster
+    ? createCluster({
+        rootNodes: [{ url: config.redis.url }],
+        // The nodes the Cluster reports are dialled with these, not with the root node's URL.
+        defaults: { username: endpoint.username, password: endpoint.password, socket },
+      })
+    : createClient({ url: config.redis.url, socket });
+  client.on('error', (error: Error) => logger?.error({ err: { message: describeRedisError(error, endpoint) } }, 'catalogue redis client error'));
   try {
     await client.connect();
+    connected = true;
   } catch (error) {
-    throw new StockguardError('STOCKGUARD_E_REDIS_UNAVAILABLE', `the catalogue connection to ${new URL(config.redis.url).host} failed`, { cause: error });
+    await client.disconnect().catch(() => undefined);
+    throw new StockguardError('STOCKGUARD_E_REDIS_UNAVAILABLE', `the catalogue connection to ${new URL(config.redis.url).host} failed: ${describeRedisError(error, endpoint)}`, { cause: error });
   }
-  return client as unknown as RedisConnection & { quit(): Promise<unknown> };
+  return client as unknown as CatalogConnection;
 }

@@ -1,8 +1,13 @@
 // Builds the daemon's Redis client from configuration: one server or a Cluster. Every
 // client gets an 'error' listener (an unhandled one would crash the process) that logs
-// and counts.
+// and counts. Credentials come from REDIS_URL (`redis://user:password@host:port`, ACL
+// user or `default`), TLS from a rediss:// URL and the STOCKGUARD_REDIS_TLS_* files;
+// main.ts gives the catalogue's node-redis client the same settings (docs/security.md).
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis } from 'ioredis';
 import type { Config } from './config.ts';
+import { StockguardError } from './errors.ts';
 import type { RedisClient } from './ledger/scripts.ts';
 import type { Logger } from './logger.ts';
 
@@ -13,17 +18,67 @@ export interface RedisClientOptions {
   connectionName?: string;
 }
 
-export function createRedisClient(config: Config, options: RedisClientOptions = {}): RedisClient {
+/** What both client libraries need to reach and log in to the configured Redis. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  /** Set for rediss://: CA, client certificate and key read from their files. */
+  tls: ConnectionOptions | undefined;
+}
+
+export function redisEndpoint(config: Config): RedisEndpoint {
+  // loadConfig has checked that the URL parses and its credentials decode.
   const url = new URL(config.redis.url);
-  const common = {
-    connectionName: options.connectionName ?? 'stockguard',
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port || 6379),
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
+    tls: config.redis.tls ? tlsOptions(config.redis.tls) : undefined,
+  };
+}
+
+function tlsOptions(files: NonNullable<Config['redis']['tls']>): ConnectionOptions {
+  const read = (variable: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new StockguardError('STOCKGUARD_E_CONFIG', `${variable} names ${JSON.stringify(file)}, which cannot be read (${error instanceof Error ? error.message : String(error)})`, {
+        cause: error,
+        details: { variables: [variable] },
+      });
+    }
+  };
+  const ca = read('STOCKGUARD_REDIS_TLS_CA_FILE', files.caFile);
+  const cert = read('STOCKGUARD_REDIS_TLS_CERT_FILE', files.certFile);
+  const key = read('STOCKGUARD_REDIS_TLS_KEY_FILE', files.keyFile);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
+/**
+ * A Redis error's message for an operator, with the configured credentials taken out.
+ * Redis's own replies (WRONGPASS, NOAUTH) never repeat them; this guards the rest.
+ */
+export function describeRedisError(error: unknown, endpoint: Pick<RedisEndpoint, 'password'>): string {
+  let message = error instanceof Error ? error.message : String(error);
+  if (endpoint.password) message = message.split(endpoint.password).join('***');
+  return message.split('\n')[0]!.trim();
+}
+
+export function createRedisClient(config: Config, options: RedisClientOptions = {}): RedisClient {
+  const endpoint = redisEndpoint(config);
+  const common = {
+    connectionName: options.connectionName ?? 'stockguard',
+    username: endpoint.username,
+    password: endpoint.password,
+    tls: endpoint.tls,
     maxRetriesPerRequest: 5,
   };
   const client: RedisClient = config.redis.cluster
-    ? new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], { redisOptions: common })
+    ? new Cluster([{ host: endpoint.host, port: endpoint.port }], { redisOptions: common })
     : new Redis(config.redis.url, common);
   let lastLogged = 0;
   client.on('error', (error: Error) => {
@@ -31,7 +86,7 @@ export function createRedisClient(config: Config, options: RedisClientOptions = 
     // A Redis outage produces an error per reconnect attempt: log at most once a second.
     if (Date.now() - lastLogged > 1000) {
       lastLogged = Date.now();
-      options.logger?.error({ err: { message: error.message } }, 'redis client error');
+      options.logger?.error({ err: { message: describeRedisError(error, endpoint) } }, 'redis client error');
     }
   });
   return client;

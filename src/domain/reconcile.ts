@@ -90,13 +90,11 @@ export function compareOnHand(input: CompareInput): OnHandComparison {
   const delta = input.wmsOnHand - input.ledgerOnHandAsOf;
   const magnitude = Math.abs(delta);
   const percent = (magnitude / Math.max(1, input.wmsOnHand)) * 100;
-  const base = { wmsOnHand: input.wmsOnHand, ledgerOnHandAsOf: input.ledgerOnHandAsOf, delta, percent };
-  if (delta === 0) return { ...base, verdict: 'match', reason: 'equal' };
-  if (magnitude < input.threshold.units || percent < input.threshold.percent) {
-    return { ...base, verdict: 'report', reason: 'below-threshold' };
-  }
-  if (input.wmsChangesInSettleWindow > 0) return { ...base, verdict: 'unsettled', reason: 'wms-change-in-settle-window' };
-  return { ...base, verdict: 'correct', reason: 'above-threshold' };
+  const result = (verdict: Verdict, reason: VerdictReason): OnHandComparison => ({ wmsOnHand: input.wmsOnHand, ledgerOnHandAsOf: input.ledgerOnHandAsOf, delta, percent, verdict, reason });
+  if (delta === 0) return result('match', 'equal');
+  if (magnitude < input.threshold.units || percent < input.threshold.percent) return result('report', 'below-threshold');
+  if (input.wmsChangesInSettleWindow > 0) return result('unsettled', 'wms-change-in-settle-window');
+  return result('correct', 'above-threshold');
 }
 
 /** Journal causes that come from the WMS (the ones a late webhook can explain). */

@@ -1,7 +1,7 @@
 // Maps a verified Shopify webhook (REST-shaped JSON) to stockguard events. Pure: the HTTP
 // edge has already checked the HMAC and parsed the body losslessly. Ids come from the
 // `admin_graphql_api_id` strings, which carry the exact id (numeric ids can exceed 2^53).
-import type { ChannelLevelEvent, OrderCancelledEvent, OrderPlacedEvent, StockguardEvent } from './events.ts';
+import { type ChannelLevelEvent, type OrderCancelledEvent, type OrderPlacedEvent, StockguardEvent } from './events.ts';
 
 export type WebhookOutcome =
   | { kind: 'events'; events: StockguardEvent[]; skippedLines: number }
@@ -41,6 +41,8 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
   if (!orderId) return { kind: 'rejected', reason: 'order has neither admin_graphql_api_id nor id' };
   if (!Array.isArray(order.line_items)) return { kind: 'rejected', reason: `order ${orderId}: line_items is missing or not an array` };
   const lines: OrderPlacedEvent['lines'] = [];
+  /** line_items index of each kept line, to name the Shopify field when a value is refused. */
+  const itemIndexes: number[] = [];
   let skippedLines = 0;
   for (const [index, item] of order.line_items.entries()) {
     if (!isRecord(item)) return { kind: 'rejected', reason: `order ${orderId}: line_items[${index}] is not an object` };
@@ -56,6 +58,7 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
       continue;
     }
     lines.push({ lineId, sku: item.sku, quantity });
+    itemIndexes.push(index);
   }
   if (lines.length === 0) return { kind: 'ignored', reason: `order ${orderId} has no line with a SKU` };
 
@@ -68,7 +71,14 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
     const cancelledLines: OrderCancelledEvent['lines'] = lines.map(({ lineId, sku }) => ({ lineId, sku }));
     events.push({ ...base, eventId: `${base.eventId}:cancelled`, type: 'order.cancelled', channel: 'shopify', orderId, lines: cancelledLines });
   }
-  return { kind: 'events', events, skippedLines };
+  const origin = (path: readonly PropertyKey[]): string => {
+    const [field, index, lineField] = path;
+    if (field === 'orderId') return 'admin_graphql_api_id';
+    if (field !== 'lines' || typeof index !== 'number') return String(field ?? 'order');
+    const item = `line_items[${itemIndexes[index] ?? index}]`;
+    return lineField === 'lineId' ? `${item}.admin_graphql_api_id` : lineField === undefined ? item : `${item}.${String(lineField)}`;
+  };
+  return checked(`order ${orderId}`, events, skippedLines, origin);
 }
 
 function mapInventoryLevel(level: Record<string, unknown>, base: Base): WebhookOutcome {
@@ -89,7 +99,25 @@ function mapInventoryLevel(level: Record<string, unknown>, base: Base): WebhookO
     quantity: level.available,
     observedAtMs: Number.isNaN(updatedAt) ? base.receivedAtMs : updatedAt,
   };
-  return { kind: 'events', events: [event], skippedLines: 0 };
+  const fields: Record<string, string> = { quantity: 'available', observedAtMs: 'updated_at', channelItemId: 'inventory_item_id', channelLocationId: 'location_id' };
+  return checked(`inventory level ${itemId}@${locationId}`, [event], 0, ([field]) => fields[String(field)] ?? String(field));
+}
+
+/**
+ * Every event is checked against the stream schema the consumers apply (SKU ≤ 200
+ * characters, ids ≤ 256, quantities ≤ 1e9, times ≥ 1970) before anything is published: a
+ * signed body can still carry a value no consumer could apply, and refusing the delivery
+ * whole is better than publishing an entry that only the dead-letter stream would take,
+ * or half an `orders/updated` (its release without its reserve).
+ */
+function checked(subject: string, events: StockguardEvent[], skippedLines: number, origin: (path: readonly PropertyKey[]) => string): WebhookOutcome {
+  const problems = new Set<string>();
+  for (const event of events) {
+    const result = StockguardEvent.safeParse(event);
+    if (!result.success) for (const issue of result.error.issues) problems.add(`${origin(issue.path)}: ${issue.message}`);
+  }
+  if (problems.size > 0) return { kind: 'rejected', reason: `${subject}: ${[...problems].join('; ')}` };
+  return { kind: 'events', events, skippedLines };
 }
 
 function gidOrId(record: Record<string, unknown>, resource: string): string | undefined {

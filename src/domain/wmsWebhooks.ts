@@ -40,6 +40,17 @@ export function mapWmsWebhook(payload: unknown, receivedAtMs: number): WmsParseR
   if (!parsed.success) {
     return { ok: false, problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`) };
   }
+  // An id names one event forever. A second event with the same id in one batch would hit
+  // the first one's delivery mark and vanish as a "duplicate" without a trace, whatever
+  // its content: refuse the batch instead, so the WMS sees its mistake.
+  const firstIndex = new Map<string, number>();
+  const repeats: string[] = [];
+  parsed.data.events.forEach((event, index) => {
+    const first = firstIndex.get(event.id);
+    if (first === undefined) firstIndex.set(event.id, index);
+    else repeats.push(`events.${index}.id: ${JSON.stringify(event.id)} repeats events.${first}.id; every event needs its own id`);
+  });
+  if (repeats.length > 0) return { ok: false, problems: repeats };
   const base = { source: 'wms-webhook' as const, receivedAtMs };
   const events = parsed.data.events.map((event): StockguardEvent => {
     switch (event.type) {

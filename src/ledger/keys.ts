@@ -131,12 +131,6 @@ export class KeySpace {
     return `${this.prefix}:hold-lines`;
   }
 
-  /** What the pushers last sent each channel for the SKU (written by the pushers), in the SKU's slot. */
-  lastPushed(sku: string): string {
-    assertSku(sku);
-    return `${this.prefix}:pushed:{${sku}}`;
-  }
-
   /** The SKU's catalogue entry key (`catalogEntryPrefix()` + `:{SKU}`, as redis-om names it). */
   catalogEntry(sku: string): string {
     assertSku(sku);
@@ -153,10 +147,10 @@ export class KeySpace {
     return `${this.prefix}:schedule:${slotKey}`;
   }
 
-  /** Every per-SKU key of the SKU, by kind: the ledger's, the observations, last pushed, the catalogue entry. */
+  /** Every per-SKU key of the SKU, by kind: the ledger's, the observations, the pushers', the catalogue entry. */
   perSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
     const keys = this.sku(sku);
-    return { ...keys, lastPushed: this.lastPushed(sku), catalogEntry: this.catalogEntry(sku) };
+    return { ...keys, pushedLevels: this.pushedLevels(sku), pushState: this.pushState(sku), catalogEntry: this.catalogEntry(sku) };
   }
 
   /** The kind and SKU of a per-SKU key (the inverse of perSkuKeys); undefined for any other key. */
@@ -172,9 +166,9 @@ export class KeySpace {
   }
 }
 
-export type PerSkuKeyKind = keyof SkuKeys | 'lastPushed' | 'catalogEntry';
+export type PerSkuKeyKind = keyof SkuKeys | 'pushedLevels' | 'pushState' | 'catalogEntry';
 
-// The middle segment of each per-SKU key name, as built by sku(), lastPushed() and catalogEntry().
+// The middle segment of each per-SKU key name, as built by sku(), pushedLevels(), pushState() and catalogEntry().
 const PER_SKU_SEGMENTS = new Map<string, PerSkuKeyKind>([
   ['inv', 'inventory'],
   ['res', 'reservations'],
@@ -182,6 +176,7 @@ const PER_SKU_SEGMENTS = new Map<string, PerSkuKeyKind>([
   ['journal', 'journal'],
   ['chan', 'channelLevels'],
   ['fba', 'fbaStock'],
-  ['pushed', 'lastPushed'],
+  ['pushed', 'pushedLevels'],
+  ['pushstate', 'pushState'],
   ['catalog', 'catalogEntry'],
 ]);

@@ -27,13 +27,18 @@ import { type LocationCheck, ShopifyPusher } from './shopify.ts';
 import { PushStore, type SkuPushView } from './store.ts';
 import { sleep } from './wait.ts';
 
+/** One push result, for the onPush hook (tests, the benchmark, the demo). */
 export interface PushEvent {
   readonly sku: string;
   readonly channel: SalesChannel;
   readonly quantity: number;
+  /** What happened, with its details (the ack time, the read-back value, the issues). */
   readonly outcome: PushOutcome;
   readonly cause: PushRequest['cause'];
+  /** The oldest ledger change this push carried (ms). */
   readonly changedAtMs: number;
+  /** When the channel acknowledged it (acked), else when the result came back (ms). */
+  readonly atMs: number;
 }
 
 export interface PushCoordinatorOptions {
@@ -88,6 +93,7 @@ export class PushCoordinator {
   private readonly stopping = new AbortController();
   private drainLoop: Promise<void> | undefined;
   private cron: ScheduledTask | undefined;
+  private gaugeTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<SweepReport> | undefined;
   private computing = 0;
   private started = false;
@@ -119,6 +125,8 @@ export class PushCoordinator {
       return undefined;
     });
     this.drainLoop = this.drain();
+    // Gauges are computed from what the coordinator holds; refresh them even when idle.
+    this.gaugeTimer = setInterval(() => this.updateGauges(true), 1_000);
     this.cron = schedule(
       this.options.settings.sweepCron,
       async () => {
@@ -134,17 +142,19 @@ export class PushCoordinator {
    */
   async stop(): Promise<{ requeued: number }> {
     this.stopping.abort();
+    clearInterval(this.gaugeTimer);
     await this.cron?.destroy();
     await this.drainLoop;
     await this.sweeping?.catch(() => undefined);
+    // Stop the lanes taking work, then cut the pushers' waits short (a backoff after a 429
+    // can be long): what was in flight ends as failed and joins what was waiting.
+    const stopping = [...this.lanes.values()].map((lane) => lane.stop());
+    await Promise.all([...this.lanes.values()].map((lane) => lane.pusher.close()));
     let requeued = 0;
-    for (const lane of this.lanes.values()) {
-      const waiting = await lane.stop();
-      if (waiting.length > 0) {
-        requeued += waiting.length;
-        await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', ...waiting.flatMap((request) => [request.changedAtMs, request.sku])).catch(() => undefined);
-      }
-      await lane.pusher.close();
+    for (const waiting of await Promise.all(stopping)) {
+      if (waiting.length === 0) continue;
+      requeued += waiting.length;
+      await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', ...waiting.flatMap((request) => [request.changedAtMs, request.sku])).catch(() => undefined);
     }
     return { requeued };
   }
@@ -185,11 +195,17 @@ export class PushCoordinator {
 
   /** Takes up to drainBatch SKUs from the dirty index and offers their new values; how many it took. */
   async drainOnce(): Promise<number> {
-    const raw = await this.options.redis.zpopmin(this.options.ledger.keys.dirtySkus(), this.options.drainBatch ?? 256);
-    const items: Array<{ sku: string; changedAtMs: number }> = [];
-    for (let index = 0; index + 1 < raw.length; index += 2) items.push({ sku: raw[index]!, changedAtMs: Number(raw[index + 1]) });
-    if (items.length > 0) await this.computeMany(items, 'change');
-    return items.length;
+    // Counted from before the pop, so isIdle() never sees a popped SKU as nowhere.
+    this.computing += 1;
+    try {
+      const raw = await this.options.redis.zpopmin(this.options.ledger.keys.dirtySkus(), this.options.drainBatch ?? 256);
+      const items: Array<{ sku: string; changedAtMs: number }> = [];
+      for (let index = 0; index + 1 < raw.length; index += 2) items.push({ sku: raw[index]!, changedAtMs: Number(raw[index + 1]) });
+      if (items.length > 0) await this.computeMany(items, 'change');
+      return items.length;
+    } finally {
+      this.computing -= 1;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -405,6 +421,15 @@ export class PushCoordinator {
 
   /** A batch's results: durable record of what was acknowledged, metrics, logs, follow-ups. */
   private async settle(results: PushResult[]): Promise<void> {
+    this.computing += 1;
+    try {
+      await this.settleResults(results);
+    } finally {
+      this.computing -= 1;
+    }
+  }
+
+  private async settleResults(results: PushResult[]): Promise<void> {
     const now = this.clock();
     const writes: Promise<unknown>[] = [];
     for (const { request, outcome } of results) {
@@ -436,7 +461,15 @@ export class PushCoordinator {
           break;
         }
       }
-      this.options.onPush?.({ sku, channel, quantity: request.quantity, outcome, cause: request.cause, changedAtMs: request.changedAtMs });
+      this.options.onPush?.({
+        sku,
+        channel,
+        quantity: request.quantity,
+        outcome,
+        cause: request.cause,
+        changedAtMs: request.changedAtMs,
+        atMs: outcome.kind === 'acked' ? outcome.atMs : now,
+      });
     }
     await Promise.all(writes);
     if (now - this.gaugesAtMs >= 1_000) this.updateGauges(true);

@@ -65,6 +65,13 @@ export class PushLane {
     return { waiting: this.waiting.size, inFlight: this.inFlight.size };
   }
 
+  /** The change time of the oldest SKU waiting (ms), undefined when none waits. */
+  oldestWaitingChangeMs(): number | undefined {
+    let oldest: number | undefined;
+    for (const entry of this.waiting.values()) if (oldest === undefined || entry.request.changedAtMs < oldest) oldest = entry.request.changedAtMs;
+    return oldest;
+  }
+
   /** The freshest value this process saw on the channel, if newer than `atMs`. */
   seenAfter(sku: string, atMs: number): { quantity: number; atMs: number } | undefined {
     const seen = this.seen.get(sku);
@@ -72,15 +79,17 @@ export class PushLane {
   }
 
   /**
-   * Offers a target. Dropped when the channel already has it (the last acknowledged value,
-   * or the value in flight) unless it corrects drift; otherwise it replaces the SKU's
+   * Offers a target. Dropped, unless it corrects drift, when it equals the value in flight,
+   * the last acknowledged value, or what the channel was last seen showing (its report
+   * after a sale on the channel itself: nothing to write). Otherwise it replaces the SKU's
    * waiting target and keeps the oldest change time (propagation is measured from the
    * first change the channel has not seen).
    */
   offer(request: PushRequest, lastAcked: number | undefined): void {
     const inFlight = this.inFlight.get(request.sku);
     const already = inFlight ? inFlight.quantity : (this.seen.get(request.sku)?.quantity ?? lastAcked);
-    if (request.cause !== 'drift' && already !== undefined && request.quantity === already) {
+    const shown = inFlight ? undefined : this.withFreshKnowledge(request).known;
+    if (request.cause !== 'drift' && (request.quantity === already || request.quantity === shown) && (already !== undefined || shown !== undefined)) {
       this.waiting.delete(request.sku);
       return;
     }
@@ -99,9 +108,12 @@ export class PushLane {
     if (!previous || previous.atMs <= atMs) this.seen.set(sku, { quantity, atMs });
   }
 
-  /** Puts a request back after a failure, behind a backoff, unless a newer target waits. */
+  /**
+   * Puts a request back after a failure, behind a backoff, unless a newer target waits.
+   * Also while stopping: stop() hands the waiting requests back for the dirty index.
+   */
   retryLater(request: PushRequest): void {
-    if (this.waiting.has(request.sku) || this.stopping.signal.aborted) return;
+    if (this.waiting.has(request.sku)) return;
     this.waiting.set(request.sku, { request, firstOfferedAtMs: this.options.clock(), notBeforeMs: this.retryAtMs(request.sku) });
     this.wakeAll();
   }
@@ -133,7 +145,6 @@ export class PushLane {
       }
       const batch = await this.takeBatch(signal);
       if (batch.length === 0) continue;
-      for (const request of batch) this.inFlight.set(request.sku, request);
       let results: PushResult[];
       try {
         results = await this.pusher.push(batch);
@@ -180,7 +191,11 @@ export class PushLane {
         .slice(0, this.pusher.maxBatch)
         .map((candidate) => candidate.request);
       if (batch.length === 0) this.pusher.release();
-      for (const request of batch) this.waiting.delete(request.sku);
+      // In the same turn as leaving `waiting`, so size() never loses a SKU in between.
+      for (const request of batch) {
+        this.waiting.delete(request.sku);
+        this.inFlight.set(request.sku, request);
+      }
       return batch;
     } finally {
       open();

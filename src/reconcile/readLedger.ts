@@ -21,7 +21,6 @@ KEYS[3] journal stream      KEYS[4] catalogue entry hash
 ARGV[1] as-of (ms): the moment the WMS took its snapshot
 ARGV[2] first journal id to read: as-of + 1 (ids start with the ms and are never below at_ms)
 ARGV[3] end of the settle window (ms)
-ARGV[4] WMS causes, comma-separated (${WMS_CAUSES.join(',')})
 
 Returns { exists (0 or 1), on_hand, reserved,
           sum of d_on_hand over journal entries with at_ms > as-of,
@@ -35,10 +34,8 @@ local catalogKey = KEYS[4]
 local asOfMs = tonumber(ARGV[1])
 local firstId = ARGV[2]
 local settleEndMs = tonumber(ARGV[3])
-local wmsCauses = {}
-for cause in string.gmatch(ARGV[4], '[^,]+') do
-  wmsCauses[cause] = true
-end
+-- The journal causes that come from the WMS (WMS_CAUSES in src/domain/reconcile.ts).
+local wmsCauses = { ${WMS_CAUSES.map((cause) => `['${cause}'] = true`).join(', ')} }
 
 --- @include "openUnits"
 
@@ -112,7 +109,7 @@ export async function readLedgerBatch(redis: RedisClient, keys: KeySpace, skus: 
   const { source, sha } = readScript();
   const args = (sku: string): (string | number)[] => {
     const skuKeys = keys.sku(sku);
-    return [4, skuKeys.inventory, skuKeys.reservations, skuKeys.journal, keys.catalogEntry(sku), window.asOfMs, `${window.asOfMs + 1}`, window.settleEndMs, WMS_CAUSES.join(',')];
+    return [4, skuKeys.inventory, skuKeys.reservations, skuKeys.journal, keys.catalogEntry(sku), window.asOfMs, `${window.asOfMs + 1}`, window.settleEndMs];
   };
   let replies: unknown[];
   if (redis instanceof Cluster) {

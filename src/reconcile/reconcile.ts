@@ -46,10 +46,14 @@ export interface ReconcileOptions {
   onProgress?: (progress: ReconcileProgress) => void;
   /** SKUs per ledger read pipeline (a WMS page is split into batches of this size). */
   batchSize?: number;
+  /** Read pipelines in flight at once. */
+  readConcurrency?: number;
   /** Entries kept per list in the report (discrepancies, repairs, WMS-only, ledger-only); totals count all. */
   reportListLimit?: number;
   /** How the run waits for the settle window (tests inject a no-op). */
   sleep?: (ms: number) => Promise<void>;
+  /** How a batch of SKUs is read (the benchmark compares readers); readLedgerBatch by default. */
+  readLedger?: typeof readLedgerBatch;
 }
 
 export interface ReconcileProgress {
@@ -109,6 +113,8 @@ export interface ReconcileReport {
   invalidSkus: { sku: string; reason: string }[];
   /** True when a list above was cut at reportListLimit (the totals still count everything). */
   truncated: boolean;
+  /** Where the time went: paging the WMS and comparing, then what was left of the SCAN for SKUs only the ledger has (it runs alongside) and their reads. */
+  timings: { compareMs: number; ledgerOnlyMs: number };
   error?: { code: string; message: string };
   /** Where the report was written (absent on a dry run). */
   file?: string;
@@ -117,6 +123,7 @@ export interface ReconcileReport {
 export type ReconcileResult = { outcome: 'already-running'; owner: string | null } | { outcome: 'completed' | 'failed'; report: ReconcileReport };
 
 const DEFAULT_BATCH = 500;
+const DEFAULT_READ_CONCURRENCY = 4;
 const DEFAULT_LIST_LIMIT = 100_000;
 const WRITE_CONCURRENCY = 32;
 
@@ -177,6 +184,9 @@ class Run {
   private firstAsOfMs: number | undefined;
   private pages = 0;
   private settledFor: number | undefined;
+  private compareMs = 0;
+  private stopped = false;
+  private ledgerOnlyMs = 0;
 
   constructor(
     private readonly options: ReconcileOptions,
@@ -188,35 +198,60 @@ class Run {
   }
 
   async execute(checkLock: () => void): Promise<void> {
+    const started = performance.now();
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
-    for await (const page of this.options.wms.snapshot()) {
-      checkLock();
-      this.firstAsOfMs ??= page.asOfMs;
-      await this.waitForSettle(page.asOfMs);
-      const valid: { sku: string; wmsOnHand: number }[] = [];
-      for (const item of page.items) {
-        const problem = skuProblem(item.sku) ?? (this.seen.has(item.sku) ? 'listed twice in the snapshot; the first row was used' : undefined);
-        if (problem) {
-          this.totals.invalidSkus += 1;
-          this.push(this.invalid, { sku: item.sku, reason: problem });
-          continue;
-        }
-        this.seen.add(item.sku);
-        valid.push({ sku: item.sku, wmsOnHand: item.onHand });
-      }
-      for (let from = 0; from < valid.length; from += batchSize) {
-        const batch = valid.slice(from, from + batchSize);
-        const readings = await readLedgerBatch(this.options.redis, this.options.ledger.keys, batch.map((row) => row.sku), {
-          asOfMs: page.asOfMs,
-          settleEndMs: page.asOfMs + this.options.settleMs,
-        });
+    const ledgerSkus = this.scanLedgerSkus();
+    ledgerSkus.catch(() => undefined);
+    const pages = this.options.wms.snapshot()[Symbol.asyncIterator]();
+    let next = pages.next();
+    try {
+      for (;;) {
+        const current = await next;
+        if (current.done) break;
+        const page = current.value;
+        // The WMS prepares the next page while this one is compared.
+        next = pages.next();
+        next.catch(() => undefined);
         checkLock();
-        await this.compareBatch(batch, readings);
+        this.firstAsOfMs ??= page.asOfMs;
+        await this.waitForSettle(page.asOfMs);
+        const valid: { sku: string; wmsOnHand: number }[] = [];
+        for (const item of page.items) {
+          const problem = skuProblem(item.sku) ?? (this.seen.has(item.sku) ? 'listed twice in the snapshot; the first row was used' : undefined);
+          if (problem) {
+            this.totals.invalidSkus += 1;
+            this.push(this.invalid, { sku: item.sku, reason: problem });
+            continue;
+          }
+          this.seen.add(item.sku);
+          valid.push({ sku: item.sku, wmsOnHand: item.onHand });
+        }
+        const batches: (() => Promise<void>)[] = [];
+        for (let from = 0; from < valid.length; from += batchSize) {
+          const batch = valid.slice(from, from + batchSize);
+          batches.push(async () => {
+            const readings = await (this.options.readLedger ?? readLedgerBatch)(this.options.redis, this.options.ledger.keys, batch.map((row) => row.sku), {
+              asOfMs: page.asOfMs,
+              settleEndMs: page.asOfMs + this.options.settleMs,
+            });
+            checkLock();
+            await this.compareBatch(batch, readings);
+          });
+        }
+        // A few pipelines in flight keep Redis busy while this process encodes and decodes the others.
+        await runLimited(batches, this.options.readConcurrency ?? DEFAULT_READ_CONCURRENCY);
+        this.pages += 1;
+        this.options.onProgress?.({ phase: 'comparing', pages: this.pages, skus: this.seen.size });
       }
-      this.pages += 1;
-      this.options.onProgress?.({ phase: 'comparing', pages: this.pages, skus: this.seen.size });
+    } catch (error) {
+      this.stopped = true;
+      throw error;
+    } finally {
+      await pages.return?.();
     }
-    await this.ledgerOnlySkus(checkLock, batchSize);
+    this.compareMs = performance.now() - started;
+    await this.ledgerOnlySkus(await ledgerSkus, checkLock, batchSize);
+    this.ledgerOnlyMs = performance.now() - started - this.compareMs;
     this.options.onProgress?.({ phase: 'done', pages: this.pages, skus: this.seen.size + this.totals.ledgerOnly });
   }
 
@@ -307,28 +342,44 @@ class Run {
     }
   }
 
+  /**
+   * Every SKU the ledger has (its inventory key), by SCAN, run alongside the comparison: the
+   * SCAN walks every key under the prefix, and Redis has spare time while this process
+   * compares. SKUs the comparison already saw are dropped as it goes.
+   */
+  private async scanLedgerSkus(): Promise<string[]> {
+    const keys = this.options.ledger.keys;
+    // One newline-joined string per SCAN reply (SKUs hold no control characters): a million
+    // separate SKU strings would cost this process ~100 MB more while the comparison runs.
+    const chunks: string[] = [];
+    for await (const found of scanKeys(this.options.redis, `${globEscape(keys.prefix)}:inv:*`, 5000)) {
+      if (this.stopped) break;
+      const unseen: string[] = [];
+      for (const key of found) {
+        const parsed = keys.parsePerSkuKey(key);
+        if (parsed?.kind === 'inventory' && !this.seen.has(parsed.sku)) unseen.push(parsed.sku);
+      }
+      if (unseen.length > 0) chunks.push(unseen.join('\n'));
+    }
+    return chunks.flatMap((chunk) => chunk.split('\n').filter((sku) => !this.seen.has(sku)));
+  }
+
   /** SKUs the ledger has and the WMS did not list: reported (never zeroed), and their `reserved` checked too. */
-  private async ledgerOnlySkus(checkLock: () => void, batchSize: number): Promise<void> {
+  private async ledgerOnlySkus(candidates: readonly string[], checkLock: () => void, batchSize: number): Promise<void> {
     const keys = this.options.ledger.keys;
     const asOfMs = this.firstAsOfMs ?? this.clock();
-    const pattern = `${globEscape(keys.prefix)}:inv:*`;
-    for await (const found of scanKeys(this.options.redis, pattern, 2000)) {
-      const skus = found
-        .map((key) => keys.parsePerSkuKey(key))
-        .filter((parsed) => parsed?.kind === 'inventory' && !this.seen.has(parsed.sku))
-        .map((parsed) => parsed!.sku);
-      for (let from = 0; from < skus.length; from += batchSize) {
-        const readings = await readLedgerBatch(this.options.redis, keys, skus.slice(from, from + batchSize), { asOfMs, settleEndMs: asOfMs });
-        checkLock();
-        const writes: (() => Promise<void>)[] = [];
-        for (const reading of readings) {
-          if (!reading.exists) continue;
-          this.totals.ledgerOnly += 1;
-          this.push(this.ledgerOnly, { sku: reading.sku, onHand: reading.onHand });
-          if (reading.reserved !== reading.openUnits) writes.push(() => this.repair(reading));
-        }
-        await runLimited(writes, WRITE_CONCURRENCY);
+    const skus = candidates.filter((sku) => !this.seen.has(sku));
+    for (let from = 0; from < skus.length; from += batchSize) {
+      const readings = await (this.options.readLedger ?? readLedgerBatch)(this.options.redis, keys, skus.slice(from, from + batchSize), { asOfMs, settleEndMs: asOfMs });
+      checkLock();
+      const writes: (() => Promise<void>)[] = [];
+      for (const reading of readings) {
+        if (!reading.exists) continue;
+        this.totals.ledgerOnly += 1;
+        this.push(this.ledgerOnly, { sku: reading.sku, onHand: reading.onHand });
+        if (reading.reserved !== reading.openUnits) writes.push(() => this.repair(reading));
       }
+      await runLimited(writes, WRITE_CONCURRENCY);
       this.options.onProgress?.({ phase: 'ledger-only', pages: this.pages, skus: this.seen.size + this.totals.ledgerOnly });
     }
   }
@@ -359,6 +410,7 @@ class Run {
       ledgerOnly: this.ledgerOnly,
       invalidSkus: this.invalid,
       truncated: this.truncated,
+      timings: { compareMs: Math.round(this.compareMs), ledgerOnlyMs: Math.round(this.ledgerOnlyMs) },
     };
     if (failure !== undefined) {
       report.error = { code: isStockguardError(failure) ? failure.code : 'UNEXPECTED', message: describe(failure) };
@@ -415,12 +467,27 @@ function record(options: ReconcileOptions, report: ReconcileReport): void {
   metrics.reconcileReservedRepairs.inc(report.totals.reservedRepairs);
 }
 
+/**
+ * Runs the tasks, `limit` at a time. After a failure no new task starts, and the error is
+ * thrown only once the tasks in flight have finished: nothing writes after the run has
+ * given up its lock.
+ */
 async function runLimited(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    for (let index = next++; index < tasks.length; index = next++) await tasks[index]!();
+    for (let index = next++; index < tasks.length && !failed; index = next++) {
+      try {
+        await tasks[index]!();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  const rejected = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 function compactIso(ms: number): string {

@@ -1,6 +1,7 @@
 // Ledger snapshots: `stockguard snapshot` writes every SKU's keys (inventory, reservation
-// records, event marks, journal, channel observations, last pushed values, catalogue entry)
-// and the global catalogue / dirty / hold keys to a gzip-compressed JSON-lines file;
+// records, event marks, journal, channel observations, the pushers' last pushed values and
+// state, catalogue entry) and the global catalogue / dirty / hold / latency keys to a
+// gzip-compressed JSON-lines file;
 // `stockguard restore` loads one into an empty Redis. Format and guarantees: docs/reconcile.md,
 // "Snapshots".
 //
@@ -27,8 +28,8 @@ import { globEscape, scanKeys } from './scan.ts';
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 1;
 
-const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'lastPushed', 'catalogEntry'];
-const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'dirtySkus', 'holdExpiries', 'holdLines'] as const;
+const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
+const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
 function globalKey(keys: KeySpace, name: GlobalName): string {

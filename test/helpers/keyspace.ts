@@ -34,3 +34,13 @@ export async function dumpKeyspace(client: Redis, prefix: string): Promise<KeyDu
 export function withPrefix(dump: KeyDump, from: string, to: string): KeyDump {
   return Object.fromEntries(Object.entries(dump).map(([key, content]) => [`${to}${key.slice(from.length)}`, content]));
 }
+
+/** Deletes every key under `prefix:` (for extra prefixes a test made beside its own, on a shared REDIS_URL). */
+export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+}

@@ -15,7 +15,7 @@ import { openRuntime, type Runtime } from '../../src/main.ts';
 import { reconcile, type ReconcileReport, type ReconcileResult } from '../../src/reconcile/reconcile.ts';
 import { HttpWmsAdapter } from '../../src/reconcile/wms.ts';
 import { WmsFake } from '../../src/sim/wms/index.ts';
-import { dumpKeyspace } from '../helpers/keyspace.ts';
+import { deletePrefix, dumpKeyspace } from '../helpers/keyspace.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const TOKEN = 'wms-stock-token-0123456789';
@@ -121,13 +121,7 @@ async function world(env: Record<string, string> = {}): Promise<World> {
       await wms.close();
       await daemon.stop();
       await Promise.all(extraRuntimes.map((extra) => extra.close()));
-      const cleaner = redis.client();
-      let cursor = '0';
-      do {
-        const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await cleaner.unlink(...keys);
-      } while (cursor !== '0');
+      await deletePrefix(redis.client(), prefix);
       rmSync(reportDir, { recursive: true, force: true });
     },
   };
@@ -225,6 +219,44 @@ test('a pick in flight when the snapshot was taken is left unsettled, not correc
     assert.is((await w.runtime.ledger.inventory('FLIGHT-1'))!.onHand, 9, 'not corrected to 8');
     const next = await w.completed();
     assert.equal([next.totals.matched, next.totals.discrepancies], [1, 0]);
+  } finally {
+    await w.close();
+  }
+});
+
+test('a snapshot taken in the middle of a burst of picks causes no false correction', async () => {
+  const w = await world();
+  try {
+    await w.stock('BURST-1', 50);
+    await w.stock('BURST-2', 50);
+    const lines = Array.from({ length: 20 }, (_, index) => ({ lineId: String(index), quantity: 1 }));
+    for (const sku of ['BURST-1', 'BURST-2']) {
+      await w.runtime.ledger.reserveOrder({ channel: 'shopify', orderId: `o-${sku}`, lines: lines.map((line) => ({ ...line, sku })) });
+    }
+    // One burst over both SKUs; the WMS snapshot is taken at the 10th pick of BURST-2, after
+    // it was applied in the warehouse and before its webhook left. For BURST-1 the snapshot
+    // falls between two picks; for BURST-2 it catches a pick in flight.
+    for (const [index, line] of lines.entries()) {
+      await w.wms.ship('BURST-1', 1, order('o-BURST-1', line.lineId));
+      await w.wms.ship('BURST-2', 1, order('o-BURST-2', line.lineId), { snapshotBeforeDelivery: index === 9 });
+    }
+    await w.until('BURST-1', (inventory) => inventory.onHand === 30 && inventory.reserved === 0);
+    await w.until('BURST-2', (inventory) => inventory.onHand === 30 && inventory.reserved === 0);
+    const report = await w.completed();
+    // BURST-2's 10th pick reached the ledger after the snapshot: it looks like a unit short.
+    // BURST-1 may look the same: a webhook answered 202 before the snapshot is applied by
+    // the consumers a moment later. Either way: unsettled, never corrected.
+    assert.ok(report.discrepancies.some((item) => item.sku === 'BURST-2'), JSON.stringify(report.discrepancies));
+    for (const item of report.discrepancies) {
+      assert.equal([item.action, item.reason], ['unsettled', 'wms-change-in-settle-window'], item.sku);
+      assert.ok(item.delta < 0, 'picks already in the snapshot, still counted by the ledger as of it');
+    }
+    assert.is(report.totals.corrected, 0);
+    for (const sku of ['BURST-1', 'BURST-2']) {
+      assert.is((await w.runtime.ledger.inventory(sku))!.onHand, 30, sku);
+      assert.not.ok((await w.runtime.ledger.journal(sku)).some((entry) => entry.cause === 'reconcile'), sku);
+    }
+    assert.equal([(await w.completed()).totals.discrepancies], [0], 'a fresh snapshot agrees');
   } finally {
     await w.close();
   }

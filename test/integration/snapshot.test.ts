@@ -15,7 +15,7 @@ import { decodeReservationRecord, Ledger } from '../../src/ledger/ledger.ts';
 import { CheckoutHolds } from '../../src/ledger/holds.ts';
 import { isStockguardError, type ErrorCode } from '../../src/errors.ts';
 import { restoreSnapshot, verifySnapshot, writeSnapshot } from '../../src/reconcile/snapshot.ts';
-import { dumpKeyspace, withPrefix } from '../helpers/keyspace.ts';
+import { deletePrefix, dumpKeyspace, withPrefix } from '../helpers/keyspace.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 let source: TestRedis;
@@ -63,7 +63,9 @@ test.before(async () => {
   await ledger.adjust('MÜTZE-ROT-黒', { eventId: 'adj-1', delta: -4, cause: 'adjustment' });
   await ledger.recordChannelLevel('TEE-BLK-M', 'shopify', { quantity: 44, observedAtMs: now, eventId: 'lvl-1' });
   await ledger.recordFbaStock('MUG-WHT', 'ATVPDKIKX0DER', { quantity: 12, observedAtMs: now, eventId: 'fba-1' });
-  await sourceClient.hset(ledger.keys.lastPushed('TEE-BLK-M'), 'shopify', JSON.stringify({ quantity: 44, atMs: now }), 'amazon', '41');
+  await sourceClient.hset(ledger.keys.pushedLevels('TEE-BLK-M'), 'shopify', JSON.stringify({ quantity: 44, atMs: now }), 'amazon', '41');
+  await sourceClient.hset(ledger.keys.pushState('TEE-BLK-M'), 'cursor', '1795000000007-0', 'dynamic_holdback', '2');
+  await sourceClient.set(ledger.keys.saleToLedgerLatency(), JSON.stringify({ p99Ms: 40, samples: 100, atMs: now }));
   await new CheckoutHolds(sourceClient, ledger, () => now).hold('checkout-77', [{ lineId: '1', sku: 'MUG-WHT', quantity: 1 }], 600);
 
   snapshotFile = join(directory, 'good.jsonl.gz');
@@ -71,6 +73,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
+  await deletePrefix(sourceClient, `${source.prefix}-load`);
   await nodeRedis.quit();
   await source.close();
   await target.close();
@@ -97,9 +100,9 @@ async function refused(file: string, code: ErrorCode, message: RegExp): Promise<
 test('snapshot → restore into a fresh Redis reproduces every key exactly', async () => {
   await clearTarget();
   const sourceDump = await dumpKeyspace(sourceClient, source.prefix);
-  assert.ok(Object.keys(sourceDump).length > 30, 'the fixture covers many keys');
+  assert.ok(Object.keys(sourceDump).length > 25, 'the fixture covers many keys');
   const kinds = new Set(Object.keys(sourceDump).map((key) => key.slice(source.prefix.length + 1).split(/[:{]/)[0]));
-  for (const kind of ['inv', 'res', 'marks', 'journal', 'chan', 'fba', 'pushed', 'catalog', 'catalog-index', 'catalog-channel-items', 'dirty', 'holds', 'hold-lines']) {
+  for (const kind of ['inv', 'res', 'marks', 'journal', 'chan', 'fba', 'pushed', 'pushstate', 'catalog', 'catalog-index', 'catalog-channel-items', 'dirty', 'holds', 'hold-lines', 'sale-latency']) {
     assert.ok(kinds.has(kind), `the fixture has ${kind} keys: ${[...kinds].join(', ')}`);
   }
   const targetKeys = new Ledger({ redis: targetClient, keyPrefix: target.prefix }).keys;

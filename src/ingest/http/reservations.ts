@@ -9,14 +9,33 @@ import type { CheckoutHolds } from '../../ledger/holds.ts';
 import type { HttpRequest, Route } from './server.ts';
 import { verifyBearer } from './signatures.ts';
 import { parseJsonLossless } from '../../domain/losslessJson.ts';
+import { assertSku } from '../../domain/validate.ts';
 
+// Every rule the ledger would apply later is checked here, before CheckoutHolds writes the
+// hold record: a request the ledger refuses after that write would replace the lines of a
+// hold already open under the same orderId (issue 7).
+const HoldSku = z.string().superRefine((sku, context) => {
+  try {
+    assertSku(sku);
+  } catch {
+    context.addIssue({ code: 'custom', message: 'must be 1 to 200 characters without "{", "}", control characters or surrounding spaces' });
+  }
+});
 const HoldRequest = z.object({
   orderId: z.string().min(1).max(256),
   ttlSeconds: z.number().int().min(1).max(86_400).default(900),
   lines: z
-    .array(z.object({ lineId: z.string().min(1).max(256), sku: z.string().min(1).max(200), quantity: z.number().int().min(1).max(1_000_000_000) }))
+    .array(z.object({ lineId: z.string().min(1).max(256), sku: HoldSku, quantity: z.number().int().min(1).max(1_000_000_000) }))
     .min(1)
-    .max(250),
+    .max(250)
+    .superRefine((lines, context) => {
+      const first = new Map<string, number>();
+      lines.forEach((line, index) => {
+        const seen = first.get(line.lineId);
+        if (seen === undefined) first.set(line.lineId, index);
+        else context.addIssue({ code: 'custom', path: [index, 'lineId'], message: `repeats lines.${seen}.lineId; every line needs its own id` });
+      });
+    }),
 });
 
 export interface ReservationRoutesOptions {

@@ -4,7 +4,7 @@
 // are checked over exactly what was sent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isStockguardError } from '../../errors.ts';
+import { isStockguardError, StockguardError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 
 export interface HttpRequest {
@@ -50,10 +50,17 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const compiled = options.routes.map((route) => ({ route, match: compilePath(route.path) }));
   return createServer((incoming, outgoing) => {
     const started = process.hrtime.bigint();
-    void handle(incoming, outgoing, compiled, options).then((routeName) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      options.onResponse?.(routeName, outgoing.statusCode, seconds);
-    });
+    // Nothing a request sends may become an unhandled rejection: that would end the daemon.
+    void handle(incoming, outgoing, compiled, options)
+      .catch((error: unknown) => {
+        incoming.resume();
+        send(outgoing, errorResponse(error, options.logger, 'unrouted'));
+        return 'bad-request';
+      })
+      .then((routeName) => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        options.onResponse?.(routeName, outgoing.statusCode, seconds);
+      });
   });
 }
 
@@ -82,7 +89,7 @@ export async function listen(server: Server, port: number, host: string): Promis
 type Compiled = { route: Route; match: (path: string) => Record<string, string> | undefined };
 
 async function handle(incoming: IncomingMessage, outgoing: ServerResponse, routes: Compiled[], options: HttpServerOptions): Promise<string> {
-  const url = new URL(incoming.url ?? '/', 'http://localhost');
+  const url = requestUrl(incoming.url);
   const method = incoming.method ?? 'GET';
   let pathMatched = false;
   for (const { route, match } of routes) {
@@ -109,7 +116,19 @@ async function handle(incoming: IncomingMessage, outgoing: ServerResponse, route
   return 'not-found';
 }
 
+/** Node's parser accepts request targets such as `//[` that WHATWG URL refuses. */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'the request target is not a valid URL path');
+  }
+}
+
 export class PayloadTooLarge extends Error {}
+
+/** The sender closed the connection before its body ended: there is nobody to answer. */
+export class ClientClosed extends Error {}
 
 function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(incoming.headers['content-length'] ?? Number.NaN);
@@ -131,11 +150,17 @@ function readBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     incoming.on('end', () => resolve(Buffer.concat(chunks)));
-    incoming.on('error', reject);
+    incoming.on('error', (error) => reject(incoming.readableAborted ? new ClientClosed(error.message) : error));
+    // A connection closed mid-body may end without 'end' or 'error': settle anyway (a no-op after 'end').
+    incoming.on('close', () => reject(new ClientClosed('the connection closed before the body ended')));
   });
 }
 
 function errorResponse(error: unknown, logger: Logger, route: string): HttpResponse {
+  if (error instanceof ClientClosed) {
+    logger.debug({ route, reason: error.message }, 'the sender closed the connection mid-request');
+    return { status: 400, body: { error: { code: 'CLIENT_CLOSED', message: error.message } } };
+  }
   if (error instanceof PayloadTooLarge) {
     return { status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', message: error.message, fix: 'Send a smaller body, or raise STOCKGUARD_HTTP_BODY_LIMIT_BYTES' } } };
   }
@@ -176,11 +201,19 @@ function compilePath(pattern: string): (path: string) => Record<string, string> 
       const segment = segments[index]!;
       if (part.startsWith(':')) {
         if (segment === '') return undefined;
-        params[part.slice(1)] = decodeURIComponent(segment);
+        params[part.slice(1)] = decodeSegment(segment);
       } else if (part !== segment) {
         return undefined;
       }
     }
     return params;
   };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `the path segment ${JSON.stringify(segment.slice(0, 100))} is not valid percent-encoding`);
+  }
 }

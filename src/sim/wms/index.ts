@@ -1,2 +1,2 @@
-// The fake WMS used by tests, the demo and the benchmarks (docs/sim.md, "WMS fake").
+// The fake WMS used by tests, the demo and the benchmarks (docs/wms.md, "The WMS fake").
 export { type Delivery, type OperationOptions, type OrderRef, type PageFaults, WmsFake, type WmsFakeOptions } from './server.ts';

@@ -4,7 +4,7 @@
 // paged stock snapshot reconciliation pulls (`GET /v1/stock`, docs/wms.md "Stock snapshots").
 // It can also make the warehouse and stockguard disagree on purpose: shrinkage, mis-picks,
 // lost events, a snapshot taken while a webhook is in flight, slow pages and 5xx.
-// docs/sim.md ("WMS fake") lists what it does and leaves out.
+// docs/wms.md ("The WMS fake") lists what it does and leaves out.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
