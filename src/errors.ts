@@ -71,7 +71,7 @@ export const ERROR_CATALOGUE = {
   },
   STOCKGUARD_E_STALE_REQUEST: {
     message: 'The signed request is older than the replay window',
-    fix: 'Send the request with a fresh timestamp; replays older than STOCKGUARD_WEBHOOK_MAX_AGE_SECONDS are refused',
+    fix: 'Send the request with a fresh timestamp; replays older than STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS (Shopify) or STOCKGUARD_WMS_MAX_AGE_SECONDS (WMS) are refused',
     status: 401,
   },
   STOCKGUARD_E_BAD_JSON: {

@@ -25,25 +25,42 @@ export class CheckoutHolds {
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400) {
       throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `ttlSeconds must be a whole number from 1 to 86400, got ${ttlSeconds}`);
     }
+    const keys = this.ledger.keys;
+    const encodedLines = JSON.stringify(lines.map(({ sku, lineId }) => ({ sku, lineId })));
+    const alreadyOpen = await this.redis.zscore(keys.holdExpiries(), orderId);
+    if (alreadyOpen !== null) {
+      // A retry of the same checkout is answered from the ledger; other lines under an open
+      // order id would overwrite what the reaper releases and leak the first lines' stock.
+      if ((await this.redis.hget(keys.holdLines(), orderId)) !== encodedLines) {
+        throw new StockguardError('STOCKGUARD_E_CONFLICT', `a hold for order ${JSON.stringify(orderId)} is open with other lines; confirm or cancel it first`);
+      }
+      const replay = await this.ledger.holdOrder({ channel: HOLD_CHANNEL, orderId, lines });
+      return { held: true, orderId, expiresAtMs: Number(alreadyOpen), lines: replay.lines };
+    }
+    // An order id whose earlier hold was refused, cancelled, confirmed or expired has
+    // reservation records already: reusing it would report lines as held that are not.
+    for (const line of lines) {
+      if (await this.ledger.hasReservation(line.sku, reservationId(HOLD_CHANNEL, orderId, line.lineId))) {
+        throw new StockguardError('STOCKGUARD_E_CONFLICT', `order id ${JSON.stringify(orderId)} was used by an earlier hold; use a new order id for a new checkout`);
+      }
+    }
     // Record the hold before reserving: if the process dies in between, the reaper
     // releases lines that may not exist (a no-op) rather than leaking held stock.
     const expiresAtMs = this.clock() + ttlSeconds * 1000;
-    const keys = this.ledger.keys;
-    const alreadyOpen = await this.redis.zscore(keys.holdExpiries(), orderId);
-    await this.redis.hset(keys.holdLines(), orderId, JSON.stringify(lines.map(({ sku, lineId }) => ({ sku, lineId }))));
-    await this.redis.zadd(keys.holdExpiries(), alreadyOpen ?? expiresAtMs, orderId);
+    await this.redis.hset(keys.holdLines(), orderId, encodedLines);
+    await this.redis.zadd(keys.holdExpiries(), expiresAtMs, orderId);
     let result: { held: boolean; lines: OrderLineResult[] };
     try {
       result = await this.ledger.holdOrder({ channel: HOLD_CHANNEL, orderId, lines });
     } catch (error) {
-      if (alreadyOpen === null) await this.forget(orderId);
+      await this.forget(orderId);
       throw error;
     }
     if (!result.held) {
-      if (alreadyOpen === null) await this.forget(orderId);
+      await this.forget(orderId);
       return { held: false, orderId, lines: result.lines };
     }
-    return { held: true, orderId, expiresAtMs: alreadyOpen === null ? expiresAtMs : Number(alreadyOpen), lines: result.lines };
+    return { held: true, orderId, expiresAtMs, lines: result.lines };
   }
 
   /** The checkout completed: the hold becomes a plain reservation. False when it had expired or never existed. */

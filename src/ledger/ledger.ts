@@ -299,6 +299,11 @@ export class Ledger {
     };
   }
 
+  /** True when the SKU has a record for this reservation id (open, closed or pending). */
+  async hasReservation(sku: string, id: string): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.sku(sku).reservations, id)) === 1;
+  }
+
   /** Every reservation record of the SKU (open and closed). */
   async reservations(sku: string): Promise<ReservationRecord[]> {
     const raw = await this.redis.hgetall(this.keys.sku(sku).reservations);

@@ -338,9 +338,16 @@ export class ShopifyPusher implements Pusher {
       if (throttled) {
         this.options.metrics.channelThrottled.inc({ channel: 'shopify' });
         const requested = typeof costExtension?.requestedQueryCost === 'number' ? costExtension.requestedQueryCost : cost;
-        const wait = this.throttle ? waitForPointsMs(this.throttle, requested, this.clock()) : 0;
-        await sleep(Math.max(wait, wait === 0 ? backoffDelayMs(attempt, this.backoff, this.random) : 0), this.closing.signal);
         lastProblem = 'throttled';
+        // No pause after the last attempt: the lane's retry waits for the SKUs anyway.
+        if (attempt + 1 >= this.options.maxAttempts) break;
+        // Wait for the missing points. When the answer's throttleStatus says they are there
+        // already (a throttle we cannot see in the bucket), wait for one request's worth of
+        // restore, not a growing backoff: that made a storm of THROTTLED answers cost seconds
+        // per answer, so the lane fell behind for minutes (docs/reliability.md, finding 1).
+        const wait = this.throttle ? waitForPointsMs(this.throttle, requested, this.clock()) : 0;
+        const restore = this.throttle && this.throttle.restoreRate > 0 ? Math.ceil((Math.min(requested, this.throttle.maximumAvailable) / this.throttle.restoreRate) * 1000) : 0;
+        await sleep(wait > 0 ? wait : restore > 0 ? restore : backoffDelayMs(attempt, this.backoff, this.random), this.closing.signal);
         continue;
       }
       if (graphQLErrors.length > 0) {
@@ -353,6 +360,7 @@ export class ShopifyPusher implements Pusher {
       }
       // 5xx, a timeout, a reset: try again after a pause, under the same idempotency key.
       lastProblem = statusCode !== undefined ? `HTTP ${statusCode}` : (errors.message ?? 'network error');
+      if (attempt + 1 >= this.options.maxAttempts) break;
       await sleep(backoffDelayMs(attempt, this.backoff, this.random), this.closing.signal);
     }
     return { ok: false, permanent: false, message: `${lastProblem} after ${this.options.maxAttempts} attempts` };

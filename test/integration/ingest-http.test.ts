@@ -166,6 +166,27 @@ test('checkout holds: 201 holds stock; a short order is 409 and holds nothing; a
   assert.is(bad.status, 400);
 });
 
+test('checkout holds: a refused order id cannot come back as held; an open hold keeps its lines', async () => {
+  await ledger.createSku('HOLD-D');
+  await ledger.adjust('HOLD-D', { eventId: 'r-d', delta: 2, cause: 'receipt' });
+  await ledger.createSku('HOLD-E');
+  const refused = await reserve({ orderId: 'c-retry', lines: [{ lineId: '1', sku: 'HOLD-D', quantity: 1 }, { lineId: '2', sku: 'HOLD-E', quantity: 1 }] });
+  assert.is(refused.status, 409);
+  const retried = await reserve({ orderId: 'c-retry', lines: [{ lineId: '1', sku: 'HOLD-D', quantity: 1 }] });
+  assert.is(retried.status, 409, 'the reused order id is refused rather than reported held');
+  assert.is(((await retried.json()) as { error: { code: string } }).error.code, 'STOCKGUARD_E_CONFLICT');
+  assert.is((await ledger.inventory('HOLD-D'))?.reserved, 0);
+
+  const held = await reserve({ orderId: 'c-open', lines: [{ lineId: '1', sku: 'HOLD-D', quantity: 2 }] });
+  assert.is(held.status, 201);
+  assert.is((await reserve({ orderId: 'c-open', lines: [{ lineId: '1', sku: 'HOLD-D', quantity: 2 }] })).status, 201, 'an identical retry is idempotent');
+  const other = await reserve({ orderId: 'c-open', lines: [{ lineId: '9', sku: 'HOLD-D', quantity: 1 }] });
+  assert.is(other.status, 409);
+  const cancelled = await fetch(`${http.url}/v1/reservations/c-open`, { method: 'DELETE', headers: { authorization: `Bearer ${API_TOKEN}` } });
+  assert.is(cancelled.status, 200);
+  assert.is((await ledger.inventory('HOLD-D'))?.reserved, 0, 'the first lines were released, not leaked');
+});
+
 test('checkout holds: an expired hold is reaped and cannot be confirmed; a confirmed one survives the reaper', async () => {
   await ledger.createSku('HOLD-C');
   await ledger.adjust('HOLD-C', { eventId: 'r-c', delta: 5, cause: 'receipt' });

@@ -242,4 +242,47 @@ test('THROTTLED answers are waited out and retried; once the bucket is known, pu
   });
 });
 
+// The chaos harness's storms (docs/reliability.md, finding 1), with the daemon's own backoff
+// (not the tests' short one): once the storm is over, Shopify must catch up within seconds.
+for (const storm of [
+  { name: 'THROTTLED', fault: { kind: 'throttled' as const }, times: 30, budgetMs: 15_000 },
+  { name: '503', fault: { kind: 'status' as const, status: 503 as const }, times: 20, budgetMs: 20_000 },
+]) {
+  test(`after a storm of ${storm.name} answers ends, later ledger changes and a sweep reach Shopify`, async () => {
+    await withShopify(async (fake) => {
+      const skus = [0, 1, 2].map((n) => ({ sku: `STORM-${n}`, item: item(20 + n) }));
+      for (const { item: id } of skus) fake.stock(id, WAREHOUSE, { available: 0 });
+      const harness = await pushHarness(redisHandle, { shopify: fake, backoff: { baseMs: 250, maxMs: 10_000 } });
+      const expected = async (sku: string) => {
+        const level = await harness.ledger.inventory(sku);
+        return level ? Math.max(0, level.onHand - level.reserved - level.holdback) : undefined;
+      };
+      const converged = async () => {
+        for (const { sku, item: id } of skus) if (fake.level(id, WAREHOUSE)?.available !== (await expected(sku))) return false;
+        return true;
+      };
+      try {
+        for (const { sku, item: id } of skus) await harness.addSku({ sku, shopify: { inventoryItemId: id, locationId: WAREHOUSE } }, 10);
+        await harness.start();
+        await eventually(converged, Boolean, 'the opening push');
+        const before = fake.requests().length;
+
+        // The storm: more failing answers than one push's retries.
+        const started = Date.now();
+        fake.injectFault(storm.fault, { times: storm.times });
+        for (const [index, { sku }] of skus.entries()) await harness.ledger.adjust(sku, { eventId: `storm-${index}`, delta: 1, cause: 'receipt' });
+        await eventually(() => fake.requests().length - before, (count) => count >= storm.times + 1, 'the storm to pass', storm.budgetMs);
+
+        // After it: further changes, and a sweep, reach Shopify.
+        for (const [index, { sku }] of skus.entries()) await harness.ledger.adjust(sku, { eventId: `after-${index}`, delta: 2, cause: 'receipt' });
+        await harness.coordinator.sweep();
+        await eventually(converged, Boolean, 'Shopify to show the ledger again', Math.max(1, storm.budgetMs - (Date.now() - started)));
+        for (const { sku, item: id } of skus) assert.is(fake.level(id, WAREHOUSE)?.available, 13, sku);
+      } finally {
+        await harness.close();
+      }
+    });
+  });
+}
+
 test.run();
