@@ -1,12 +1,3 @@
-// A seeded PRNG (mulberry32), so every variant sees the same sequence of SKUs and the
-// stock-limited count of reservations is the same for all of them.
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The benchmarks use the project's seeded PRNG, so every variant sees the same sequence of
+// SKUs and the stock-limited count of reservations is the same for all of them.
+export { seededRandom } from '../../src/domain/random.ts';

@@ -23,6 +23,7 @@ import { RedisServer } from '../sim/redisServer.ts';
 import { startShopifyFake } from '../sim/shopify/index.ts';
 import type { WebhookDelivery } from '../sim/shopify/webhooks.ts';
 import { WmsFake } from '../sim/wms/index.ts';
+import { seededRandom } from '../domain/random.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -102,17 +103,6 @@ interface ScheduledFault {
   lengthMs: number;
 }
 
-/** mulberry32: a seed reproduces every choice the harness makes. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The fault schedule is drawn up front from the seed, so it is the same on every run. */
 export const FAULT_KINDS: readonly FaultKind[] = ['consumer-kill', 'redis-kill', 'latency-spike', 'throttle-storm', 'server-errors'];

@@ -11,6 +11,7 @@ import type { Order } from '../ledger/ledger.ts';
 import { LedgerStatus } from '../ledger/status.ts';
 import { openRuntime } from '../main.ts';
 import { RedisServer } from '../sim/redisServer.ts';
+import { seededRandom } from '../domain/random.ts';
 
 const CHANNELS = ['shopify', 'amazon', 'api'] as const;
 
@@ -105,14 +106,3 @@ try {
   await server?.stop();
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) so a seed reproduces a burst. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

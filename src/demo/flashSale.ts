@@ -28,6 +28,7 @@ import { RedisServer } from '../sim/redisServer.ts';
 import { startShopifyFake } from '../sim/shopify/index.ts';
 import { WmsFake } from '../sim/wms/index.ts';
 import { renderDemoReport, type Series } from './htmlReport.ts';
+import { seededRandom } from '../domain/random.ts';
 
 const { values } = parseArgs({
   options: {
@@ -436,14 +437,3 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a seed reproduces the sale's choices. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
