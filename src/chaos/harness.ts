@@ -8,10 +8,7 @@
 // reproduces the schedule and every random choice; the interleaving with the OS scheduler
 // does not repeat exactly (docs/reliability.md).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
 import { pino } from 'pino';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
@@ -19,7 +16,9 @@ import { type Daemon, startDaemon } from '../daemon.ts';
 import { sellable } from '../domain/sellable.ts';
 import { reservationId } from '../ledger/reservationId.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
+import { freePort } from '../sim/ports.ts';
 import { RedisServer } from '../sim/redisServer.ts';
+import { startLocalSqs } from '../sim/sqs.ts';
 import { startShopifyFake } from '../sim/shopify/index.ts';
 import type { WebhookDelivery } from '../sim/shopify/webhooks.ts';
 import { WmsFake } from '../sim/wms/index.ts';
@@ -159,14 +158,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     // --- Redis, the fakes ------------------------------------------------------------------
     const redisServer = await RedisServer.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
     cleanups.push(() => redisServer.stop());
-    const fauxqs = await startFauxqs({ port: 0, logger: false });
-    cleanups.push(() => fauxqs.stop());
-    const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
-    const sqs = new SQSClient({ endpoint: sqsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'chaos', secretAccessKey: 'chaos' } });
-    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'sp-api-notifications' }))).QueueUrl!;
-    sqs.destroy();
-    process.env.AWS_ACCESS_KEY_ID ??= 'chaos';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'chaos';
+    const localSqs = await startLocalSqs();
+    cleanups.push(() => localSqs.stop());
+    const { endpoint: sqsEndpoint, queueUrl } = localSqs;
 
     const port = await freePort();
     const daemonUrl = `http://127.0.0.1:${port}`;
@@ -622,14 +616,3 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}

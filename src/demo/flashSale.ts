@@ -7,14 +7,11 @@
 // replayed against the naive baseline (periodic absolute sync every 5 minutes).
 // Flags: --quick (≈10 s), --duration S, --rate ORDERS_PER_S, --skus N, --latency-ms MS,
 // --faults (throttling and 5xx on the channels), --seed N, --out DIR.
-import { createServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { availableParallelism, cpus } from 'node:os';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
 import { pino } from 'pino';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
@@ -24,7 +21,9 @@ import { sellable } from '../domain/sellable.ts';
 import { PushStore } from '../pushers/index.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
+import { freePort } from '../sim/ports.ts';
 import { RedisServer } from '../sim/redisServer.ts';
+import { startLocalSqs } from '../sim/sqs.ts';
 import { startShopifyFake } from '../sim/shopify/index.ts';
 import { WmsFake } from '../sim/wms/index.ts';
 import { renderDemoReport, type Series } from './htmlReport.ts';
@@ -75,14 +74,9 @@ try {
   const prefix = redis ? 'sg' : `demo-${randomUUID().slice(0, 8)}`;
   log(redis ? `redis: private redis-server ${redisUrl} (AOF, appendfsync always)` : `redis: ${redisUrl}, key prefix ${prefix}`);
 
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
-  cleanups.push(() => fauxqs.stop());
-  const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
-  const sqs = new SQSClient({ endpoint: sqsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' } });
-  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'sp-api-notifications' }))).QueueUrl!;
-  sqs.destroy();
-  process.env.AWS_ACCESS_KEY_ID ??= 'demo';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
+  const localSqs = await startLocalSqs();
+  cleanups.push(() => localSqs.stop());
+  const { endpoint: sqsEndpoint, queueUrl } = localSqs;
 
   const port = await freePort();
   const daemonUrl = `http://127.0.0.1:${port}`;
@@ -425,15 +419,4 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 

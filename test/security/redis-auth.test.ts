@@ -6,7 +6,6 @@
 // without the password.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +21,7 @@ import { signWms } from '../../src/ingest/http/signatures.ts';
 import { openRuntime } from '../../src/main.ts';
 import { RedisServer, redisServerAvailable } from '../../src/sim/redisServer.ts';
 import { trapProcessErrors } from '../helpers/fuzz.ts';
+import { freePort } from '../../src/sim/ports.ts';
 
 const execFileAsync = promisify(execFile);
 const test = suite('Redis AUTH, ACL users and TLS');
@@ -149,17 +149,6 @@ test('a least-privilege ACL user: the daemon ingests and applies a WMS event and
 // ---------------------------------------------------------------------------------------
 // TLS
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function openssl(...args: string[]): Promise<void> {
   await execFileAsync('openssl', args, { cwd: directory });
