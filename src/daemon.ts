@@ -276,15 +276,11 @@ async function updateStreamGauges(runtime: Runtime, streams: readonly string[], 
   const totals = new Map<string, { lag: number; pending: number }>();
   for (const stream of streams) {
     const kind = EVENT_KINDS.find((candidate) => stream.includes(`{${candidate}:`)) ?? 'unknown';
-    const groups = (await runtime.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
-    for (const group of groups) {
-      if (!Array.isArray(group)) continue;
-      const fields = new Map<string, unknown>();
-      for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
-      if (fields.get('name') !== config.streams.group) continue;
+    for (const group of await streamGroups(runtime, stream)) {
+      if (group.name !== config.streams.group) continue;
       const total = totals.get(kind) ?? { lag: 0, pending: 0 };
-      total.lag += Number(fields.get('lag') ?? 0) || 0;
-      total.pending += Number(fields.get('pending') ?? 0) || 0;
+      total.lag += group.lag;
+      total.pending += group.pending;
       totals.set(kind, total);
     }
   }
@@ -292,5 +288,30 @@ async function updateStreamGauges(runtime: Runtime, streams: readonly string[], 
     metrics.consumerLag.set({ kind }, total.lag);
     metrics.consumerPending.set({ kind }, total.pending);
   }
+}
+
+/** The consumer groups of one stream with their lag and pending counts (XINFO GROUPS). */
+async function streamGroups(runtime: Runtime, stream: string): Promise<{ name: string; lag: number; pending: number }[]> {
+  const groups = (await runtime.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
+  return groups.filter(Array.isArray).map((group: unknown[]) => {
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
+    return { name: String(fields.get('name')), lag: Number(fields.get('lag') ?? 0) || 0, pending: Number(fields.get('pending') ?? 0) || 0 };
+  });
+}
+
+/**
+ * True when nothing is in flight: every event stream fully delivered to and acknowledged
+ * by its groups, and no SKU waiting in the dirty index for the pushers (the demo and the
+ * chaos harness wait for this before they compare channels with the ledger).
+ */
+export async function isQuiet(runtime: Runtime): Promise<boolean> {
+  const { ledger, config } = runtime;
+  for (const kind of EVENT_KINDS) {
+    for (const stream of ledger.keys.eventStreams(kind, config.streams.partitions)) {
+      for (const group of await streamGroups(runtime, stream)) if (group.lag > 0 || group.pending > 0) return false;
+    }
+  }
+  return (await runtime.redis.zcard(ledger.keys.dirtySkus())) === 0;
 }
 

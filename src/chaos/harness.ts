@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { pino } from 'pino';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
-import { type Daemon, startDaemon } from '../daemon.ts';
+import { type Daemon, isQuiet, startDaemon } from '../daemon.ts';
 import { sellable } from '../domain/sellable.ts';
 import { reservationId } from '../ledger/reservationId.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
@@ -449,7 +449,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     let nextReport = Date.now() + 5000;
     let channelsBy = quietBy;
     while (Date.now() < (figures.ledgerQuiet ? channelsBy : quietBy)) {
-      const state = { drained: await streamsDrained(daemon).catch(() => false), seen: await reservationsSeen(orders, ledger).catch(() => false), inSync: await inSync().catch(() => false) };
+      const state = { drained: await isQuiet(daemon.runtime).catch(() => false), seen: await reservationsSeen(orders, ledger).catch(() => false), inSync: await inSync().catch(() => false) };
       if (!figures.ledgerQuiet && state.drained && state.seen) {
         figures.ledgerQuiet = true;
         figures.ledgerQuietAfterLastFaultS = (Date.now() - lastFaultEndMs) / 1000;
@@ -585,20 +585,6 @@ async function checkLedger(
   }
 }
 
-async function streamsDrained(daemon: Daemon): Promise<boolean> {
-  const { redis, ledger, config } = daemon.runtime;
-  for (const kind of ['sales', 'wms', 'notifications'] as const) {
-    for (const stream of ledger.keys.eventStreams(kind, config.streams.partitions)) {
-      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-      for (const group of groups) {
-        const fields = new Map<string, unknown>();
-        for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
-        if (Number(fields.get('lag') ?? 0) > 0 || Number(fields.get('pending') ?? 0) > 0) return false;
-      }
-    }
-  }
-  return (await redis.zcard(ledger.keys.dirtySkus())) === 0;
-}
 
 function isOk(status: number | undefined): boolean {
   return status !== undefined && status >= 200 && status < 300;

@@ -15,7 +15,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { pino } from 'pino';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
-import { startDaemon } from '../daemon.ts';
+import { isQuiet, startDaemon } from '../daemon.ts';
 import { simulateNaiveSync, type PurchaseAttempt } from '../domain/naiveBaseline.ts';
 import { sellable } from '../domain/sellable.ts';
 import { PushStore } from '../pushers/index.ts';
@@ -289,7 +289,7 @@ try {
   await Promise.allSettled(toShip.splice(0).map((order) => wms.ship(order.sku, order.quantity, order.order)));
   log(`sale over: ${issued} orders tried; waiting for stockguard and the channels to settle`);
   await amazon.idle();
-  await waitUntil(() => streamsDrained(daemon), 120_000, 'the event streams to drain');
+  await waitUntil(() => isQuiet(daemon.runtime), 120_000, 'the event streams to drain');
   log(`  streams drained ${((Date.now() - saleEnd) / 1000).toFixed(1)} s after the sale`);
   await waitUntil(inSync, 120_000, 'the channels to show what they may sell');
   const convergedAfterS = (Date.now() - saleEnd) / 1000;
@@ -298,7 +298,7 @@ try {
   const reconciliationResult = await runReconciliation(daemon.runtime, { metrics: daemon.metrics });
   if (reconciliationResult.outcome !== 'completed') throw new Error(`the reconciliation did not complete: ${JSON.stringify(reconciliationResult)}`);
   const reconciliation = reconciliationResult.report;
-  await waitUntil(async () => (await streamsDrained(daemon)) && (await inSync()), 60_000, 'the corrections to reach the channels');
+  await waitUntil(async () => (await isQuiet(daemon.runtime)) && (await inSync()), 60_000, 'the corrections to reach the channels');
 
   // --- Results ---------------------------------------------------------------------------
   let oversoldUnits = 0;
@@ -374,20 +374,6 @@ try {
 }
 process.exit(exitCode);
 
-async function streamsDrained(daemon: Awaited<ReturnType<typeof startDaemon>>): Promise<boolean> {
-  const { redis, ledger, config } = { ...daemon.runtime };
-  for (const kind of ['sales', 'wms', 'notifications'] as const) {
-    for (const stream of ledger.keys.eventStreams(kind, config.streams.partitions)) {
-      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-      for (const group of groups) {
-        const fields = new Map<string, unknown>();
-        for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
-        if (Number(fields.get('lag') ?? 0) > 0 || Number(fields.get('pending') ?? 0) > 0) return false;
-      }
-    }
-  }
-  return (await redis.zcard(ledger.keys.dirtySkus())) === 0;
-}
 
 async function counter(metrics: Awaited<ReturnType<typeof startDaemon>>['metrics'], name: string): Promise<number> {
   const metric = (await metrics.registry.getMetricsAsJSON()).find((candidate) => candidate.name === name);
