@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ChaosFigures, FAULT_KINDS, type FaultKind, runChaos } from './harness.ts';
+import { FAULT_KINDS, failedChecks, isFaultKind, runChaos } from './harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +30,6 @@ for (const [name, value] of [['--seed', seed], ['--events', events], ['--duratio
   }
 }
 
-const isFaultKind = (kind: string): kind is FaultKind => FAULT_KINDS.some((known) => known === kind);
 const requestedKinds = (values.faults ?? '').split(',').filter((kind) => kind !== '');
 const faultKinds = requestedKinds.filter(isFaultKind);
 const unknownKinds = requestedKinds.filter((kind) => !isFaultKind(kind));
@@ -42,42 +41,35 @@ const started = Date.now();
 const figures = await runChaos({ seed, events, durationS, skus, convergenceTimeoutMs: Number(values['converge-timeout']) * 1000, faultKinds, log: (line) => console.log(line) });
 const redisVersion = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
 const machine = `Node ${process.version}, Redis ${redisVersion}, ${cpus()[0]?.model.trim() ?? 'CPU'} × ${availableParallelism()}, ${process.platform}`;
-const passed = failures(figures).length === 0;
+const passed = failedChecks(figures).length === 0;
+const { reconcile, delayedRetries } = figures;
 const table: Record<string, string | number> = {
-  'operations sent': figures.events,
+  'operations sent (load took)': `${figures.events} (${figures.loadS.toFixed(1)} s)`,
   'channel sales accepted (Shopify / Amazon MFN)': `${figures.sent.shopifySales} / ${figures.sent.amazonSales}`,
   'cancels / WMS shipments / WMS receipts': `${figures.sent.cancels} / ${figures.sent.shipments} / ${figures.sent.receipts}`,
   'duplicates: Shopify webhook copies / redeliveries / SQS copies': `${figures.duplicates.shopifyWebhookCopies} / ${figures.duplicates.shopifyRedeliveries} / ${figures.duplicates.sqsCopies}`,
   'faults by kind': Object.entries(figures.faults).map(([kind, count]) => `${kind} ${count}`).join(', '),
+  'SQS messages in flight at edge kills (redelivered)': figures.sqsInFlightAtEdgeKill,
+  'Redis: largest injected delay / connections reset': `${figures.redisDelayMs} ms / ${figures.redisConnectionsReset}`,
+  'reconciliations mid-burst: runs / corrected / unsettled / failed': `${reconcile.runs} / ${reconcile.corrected} / ${reconcile.unsettled} / ${reconcile.failed}`,
+  'hours-late Shopify retries: duplicates 2xx / first deliveries / beyond window refused': `${delayedRetries.lateDuplicatesAcknowledged} of ${delayedRetries.lateDuplicates} / ${delayedRetries.firstDeliveredLate} / ${delayedRetries.beyondWindowRefused} of ${delayedRetries.beyondWindow}`,
   'WMS events not acknowledged': figures.wmsUnacknowledged,
   'Shopify webhooks refused at first (retried until 2xx)': Object.entries(figures.webhookFailures).map(([why, count]) => `${why} ${count}`).join(', ') || 'none',
   'last retry acknowledged after the load': `${figures.webhooksAcknowledgedAfterLoadS.toFixed(1)} s`,
-  lost: figures.lost,
-  doubled: figures.doubled,
+  'lost / doubled / wrong quantity / unexpected': `${figures.lost} / ${figures.doubled} / ${figures.wrongQuantity} / ${figures.unexpectedReservations}`,
   'race-oversold units (ledger)': figures.raceOversoldUnits,
-  'I3 / I4 violations (SKUs)': `${figures.i3Violations} / ${figures.i4Violations}`,
+  'I1 / I3 / I4 violations (SKUs)': `${figures.i1Violations} / ${figures.i3Violations} / ${figures.i4Violations}`,
   'on_hand ≠ warehouse (SKUs)': figures.onHandMismatches,
   'writes to FBA quantities': figures.fbaWrites,
   'dead letters': figures.deadLetters,
+  'daemon crashes': figures.crashes.length,
   'ledger quiet after the last fault': figures.ledgerQuiet ? `${figures.ledgerQuietAfterLastFaultS.toFixed(1)} s` : 'NOT REACHED',
   'channels = sellable after the last fault': figures.converged ? `${figures.convergenceAfterLastFaultS.toFixed(1)} s` : `NOT REACHED (${figures.channelMismatches.length} SKUs differ)`,
 };
 console.table(table);
-for (const problem of figures.problems) console.log(`  ! ${problem}`);
+for (const problem of [...figures.crashes, ...figures.problems]) console.log(`  ! ${problem}`);
 const out = resolve(values.out);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: `npm run chaos -- --seed ${seed} --events ${events} --duration ${durationS}`, machine, wallClockS: (Date.now() - started) / 1000, passed, figures }, null, 2)}\n`);
-console.log(`${passed ? 'all checks hold' : `CHECKS FAILED: ${failures(figures).join('; ')}`}${figures.converged ? '' : '; FINDING: the channels did not converge to sellable (docs/reliability.md)'} — ${out}`);
+console.log(`${passed ? 'all checks hold' : `CHECKS FAILED: ${failedChecks(figures).join('; ')}`}${figures.converged ? '' : '; FINDING: the channels did not converge to sellable (docs/reliability.md)'} — ${out}`);
 process.exit(passed ? 0 : 1);
-
-function failures(result: ChaosFigures): string[] {
-  const failed: string[] = [];
-  if (result.lost > 0) failed.push(`lost ${result.lost}`);
-  if (result.doubled > 0) failed.push(`doubled ${result.doubled}`);
-  if (result.wrongQuantity > 0) failed.push(`wrong quantity ${result.wrongQuantity}`);
-  if (result.i3Violations > 0) failed.push(`I3 ${result.i3Violations}`);
-  if (result.i4Violations > 0) failed.push(`I4 ${result.i4Violations}`);
-  if (result.fbaWrites > 0) failed.push(`FBA writes ${result.fbaWrites}`);
-  if (!result.ledgerQuiet) failed.push('the ledger never went quiet');
-  return failed;
-}

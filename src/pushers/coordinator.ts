@@ -330,6 +330,15 @@ export class PushCoordinator {
           );
         }
       }
+      const told = newest([pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, lane.seenAfter(sku, 0)]);
+      if (requestCause !== 'drift' && told && told.quantity === target && !(observed && observed.observedAtMs >= told.atMs)) {
+        // The channel subtracts its own sales from what it was told: when sellable comes back
+        // to the value last pushed (a receipt or a cancel after a sale there), the channel
+        // shows less than that value and must be told again. A level the channel reported
+        // after the push already counts its sales, so it is trusted instead.
+        const sold = await this.channelSalesSince(sku, channel, told.atMs);
+        if (sold !== 0) requestCause = 'resync';
+      }
       const request: PushRequest = {
         sku,
         channel,
@@ -342,7 +351,7 @@ export class PushCoordinator {
         changedAtMs: cause === 'change' && changedAtMs > 0 ? changedAtMs : ledger.updatedMs,
         cause: requestCause,
       };
-      if (requestCause === 'drift' || pushed?.quantity !== target) tally.offered += 1;
+      if (requestCause === 'drift' || requestCause === 'resync' || pushed?.quantity !== target) tally.offered += 1;
       lane.offer(request, pushed?.quantity);
     }
     this.exposures.set(sku, exposure(ledger.onHand - ledger.reserved, shown));

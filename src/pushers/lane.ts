@@ -89,7 +89,7 @@ export class PushLane {
     const inFlight = this.inFlight.get(request.sku);
     const already = inFlight ? inFlight.quantity : (this.seen.get(request.sku)?.quantity ?? lastAcked);
     const shown = inFlight ? undefined : this.withFreshKnowledge(request).known;
-    if (request.cause !== 'drift' && (request.quantity === already || request.quantity === shown) && (already !== undefined || shown !== undefined)) {
+    if (!forced(request) && (request.quantity === already || request.quantity === shown) && (already !== undefined || shown !== undefined)) {
       this.waiting.delete(request.sku);
       return;
     }
@@ -158,7 +158,7 @@ export class PushLane {
           this.failures.delete(request.sku);
           // A target that waited behind this one and equals it is already there.
           const next = this.waiting.get(request.sku);
-          if (next && next.request.quantity === request.quantity && next.request.cause !== 'drift') this.waiting.delete(request.sku);
+          if (next && next.request.quantity === request.quantity && !forced(next.request)) this.waiting.delete(request.sku);
         } else if (outcome.kind === 'stale' || outcome.kind === 'failed') {
           this.noteFailure(request.sku);
           if (outcome.kind === 'stale' && outcome.channelQuantity !== undefined) this.noteSeen(request.sku, outcome.channelQuantity, this.options.clock());
@@ -238,4 +238,9 @@ export class PushLane {
       if (maxMs !== undefined) timer = setTimeout(done, maxMs);
     });
   }
+}
+
+/** Drift corrections and resyncs are sent even when the value equals the last one pushed. */
+function forced(request: PushRequest): boolean {
+  return request.cause === 'drift' || request.cause === 'resync';
 }

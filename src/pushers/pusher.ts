@@ -25,7 +25,8 @@ export interface PushRequest {
   /** When the oldest ledger change not yet on the channel happened (ms). */
   readonly changedAtMs: number;
   /** Why: a ledger change, the scheduled sweep, or a correction after drift. */
-  readonly cause: 'change' | 'sweep' | 'drift';
+  /** `resync`: sellable is back at the value last pushed, but the channel has sold since and shows less. */
+  readonly cause: 'change' | 'sweep' | 'drift' | 'resync';
 }
 
 export type PushOutcome =

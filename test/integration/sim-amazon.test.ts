@@ -4,6 +4,7 @@
 import { SellingPartnerApiAuth } from '@sp-api-sdk/auth';
 import { createAxiosInstance, SellingPartnerApiError } from '@sp-api-sdk/common';
 import { clientRateLimits, type ListingsItemPatchRequest, ListingsItemsApi } from '@sp-api-sdk/listings-items-api-2021-08-01';
+import { createServer } from 'node:http';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { test } from 'uvu';
@@ -715,6 +716,288 @@ test('a 429 storm for N requests, a fault rate drawn from the random source, lat
     auth.forget();
     await rejects(auth.getAccessToken(), /LWA answered 503/);
   });
+});
+
+// ---------------------------------------------------------------------------------------
+// Long runs: SQS batching and capped logs
+
+interface BatchFailure {
+  Code: string;
+  SenderFault: boolean;
+}
+
+interface SqsProxy {
+  endpoint: string;
+  /** X-Amz-Target of every request, e.g. AmazonSQS.SendMessageBatch. */
+  targets: string[];
+  /** Entries per SendMessageBatch request, as the fake sent them. */
+  batchSizes: number[];
+  /** The message bodies of every SendMessageBatch request, in order. */
+  batches: string[][];
+  close(): Promise<void>;
+}
+
+interface BatchEntry {
+  Id: string;
+  MessageBody: string;
+}
+
+function isBatchEntry(value: unknown): value is BatchEntry {
+  return isRecord(value) && typeof value['Id'] === 'string' && typeof value['MessageBody'] === 'string';
+}
+
+/**
+ * A pass-through proxy in front of fauxqs that records what the fake sends. `tamper` can
+ * answer an entry of a SendMessageBatch as Failed instead (that entry never reaches the queue).
+ */
+async function sqsProxy(tamper?: (entry: BatchEntry) => BatchFailure | undefined): Promise<SqsProxy> {
+  if (!fauxqs) throw new Error('fauxqs is not running');
+  const upstream = `http://127.0.0.1:${fauxqs.port}`;
+  const targets: string[] = [];
+  const batchSizes: number[] = [];
+  const batches: string[][] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      void (async () => {
+        const target = String(request.headers['x-amz-target'] ?? '');
+        targets.push(target);
+        let body = Buffer.concat(chunks).toString('utf8');
+        const failed: Array<BatchFailure & { Id: string; Message: string }> = [];
+        let forwardedEntries = 1;
+        if (target === 'AmazonSQS.SendMessageBatch') {
+          const parsed: unknown = JSON.parse(body);
+          if (!isRecord(parsed) || !Array.isArray(parsed['Entries'])) throw new Error('SendMessageBatch without Entries');
+          const entries = parsed['Entries'].filter(isBatchEntry);
+          batchSizes.push(entries.length);
+          batches.push(entries.map((entry) => entry.MessageBody));
+          const forwarded = entries.filter((entry) => {
+            const failure = tamper?.(entry);
+            if (failure) failed.push({ Id: entry.Id, ...failure, Message: 'injected by the test proxy' });
+            return !failure;
+          });
+          forwardedEntries = forwarded.length;
+          body = JSON.stringify({ ...parsed, Entries: forwarded });
+        }
+        let status = 200;
+        let contentType = 'application/x-amz-json-1.0';
+        let answer: Record<string, unknown> = { Successful: [], Failed: [] };
+        if (forwardedEntries > 0) {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(request.headers)) {
+            if (typeof value === 'string' && !['host', 'content-length', 'connection', 'transfer-encoding'].includes(name)) headers[name] = value;
+          }
+          const upstreamResponse = await fetch(`${upstream}${request.url ?? '/'}`, { method: request.method ?? 'POST', headers, body });
+          status = upstreamResponse.status;
+          contentType = upstreamResponse.headers.get('content-type') ?? contentType;
+          const parsedAnswer: unknown = JSON.parse(await upstreamResponse.text());
+          if (!isRecord(parsedAnswer)) throw new Error('fauxqs answered a non-object');
+          answer = parsedAnswer;
+        }
+        if (failed.length > 0) answer = { ...answer, Failed: [...(Array.isArray(answer['Failed']) ? answer['Failed'] : []), ...failed] };
+        response.writeHead(status, { 'content-type': contentType }).end(JSON.stringify(answer));
+      })().catch((error: unknown) => {
+        response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify({ __type: 'InternalError', message: String(error) }));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    targets,
+    batchSizes,
+    batches,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Receives (and deletes) every message until `count` have arrived, then checks nothing more is waiting. */
+async function receiveAll(queueUrl: string, count: number): Promise<ReceivedNotification[]> {
+  if (!sqs) throw new Error('fauxqs is not running');
+  const received: ReceivedNotification[] = [];
+  for (let poll = 0; poll < count / 10 + 20 && received.length < count; poll += 1) {
+    const output = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    for (const message of output.Messages ?? []) {
+      const body: unknown = JSON.parse(message.Body ?? 'null');
+      if (!isRecord(body) || !message.MessageId) throw new Error(`unexpected SQS message ${message.Body}`);
+      received.push({ messageId: message.MessageId, body });
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
+  }
+  // Every send has settled by now, so a short poll sees anything left over.
+  const extra = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  assert.is(received.length + (extra.Messages?.length ?? 0), count, `received ${received.length + (extra.Messages?.length ?? 0)} messages, expected ${count}`);
+  return received;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
+}
+
+test('notifications go out in SendMessageBatch requests of at most 10, and every copy arrives exactly once', async () => {
+  const { queueUrl, destination } = await newQueue('batching');
+  const proxy = await sqsProxy();
+  try {
+    await withFake({ sqs: { ...destination, endpoint: proxy.endpoint }, now: Date.now }, async ({ fake }) => {
+      seedLuggage(fake, 'BATCH', 10_000);
+      const sales = Array.from({ length: 120 }, (_, index) =>
+        fake.sellOnAmazon('BATCH', 1, { publish: { duplicates: index % 4 === 0 ? 1 : 0, delayMs: index % 3 === 0 ? (index % 7) * 5 : 0 } }),
+      );
+      const extras = Array.from({ length: 15 }, (_, index) => fake.publishMfnQuantityChange('BATCH', { duplicates: 2, notificationId: `extra-${index}` }));
+      assert.is(fake.quantity('BATCH'), 10_000 - 120, 'every sale decremented at once');
+      const results = await Promise.all(sales);
+      const published = await Promise.all(extras);
+      await fake.idle();
+
+      // 120 ORDER_CHANGE (30 of them twice), 120 quantity changes, 15 extra notifications three times each.
+      const expected = new Map<string, number>();
+      for (const [index, result] of results.entries()) {
+        const [orderChange, quantityChange] = result.notifications;
+        if (!orderChange || !quantityChange) throw new Error('a sale publishes two notifications');
+        assert.is(orderChange.status, 'sent');
+        assert.is(quantityChange.status, 'sent');
+        assert.is(orderChange.sqsMessageIds.length, index % 4 === 0 ? 2 : 1);
+        expected.set(orderChange.notification.NotificationMetadata.NotificationId, index % 4 === 0 ? 2 : 1);
+        expected.set(quantityChange.notification.NotificationMetadata.NotificationId, 1);
+      }
+      for (const entry of published) {
+        assert.is(entry.status, 'sent');
+        assert.is(entry.sqsMessageIds.length, 3);
+        expected.set(entry.notification.NotificationMetadata.NotificationId, 3);
+      }
+      const total = [...expected.values()].reduce((sum, copies) => sum + copies, 0);
+      assert.is(total, 120 + 30 + 120 + 45);
+
+      const received = await receiveAll(queueUrl, total);
+      assert.equal(countBy(received, (message) => String(metadataOf(message.body)['NotificationId'])), expected, 'each notification arrived exactly as many times as it was sent');
+      assert.is(new Set(received.map((message) => message.messageId)).size, total, 'every copy is its own SQS message');
+      for (const message of received.slice(0, 5)) assertOfficialSchema(message.body);
+
+      assert.not.ok(proxy.targets.includes('AmazonSQS.SendMessage'), 'no single SendMessage');
+      assert.ok(proxy.batchSizes.every((size) => size >= 1 && size <= 10), `batch sizes ${proxy.batchSizes.join(',')}`);
+      assert.is(proxy.batchSizes.reduce((sum, size) => sum + size, 0), total);
+      assert.ok(proxy.batchSizes.length <= total / 3, `${proxy.batchSizes.length} SendMessageBatch requests for ${total} messages`);
+      assert.ok(fake.notifications().every((entry) => entry.status === 'sent'));
+    });
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a batch entry SQS fails server-side is sent again; a sender fault, or a server fault that persists, rejects that publish alone', async () => {
+  const { queueUrl, destination } = await newQueue('batch-failures');
+  const seen = new Map<string, number>();
+  const proxy = await sqsProxy((entry) => {
+    const id = String(metadataOf(JSON.parse(entry.MessageBody) as Record<string, unknown>)['NotificationId']);
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    if (id === 'flaky' && seen.get(id) === 1) return { Code: 'InternalError', SenderFault: false };
+    if (id === 'sender-fault') return { Code: 'InvalidMessageContents', SenderFault: true };
+    if (id === 'always-down') return { Code: 'ServiceUnavailable', SenderFault: false };
+    return undefined;
+  });
+  try {
+    await withFake({ sqs: { ...destination, endpoint: proxy.endpoint }, now: Date.now }, async ({ fake }) => {
+      seedLuggage(fake, 'FAIL', 10);
+      const publish = (notificationId: string) => fake.publishMfnQuantityChange('FAIL', { notificationId });
+      const outcomes = await Promise.allSettled(['ok-1', 'flaky', 'sender-fault', 'always-down', 'ok-2'].map(publish));
+      assert.equal(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      assert.is(proxy.batchSizes[0], 5, 'all five went out in one batch');
+      assert.is(seen.get('flaky'), 2, 'the failed entry was sent again');
+      assert.is(seen.get('sender-fault'), 1, 'a sender fault is not retried');
+      assert.is(seen.get('always-down'), 3, 'a server fault is retried up to maxAttempts (3)');
+
+      const statuses = new Map(fake.notifications().map((entry) => [entry.notification.NotificationMetadata.NotificationId, entry]));
+      assert.is(statuses.get('flaky')?.status, 'sent');
+      assert.is(statuses.get('sender-fault')?.status, 'failed');
+      assert.match(statuses.get('sender-fault')?.error ?? '', /InvalidMessageContents/);
+      assert.is(statuses.get('always-down')?.status, 'failed');
+      assert.match(statuses.get('always-down')?.error ?? '', /after 3 attempt\(s\): ServiceUnavailable/);
+      const rejected = outcomes[2];
+      assert.ok(rejected?.status === 'rejected' && rejected.reason instanceof Error && /publishing LISTINGS_ITEM_MFN_QUANTITY_CHANGE sender-fault failed/.test(rejected.reason.message));
+
+      const received = await receiveAll(queueUrl, 3);
+      assert.equal(received.map((message) => String(metadataOf(message.body)['NotificationId'])).sort(), ['flaky', 'ok-1', 'ok-2']);
+    });
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('idle() waits for delayed and batched notifications; sqsBatch: false sends one SendMessage per copy', async () => {
+  const { queueUrl, destination } = await newQueue('idle-and-unbatched');
+  const proxy = await sqsProxy();
+  try {
+    await withFake({ sqs: { ...destination, endpoint: proxy.endpoint }, now: Date.now }, async ({ fake }) => {
+      seedLuggage(fake, 'IDLE', 10);
+      const pending = fake.publishMfnQuantityChange('IDLE', { delayMs: 150, duplicates: 1 });
+      const sale = fake.sellOnAmazon('IDLE', 1);
+      await fake.idle();
+      assert.equal(fake.notifications().map((entry) => entry.status), ['sent', 'sent', 'sent']);
+      assert.is((await pending).sqsMessageIds.length, 2);
+      await sale;
+      await receiveAll(queueUrl, 4);
+    });
+    const batchedRequests = proxy.targets.filter((target) => target === 'AmazonSQS.SendMessageBatch').length;
+    assert.ok(batchedRequests >= 1);
+
+    await withFake({ sqs: { ...destination, endpoint: proxy.endpoint }, now: Date.now, sqsBatch: false }, async ({ fake }) => {
+      seedLuggage(fake, 'SINGLE', 10);
+      const published = await fake.publishMfnQuantityChange('SINGLE', { duplicates: 2 });
+      assert.is(published.sqsMessageIds.length, 3);
+      await receiveAll(queueUrl, 3);
+    });
+    assert.is(proxy.targets.filter((target) => target === 'AmazonSQS.SendMessage').length, 3);
+    assert.is(proxy.targets.filter((target) => target === 'AmazonSQS.SendMessageBatch').length, batchedRequests, 'no batch once batching is off');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('notificationLogLimit, submissionLogLimit and requestLogLimit keep the newest entries; SKU lookups are per marketplace', async () => {
+  await withFake({ notificationLogLimit: 8, submissionLogLimit: 4, requestLogLimit: 4 }, async ({ fake, api, clock }) => {
+    seedLuggage(fake, 'LOGS', 1000);
+    for (let index = 0; index < 30; index += 1) await fake.sellOnAmazon('LOGS', 1);
+    const notifications = fake.notifications();
+    assert.ok(notifications.length >= 8 && notifications.length <= 10, `notifications kept: ${notifications.length}`);
+    assert.ok(notifications.every((entry) => entry.status === 'not-sent'), 'no SQS destination: built and logged only');
+    const last = notifications.at(-1)?.notification;
+    assert.ok(last?.NotificationType === 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE' && last.Payload.Sku === 'LOGS' && last.Payload.Quantity === 970, 'the newest is kept');
+
+    for (let quantity = 1; quantity <= 12; quantity += 1) {
+      clock.advance(1000);
+      const answer = await api.patchListingsItem({ sellerId: SELLER, sku: 'LOGS', marketplaceIds: [US], body: quantityPatch(quantity) });
+      assert.is(answer.data.status, 'ACCEPTED');
+    }
+    const submissions = fake.submissions();
+    assert.ok(submissions.length >= 4 && submissions.length <= 5, `submissions kept: ${submissions.length}`);
+    assert.equal(
+      submissions.map((entry) => entry.patches[0]?.value?.[0]?.['quantity']),
+      Array.from({ length: submissions.length }, (_, index) => 13 - submissions.length + index),
+    );
+    assert.equal(fake.acceptedPatches().map((entry) => entry.submissionId), submissions.map((entry) => entry.submissionId));
+    const requests = fake.requests();
+    assert.ok(requests.length >= 4 && requests.length <= 5, `requests kept: ${requests.length}`);
+    assert.ok(requests.every((entry) => entry.operation === 'patchListingsItem' && entry.outcome === 200));
+    assert.is(fake.quantity('LOGS'), 12);
+
+    fake.addListing({ sku: 'TWICE', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 3 });
+    fake.addListing({ sku: 'TWICE', marketplaceId: 'A2EUQ1WTGCTBG2', productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 4 });
+    assert.throws(() => fake.quantity('TWICE'), /listed in several marketplaces/);
+    assert.is(fake.quantity('TWICE', { marketplaceId: 'A2EUQ1WTGCTBG2' }), 4);
+    assert.is(fake.quantity('TWICE', { marketplaceId: US }), 3);
+    assert.throws(() => fake.quantity('TWICE', { marketplaceId: 'A1F83G8C2ARO7P' }), /no listing for SKU "TWICE" in A1F83G8C2ARO7P/);
+    assert.throws(() => fake.quantity('NEVER'), /no listing for SKU "NEVER"/);
+  });
+  try {
+    await startAmazonFake({ ...LWA, sellerId: SELLER, submissionLogLimit: 1.5 });
+    assert.unreachable('a fractional limit is refused');
+  } catch (error) {
+    assert.match(error instanceof Error ? error.message : String(error), /submissionLogLimit must be a whole number >= 0/);
+  }
 });
 
 test.run();

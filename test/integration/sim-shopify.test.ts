@@ -549,4 +549,158 @@ test('a reset after the write was applied: the client retry is answered from the
   });
 });
 
+// ---------------------------------------------------------------------------------------
+// Long runs: indexed lookups and capped logs
+
+async function rejectsWith(promise: Promise<unknown>, expected: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.match(error instanceof Error ? error.message : String(error), expected);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${expected}`);
+}
+
+test('order(id) finds a storefront order by id; payloads and cancels use it; order numbers keep counting', async () => {
+  await withFake(async (fake) => {
+    fake.stock(MUG, WAREHOUSE, { available: 100 });
+    const sales = [];
+    for (let index = 0; index < 50; index += 1) sales.push(await fake.sellOnStorefront(MUG, WAREHOUSE, 1, { webhooks: false }));
+    assert.equal(sales.map((sale) => sale.order.orderNumber), Array.from({ length: 50 }, (_, index) => 1001 + index));
+    const middle = sales[25]?.order;
+    if (!middle) throw new Error('no order');
+    assert.is(fake.order(middle.id), middle, 'the very object orders() holds');
+    assert.is(fake.orders()[25], middle);
+    assert.is(fake.order(middle.id + 1_000_000n), undefined);
+    assert.is(fake.order(0n), undefined);
+
+    const created = fake.orderCreatePayload(middle.id) as { id: bigint; order_number: number; cancelled_at: string | null };
+    assert.is(created.id, middle.id);
+    assert.is(created.order_number, 1026);
+    assert.is(created.cancelled_at, null);
+    assert.throws(() => fake.orderCreatePayload(middle.id + 1_000_000n), /no storefront order/);
+
+    await fake.cancelStorefrontOrder(middle.id, { webhooks: false });
+    assert.ok(fake.order(middle.id)?.cancelledAt);
+    assert.ok((fake.orderCancelledPayload(middle.id) as { cancelled_at: string | null }).cancelled_at);
+    await rejectsWith(fake.cancelStorefrontOrder(middle.id), /already cancelled/);
+    await rejectsWith(fake.cancelStorefrontOrder(middle.id + 1_000_000n), /no storefront order/);
+    assert.is(fake.level(MUG, WAREHOUSE)?.available, 51, '100 - 50 + 1 restocked');
+
+    const next = await fake.placeStorefrontOrder([{ itemId: MUG, locationId: WAREHOUSE, quantity: 1 }], { webhooks: false });
+    assert.is(next.order.orderNumber, 1051);
+    assert.is(fake.order(next.order.id), next.order);
+  });
+});
+
+test('webhookLogLimit keeps the newest deliveries; redelivering a dropped one throws naming webhookLogLimit', async () => {
+  const receiver = await startReceiver();
+  try {
+    await withFake(
+      async (fake) => {
+        const deliveries = [];
+        for (let index = 0; index < 40; index += 1) deliveries.push(...(await fake.emitWebhook('inventory_levels/update', { available: index })));
+        const log = fake.webhookDeliveries();
+        assert.ok(log.length >= 8 && log.length <= 10, `between the limit and a quarter over it, got ${log.length}`);
+        assert.is(log.at(-1), deliveries.at(-1), 'the newest delivery is kept');
+        assert.equal(
+          log.map((delivery) => delivery.body),
+          deliveries.slice(-log.length).map((delivery) => delivery.body),
+          'the kept ones are the newest, in order',
+        );
+        assert.is(receiver.received.length, 40, 'dropping from the log does not drop deliveries');
+
+        const dropped = deliveries[0];
+        const kept = deliveries.at(-2);
+        if (!dropped || !kept) throw new Error('deliveries expected');
+        assert.is(fake.webhookDelivery(dropped.webhookId), undefined);
+        assert.is(fake.webhookDelivery(kept.webhookId), kept);
+        await rejectsWith(fake.redeliverWebhook(dropped.webhookId), /dropped from the delivery log because of webhookLogLimit \(8\)/);
+        await rejectsWith(fake.redeliverWebhook('00000000-0000-4000-8000-000000000000'), /^no delivery with webhook id/);
+
+        const again = await fake.redeliverWebhook(kept.webhookId);
+        assert.is(again.status, 200);
+        assert.is(again.eventId, kept.eventId);
+        assert.is.not(again.webhookId, kept.webhookId);
+        assert.is(again.body, kept.body);
+        assert.is(fake.webhookDeliveries().at(-1), again);
+        assert.match(again.webhookId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'still UUID-shaped');
+        assert.is(new Set(fake.webhookDeliveries().map((delivery) => delivery.webhookId)).size, fake.webhookDeliveries().length);
+      },
+      { webhookUrl: receiver.url, webhookLogLimit: 8 },
+    );
+    await rejectsWith(startShopifyFake({ accessToken: TOKEN, appSecret: SECRET, shopDomain: SHOP, webhookLogLimit: -1 }), /webhookLogLimit must be a whole number >= 0/);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('redeliverWebhook keeps X-Shopify-Triggered-At by default; triggeredAt overrides it (a retry hours later)', async () => {
+  const receiver = await startReceiver();
+  try {
+    await withFake(
+      async (fake) => {
+        const original = '2026-11-27T09:00:00.000Z';
+        const [first] = await fake.emitWebhook('inventory_levels/update', fake.inventoryLevelUpdatePayload(SHIRT, WAREHOUSE), { triggeredAt: original });
+        if (!first) throw new Error('a delivery expected');
+        const retry = await fake.redeliverWebhook(first.webhookId);
+        const hoursLater = new Date(Date.now() - 6 * 60 * 60 * 1000).toISOString();
+        const late = await fake.redeliverWebhook(first.webhookId, { triggeredAt: hoursLater });
+        assert.equal([first.status, retry.status, late.status], [200, 200, 200]);
+        assert.is(retry.headers['X-Shopify-Triggered-At'], original);
+        assert.is(late.headers['X-Shopify-Triggered-At'], hoursLater);
+
+        const [sent, retried, lateSent] = receiver.received;
+        if (!sent || !retried || !lateSent) throw new Error('three deliveries expected');
+        assert.is(sent.headers['x-shopify-triggered-at'], original);
+        assert.is(retried.headers['x-shopify-triggered-at'], original);
+        assert.is(lateSent.headers['x-shopify-triggered-at'], hoursLater);
+        assert.is(lateSent.headers['x-shopify-event-id'], sent.headers['x-shopify-event-id'], 'same event');
+        assert.is.not(lateSent.headers['x-shopify-webhook-id'], sent.headers['x-shopify-webhook-id'], 'new delivery');
+        assert.ok(lateSent.raw.equals(sent.raw));
+        assert.ok(hmacValid(lateSent, SECRET));
+      },
+      { webhookUrl: receiver.url },
+    );
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('requestLogLimit and writeLogLimit keep the newest entries, write sequence numbers keep counting; idempotency keys still expire', async () => {
+  let now = Date.parse('2026-11-27T12:00:00.000Z');
+  await withFake(
+    async (fake) => {
+      const client = clientFor(fake);
+      const adjust = (key: string, delta: number) =>
+        client.request<AdjustData>(ADJUST, {
+          variables: { input: { name: 'available', reason: 'received', changes: [{ inventoryItemId: SHIRT, locationId: WAREHOUSE, delta, changeFromQuantity: null }] }, key },
+        });
+      for (let index = 1; index <= 12; index += 1) {
+        const result = await adjust(`key-${index}`, 1);
+        assert.equal(errorCodes(result.data?.inventoryAdjustQuantities), []);
+        now += 1000;
+      }
+      assert.is(fake.level(SHIRT, WAREHOUSE)?.available, 17);
+      const writes = fake.writes();
+      assert.ok(writes.length >= 4 && writes.length <= 5, `writes kept: ${writes.length}`);
+      assert.equal(writes.map((write) => write.sequence), Array.from({ length: writes.length }, (_, index) => 13 - writes.length + index));
+      assert.is(writes.at(-1)?.idempotencyKey, 'key-12');
+      assert.is(writes.at(-1)?.groupId, 'gid://shopify/InventoryAdjustmentGroup/30000000012');
+      assert.ok(fake.requests().length >= 3 && fake.requests().length <= 4, `requests kept: ${fake.requests().length}`);
+
+      // key-12 was stored 1 s ago: a replay. key-1 was stored 12 s ago, past the 10 s retention: applied again.
+      const replay = await adjust('key-12', 1);
+      assert.is(fake.requests().at(-1)?.replayed, true);
+      assert.equal(replay.data?.inventoryAdjustQuantities?.inventoryAdjustmentGroup?.id, 'gid://shopify/InventoryAdjustmentGroup/30000000012');
+      const expired = await adjust('key-1', 5);
+      assert.equal(errorCodes(expired.data?.inventoryAdjustQuantities), [], 'an expired key with other arguments is no mismatch');
+      assert.is(fake.level(SHIRT, WAREHOUSE)?.available, 22);
+      assert.is(fake.writes().at(-1)?.sequence, 13);
+    },
+    { clock: () => now, idempotencyRetentionMs: 10_000, requestLogLimit: 3, writeLogLimit: 4 },
+  );
+});
+
 test.run();

@@ -167,4 +167,71 @@ test('snapshotBeforeDelivery pins a snapshot holding the change before the webho
   }
 });
 
+test('webhookRetryDelayMs spaces the attempts, so a delivery gets through a receiver outage', async () => {
+  // The receiver is "down" (503) for its first 600 ms, then answers 200.
+  const attempts: { atMs: number; eventId: string }[] = [];
+  let firstAtMs: number | undefined;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const atMs = performance.now();
+      firstAtMs ??= atMs;
+      attempts.push({ atMs, eventId: (JSON.parse(Buffer.concat(chunks).toString('utf8')) as WmsWebhookPayload).events[0]!.id });
+      response.writeHead(atMs - firstAtMs < 600 ? 503 : 200).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  const fake = await WmsFake.start({ token: TOKEN, webhook: { url: `http://127.0.0.1:${port}/webhooks/wms`, secret: SECRET }, webhookAttempts: 10, webhookRetryDelayMs: 200 });
+  try {
+    fake.seed([['TEE', 10]]);
+    const delivery = await fake.receive('TEE', 1);
+    assert.is(delivery.outcome, 200);
+    assert.ok(attempts.length >= 4 && attempts.length <= 6, `about 600 ms of 503s at 200 ms spacing then a 200: ${attempts.length} attempts`);
+    assert.ok(attempts.every((attempt) => attempt.eventId === delivery.eventId), 'every attempt carries the same event');
+    const gaps = attempts.slice(1).map((attempt, index) => attempt.atMs - attempts[index]!.atMs);
+    assert.ok(gaps.every((gap) => gap >= 190), `attempts spaced by the delay: ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms`);
+    assert.equal(fake.deliveries.map((entry) => entry.outcome), [200]);
+  } finally {
+    await fake.close();
+    server.close();
+  }
+});
+
+test('without webhookRetryDelayMs the attempts follow at once; close() cuts a long retry wait short', async () => {
+  const target = await receiver();
+  const quick = await WmsFake.start({ token: TOKEN, webhook: { url: target.url, secret: SECRET } });
+  try {
+    target.status.next.push(503, 503, 503);
+    const started = performance.now();
+    const delivery = await quick.receive('TEE', 1);
+    assert.is(delivery.outcome, 503, 'three attempts (the default), all 503');
+    assert.is(target.received.length, 3);
+    assert.ok(performance.now() - started < 1000, 'no waiting between attempts');
+  } finally {
+    await quick.close();
+  }
+
+  const slow = await WmsFake.start({ token: TOKEN, webhook: { url: target.url, secret: SECRET }, webhookAttempts: 100, webhookRetryDelayMs: 10_000 });
+  target.status.next.push(...Array.from({ length: 100 }, () => 503));
+  const before = target.received.length;
+  const pending = slow.receive('TEE', 1);
+  while (target.received.length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+  const closing = performance.now();
+  await slow.close();
+  const delivery = await pending;
+  assert.ok(performance.now() - closing < 1000, 'close() did not wait out the 10 s retry delay');
+  assert.is(delivery.outcome, 503, 'the last answer before the fake closed');
+  assert.is(target.received.length, before + 1, 'no attempt after close()');
+  target.server.close();
+
+  try {
+    await WmsFake.start({ token: TOKEN, webhookRetryDelayMs: -1 });
+    assert.unreachable('a negative delay is refused');
+  } catch (error) {
+    assert.match(error instanceof Error ? error.message : String(error), /webhookRetryDelayMs must be a number >= 0/);
+  }
+});
+
 test.run();

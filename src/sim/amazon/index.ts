@@ -19,6 +19,6 @@ export type {
   OrderChangePayload,
   SpApiNotification,
 } from './notifications.ts';
-export type { PublishedNotification, PublishOptions, SqsDestination } from './publisher.ts';
+export type { PublishedNotification, PublishOptions, SqsBatchOptions, SqsDestination } from './publisher.ts';
 export type { UsagePlan } from './rateLimit.ts';
 export { notificationValidator } from './schemas.ts';

@@ -121,6 +121,8 @@ export function listingKey(sellerId: string, marketplaceId: string, sku: string)
 
 export class ListingStore {
   private readonly listings = new Map<string, Listing>();
+  /** The same listings by SKU (one per marketplace), so `find` does not scan the catalogue on every sale. */
+  private readonly bySku = new Map<string, Listing[]>();
 
   constructor(
     readonly sellerId: string,
@@ -151,7 +153,7 @@ export class ListingStore {
         attributes: new Map(),
         fba: undefined,
       };
-      this.listings.set(key, listing);
+      this.insert(key, listing);
     }
     // Seeding the same SKU again with the other fulfilment adds a second offer: one listing
     // can hold DEFAULT and AMAZON_xx records at once (spec notes §1.2).
@@ -175,12 +177,20 @@ export class ListingStore {
 
   /** The seller's listing of `sku`; `marketplaceId` is needed only when the SKU is listed in several. */
   find(sku: string, marketplaceId?: string): Listing {
-    const matches = [...this.listings.values()].filter((listing) => listing.sku === sku && (!marketplaceId || listing.marketplaceId === marketplaceId));
+    const listed = this.bySku.get(sku) ?? [];
+    const matches = marketplaceId ? listed.filter((listing) => listing.marketplaceId === marketplaceId) : listed;
     if (matches.length === 0) throw new Error(`no listing for SKU ${JSON.stringify(sku)}${marketplaceId ? ` in ${marketplaceId}` : ''}`);
     if (matches.length > 1) throw new Error(`SKU ${JSON.stringify(sku)} is listed in several marketplaces; name one`);
     const [match] = matches;
     if (!match) throw new Error('unreachable');
     return match;
+  }
+
+  private insert(key: string, listing: Listing): void {
+    this.listings.set(key, listing);
+    const listed = this.bySku.get(listing.sku);
+    if (listed) listed.push(listing);
+    else this.bySku.set(listing.sku, [listing]);
   }
 
   all(): Listing[] {
@@ -250,7 +260,7 @@ export class ListingStore {
           attributes: new Map(),
           fba: undefined,
         };
-        this.listings.set(listingKey(sellerId, marketplaceId, sku), listing);
+        this.insert(listingKey(sellerId, marketplaceId, sku), listing);
       }
       const before = mfnQuantity(listing);
       for (const patch of request.patches) {

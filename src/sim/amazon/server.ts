@@ -31,7 +31,8 @@ import {
   type OrderStatus,
   type SpApiNotification,
 } from './notifications.ts';
-import { NotificationPublisher, type PublishedNotification, type PublishOptions, type SqsDestination } from './publisher.ts';
+import { checkLogLimit, trimLog } from './boundedLog.ts';
+import { NotificationPublisher, type PublishedNotification, type PublishOptions, type SqsBatchOptions, type SqsDestination } from './publisher.ts';
 import { TokenBucket, type UsagePlan } from './rateLimit.ts';
 import { describeAjvErrors, isJsonObject, listingsOperation, type ListingsOperation, type ListingsOperationId } from './schemas.ts';
 
@@ -66,6 +67,18 @@ export interface AmazonFakeOptions {
   now?: () => number;
   /** Random source for fault rates, in [0, 1). */
   random?: () => number;
+  /**
+   * How notifications are grouped into SQS SendMessageBatch requests (up to 10 per request,
+   * sent after `lingerMs`, default 5 ms, or as soon as 10 are queued); `false` sends one
+   * SendMessage per message. Each publish still settles when its own messages are sent.
+   */
+  sqsBatch?: SqsBatchOptions | false;
+  /** Keep about this many entries, notification bodies included, in `notifications()`: the newest. Default: keep every one. */
+  notificationLogLimit?: number;
+  /** Keep about this many entries, patch bodies included, in `submissions()` and in `acceptedPatches()`: the newest. Default: keep every one. */
+  submissionLogLimit?: number;
+  /** Keep about this many entries in `requests()`: the newest. Default: keep every one. */
+  requestLogLimit?: number;
 }
 
 export type AmazonOperation = FaultOperation;
@@ -151,11 +164,11 @@ export interface AmazonFake {
   /** Applies every ACCEPTED patch still waiting for `processingDelayMs` now, in arrival order; returns how many. */
   processQueuedPatches(): number;
 
-  /** Every PATCH answered ACCEPTED, in arrival order. */
+  /** Every PATCH answered ACCEPTED, in arrival order (the newest `submissionLogLimit` when set). */
   acceptedPatches(): readonly PatchLogEntry[];
-  /** Every PATCH answered 200, whatever its status (ACCEPTED, INVALID, VALID). */
+  /** Every PATCH answered 200, whatever its status (ACCEPTED, INVALID, VALID); the newest `submissionLogLimit` when set. */
   submissions(): readonly PatchLogEntry[];
-  /** Every HTTP request, with how it ended. */
+  /** Every HTTP request, with how it ended; the newest `requestLogLimit` when set. */
   requests(): readonly RequestLogEntry[];
 
   publishOrderChange(payload: OrderChangePayload, options?: NotifyOptions): Promise<PublishedNotification>;
@@ -163,9 +176,9 @@ export interface AmazonFake {
   publishFbaInventoryChange(sku: string, options?: NotifyOptions & { marketplaceId?: string }): Promise<PublishedNotification>;
   /** Publishes any of the three supported notifications, after schema validation. */
   publishNotification(notification: SpApiNotification, options?: PublishOptions): Promise<PublishedNotification>;
-  /** Every notification built so far, with its delivery status. */
+  /** Every notification built so far, with its delivery status; the newest `notificationLogLimit` when set. */
   notifications(): readonly PublishedNotification[];
-  /** Waits for queued patch processing and background notification sends. */
+  /** Waits for background notification sends (echoes) and every notification publish started so far, delayed and batched ones included. */
   idle(): Promise<void>;
 
   /** Makes every access token issued so far expired. */
@@ -316,8 +329,10 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     options.tokenLifetimeSeconds ?? 3600,
     now,
   );
+  const submissionLogLimit = checkLogLimit('submissionLogLimit', options.submissionLogLimit);
+  const requestLogLimit = checkLogLimit('requestLogLimit', options.requestLogLimit);
   const store = new ListingStore(options.sellerId, now);
-  const publisher = new NotificationPublisher(options.sqs);
+  const publisher = new NotificationPublisher(options.sqs, { batch: options.sqsBatch, logLimit: options.notificationLogLimit });
   const faults = new FaultInjector(options.random ?? Math.random);
   for (const rule of options.faults ?? []) faults.add(rule);
   const buckets = new Map<ListingsOperationId, TokenBucket>();
@@ -328,6 +343,8 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   const background = new Set<Promise<unknown>>();
   const hungSockets = new Set<Socket>();
   const submissions: PatchLogEntry[] = [];
+  /** The ACCEPTED ones among them, kept as they arrive so acceptedPatches() is not a filter of every submission. */
+  const accepted: PatchLogEntry[] = [];
   /** ACCEPTED patches waiting for processingDelayMs, in arrival order. */
   const queuedPatches = new Map<PatchLogEntry, { timer: NodeJS.Timeout; apply: () => void }>();
   const requestLog: RequestLogEntry[] = [];
@@ -542,7 +559,10 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
       appliedAtMs: undefined,
     };
     submissions.push(entry);
+    trimLog(submissions, submissionLogLimit);
     if (status === 'ACCEPTED') {
+      accepted.push(entry);
+      trimLog(accepted, submissionLogLimit);
       const apply = () => {
         entry.appliedAtMs = now();
         echoMfnChanges(store.applyPatch(sellerId, sku, marketplaceIds, patch));
@@ -573,6 +593,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     const matched = route(entry.method, entry.path);
     if (!('notImplemented' in matched)) entry.operation = matched.operation;
     requestLog.push(entry);
+    trimLog(requestLog, requestLogLimit);
     handle(request, response).then(
       (outcome) => {
         entry.outcome = outcome;
@@ -726,7 +747,8 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     },
 
     acceptedPatches() {
-      return submissions.filter((entry) => entry.status === 'ACCEPTED');
+      // A copy, as the filter it replaces returned: callers may keep it as a snapshot.
+      return accepted.slice();
     },
     submissions() {
       return submissions;
@@ -751,7 +773,10 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
       return publisher.log();
     },
     async idle() {
-      while (background.size > 0) await Promise.allSettled([...background]);
+      do {
+        await Promise.allSettled([...background]);
+        await publisher.idle();
+      } while (background.size > 0);
     },
 
     expireAccessTokens() {

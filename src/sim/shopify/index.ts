@@ -6,6 +6,7 @@ export type { AppliedChange, ItemInput, LevelSnapshot, LocationInput, QuantityNa
 export type { AcceptedWrite } from './resolvers.ts';
 export {
   type EmitOptions,
+  type RedeliverOptions,
   type StorefrontOrder,
   type WebhookDelivery,
   type WebhookJson,

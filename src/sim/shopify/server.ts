@@ -18,6 +18,7 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
+import { checkLogLimit, trimLog } from './boundedLog.ts';
 import { CostAnalyzer, type CostExtension, LeakyBucket, MAX_QUERY_COST, type ThrottleStatus, actualCost } from './cost.ts';
 import { type Fault, type FaultOptions, FaultPlan, type FaultRate, type FaultTarget, type OperationKind } from './faults.ts';
 import { gid, requireGid } from './ids.ts';
@@ -26,6 +27,7 @@ import { type AcceptedWrite, IdempotencyStore, type ResolverContext, createRootV
 import { SCHEMA_API_VERSION, adminSchema } from './schema.ts';
 import {
   type EmitOptions,
+  type RedeliverOptions,
   type StorefrontOrder,
   type StorefrontOrderLine,
   type WebhookDelivery,
@@ -55,6 +57,15 @@ export interface ShopifyFakeOptions {
   clock?: () => number;
   /** How long an idempotency key is remembered. Default 24 h (Shopify's window is UNCONFIRMED). */
   idempotencyRetentionMs?: number;
+  /**
+   * Keep about this many webhook deliveries (bodies included) in `webhookDeliveries()`; older
+   * ones are dropped in chunks and can no longer be redelivered. Default: keep every delivery.
+   */
+  webhookLogLimit?: number;
+  /** Keep about this many entries in `requests()`, the newest. Default: keep every request. */
+  requestLogLimit?: number;
+  /** Keep about this many entries in `writes()`, the newest (sequence numbers keep counting). Default: keep every write. */
+  writeLogLimit?: number;
 }
 
 export interface RequestRecord {
@@ -137,6 +148,11 @@ export class ShopifyFake {
   private readonly acceptedWrites: AcceptedWrite[] = [];
   private readonly requestLog: RequestRecord[] = [];
   private readonly storefrontOrders: StorefrontOrder[] = [];
+  /** The same orders by id: lookups stay O(1) however many the storefront has taken. */
+  private readonly ordersById = new Map<bigint, StorefrontOrder>();
+  private readonly requestLogLimit: number | undefined;
+  private readonly writeLogLimit: number | undefined;
+  private writeCount = 0;
   private readonly sockets = new Set<Socket>();
   private nextOrderId = FIRST_ORDER_ID;
   private nextLineItemId = FIRST_LINE_ITEM_ID;
@@ -152,12 +168,15 @@ export class ShopifyFake {
     this.bucket = new LeakyBucket(options.bucket?.maximumAvailable ?? 2000, options.bucket?.restoreRate ?? 100, this.clock);
     this.idempotency = new IdempotencyStore(this.clock, options.idempotencyRetentionMs ?? 24 * 60 * 60 * 1000);
     this.faultPlan = new FaultPlan(options.faults);
+    this.requestLogLimit = checkLogLimit('requestLogLimit', options.requestLogLimit);
+    this.writeLogLimit = checkLogLimit('writeLogLimit', options.writeLogLimit);
     this.emitter = new WebhookEmitter({
       url: options.webhookUrl,
       appSecret: options.appSecret,
       shopDomain: options.shopDomain,
       apiVersion: SCHEMA_API_VERSION,
       clock: this.clock,
+      logLimit: options.webhookLogLimit,
     });
   }
 
@@ -232,12 +251,12 @@ export class ShopifyFake {
     return this.store.levels().map((level) => this.store.snapshot(level));
   }
 
-  /** Every mutation the fake applied, in order (replays and rejected writes are not here). */
+  /** Every mutation the fake applied, in order (replays and rejected writes are not here); the newest writeLogLimit when set. */
   writes(): readonly AcceptedWrite[] {
     return this.acceptedWrites;
   }
 
-  /** Every GraphQL request that reached the route with a valid token, in order. */
+  /** Every GraphQL request that reached the route with a valid token, in order; the newest requestLogLimit when set. */
   requests(): readonly RequestRecord[] {
     return this.requestLog;
   }
@@ -319,13 +338,13 @@ export class ShopifyFake {
     };
     this.nextOrderId += 1n;
     this.storefrontOrders.push(order);
+    this.ordersById.set(order.id, order);
     return this.announce('orders/create', order, [...touched.values()], options.webhooks);
   }
 
   /** Cancels a storefront order with restock: committed -= qty, available += qty; orders/cancelled then inventory_levels/update. */
   async cancelStorefrontOrder(orderId: bigint, options: { webhooks?: boolean } = {}): Promise<StorefrontSale> {
-    const order = this.storefrontOrders.find((candidate) => candidate.id === orderId);
-    if (!order) throw new Error(`no storefront order ${orderId}`);
+    const order = this.requireOrder(orderId);
     if (order.cancelledAt !== null) throw new Error(`order ${orderId} is already cancelled`);
     const touched = new Map<string, LevelRecord>();
     for (const line of order.lines) {
@@ -337,8 +356,14 @@ export class ShopifyFake {
     return this.announce('orders/cancelled', order, [...touched.values()], options.webhooks);
   }
 
+  /** Every storefront order, in the order they were placed. */
   orders(): readonly StorefrontOrder[] {
     return this.storefrontOrders;
+  }
+
+  /** One storefront order by id (O(1)), or undefined. */
+  order(orderId: bigint): StorefrontOrder | undefined {
+    return this.ordersById.get(orderId);
   }
 
   private async announce(topic: string, order: StorefrontOrder, levels: readonly LevelRecord[], webhooks: boolean | undefined): Promise<StorefrontSale> {
@@ -364,13 +389,23 @@ export class ShopifyFake {
     return this.emitter.emit(topic, payload, options);
   }
 
-  /** Sends a past delivery again, original body and event id (Shopify's retry behaviour). */
-  redeliverWebhook(webhookId: string): Promise<WebhookDelivery> {
-    return this.emitter.redeliver(webhookId);
+  /**
+   * Sends a past delivery again, original body and event id (Shopify's retry behaviour), with
+   * the original X-Shopify-Triggered-At unless `options.triggeredAt` overrides it (a retry that
+   * arrives hours after its event). Throws for a delivery dropped because of webhookLogLimit.
+   */
+  redeliverWebhook(webhookId: string, options: RedeliverOptions = {}): Promise<WebhookDelivery> {
+    return this.emitter.redeliver(webhookId, options);
   }
 
+  /** Every delivery in order, redeliveries included; the newest webhookLogLimit when set. */
   webhookDeliveries(): readonly WebhookDelivery[] {
     return this.emitter.deliveries();
+  }
+
+  /** The logged delivery with this X-Shopify-Webhook-Id (O(1)), or undefined. */
+  webhookDelivery(webhookId: string): WebhookDelivery | undefined {
+    return this.emitter.delivery(webhookId);
   }
 
   /** Waits for every webhook delivery started so far, including background echoes. */
@@ -396,7 +431,7 @@ export class ShopifyFake {
   }
 
   private requireOrder(orderId: bigint): StorefrontOrder {
-    const order = this.storefrontOrders.find((candidate) => candidate.id === orderId);
+    const order = this.ordersById.get(orderId);
     if (!order) throw new Error(`no storefront order ${orderId}`);
     return order;
   }
@@ -483,6 +518,7 @@ export class ShopifyFake {
         actualQueryCost: undefined,
         ...extra,
       });
+      trimLog(this.requestLog, this.requestLogLimit);
     };
 
     if (fault && phase === 'before' && fault.kind !== 'throttled') {
@@ -582,9 +618,11 @@ export class ShopifyFake {
   }
 
   private recordWrite(write: Omit<AcceptedWrite, 'sequence' | 'groupId'>): AcceptedWrite {
-    const sequence = this.acceptedWrites.length + 1;
+    this.writeCount += 1;
+    const sequence = this.writeCount;
     const accepted: AcceptedWrite = { ...write, sequence, groupId: gid('InventoryAdjustmentGroup', 30_000_000_000n + BigInt(sequence)) };
     this.acceptedWrites.push(accepted);
+    trimLog(this.acceptedWrites, this.writeLogLimit);
     if (this.options.inventoryLevelWebhooks !== false) {
       const echoed = new Set<string>();
       for (const change of write.changes) {

@@ -3,6 +3,7 @@
 // numbers, so ids above 2^53 reach the receiver exactly as Shopify sends them: a receiver
 // that uses plain JSON.parse rounds them, one that reads admin_graphql_api_id does not.
 import { createHmac, randomUUID } from 'node:crypto';
+import { checkLogLimit, trimLog } from './boundedLog.ts';
 import { gid, inventoryLevelGid } from './ids.ts';
 
 /** JSON with bigint allowed (serialized as a bare number). */
@@ -129,24 +130,48 @@ export interface EmitOptions {
   triggeredAt?: string;
 }
 
+export interface RedeliverOptions {
+  /**
+   * X-Shopify-Triggered-At of the redelivery; defaults to the original delivery's. Set it to
+   * model a retry that arrives long after its event (the trigger time hours in the past).
+   */
+  triggeredAt?: string;
+}
+
 export interface WebhookEmitterOptions {
   url: string | undefined;
   appSecret: string;
   shopDomain: string;
   apiVersion: string;
   clock: () => number;
+  /**
+   * Keep at most about this many deliveries in the log (and so redeliverable); the oldest go
+   * first, dropped in chunks once the log is a quarter over. Default: keep every delivery.
+   */
+  logLimit?: number;
 }
 
 // Shopify fails a delivery that has not answered within 5 s (shopify-notes.md §4.3).
 const DELIVERY_TIMEOUT_MS = 5000;
+// A webhook id is a UUID whose last 12 hex digits count the emitter's deliveries, so an id
+// the log no longer holds can still be told apart from one this emitter never sent.
+const WEBHOOK_SEQUENCE_DIGITS = 12;
 
 export class WebhookEmitter {
   private readonly log: WebhookDelivery[] = [];
+  private readonly byWebhookId = new Map<string, WebhookDelivery>();
   private readonly inFlight = new Set<AbortController>();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly idPrefix = randomUUID().slice(0, 36 - WEBHOOK_SEQUENCE_DIGITS);
+  private readonly logLimit: number | undefined;
+  private sequence = 0;
+  /** Sequence number of the newest delivery dropped from the log (0: none). */
+  private droppedThrough = 0;
   private closed = false;
 
-  constructor(private readonly options: WebhookEmitterOptions) {}
+  constructor(private readonly options: WebhookEmitterOptions) {
+    this.logLimit = checkLogLimit('webhookLogLimit', options.logLimit);
+  }
 
   set url(url: string | undefined) {
     this.options.url = url;
@@ -179,13 +204,30 @@ export class WebhookEmitter {
     return this.track(work);
   }
 
-  /** Sends a recorded delivery again with its original body and event id, as Shopify's retries do. */
-  async redeliver(webhookId: string): Promise<WebhookDelivery> {
-    const original = this.log.find((delivery) => delivery.webhookId === webhookId);
-    if (!original) throw new Error(`no delivery with webhook id ${webhookId}`);
+  /** The logged delivery with this X-Shopify-Webhook-Id, if the log still holds it. */
+  delivery(webhookId: string): WebhookDelivery | undefined {
+    return this.byWebhookId.get(webhookId);
+  }
+
+  /**
+   * Sends a recorded delivery again with its original body and event id, as Shopify's retries
+   * do; X-Shopify-Triggered-At stays the original's unless `options.triggeredAt` says otherwise.
+   */
+  async redeliver(webhookId: string, options: RedeliverOptions = {}): Promise<WebhookDelivery> {
+    const original = this.byWebhookId.get(webhookId);
+    if (!original) {
+      const sequence = this.sequenceOf(webhookId);
+      if (sequence !== undefined && sequence <= this.droppedThrough) {
+        throw new Error(
+          `webhook ${webhookId} cannot be redelivered: it was dropped from the delivery log because of webhookLogLimit (${this.logLimit ?? 'unlimited'}); ` +
+            `the fake keeps only the newest deliveries, so raise webhookLogLimit to redeliver older ones`,
+        );
+      }
+      throw new Error(`no delivery with webhook id ${webhookId}`);
+    }
     const url = this.options.url;
     if (!url) throw new Error('Shopify fake: no webhookUrl configured');
-    const triggeredAt = original.headers['X-Shopify-Triggered-At'] ?? new Date(this.options.clock()).toISOString();
+    const triggeredAt = options.triggeredAt ?? original.headers['X-Shopify-Triggered-At'] ?? new Date(this.options.clock()).toISOString();
     return this.track(this.send(url, this.prepare(original.topic, original.body, original.eventId, triggeredAt)));
   }
 
@@ -206,8 +248,16 @@ export class WebhookEmitter {
     await this.settle();
   }
 
+  /** The emitter sequence number in one of its own webhook ids; undefined for any other string. */
+  private sequenceOf(webhookId: string): number | undefined {
+    if (webhookId.length !== 36 || !webhookId.startsWith(this.idPrefix)) return undefined;
+    const digits = webhookId.slice(this.idPrefix.length);
+    return /^[0-9a-f]+$/.test(digits) ? Number.parseInt(digits, 16) : undefined;
+  }
+
   private prepare(topic: string, body: string, eventId: string, triggeredAt: string): WebhookDelivery {
-    const webhookId = randomUUID();
+    this.sequence += 1;
+    const webhookId = `${this.idPrefix}${this.sequence.toString(16).padStart(WEBHOOK_SEQUENCE_DIGITS, '0')}`;
     const delivery: WebhookDelivery = {
       webhookId,
       eventId,
@@ -229,6 +279,11 @@ export class WebhookEmitter {
       sentAt: undefined,
     };
     this.log.push(delivery);
+    this.byWebhookId.set(webhookId, delivery);
+    const dropped = trimLog(this.log, this.logLimit);
+    for (const old of dropped) this.byWebhookId.delete(old.webhookId);
+    const newest = dropped.at(-1);
+    if (newest) this.droppedThrough = this.sequenceOf(newest.webhookId) ?? this.droppedThrough;
     return delivery;
   }
 

@@ -21,8 +21,14 @@ export interface WmsFakeOptions {
   clock?: () => number;
   /** The largest `limit` honoured; larger requests get this many. Default 5000. */
   maxPageSize?: number;
-  /** Webhook attempts per event batch (non-2xx and network errors are retried). Default 3. */
+  /** Webhook attempts per event batch (5xx answers and network errors are retried). Default 3. */
   webhookAttempts?: number;
+  /**
+   * Wait this long between two attempts of one event batch. Default 0: the attempts follow
+   * each other at once. With e.g. 60 attempts 250 ms apart, a WMS keeps retrying through a
+   * receiver outage of several seconds. close() cuts the waiting short and stops retrying.
+   */
+  webhookRetryDelayMs?: number;
 }
 
 export interface OrderRef {
@@ -79,6 +85,9 @@ export class WmsFake {
   private pendingPages = 0;
   private pendingWaiters: (() => void)[] = [];
   private readonly clock: () => number;
+  private closed = false;
+  /** Retry waits in progress, so close() can end them at once. */
+  private readonly retryWaits = new Map<NodeJS.Timeout, () => void>();
 
   private constructor(
     private readonly server: Server,
@@ -89,6 +98,8 @@ export class WmsFake {
   }
 
   static async start(options: WmsFakeOptions): Promise<WmsFake> {
+    const retryDelayMs = options.webhookRetryDelayMs ?? 0;
+    if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0) throw new Error(`webhookRetryDelayMs must be a number >= 0, got ${retryDelayMs}`);
     let fake: WmsFake | undefined;
     const server = createServer((request, response) => {
       void fake!.handle(request, response).catch((error: unknown) => {
@@ -189,6 +200,12 @@ export class WmsFake {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const [timer, resolve] of this.retryWaits) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.retryWaits.clear();
     this.resumePages();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
@@ -224,7 +241,12 @@ export class WmsFake {
     }
     const body = JSON.stringify(payload);
     let outcome: Delivery['outcome'] = 'network-error';
+    const retryDelayMs = this.options.webhookRetryDelayMs ?? 0;
     for (let attempt = 0; attempt < (this.options.webhookAttempts ?? 3); attempt += 1) {
+      if (attempt > 0 && retryDelayMs > 0) {
+        await this.retryWait(retryDelayMs);
+        if (this.closed) break;
+      }
       const timestamp = String(Math.floor(this.clock() / 1000));
       try {
         const response = await fetch(target.url, {
@@ -242,6 +264,16 @@ export class WmsFake {
     const delivery: Delivery = { eventId: event.id, outcome };
     this.deliveries.push(delivery);
     return delivery;
+  }
+
+  private retryWait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retryWaits.delete(timer);
+        resolve();
+      }, ms);
+      this.retryWaits.set(timer, resolve);
+    });
   }
 
   private freeze(): FrozenSnapshot {

@@ -1,0 +1,145 @@
+// The outside checker of a chaos run: compares Redis with the load generator's ground-truth
+// log once the system is quiet (docs/reliability.md, "What the checker checks").
+import type { CatalogEntry } from '../catalog/entry.ts';
+import { decodeReservationRecord } from '../ledger/ledger.ts';
+import { reservationId } from '../ledger/reservationId.ts';
+import type { Runtime } from '../main.ts';
+import type { WmsFake } from '../sim/wms/index.ts';
+import type { ChaosFigures } from './figures.ts';
+import type { ChannelOrder, WmsAck } from './load.ts';
+
+/** Whether every accepted channel order has its reservation; remembers what it has seen. */
+export class ReservationWatch {
+  private checked = 0;
+  private unseen: ChannelOrder[] = [];
+
+  constructor(
+    private readonly orders: readonly ChannelOrder[],
+    private readonly runtime: Runtime,
+  ) {}
+
+  async allSeen(): Promise<boolean> {
+    this.unseen.push(...this.orders.slice(this.checked));
+    this.checked = this.orders.length;
+    const bySku = groupBy(this.unseen, (order) => order.sku);
+    const still: ChannelOrder[] = [];
+    for (const [sku, orders] of bySku) {
+      const key = this.runtime.ledger.keys.sku(sku).reservations;
+      for (let start = 0; start < orders.length; start += 1000) {
+        const chunk = orders.slice(start, start + 1000);
+        const ids = chunk.map((order) => reservationId(order.channel, order.orderId, order.lineId));
+        const encoded = await this.runtime.redis.hmget(key, ...ids);
+        chunk.forEach((order, index) => {
+          const record = encoded[index];
+          if (record === null || record === undefined || !decodeReservationRecord(ids[index]!, record).reserveSeen) still.push(order);
+        });
+      }
+    }
+    this.unseen = still;
+    return still.length === 0;
+  }
+
+  get missing(): number {
+    return this.unseen.length + (this.orders.length - this.checked);
+  }
+}
+
+export async function checkLedger(figures: ChaosFigures, truth: { orders: readonly ChannelOrder[]; wmsAcked: readonly WmsAck[]; entries: readonly CatalogEntry[]; wms: WmsFake; runtime: Runtime }): Promise<void> {
+  const { orders, wmsAcked, entries, wms, runtime } = truth;
+  const { ledger } = runtime;
+  const problem = (text: string) => {
+    if (figures.problems.length < 40) figures.problems.push(text);
+  };
+  const ordersBySku = groupBy(orders, (order) => order.sku);
+  const wmsBySku = groupBy(wmsAcked, (event) => event.sku);
+  const expectedIds = new Set(orders.map((order) => reservationId(order.channel, order.orderId, order.lineId)));
+  for (const entry of entries) {
+    const inventory = (await ledger.inventory(entry.sku))!;
+    const records = await ledger.reservations(entry.sku);
+    const journal = await ledger.journal(entry.sku);
+    figures.raceOversoldUnits += inventory.oversold;
+    // I3: reserved = Σ open reservation quantities.
+    const open = records.reduce((sum, record) => sum + record.openUnits, 0);
+    if (open !== inventory.reserved) {
+      figures.i3Violations += 1;
+      problem(`I3 ${entry.sku}: reserved ${inventory.reserved} ≠ Σ open ${open}`);
+    }
+    // I1: RESERVED never beyond stock; units sold beyond it are recorded as oversold.
+    if (inventory.reserved > inventory.onHand && inventory.oversold === 0) {
+      figures.i1Violations += 1;
+      problem(`I1 ${entry.sku}: reserved ${inventory.reserved} > on_hand ${inventory.onHand} with nothing recorded oversold`);
+    }
+    // I4: the journal replays to the ledger (sums of deltas; a repair sets reserved absolutely).
+    let onHand = 0;
+    let reserved = 0;
+    let oversold = 0;
+    for (const line of journal) {
+      onHand += line.dOnHand;
+      reserved = line.cause === 'repair' ? line.reserved : reserved + line.dReserved;
+      oversold += line.dOversold;
+    }
+    if (onHand !== inventory.onHand || reserved !== inventory.reserved || oversold !== inventory.oversold) {
+      figures.i4Violations += 1;
+      problem(`I4 ${entry.sku}: journal replays to on_hand ${onHand} reserved ${reserved} oversold ${oversold}, ledger has ${inventory.onHand}/${inventory.reserved}/${inventory.oversold}`);
+    }
+    // Conservation against the warehouse: every WMS event here was answered, or counted unacknowledged.
+    if (figures.wmsUnacknowledged === 0 && wms.onHand(entry.sku) !== inventory.onHand) {
+      figures.onHandMismatches += 1;
+      problem(`on_hand ${entry.sku}: ledger ${inventory.onHand}, warehouse ${wms.onHand(entry.sku)}`);
+    }
+    // Exactly once for channel orders: one record with the quantity, one reserve entry.
+    const reserveEntries = new Map<string, number>();
+    for (const line of journal) if (line.cause === 'reserve') reserveEntries.set(line.ref, (reserveEntries.get(line.ref) ?? 0) + 1);
+    const byId = new Map(records.map((record) => [record.reservationId, record]));
+    for (const record of records) {
+      if (expectedIds.has(record.reservationId)) continue;
+      figures.unexpectedReservations += 1;
+      problem(`unexpected reservation ${record.reservationId} on ${entry.sku}`);
+    }
+    for (const order of ordersBySku.get(entry.sku) ?? []) {
+      const id = reservationId(order.channel, order.orderId, order.lineId);
+      const record = byId.get(id);
+      if (!record || !record.reserveSeen) {
+        figures.lost += 1;
+        problem(`lost: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku})`);
+        continue;
+      }
+      if ((reserveEntries.get(id) ?? 0) > 1) {
+        figures.doubled += 1;
+        problem(`doubled: ${id} has ${reserveEntries.get(id)} reserve entries`);
+      }
+      if (record.quantity !== order.quantity) {
+        figures.wrongQuantity += 1;
+        problem(`quantity: ${id} recorded ${record.quantity}, sold ${order.quantity}`);
+      }
+      if (order.cancelled !== record.cancelled) {
+        figures.cancelMismatches += 1;
+        problem(`cancel: ${id} cancelled on the channel ${order.cancelled}, in the ledger ${record.cancelled}`);
+      }
+    }
+    // Exactly once for acknowledged WMS events: one journal entry each.
+    const byEvent = new Map<string, number>();
+    for (const line of journal) if (line.cause === 'ship' || line.cause === 'receipt') byEvent.set(line.event, (byEvent.get(line.event) ?? 0) + 1);
+    for (const event of wmsBySku.get(entry.sku) ?? []) {
+      const seen = byEvent.get(event.eventId) ?? 0;
+      if (seen === 0) {
+        figures.lost += 1;
+        problem(`lost: WMS ${event.type} ${event.eventId} (${event.quantity} × ${event.sku})`);
+      } else if (seen > 1) {
+        figures.doubled += 1;
+        problem(`doubled: WMS ${event.type} ${event.eventId} journaled ${seen} times`);
+      }
+    }
+  }
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const name = key(item);
+    const group = groups.get(name);
+    if (group) group.push(item);
+    else groups.set(name, [item]);
+  }
+  return groups;
+}

@@ -1,0 +1,269 @@
+// The system a chaos run hits (issue 7, docs/reliability.md): a private redis-server with
+// AOF `appendfsync always` behind a TCP fault proxy, the Shopify, Amazon (SP-API + SQS
+// through fauxqs) and WMS fakes, and three `stockguard serve` child processes — one edge
+// (http, sqs, holds, pushers) and two consumers in one consumer group — that reach Redis
+// only through the proxy. The harness keeps its own connection straight to Redis for
+// setting up and checking, so network faults never slow the checker.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { CatalogEntry } from '../catalog/entry.ts';
+import { loadConfig } from '../config.ts';
+import { seededRandom } from '../domain/random.ts';
+import { sellable } from '../domain/sellable.ts';
+import { openRuntime, type Runtime } from '../main.ts';
+import { type AmazonFake, startAmazonFake } from '../sim/amazon/index.ts';
+import { freePort } from '../sim/ports.ts';
+import { RedisServer } from '../sim/redisServer.ts';
+import { type ShopifyFake, startShopifyFake } from '../sim/shopify/index.ts';
+import { type LocalSqs, startLocalSqs } from '../sim/sqs.ts';
+import { startTcpProxy, type TcpProxy } from '../sim/tcpProxy.ts';
+import { WmsFake } from '../sim/wms/index.ts';
+
+export const SECRETS = { shopifyToken: 'shpat_chaos_token', appSecret: 'shpss_chaos_app_secret_0123', wms: 'wms_chaos_shared_secret_0123', api: 'api_chaos_token_0123456789', wmsToken: 'wms_chaos_read_token_012345' };
+const LWA = { clientId: 'amzn1.application-oa2-client.chaos', clientSecret: 'chaos-lwa-secret', refreshToken: 'Atzr|chaos-refresh-token' };
+const SELLER = 'A3TH9S8BH6GOGM';
+const MARKETPLACE = 'ATVPDKIKX0DER';
+export const LOCATION = 'gid://shopify/Location/76543210987';
+const PREFIX = 'sg';
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+/** One `stockguard serve` child process that the faults kill and restart. */
+export class StockguardProcess {
+  private child: ChildProcess | undefined;
+  private killing = false;
+  /** Exits nobody asked for, with the log to read. */
+  readonly crashes: string[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly env: Record<string, string>,
+    private readonly logFile: string,
+    private readonly readyUrl?: string,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    const log = openSync(this.logFile, 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/stockguard.ts', 'serve'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    child.once('exit', (code, signal) => {
+      if (!this.killing) this.crashes.push(`${this.name} exited by itself (code ${code}, signal ${signal}); see ${this.logFile}`);
+    });
+    this.child = child;
+  }
+
+  /** SIGKILL: no shutdown, no acknowledgements, as in a crash or an OOM kill. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    this.killing = true;
+    const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+    child.kill('SIGKILL');
+    await exited;
+    this.killing = false;
+  }
+
+  /** Waits for `/readyz` to answer 200 (edge only). */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    if (!this.readyUrl) return;
+    const url = this.readyUrl;
+    await waitUntil(async () => (await fetch(url, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.status === 200, timeoutMs, `${this.name} to answer /readyz`);
+  }
+}
+
+export interface ChaosSystem {
+  redisServer: RedisServer;
+  /** Every stockguard process reaches Redis through it (delay, resets). */
+  proxy: TcpProxy;
+  sqs: LocalSqs;
+  shopify: ShopifyFake;
+  amazon: AmazonFake;
+  wms: WmsFake;
+  entries: readonly CatalogEntry[];
+  fbaSkus: ReadonlySet<string>;
+  /** The harness's own connection, straight to Redis (not through the proxy). */
+  runtime: Runtime;
+  daemonUrl: string;
+  edge: StockguardProcess;
+  consumers: readonly StockguardProcess[];
+  logDir: string;
+  /** sellable(c) as the pushers compute it (the ledger, holdbacks, the channel policy). */
+  expected(entry: CatalogEntry, channel: 'shopify' | 'amazon'): Promise<number>;
+  /** Every channel shows sellable(c). */
+  inSync(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startChaosSystem(options: { seed: number; skus: number; log: (line: string) => void }): Promise<ChaosSystem> {
+  const random = seededRandom(options.seed);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  };
+  try {
+    const logDir = mkdtempSync(join(tmpdir(), `stockguard-chaos-${options.seed}-`));
+    const redisServer = await RedisServer.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+    cleanups.push(() => redisServer.stop());
+    const proxy = await startTcpProxy({ target: { host: '127.0.0.1', port: redisServer.port } });
+    cleanups.unshift(() => proxy.close());
+    const sqs = await startLocalSqs();
+    cleanups.push(() => sqs.stop());
+
+    const port = await freePort();
+    const daemonUrl = `http://127.0.0.1:${port}`;
+    const shopify = await startShopifyFake({
+      accessToken: SECRETS.shopifyToken,
+      appSecret: SECRETS.appSecret,
+      shopDomain: 'stockguard-chaos.myshopify.com',
+      webhookUrl: `${daemonUrl}/webhooks/shopify`,
+      // Echoes of our own writes; storefront changes are announced by the load generator.
+      inventoryLevelWebhooks: true,
+      faults: { seed: options.seed },
+      // A long run keeps only recent deliveries (retries are of recent ones).
+      webhookLogLimit: 20_000,
+    });
+    cleanups.unshift(() => shopify.close());
+    const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, region: sqs.region }, random: seededRandom(options.seed ^ 0xa3a2) });
+    cleanups.unshift(() => amazon.close());
+    // A WMS retries a failed delivery for ~30 s (an edge restart takes a few seconds).
+    const wms = await WmsFake.start({ token: SECRETS.wmsToken, webhook: { url: `${daemonUrl}/webhooks/wms`, secret: SECRETS.wms }, webhookAttempts: 120, webhookRetryDelayMs: 250 });
+    cleanups.unshift(() => wms.close());
+
+    shopify.addLocation({ id: LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
+    const entries: CatalogEntry[] = [];
+    const openingStock: [string, number][] = [];
+    for (let index = 0; index < options.skus; index += 1) {
+      const sku = `CHAOS-${String(index).padStart(3, '0')}`;
+      const fba = index % 10 === 9;
+      const item = `gid://shopify/InventoryItem/${45_000_000_000_000 + index}`;
+      entries.push({
+        sku,
+        holdback: 0,
+        skuClass: 'default',
+        shopify: { inventoryItemId: item, locationId: LOCATION },
+        amazon: { sellerSku: sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
+        policies: {},
+      });
+      openingStock.push([sku, 20 + Math.floor(random() * 80)]);
+      shopify.addItem({ id: item, sku });
+      shopify.stock(item, LOCATION, { available: 0 });
+      amazon.addListing({ sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
+    }
+    wms.seed(openingStock);
+    const fbaSkus = new Set(entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').map((entry) => entry.sku));
+
+    // --- The harness's connection: catalogue and opening stock before any daemon starts ---
+    const common: Record<string, string> = { STOCKGUARD_KEY_PREFIX: PREFIX, STOCKGUARD_LOG_LEVEL: 'error' };
+    const runtime = await openRuntime(
+      loadConfig({
+        ...common,
+        REDIS_URL: redisServer.url,
+        STOCKGUARD_WMS_URL: wms.url,
+        STOCKGUARD_WMS_TOKEN: SECRETS.wmsToken,
+        STOCKGUARD_RECONCILE_REPORT_DIR: join(logDir, 'reconcile'),
+        // A WMS event reaches the ledger within seconds here (the default 60 s suits production).
+        STOCKGUARD_RECONCILE_SETTLE_MS: '5000',
+      }),
+      { connectionName: 'chaos-checker' },
+    );
+    cleanups.unshift(() => runtime.close());
+    for (const entry of entries) await runtime.catalog.put(entry);
+    for (const [sku, onHand] of openingStock) {
+      await runtime.ledger.createSku(sku);
+      await runtime.ledger.count(sku, { eventId: `opening-count:${sku}`, counted: onHand });
+    }
+
+    // --- stockguard: one edge process and two consumer processes, all through the proxy ---
+    const viaProxy: Record<string, string> = {
+      ...common,
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      STOCKGUARD_CONSUMER_BATCH: '64',
+      STOCKGUARD_CLAIM_IDLE_MS: '500',
+      STOCKGUARD_RECLAIM_INTERVAL_MS: '250',
+      STOCKGUARD_PUSH_REQUEST_TIMEOUT_MS: '2000',
+    };
+    const edge = new StockguardProcess(
+      'chaos-edge',
+      {
+        ...viaProxy,
+        STOCKGUARD_ROLES: 'http,sqs,holds,pushers',
+        STOCKGUARD_HTTP_HOST: '127.0.0.1',
+        STOCKGUARD_HTTP_PORT: String(port),
+        STOCKGUARD_CONSUMER_NAME: 'chaos-edge',
+        SHOPIFY_APP_SECRET: SECRETS.appSecret,
+        STOCKGUARD_WMS_WEBHOOK_SECRET: SECRETS.wms,
+        STOCKGUARD_API_TOKEN: SECRETS.api,
+        AMAZON_SQS_QUEUE_URL: sqs.queueUrl,
+        AMAZON_SQS_ENDPOINT: sqs.endpoint,
+        AWS_REGION: sqs.region,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        STOCKGUARD_SQS_WAIT_SECONDS: '1',
+        STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: '3',
+        SHOPIFY_STORE_DOMAIN: shopify.shopDomain,
+        SHOPIFY_ACCESS_TOKEN: SECRETS.shopifyToken,
+        SHOPIFY_ADMIN_BASE_URL: shopify.url,
+        AMAZON_SELLER_ID: SELLER,
+        AMAZON_MARKETPLACE_IDS: MARKETPLACE,
+        AMAZON_LWA_CLIENT_ID: LWA.clientId,
+        AMAZON_LWA_CLIENT_SECRET: LWA.clientSecret,
+        AMAZON_LWA_REFRESH_TOKEN: LWA.refreshToken,
+        AMAZON_LWA_TOKEN_URL: amazon.lwaTokenUrl,
+        AMAZON_SP_API_ENDPOINT: amazon.url,
+        STOCKGUARD_PUSH_SWEEP_CRON: '*/10 * * * * *',
+        STOCKGUARD_DRIFT_SETTLE_SECONDS: '5',
+      },
+      join(logDir, 'chaos-edge.log'),
+      `${daemonUrl}/readyz`,
+    );
+    const consumers = [0, 1].map((index) => new StockguardProcess(`chaos-consumer-${index}`, { ...viaProxy, STOCKGUARD_ROLES: 'consumers', STOCKGUARD_CONSUMER_NAME: `chaos-consumer-${index}` }, join(logDir, `chaos-consumer-${index}.log`)));
+    cleanups.unshift(async () => {
+      for (const child of [edge, ...consumers]) await child.kill();
+    });
+    edge.start();
+    for (const consumer of consumers) consumer.start();
+    await edge.ready();
+
+    const { ledger, catalog, redis } = runtime;
+    const expected = async (entry: CatalogEntry, channel: 'shopify' | 'amazon') => {
+      const inventory = (await ledger.inventory(entry.sku))!;
+      // The pushers keep a dynamic holdback beside the ledger (src/pushers/store.ts).
+      const dynamic = Number((await redis.hget(ledger.keys.pushState(entry.sku), 'dynamic_holdback')) ?? 0);
+      return sellable({ ...inventory, holdback: inventory.holdback + dynamic }, catalog.policyFor(entry, channel));
+    };
+    const inSync = async () => {
+      for (const entry of entries) {
+        if (shopify.level(entry.shopify!.inventoryItemId, LOCATION)?.available !== (await expected(entry, 'shopify'))) return false;
+        if (entry.amazon?.fulfillment === 'MFN' && amazon.quantity(entry.sku) !== (await expected(entry, 'amazon'))) return false;
+      }
+      return true;
+    };
+    await waitUntil(inSync, 60_000, 'the opening stock on every channel');
+    options.log(`opening stock on every channel; ${options.skus} SKUs (${fbaSkus.size} FBA on Amazon); edge ${daemonUrl}, consumers chaos-consumer-0/1, Redis via proxy :${proxy.port}; child logs in ${logDir}`);
+    return { redisServer, proxy, sqs, shopify, amazon, wms, entries, fbaSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(100);
+  }
+}
