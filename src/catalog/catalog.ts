@@ -76,7 +76,7 @@ export class Catalog {
    * nothing when the stored entry is the same. The entry is written before the index, so
    * a SKU that list() returns always has an entry.
    */
-  async put(entry: CatalogEntry): Promise<PutOutcome> {
+  async put(entry: CatalogEntry, options: { releasedBy?: ReadonlySet<string> } = {}): Promise<PutOutcome> {
     const record = entryToRecord(entry);
     const checked = checkRow({ row: 1, values: record });
     if (!checked.ok) {
@@ -84,6 +84,22 @@ export class Catalog {
       throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${problems.join('; ')}`, {
         details: { sku: entry.sku, errors: checked.errors },
       });
+    }
+    const current = channelItemFields(record);
+    // One channel item maps to one SKU: webhooks and notifications name the item, and the
+    // SKU they reach must not depend on which entry was written last. `releasedBy` names
+    // SKUs that give the item up in the same import (an item moved between SKUs).
+    for (const field of current) {
+      const owner = await this.redis.hGet(this.keys.catalogChannelItems(), field);
+      if (owner === null || owner === undefined || owner === entry.sku || options.releasedBy?.has(owner)) continue;
+      const ownerEntry = await this.repository.fetch(entityId(owner));
+      if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
+      const [channel, ...item] = field.split(':');
+      throw new StockguardError(
+        'STOCKGUARD_E_BAD_ARGUMENT',
+        `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${channel} item ${JSON.stringify(item.join(':'))} is already mapped to SKU ${JSON.stringify(owner)}; a channel item maps to one SKU — remove it from ${JSON.stringify(owner)} first (or import both rows in one file)`,
+        { details: { sku: entry.sku, channel, item: item.join(':'), mappedTo: owner } },
+      );
     }
     const id = entityId(entry.sku);
     const stored = await this.repository.fetch(id);
@@ -95,9 +111,10 @@ export class Catalog {
     // Always, so that an entry whose index write was lost (crash between the two) heals.
     await this.redis.sAdd(this.keys.catalogIndex(), entry.sku);
     const previous = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
-    const current = channelItemFields(record);
-    const gone = previous.filter((field) => !current.includes(field));
-    if (gone.length > 0) await this.redis.hDel(this.keys.catalogChannelItems(), gone);
+    // An item this entry gave up keeps its mapping when another SKU has taken it over.
+    for (const field of previous.filter((candidate) => !current.includes(candidate))) {
+      if ((await this.redis.hGet(this.keys.catalogChannelItems(), field)) === entry.sku) await this.redis.hDel(this.keys.catalogChannelItems(), field);
+    }
     for (const field of current) await this.redis.hSet(this.keys.catalogChannelItems(), field, entry.sku);
     return outcome;
   }
@@ -112,7 +129,9 @@ export class Catalog {
     const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
     const stored = await this.repository.fetch(entityId(sku));
     const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
-    if (fields.length > 0) await this.redis.hDel(this.keys.catalogChannelItems(), fields);
+    for (const field of fields) {
+      if ((await this.redis.hGet(this.keys.catalogChannelItems(), field)) === sku) await this.redis.hDel(this.keys.catalogChannelItems(), field);
+    }
     await this.repository.remove(entityId(sku));
     return removed > 0;
   }

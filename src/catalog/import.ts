@@ -43,6 +43,9 @@ export interface CatalogImportReport {
   durationMs: number;
 }
 
+// The file row of each checked row, for messages.
+const rowNumbers = new WeakMap<CatalogRow, number>();
+
 // Enough to list every problem of a typical bad export in the message; details keep all.
 const ERRORS_IN_MESSAGE = 50;
 
@@ -60,10 +63,13 @@ export async function importCatalog(options: CatalogImportOptions): Promise<Cata
     durationMs: 0,
   };
   const queue = [...rows];
+  // Every SKU of the file gets the file's mapping, so an item may move between them.
+  const inFile = new Set(rows.map((row) => row.sku));
+  await refuseTakenItems(options, rows, inFile);
   const worker = async () => {
     for (let row = queue.shift(); row; row = queue.shift()) {
       try {
-        report[await importRow(row, options, report.ignoredOnHand)] += 1;
+        report[await importRow(row, options, report.ignoredOnHand, inFile)] += 1;
       } catch (error) {
         // Stop taking rows; what was written stays, and importing the file again is safe.
         queue.length = 0;
@@ -88,6 +94,7 @@ async function checkedRows(file: string): Promise<CatalogRow[]> {
   const errors: RowError[] = [];
   const rows: CatalogRow[] = [];
   const firstRowOf = new Map<string, number>();
+  const firstRowOfItem = new Map<string, { sku: string; row: number }>();
   for (const source of sources) {
     const checked = checkRow(source);
     if (!checked.ok) {
@@ -106,7 +113,24 @@ async function checkedRows(file: string): Promise<CatalogRow[]> {
       continue;
     }
     firstRowOf.set(sku, source.row);
+    // One channel item maps to one SKU (Catalog.put).
+    let clash = false;
+    for (const [field, value] of [['shopifyInventoryItemId', checked.row.shopifyInventoryItemId], ['amazonSellerSku', checked.row.amazonSellerSku]] as const) {
+      if (value === undefined) continue;
+      const owner = firstRowOfItem.get(`${field}:${value}`);
+      if (owner !== undefined) {
+        clash = true;
+        errors.push({
+          row: source.row,
+          ...(source.line === undefined ? {} : { line: source.line }),
+          field,
+          problem: `${JSON.stringify(value)} is already mapped to SKU ${JSON.stringify(owner.sku)} in row ${owner.row}; a channel item maps to one SKU`,
+        });
+      } else firstRowOfItem.set(`${field}:${value}`, { sku, row: source.row });
+    }
+    if (clash) continue;
     rows.push(checked.row);
+    rowNumbers.set(checked.row, source.row);
   }
   if (errors.length > 0) {
     const badRows = new Set(errors.map((error) => error.row)).size;
@@ -121,10 +145,32 @@ async function checkedRows(file: string): Promise<CatalogRow[]> {
   return rows;
 }
 
+/** Nothing is written when a row maps a channel item that a SKU outside the file has. */
+async function refuseTakenItems(options: CatalogImportOptions, rows: readonly CatalogRow[], inFile: ReadonlySet<string>): Promise<void> {
+  const errors: RowError[] = [];
+  for (const [index, row] of rows.entries()) {
+    for (const [field, channel, item] of [['shopifyInventoryItemId', 'shopify', row.shopifyInventoryItemId], ['amazonSellerSku', 'amazon', row.amazonSellerSku]] as const) {
+      if (item === undefined) continue;
+      const owner = await options.catalog.skuForChannelItem(channel, item);
+      if (owner === undefined || owner === row.sku || inFile.has(owner)) continue;
+      const ownerEntry = await options.catalog.get(owner);
+      const ownerItem = channel === 'shopify' ? ownerEntry?.shopify?.inventoryItemId : ownerEntry?.amazon?.sellerSku;
+      if (ownerItem !== item) continue;
+      errors.push({ row: rowNumbers.get(row) ?? index + 1, field, problem: `${JSON.stringify(item)} is already mapped to SKU ${JSON.stringify(owner)} in the catalogue; a channel item maps to one SKU — remove it from ${JSON.stringify(owner)} or add that SKU's row to this file` });
+    }
+  }
+  if (errors.length > 0) {
+    throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `${options.file}: ${errors.length} rows map channel items other SKUs have, nothing was imported:\n${errors.slice(0, ERRORS_IN_MESSAGE).map(formatRowError).join('\n')}\n`, {
+      details: { file: options.file, errors },
+    });
+  }
+}
+
 async function importRow(
   row: CatalogRow,
   options: CatalogImportOptions,
   ignoredOnHand: IgnoredOnHand[],
+  inFile: ReadonlySet<string>,
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const entry: CatalogEntry = rowToEntry(row);
   const { ledger, catalog } = options;
@@ -141,7 +187,7 @@ async function importRow(
     }
   }
   const holdback = await ledger.setHoldback(entry.sku, entry.holdback, 'catalog-import');
-  const catalogued = await catalog.put(entry);
+  const catalogued = await catalog.put(entry, { releasedBy: inFile });
   if (catalogued === 'created') return 'created';
   if (catalogued === 'updated' || ledgerCreated || holdback.status === LedgerStatus.APPLIED) return 'updated';
   return 'unchanged';

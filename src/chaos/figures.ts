@@ -8,6 +8,8 @@ export interface ChaosFigures {
   skus: number;
   /** Seconds the load took (planned: durationS); a long run can fall behind its plan. */
   loadS: number;
+  /** About how long the load waited because 2000 operations were still in flight. */
+  loadHeldBackS: number;
   sent: { shopifySales: number; amazonSales: number; cancels: number; shipments: number; receipts: number; refusedByChannel: number };
   duplicates: { shopifyWebhookCopies: number; shopifyRedeliveries: number; sqsCopies: number };
   faults: Record<FaultKind, number>;
@@ -52,6 +54,7 @@ export function emptyFigures(options: { seed: number; events: number; durationS:
   return {
     ...options,
     loadS: Number.NaN,
+    loadHeldBackS: 0,
     sent: { shopifySales: 0, amazonSales: 0, cancels: 0, shipments: 0, receipts: 0, refusedByChannel: 0 },
     duplicates: { shopifyWebhookCopies: 0, shopifyRedeliveries: 0, sqsCopies: 0 },
     faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,

@@ -15,6 +15,9 @@ import { LOCATION, sleep, startChaosSystem } from './system.ts';
 export { FAULT_KINDS, type FaultKind, faultSchedule, isFaultKind } from './faults.ts';
 export { type ChaosFigures, failedChecks } from './figures.ts';
 
+/** Operations in flight at most; the load waits beyond (figures.loadHeldBackS). */
+const MAX_IN_FLIGHT = 2000;
+
 export interface ChaosOptions {
   seed: number;
   /** Operations the load generator sends: sales, cancels, shipments, receipts. */
@@ -61,8 +64,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       const elapsed = Date.now() - loadStart;
       while (nextFault < schedule.length && schedule[nextFault]!.atMs <= elapsed) faultRuns.push(runFault(nextFault++));
       const due = Math.min(options.events, Math.floor((elapsed / durationMs) * options.events)) - sent;
-      // At most 200 per turn, so timers (faults, retries) keep running when the load falls behind.
-      for (let i = 0; i < Math.min(due, 200); i += 1) {
+      // At most 200 per turn, so timers (faults, retries) keep running when the load falls
+      // behind; and no new operation while MAX_IN_FLIGHT are still being delivered (during an
+      // outage every retry holds a socket: without a cap the harness runs out of descriptors).
+      const heldBack = load.inFlightCount >= MAX_IN_FLIGHT;
+      for (let i = 0; i < Math.min(due, 200) && !heldBack; i += 1) {
         sent += 1;
         await load.step();
       }
@@ -70,7 +76,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
         nextReport += 30_000;
         log(`  ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${sent} operations sent, ${load.orders.length} channel orders accepted`);
       }
-      await sleep(due > 200 ? 0 : 5);
+      const before = Date.now();
+      await sleep(due > 200 && !heldBack ? 0 : 5);
+      if (heldBack) figures.loadHeldBackS += (Date.now() - before) / 1000;
     }
     const loadEnd = Date.now();
     figures.loadS = (loadEnd - loadStart) / 1000;

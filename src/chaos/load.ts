@@ -128,6 +128,11 @@ export class LoadGenerator {
     }
   }
 
+  /** Operations still in flight (deliveries and their retries). */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
   /** Waits for every delivery started so far (retries included). */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);

@@ -44,7 +44,7 @@ const machine = `Node ${process.version}, Redis ${redisVersion}, ${cpus()[0]?.mo
 const passed = failedChecks(figures).length === 0;
 const { reconcile, delayedRetries } = figures;
 const table: Record<string, string | number> = {
-  'operations sent (load took)': `${figures.events} (${figures.loadS.toFixed(1)} s)`,
+  'operations sent (load took; held back by the in-flight cap)': `${figures.events} (${figures.loadS.toFixed(1)} s; ${figures.loadHeldBackS.toFixed(1)} s)`,
   'channel sales accepted (Shopify / Amazon MFN)': `${figures.sent.shopifySales} / ${figures.sent.amazonSales}`,
   'cancels / WMS shipments / WMS receipts': `${figures.sent.cancels} / ${figures.sent.shipments} / ${figures.sent.receipts}`,
   'duplicates: Shopify webhook copies / redeliveries / SQS copies': `${figures.duplicates.shopifyWebhookCopies} / ${figures.duplicates.shopifyRedeliveries} / ${figures.duplicates.sqsCopies}`,

@@ -55,6 +55,7 @@ export class StockguardProcess {
       stdio: ['ignore', log, log],
     });
     closeSync(log);
+    child.once('error', (error) => this.crashes.push(`${this.name} could not start: ${error.message}`));
     child.once('exit', (code, signal) => {
       if (!this.killing) this.crashes.push(`${this.name} exited by itself (code ${code}, signal ${signal}); see ${this.logFile}`);
     });

@@ -1,5 +1,8 @@
 // The SKU catalogue (redis-om over node-redis) and `importCatalog`, against a private
 // redis-server; one test repeats the essentials on a local Redis Cluster.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
@@ -251,6 +254,56 @@ test('a SKU that appears twice in a file is refused, naming both rows, and nothi
   const error = await rejection(importCatalog({ file: fixture('duplicate.csv'), catalog, ledger }), 'STOCKGUARD_E_CATALOG_ROW');
   assert.equal(rowErrorsOf(error), ['row 3 (line 4), field sku: "DUP-A" is already in row 1; a SKU may appear once']);
   assert.equal(await keysUnder(io, keyPrefix), []);
+});
+
+function catalogFile(rows: readonly Record<string, unknown>[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'stockguard-catalog-')), 'catalog.json');
+  writeFileSync(file, JSON.stringify(rows));
+  return file;
+}
+
+const ITEM = 'gid://shopify/InventoryItem/700000000000001';
+const LOCATION = 'gid://shopify/Location/71239581843';
+const shopifyRow = (sku: string, item = ITEM) => ({ sku, onHand: 5, shopifyInventoryItemId: item, shopifyLocationId: LOCATION });
+
+test('two rows of a file mapping the same channel item are refused, naming both rows, and nothing is written', async () => {
+  const { keyPrefix, catalog, ledger } = fresh();
+  const file = catalogFile([shopifyRow('MUG-A'), { sku: 'MUG-B', amazonSellerSku: 'SG-MUG', amazonMarketplaceId: 'ATVPDKIKX0DER', amazonFulfillment: 'FBA' }, { ...shopifyRow('MUG-C'), amazonSellerSku: 'SG-MUG', amazonMarketplaceId: 'ATVPDKIKX0DER', amazonFulfillment: 'FBA' }]);
+  const error = await rejection(importCatalog({ file, catalog, ledger }), 'STOCKGUARD_E_CATALOG_ROW');
+  assert.equal(rowErrorsOf(error), [
+    `row 3, field shopifyInventoryItemId: "${ITEM}" is already mapped to SKU "MUG-A" in row 1; a channel item maps to one SKU`,
+    'row 3, field amazonSellerSku: "SG-MUG" is already mapped to SKU "MUG-B" in row 2; a channel item maps to one SKU',
+  ]);
+  assert.equal(await keysUnder(io, keyPrefix), []);
+});
+
+test('a channel item another SKU has is refused (put and import), and webhooks keep reaching the SKU that has it', async () => {
+  const { keyPrefix, catalog, ledger } = fresh();
+  await importCatalog({ file: catalogFile([shopifyRow('MUG-A')]), catalog, ledger });
+  const before = await dump(keyPrefix);
+  const putError = await rejection(catalog.put({ sku: 'MUG-B', holdback: 0, skuClass: 'default', shopify: { inventoryItemId: ITEM, locationId: LOCATION }, policies: {} }), 'STOCKGUARD_E_BAD_ARGUMENT');
+  assert.match(putError.message, /already mapped to SKU "MUG-A"/);
+  const importError = await rejection(importCatalog({ file: catalogFile([shopifyRow('MUG-B')]), catalog, ledger }), 'STOCKGUARD_E_CATALOG_ROW');
+  assert.match(importError.message, /row 1, field shopifyInventoryItemId: .* already mapped to SKU "MUG-A" in the catalogue/);
+  assert.equal(await dump(keyPrefix), before, 'nothing was written');
+  assert.is(await catalog.skuForChannelItem('shopify', ITEM), 'MUG-A');
+});
+
+test('an item moved from one SKU to another in one file follows the file, whatever the write order', async () => {
+  const { catalog, ledger } = fresh();
+  const OTHER = 'gid://shopify/InventoryItem/700000000000002';
+  await importCatalog({ file: catalogFile([shopifyRow('MUG-A'), shopifyRow('MUG-B', OTHER)]), catalog, ledger });
+  // MUG-B takes ITEM, MUG-A takes OTHER: the rows swap items.
+  for (const concurrency of [1, 2]) {
+    const rows = concurrency === 1 ? [shopifyRow('MUG-B', ITEM), shopifyRow('MUG-A', OTHER)] : [shopifyRow('MUG-A', ITEM), shopifyRow('MUG-B', OTHER)];
+    await importCatalog({ file: catalogFile(rows), catalog, ledger, concurrency });
+    const owner = (item: string) => catalog.skuForChannelItem('shopify', item);
+    assert.equal([await owner(ITEM), await owner(OTHER)], [rows[0]!.sku, rows[1]!.sku], `concurrency ${concurrency}`);
+  }
+  // Removing a SKU removes only the mappings it still has.
+  await catalog.remove('MUG-A');
+  assert.is(await catalog.skuForChannelItem('shopify', ITEM), undefined);
+  assert.is(await catalog.skuForChannelItem('shopify', OTHER), 'MUG-B');
 });
 
 test('a file that cannot be read as rows is STOCKGUARD_E_CATALOG_FILE', async () => {

@@ -5,7 +5,7 @@
 // ten notifications, not one per notification); each publish still settles when its own
 // messages are on the queue.
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { checkLogLimit, trimLog } from './boundedLog.ts';
+import { checkLogLimit, trimLog } from '../boundedLog.ts';
 import { assertValidNotification, type SpApiNotification } from './notifications.ts';
 
 export interface SqsDestination {

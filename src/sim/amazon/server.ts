@@ -31,7 +31,7 @@ import {
   type OrderStatus,
   type SpApiNotification,
 } from './notifications.ts';
-import { checkLogLimit, trimLog } from './boundedLog.ts';
+import { checkLogLimit, trimLog } from '../boundedLog.ts';
 import { NotificationPublisher, type PublishedNotification, type PublishOptions, type SqsBatchOptions, type SqsDestination } from './publisher.ts';
 import { TokenBucket, type UsagePlan } from './rateLimit.ts';
 import { describeAjvErrors, isJsonObject, listingsOperation, type ListingsOperation, type ListingsOperationId } from './schemas.ts';

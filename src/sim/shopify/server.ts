@@ -18,7 +18,7 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
-import { checkLogLimit, trimLog } from './boundedLog.ts';
+import { checkLogLimit, trimLog } from '../boundedLog.ts';
 import { CostAnalyzer, type CostExtension, LeakyBucket, MAX_QUERY_COST, type ThrottleStatus, actualCost } from './cost.ts';
 import { type Fault, type FaultOptions, FaultPlan, type FaultRate, type FaultTarget, type OperationKind } from './faults.ts';
 import { gid, requireGid } from './ids.ts';

@@ -3,7 +3,7 @@
 // numbers, so ids above 2^53 reach the receiver exactly as Shopify sends them: a receiver
 // that uses plain JSON.parse rounds them, one that reads admin_graphql_api_id does not.
 import { createHmac, randomUUID } from 'node:crypto';
-import { checkLogLimit, trimLog } from './boundedLog.ts';
+import { checkLogLimit, trimLog } from '../boundedLog.ts';
 import { gid, inventoryLevelGid } from './ids.ts';
 
 /** JSON with bigint allowed (serialized as a bare number). */
