@@ -121,6 +121,10 @@ export const ERROR_CATALOGUE = {
     message: 'The target Redis already holds keys under the key prefix',
     fix: 'Restore into an empty Redis or another STOCKGUARD_KEY_PREFIX, or stop every daemon and pass --force to replace the ledger and catalogue keys',
   },
+  STOCKGUARD_E_RESTORE_PARTIAL: {
+    message: 'Redis refused a write part-way through a restore: the SKUs before it are restored, the rest are not',
+    fix: 'Read the reason (e.g. OOM, a key of another type, an entry Redis rejects), fix it, then restore the same file again with --force (it replaces what the snapshot covers); every SKU is written whole or not at all',
+  },
   STOCKGUARD_E_CHANNEL_REQUEST: {
     message: 'A channel API request failed after its bounded retries',
     fix: 'Check the channel status, the network and the credentials; the SKU stays due and is pushed again on its next change or the next sweep',

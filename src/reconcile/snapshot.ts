@@ -377,7 +377,9 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
       const parsed = value as unknown as SkuLine;
       skus += 1;
       keyCount += Object.keys(parsed.keys).length;
-      inFlight.push(writeSku(redis, keys, parsed));
+      const at = lineNumber;
+      const before = skus - 1;
+      inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
       if (inFlight.length >= concurrency) {
         await Promise.all(inFlight);
         inFlight = [];
@@ -389,12 +391,23 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
       globalSeen.add(parsed.global);
       await Promise.all(inFlight);
       inFlight = [];
-      await writeCommands(redis, commandsFor(globalKey(keys, parsed.global), parsed), false);
+      await writeCommands(redis, commandsFor(globalKey(keys, parsed.global), parsed), false).catch((error: unknown) => Promise.reject(partial(options.file, lineNumber, `the ${parsed.global} key`, error, skus)));
     }
   }
   await Promise.all(inFlight);
   options.onProgress?.({ phase: 'restoring', done: skus, total: header.counts.skus });
   return { file: options.file, sourcePrefix: header.prefix, createdAt: header.createdAt, skus, keys: keyCount, replaced, durationMs: Math.round(performance.now() - started) };
+}
+
+/** A write Redis refused mid-restore, with what was restored and what to do. */
+function partial(file: string, line: number, what: string, cause: unknown, skusBefore: number): StockguardError {
+  // A refused MULTI says EXECABORT; the command Redis refused is in previousErrors (ioredis).
+  const previous = cause instanceof Error && 'previousErrors' in cause && Array.isArray(cause.previousErrors) ? cause.previousErrors : [];
+  const reason = [...previous, cause].map((error: unknown) => (error instanceof Error ? error.message : String(error))).join('; ');
+  return new StockguardError('STOCKGUARD_E_RESTORE_PARTIAL', `${file} line ${line}: Redis refused ${what}: ${reason}; up to ${skusBefore} SKUs before it were restored`, {
+    cause,
+    details: { file, line, reason },
+  });
 }
 
 /** Reads the file through once and checks everything a restore relies on; returns the header. */

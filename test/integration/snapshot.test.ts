@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { Redis } from 'ioredis';
+import { Redis as IORedis, type Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -49,7 +49,7 @@ test.before(async () => {
       holdback: 1,
       skuClass: sku === 'MUG-WHT' ? 'bulk' : 'default',
       policies: { shopify: { safety: 2 } },
-      shopify: { inventoryItemId: `gid://shopify/InventoryItem/${SKUS.indexOf(sku) + 9007199254740993}`, locationId: 'gid://shopify/Location/1' },
+      shopify: { inventoryItemId: `gid://shopify/InventoryItem/${BigInt(SKUS.indexOf(sku)) + 9007199254740993n}`, locationId: 'gid://shopify/Location/1' },
       ...(sku === 'MUG-WHT' ? { amazon: { sellerSku: 'SG-MUG', marketplaceId: 'ATVPDKIKX0DER', productType: 'MUG', fulfillment: 'MFN' as const } } : {}),
     });
     await ledger.createSku(sku);
@@ -185,6 +185,28 @@ test('a non-empty target is refused without --force; --force replaces the ledger
   assert.is(after[inFlight]?.type, 'stream', 'event streams are not the snapshot’s to delete');
   delete after[inFlight];
   assert.equal(after, withPrefix(await dumpKeyspace(sourceClient, source.prefix), source.prefix, target.prefix), 'STRAY-1 is gone, the rest is the snapshot');
+});
+
+test('a write Redis refuses mid-restore is STOCKGUARD_E_RESTORE_PARTIAL naming the line and reason; restoring again with --force completes it', async () => {
+  await clearTarget();
+  const keys = new Ledger({ redis: targetClient, keyPrefix: target.prefix }).keys;
+  // A user that may do everything but XADD: the first journal write is refused.
+  const user = `restorer-${randomUUID().slice(0, 8)}`;
+  await targetClient.call('ACL', 'SETUSER', user, 'on', '>restore-secret', '~*', '&*', '+@all', '-xadd');
+  const restricted = new IORedis(target.url, { username: user, password: 'restore-secret', maxRetriesPerRequest: 1 });
+  try {
+    await restoreSnapshot({ redis: restricted, keys, file: snapshotFile });
+    assert.unreachable('the refused XADD must fail the restore');
+  } catch (error) {
+    assert.ok(isStockguardError(error, 'STOCKGUARD_E_RESTORE_PARTIAL'), String(error));
+    assert.match(error.message, /line \d+: Redis refused SKU ".+": .*NOPERM/);
+    assert.match(error.message, /--force/);
+  } finally {
+    restricted.disconnect();
+    await targetClient.call('ACL', 'DELUSER', user);
+  }
+  await restoreSnapshot({ redis: targetClient, keys, file: snapshotFile, force: true });
+  assert.equal(await dumpKeyspace(targetClient, target.prefix), withPrefix(await dumpKeyspace(sourceClient, source.prefix), source.prefix, target.prefix));
 });
 
 test('a snapshot taken under load is consistent per SKU', async () => {
