@@ -21,6 +21,7 @@ import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, SaleLatencyReporter } from './pushers/index.ts';
 import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
+import { compareStreamIds } from './consumers/streamId.ts';
 
 export interface DaemonOptions {
   config: Config;
@@ -290,14 +291,33 @@ async function updateStreamGauges(runtime: Runtime, streams: readonly string[], 
   }
 }
 
-/** The consumer groups of one stream with their lag and pending counts (XINFO GROUPS). */
+/**
+ * The consumer groups of one stream with their lag and pending counts (XINFO GROUPS).
+ * Redis 7.0 derives `lag` from counters (entries-added − entries-read) that a restart from
+ * the AOF does not restore: a group that has read everything can report a lag of tens of
+ * thousands for ever (seen in the 1,000,000-operation chaos run, docs/reliability.md).
+ * So a group whose last-delivered-id has reached the stream's last-generated-id has no lag,
+ * whatever the counter says, and otherwise the lag is at most the stream's length.
+ */
 async function streamGroups(runtime: Runtime, stream: string): Promise<{ name: string; lag: number; pending: number }[]> {
   const groups = (await runtime.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
+  if (groups.length === 0) return [];
+  const info = fieldMap((await runtime.redis.xinfo('STREAM', stream).catch(() => [])) as unknown[]);
+  const lastGenerated = String(info.get('last-generated-id') ?? '0-0');
+  const length = Number(info.get('length') ?? 0) || 0;
   return groups.filter(Array.isArray).map((group: unknown[]) => {
-    const fields = new Map<string, unknown>();
-    for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
-    return { name: String(fields.get('name')), lag: Number(fields.get('lag') ?? 0) || 0, pending: Number(fields.get('pending') ?? 0) || 0 };
+    const fields = fieldMap(group);
+    const delivered = String(fields.get('last-delivered-id') ?? '0-0');
+    const reported = Number(fields.get('lag') ?? Number.NaN);
+    const lag = compareStreamIds(delivered, lastGenerated) >= 0 ? 0 : Number.isFinite(reported) && reported > 0 ? Math.min(reported, Math.max(length, 1)) : Math.max(length, 1);
+    return { name: String(fields.get('name')), lag, pending: Number(fields.get('pending') ?? 0) || 0 };
   });
+}
+
+function fieldMap(flat: readonly unknown[]): Map<string, unknown> {
+  const fields = new Map<string, unknown>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
+  return fields;
 }
 
 /**
