@@ -331,12 +331,13 @@ export class PushCoordinator {
         }
       }
       const told = newest([pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, lane.seenAfter(sku, 0)]);
-      if (requestCause !== 'drift' && told && told.quantity === target && ledger.updatedMs >= told.atMs && !(observed && observed.observedAtMs >= told.atMs)) {
+      if (requestCause !== 'drift' && told && told.quantity === target && ledger.updatedMs >= told.atMs) {
         // The channel subtracts its own sales from what it was told: when sellable comes back
         // to the value last pushed (a receipt or a cancel after a sale there), the channel
-        // shows less than that value and must be told again. A level the channel reported
-        // after the push already counts its sales, so it is trusted instead; a ledger that has
-        // not changed since the push has no sales to count (a sweep reads no journal).
+        // shows less than that value and must be told again (even when it reported that lower
+        // value since: the report agrees with the push minus the sale, so drift sees nothing).
+        // A ledger that has not changed since the push has no sales to count (a sweep reads no
+        // journal).
         const sold = await this.channelSalesSince(sku, channel, told.atMs);
         if (sold !== 0) requestCause = 'resync';
       }

@@ -54,6 +54,7 @@ export function amazonSettings(fake: AmazonFake, overrides: Partial<AmazonSettin
 }
 
 export interface PushHarness {
+  prefix: string;
   redis: Redis;
   ledger: Ledger;
   catalog: Catalog;
@@ -81,10 +82,12 @@ export async function pushHarness(
     amazonOverrides?: Partial<AmazonSettings>;
     backoff?: BackoffPolicy;
     clock?: () => number;
+    /** Reuse another harness's keys (a restart of the pushers over the same ledger). */
+    prefix?: string;
   },
 ): Promise<PushHarness> {
   namespaces += 1;
-  const prefix = `${handle.prefix}-${namespaces}`;
+  const prefix = options.prefix ?? `${handle.prefix}-${namespaces}`;
   const redis = handle.client();
   const nodeRedis = createClient({ url: handle.url });
   nodeRedis.on('error', () => undefined);
@@ -117,6 +120,7 @@ export async function pushHarness(
   });
   let started = false;
   return {
+    prefix,
     redis,
     ledger,
     catalog,

@@ -230,23 +230,32 @@ test('drift: a Seller Central edit is corrected after the settle window; the cha
 test('sellable back at the value last pushed after a sale on Amazon: Amazon is told again (it shows the push minus its sale)', async () => {
   await withAmazon({}, async (fake) => {
     fake.addListing({ sku: 'SELLER-CUP', marketplaceId: US, productType: 'LUGGAGE', fulfillment: 'MFN', quantity: 0 });
-    // The pushers look at the dirty index every 2 s: the two ledger changes below land in one look.
-    const first = await pushHarness(redisHandle, { amazon: fake, settings: { pollMs: 2_000 } });
+    const first = await pushHarness(redisHandle, { amazon: fake });
     try {
       await first.addSku({ sku: 'CUP', amazon: mfn('CUP') }, 10);
       await first.start();
       await eventually(() => fake.quantity('SELLER-CUP'), (quantity) => quantity === 10, 'the first push');
       await eventually(() => first.coordinator.isIdle(), Boolean, 'idle');
-      // Between two looks: Amazon sells 1 (it shows 9), the order reaches the ledger, and a
-      // receipt of 1 brings sellable back to the 10 last pushed.
-      await fake.sellOnAmazon('SELLER-CUP', 1);
-      assert.is(fake.quantity('SELLER-CUP'), 9);
-      await first.ledger.reserveOrder({ channel: 'amazon', orderId: '111-9', lines: [{ lineId: '1', sku: 'CUP', quantity: 1 }] });
-      await first.ledger.adjust('CUP', { eventId: 'receipt-cup', delta: 1, cause: 'receipt' });
-      await eventually(() => fake.quantity('SELLER-CUP'), (quantity) => quantity === 10, 'Amazon told 10 again');
-      assert.ok(first.events.some((event) => event.cause === 'resync'), 'the push is a resync');
     } finally {
       await first.close();
+    }
+    // While the pushers are down: Amazon sells 1 (it shows 9) and reports it, the order
+    // reaches the ledger, and a receipt of 1 brings sellable back to the 10 last pushed.
+    await fake.sellOnAmazon('SELLER-CUP', 1);
+    assert.is(fake.quantity('SELLER-CUP'), 9);
+    await first.ledger.recordChannelLevel('CUP', 'amazon', { quantity: 9, observedAtMs: Date.now(), eventId: 'n-cup' });
+    await first.ledger.reserveOrder({ channel: 'amazon', orderId: '111-9', lines: [{ lineId: '1', sku: 'CUP', quantity: 1 }] });
+    await first.ledger.adjust('CUP', { eventId: 'receipt-cup', delta: 1, cause: 'receipt' });
+    // The pushers start again over the same keys: the start-up sweep finds sellable 10 = pushed 10.
+    const second = await pushHarness(redisHandle, { amazon: fake, prefix: first.prefix });
+    try {
+      await second.start();
+      // The fake shows the value before the pusher hears its answer: wait for the push's result.
+      const resync = await eventually(() => second.events.find((event) => event.sku === 'CUP' && event.outcome.kind === 'acked'), Boolean, 'the push of CUP');
+      assert.equal([resync?.cause, resync?.quantity], ['resync', 10]);
+      assert.is(fake.quantity('SELLER-CUP'), 10, 'Amazon told 10 again');
+    } finally {
+      await second.close();
     }
   });
 });
