@@ -161,15 +161,25 @@ export async function actOut(fault: ScheduledFault, system: ChaosSystem, load: L
       const random = seededRandom(fault.atMs ^ fault.lengthMs);
       const hoursAgo = (hours: number) => new Date(Date.now() - hours * HOUR_MS).toISOString();
       load.withholdOrderWebhooks(3);
+      // An outage (edge or Redis down) answers 5xx or nothing: retried, as Shopify would,
+      // until a definite answer; that answer is what is judged.
+      const definite = async (delivery: { topic: string; body: string; eventId: string }, triggeredAt: string) => {
+        for (let attempt = 0; attempt < 240; attempt += 1) {
+          const [sent] = await shopify.emitWebhook(delivery.topic, delivery.body, { eventId: delivery.eventId, triggeredAt });
+          if (sent?.status !== undefined && sent.status < 500) return sent.status;
+          await sleep(250);
+        }
+        return undefined;
+      };
       for (const delivery of load.recentlyAcknowledged(5)) {
-        const [sent] = await shopify.emitWebhook(delivery.topic, delivery.body, { eventId: delivery.eventId, triggeredAt: hoursAgo(1 + random() * 4) });
+        const status = await definite(delivery, hoursAgo(1 + random() * 4));
         figures.delayedRetries.lateDuplicates += 1;
-        if (sent?.status !== undefined && sent.status >= 200 && sent.status < 300) figures.delayedRetries.lateDuplicatesAcknowledged += 1;
+        if (status !== undefined && status >= 200 && status < 300) figures.delayedRetries.lateDuplicatesAcknowledged += 1;
       }
       for (const delivery of load.recentlyAcknowledged(2)) {
-        const [sent] = await shopify.emitWebhook(delivery.topic, delivery.body, { eventId: delivery.eventId, triggeredAt: hoursAgo(7) });
+        const status = await definite(delivery, hoursAgo(7));
         figures.delayedRetries.beyondWindow += 1;
-        if (sent?.status === 401) figures.delayedRetries.beyondWindowRefused += 1;
+        if (status === 401) figures.delayedRetries.beyondWindowRefused += 1;
       }
       await sleep(fault.lengthMs);
       const withheld = load.releaseWithheld(() => hoursAgo(1 + random() * 4));

@@ -47,6 +47,8 @@ export interface ChaosFigures {
   convergenceAfterLastFaultS: number;
   /** Daemon processes that exited without being killed. */
   crashes: string[];
+  /** Daemon processes that exited with code 3 (Redis unreachable at start-up) and were restarted. */
+  restartsRedisDown: number;
   problems: string[];
 }
 
@@ -85,6 +87,7 @@ export function emptyFigures(options: { seed: number; events: number; durationS:
     lastFaultEndS: Number.NaN,
     convergenceAfterLastFaultS: Number.NaN,
     crashes: [],
+    restartsRedisDown: 0,
     problems: [],
   };
 }

@@ -48,14 +48,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const schedule = faultSchedule(options.seed, durationMs, options.faultKinds ?? FAULT_KINDS);
     let lastFaultEndMs = 0;
     const faultRuns: Promise<void>[] = [];
-    const runFault = (index: number) =>
-      actOut(schedule[index]!, system, load, figures, log).then(
+    // Faults on one resource never overlap (a kill while the last restart is still under way
+    // would be two processes on one port): each waits for the previous one on its resource.
+    const resources = new Map<string, Promise<unknown>>();
+    const runFault = (index: number) => {
+      const fault = schedule[index]!;
+      const resource = fault.kind === 'consumer-kill' ? `consumer-${fault.target}` : fault.kind.startsWith('redis-') ? 'redis' : fault.kind;
+      const run = (resources.get(resource) ?? Promise.resolve()).then(() => actOut(fault, system, load, figures, log));
+      resources.set(resource, run.catch(() => undefined));
+      return run.then(
         () => {
           lastFaultEndMs = Math.max(lastFaultEndMs, Date.now());
           log(`  fault ${schedule[index]!.kind} over at ${((Date.now() - loadStart) / 1000).toFixed(1)} s`);
         },
         (error: unknown) => void figures.problems.push(`fault ${schedule[index]!.kind} failed: ${String(error)}`),
       );
+    };
     const loadStart = Date.now();
     let sent = 0;
     let nextFault = 0;
@@ -125,6 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSkus.has(patch.sku)).length;
     figures.deadLetters = await runtime.redis.xlen(runtime.ledger.keys.deadLetters());
     figures.crashes = [system.edge, ...system.consumers].flatMap((child) => child.crashes);
+    figures.restartsRedisDown = [system.edge, ...system.consumers].reduce((sum, child) => sum + child.restartsRedisDown, 0);
     return figures;
   } finally {
     await system.close();

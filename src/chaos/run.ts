@@ -62,7 +62,7 @@ const table: Record<string, string | number> = {
   'on_hand ≠ warehouse (SKUs)': figures.onHandMismatches,
   'writes to FBA quantities': figures.fbaWrites,
   'dead letters': figures.deadLetters,
-  'daemon crashes': figures.crashes.length,
+  'daemon crashes / restarts after refusing to start with Redis down': `${figures.crashes.length} / ${figures.restartsRedisDown}`,
   'ledger quiet after the last fault': figures.ledgerQuiet ? `${figures.ledgerQuietAfterLastFaultS.toFixed(1)} s` : 'NOT REACHED',
   'channels = sellable after the last fault': figures.converged ? `${figures.convergenceAfterLastFaultS.toFixed(1)} s` : `NOT REACHED (${figures.channelMismatches.length} SKUs differ)`,
 };

@@ -33,8 +33,11 @@ const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export class StockguardProcess {
   private child: ChildProcess | undefined;
   private killing = false;
-  /** Exits nobody asked for, with the log to read. */
+  private closed = false;
+  /** Exits nobody asked for, with the log to read (exit code 3 excepted). */
   readonly crashes: string[] = [];
+  /** Exits with code 3 (Redis unreachable at start-up), each followed by a restart. */
+  restartsRedisDown = 0;
 
   constructor(
     readonly name: string,
@@ -57,7 +60,14 @@ export class StockguardProcess {
     closeSync(log);
     child.once('error', (error) => this.crashes.push(`${this.name} could not start: ${error.message}`));
     child.once('exit', (code, signal) => {
-      if (!this.killing) this.crashes.push(`${this.name} exited by itself (code ${code}, signal ${signal}); see ${this.logFile}`);
+      if (this.killing || this.closed) return;
+      // Like a supervisor (Kubernetes) the harness starts it again. Exit code 3 is stockguard
+      // refusing to start while Redis is down (docs/cli.md): expected during a Redis kill.
+      if (code === 3) this.restartsRedisDown += 1;
+      else this.crashes.push(`${this.name} exited by itself (code ${code}, signal ${signal}); see ${this.logFile}`);
+      setTimeout(() => {
+        if (!this.closed && !this.running) this.start();
+      }, 1000);
     });
     this.child = child;
   }
@@ -71,6 +81,12 @@ export class StockguardProcess {
     child.kill('SIGKILL');
     await exited;
     this.killing = false;
+  }
+
+  /** Kills it for good (end of the run). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.kill();
   }
 
   /** Waits for `/readyz` to answer 200 (edge only). */
@@ -228,7 +244,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
     );
     const consumers = [0, 1].map((index) => new StockguardProcess(`chaos-consumer-${index}`, { ...viaProxy, STOCKGUARD_ROLES: 'consumers', STOCKGUARD_CONSUMER_NAME: `chaos-consumer-${index}` }, join(logDir, `chaos-consumer-${index}.log`)));
     cleanups.unshift(async () => {
-      for (const child of [edge, ...consumers]) await child.kill();
+      for (const child of [edge, ...consumers]) await child.close();
     });
     edge.start();
     for (const consumer of consumers) consumer.start();
