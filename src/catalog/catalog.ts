@@ -86,19 +86,12 @@ export class Catalog {
       });
     }
     const current = channelItemFields(record);
-    // One channel item maps to one SKU: webhooks and notifications name the item, and the
-    // SKU they reach must not depend on which entry was written last. `releasedBy` names
-    // SKUs that give the item up in the same import (an item moved between SKUs).
-    for (const field of current) {
-      const owner = await this.redis.hGet(this.keys.catalogChannelItems(), field);
-      if (owner === null || owner === undefined || owner === entry.sku || options.releasedBy?.has(owner)) continue;
-      const ownerEntry = await this.repository.fetch(entityId(owner));
-      if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
-      const [channel, ...item] = field.split(':');
+    const [taken] = await this.takenItems(entry, options.releasedBy);
+    if (taken) {
       throw new StockguardError(
         'STOCKGUARD_E_BAD_ARGUMENT',
-        `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${channel} item ${JSON.stringify(item.join(':'))} is already mapped to SKU ${JSON.stringify(owner)}; a channel item maps to one SKU — remove it from ${JSON.stringify(owner)} first (or import both rows in one file)`,
-        { details: { sku: entry.sku, channel, item: item.join(':'), mappedTo: owner } },
+        `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${taken.channel} item ${JSON.stringify(taken.item)} is already mapped to SKU ${JSON.stringify(taken.owner)}; a channel item maps to one SKU — remove it from ${JSON.stringify(taken.owner)} first (or import both rows in one file)`,
+        { details: { sku: entry.sku, channel: taken.channel, item: taken.item, mappedTo: taken.owner } },
       );
     }
     const id = entityId(entry.sku);
@@ -117,6 +110,26 @@ export class Catalog {
     }
     for (const field of current) await this.redis.hSet(this.keys.catalogChannelItems(), field, entry.sku);
     return outcome;
+  }
+
+  /**
+   * The entry's channel items that another SKU's stored entry maps. One channel item maps
+   * to one SKU: webhooks and notifications name the item, and the SKU they reach must not
+   * depend on which entry was written last. `releasedBy` names SKUs that give their items
+   * up in the same import (an item moved between SKUs); a stale reverse-index field whose
+   * owner no longer maps the item does not count.
+   */
+  async takenItems(entry: CatalogEntry, releasedBy?: ReadonlySet<string>): Promise<TakenItem[]> {
+    const taken: TakenItem[] = [];
+    for (const field of channelItemFields(entryToRecord(entry))) {
+      const owner = await this.redis.hGet(this.keys.catalogChannelItems(), field);
+      if (owner === null || owner === undefined || owner === entry.sku || releasedBy?.has(owner)) continue;
+      const ownerEntry = await this.repository.fetch(entityId(owner));
+      if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
+      const [channel, ...item] = field.split(':') as [SalesChannel, ...string[]];
+      taken.push({ channel, column: channel === 'shopify' ? 'shopifyInventoryItemId' : 'amazonSellerSku', item: item.join(':'), owner });
+    }
+    return taken;
   }
 
   /**
@@ -155,6 +168,14 @@ export class Catalog {
   policyFor(entry: CatalogEntry, channel: SalesChannel): ChannelPolicy {
     return resolvePolicy(entry.policies[channel]);
   }
+}
+
+/** A channel item another SKU has (Catalog.takenItems); `column` is its catalogue-file column. */
+export interface TakenItem {
+  channel: SalesChannel;
+  column: 'shopifyInventoryItemId' | 'amazonSellerSku';
+  item: string;
+  owner: string;
 }
 
 /** The reverse-index fields of an entry: `shopify:<inventory item gid>`, `amazon:<seller SKU>`. */

@@ -43,8 +43,11 @@ export interface CatalogImportReport {
   durationMs: number;
 }
 
-// The file row of each checked row, for messages.
-const rowNumbers = new WeakMap<CatalogRow, number>();
+/** A checked row with its 1-based row number in the file, for messages. */
+interface NumberedRow {
+  row: CatalogRow;
+  number: number;
+}
 
 // Enough to list every problem of a typical bad export in the message; details keep all.
 const ERRORS_IN_MESSAGE = 50;
@@ -62,9 +65,9 @@ export async function importCatalog(options: CatalogImportOptions): Promise<Cata
     ignoredOnHand: [],
     durationMs: 0,
   };
-  const queue = [...rows];
+  const queue = rows.map(({ row }) => row);
   // Every SKU of the file gets the file's mapping, so an item may move between them.
-  const inFile = new Set(rows.map((row) => row.sku));
+  const inFile = new Set(queue.map((row) => row.sku));
   await refuseTakenItems(options, rows, inFile);
   const worker = async () => {
     for (let row = queue.shift(); row; row = queue.shift()) {
@@ -89,10 +92,10 @@ export async function importCatalog(options: CatalogImportOptions): Promise<Cata
 }
 
 /** Every row, checked; throws STOCKGUARD_E_CATALOG_ROW listing every bad row. */
-async function checkedRows(file: string): Promise<CatalogRow[]> {
+async function checkedRows(file: string): Promise<NumberedRow[]> {
   const sources = await readCatalogFile(file);
   const errors: RowError[] = [];
-  const rows: CatalogRow[] = [];
+  const rows: NumberedRow[] = [];
   const firstRowOf = new Map<string, number>();
   const firstRowOfItem = new Map<string, { sku: string; row: number }>();
   for (const source of sources) {
@@ -129,8 +132,7 @@ async function checkedRows(file: string): Promise<CatalogRow[]> {
       } else firstRowOfItem.set(`${field}:${value}`, { sku, row: source.row });
     }
     if (clash) continue;
-    rows.push(checked.row);
-    rowNumbers.set(checked.row, source.row);
+    rows.push({ row: checked.row, number: source.row });
   }
   if (errors.length > 0) {
     const badRows = new Set(errors.map((error) => error.row)).size;
@@ -146,17 +148,11 @@ async function checkedRows(file: string): Promise<CatalogRow[]> {
 }
 
 /** Nothing is written when a row maps a channel item that a SKU outside the file has. */
-async function refuseTakenItems(options: CatalogImportOptions, rows: readonly CatalogRow[], inFile: ReadonlySet<string>): Promise<void> {
+async function refuseTakenItems(options: CatalogImportOptions, rows: readonly NumberedRow[], inFile: ReadonlySet<string>): Promise<void> {
   const errors: RowError[] = [];
-  for (const [index, row] of rows.entries()) {
-    for (const [field, channel, item] of [['shopifyInventoryItemId', 'shopify', row.shopifyInventoryItemId], ['amazonSellerSku', 'amazon', row.amazonSellerSku]] as const) {
-      if (item === undefined) continue;
-      const owner = await options.catalog.skuForChannelItem(channel, item);
-      if (owner === undefined || owner === row.sku || inFile.has(owner)) continue;
-      const ownerEntry = await options.catalog.get(owner);
-      const ownerItem = channel === 'shopify' ? ownerEntry?.shopify?.inventoryItemId : ownerEntry?.amazon?.sellerSku;
-      if (ownerItem !== item) continue;
-      errors.push({ row: rowNumbers.get(row) ?? index + 1, field, problem: `${JSON.stringify(item)} is already mapped to SKU ${JSON.stringify(owner)} in the catalogue; a channel item maps to one SKU — remove it from ${JSON.stringify(owner)} or add that SKU's row to this file` });
+  for (const { row, number } of rows) {
+    for (const taken of await options.catalog.takenItems(rowToEntry(row), inFile)) {
+      errors.push({ row: number, field: taken.column, problem: `${JSON.stringify(taken.item)} is already mapped to SKU ${JSON.stringify(taken.owner)} in the catalogue; a channel item maps to one SKU — remove it from ${JSON.stringify(taken.owner)} or add that SKU's row to this file` });
     }
   }
   if (errors.length > 0) {
