@@ -21,7 +21,7 @@ import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, SaleLatencyReporter } from './pushers/index.ts';
 import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
-import { compareStreamIds } from './consumers/streamId.ts';
+import { compareStreamIds, replyFields } from './consumers/streamId.ts';
 
 export interface DaemonOptions {
   config: Config;
@@ -302,22 +302,16 @@ async function updateStreamGauges(runtime: Runtime, streams: readonly string[], 
 async function streamGroups(runtime: Runtime, stream: string): Promise<{ name: string; lag: number; pending: number }[]> {
   const groups = (await runtime.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[];
   if (groups.length === 0) return [];
-  const info = fieldMap((await runtime.redis.xinfo('STREAM', stream).catch(() => [])) as unknown[]);
+  const info = replyFields((await runtime.redis.xinfo('STREAM', stream).catch(() => [])) as unknown[]);
   const lastGenerated = String(info.get('last-generated-id') ?? '0-0');
   const length = Number(info.get('length') ?? 0) || 0;
   return groups.filter(Array.isArray).map((group: unknown[]) => {
-    const fields = fieldMap(group);
+    const fields = replyFields(group);
     const delivered = String(fields.get('last-delivered-id') ?? '0-0');
     const reported = Number(fields.get('lag') ?? Number.NaN);
     const lag = compareStreamIds(delivered, lastGenerated) >= 0 ? 0 : Number.isFinite(reported) && reported > 0 ? Math.min(reported, Math.max(length, 1)) : Math.max(length, 1);
     return { name: String(fields.get('name')), lag, pending: Number(fields.get('pending') ?? 0) || 0 };
   });
-}
-
-function fieldMap(flat: readonly unknown[]): Map<string, unknown> {
-  const fields = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
-  return fields;
 }
 
 /**

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { StockguardError } from '../errors.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
-import { minStreamId, nextStreamId } from './streamId.ts';
+import { minStreamId, nextStreamId, replyFields } from './streamId.ts';
 
 export interface TrimOptions {
   /**
@@ -137,8 +137,7 @@ function decodeGroups(reply: unknown): GroupState[] {
   if (!Array.isArray(reply)) throw new Error(`unexpected XINFO GROUPS reply: ${String(JSON.stringify(reply)).slice(0, 200)}`);
   return reply.map((row: unknown) => {
     if (!Array.isArray(row)) throw new Error(`unexpected XINFO GROUPS row: ${String(JSON.stringify(row)).slice(0, 200)}`);
-    const fields = new Map<string, unknown>();
-    for (let i = 0; i + 1 < row.length; i += 2) fields.set(String(row[i]), row[i + 1]);
+    const fields = replyFields(row);
     const name = fields.get('name');
     const lastDeliveredId = fields.get('last-delivered-id');
     if (typeof name !== 'string' || typeof lastDeliveredId !== 'string') {
