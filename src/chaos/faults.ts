@@ -4,8 +4,9 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { seededRandom } from '../domain/random.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import type { ChaosFigures } from './figures.ts';
-import type { LoadGenerator } from './load.ts';
-import { type ChaosSystem, sleep } from './system.ts';
+import { type LoadGenerator, resendUntil } from './load.ts';
+import { sleep } from '../pushers/wait.ts';
+import type { ChaosSystem } from './system.ts';
 
 export const FAULT_KINDS = [
   'consumer-kill',
@@ -163,14 +164,8 @@ export async function actOut(fault: ScheduledFault, system: ChaosSystem, load: L
       load.withholdOrderWebhooks(3);
       // An outage (edge or Redis down) answers 5xx or nothing: retried, as Shopify would,
       // until a definite answer; that answer is what is judged.
-      const definite = async (delivery: { topic: string; body: string; eventId: string }, triggeredAt: string) => {
-        for (let attempt = 0; attempt < 240; attempt += 1) {
-          const [sent] = await shopify.emitWebhook(delivery.topic, delivery.body, { eventId: delivery.eventId, triggeredAt });
-          if (sent?.status !== undefined && sent.status < 500) return sent.status;
-          await sleep(250);
-        }
-        return undefined;
-      };
+      const definite = async (delivery: { topic: string; body: string; eventId: string }, triggeredAt: string) =>
+        (await resendUntil(shopify, delivery, triggeredAt, (status) => status !== undefined && status < 500, 240))?.status;
       for (const delivery of load.recentlyAcknowledged(5)) {
         const status = await definite(delivery, hoursAgo(1 + random() * 4));
         figures.delayedRetries.lateDuplicates += 1;

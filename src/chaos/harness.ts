@@ -10,7 +10,9 @@ import { checkLedger, ReservationWatch } from './checker.ts';
 import { actOut, FAULT_KINDS, type FaultKind, faultSchedule } from './faults.ts';
 import { type ChaosFigures, emptyFigures } from './figures.ts';
 import { LoadGenerator } from './load.ts';
-import { LOCATION, sleep, startChaosSystem } from './system.ts';
+import { sleep } from '../pushers/wait.ts';
+import { FAKE_LOCATION } from '../sim/world.ts';
+import { startChaosSystem } from './system.ts';
 
 export { FAULT_KINDS, type FaultKind, faultSchedule, isFaultKind } from './faults.ts';
 export { type ChaosFigures, failedChecks } from './figures.ts';
@@ -143,7 +145,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
 async function describeMismatches(figures: ChaosFigures, system: Awaited<ReturnType<typeof startChaosSystem>>, lastFaultEndMs: number): Promise<void> {
   const { shopify, amazon, runtime, entries } = system;
   for (const entry of entries) {
-    const shown = { shopify: shopify.level(entry.shopify!.inventoryItemId, LOCATION)?.available, amazon: entry.amazon?.fulfillment === 'MFN' ? amazon.quantity(entry.sku) : undefined };
+    const shown = { shopify: shopify.level(entry.shopify!.inventoryItemId, FAKE_LOCATION)?.available, amazon: entry.amazon?.fulfillment === 'MFN' ? amazon.quantity(entry.sku) : undefined };
     const want = { shopify: await system.expected(entry, 'shopify'), amazon: entry.amazon?.fulfillment === 'MFN' ? await system.expected(entry, 'amazon') : undefined };
     if (shown.shopify === want.shopify && shown.amazon === want.amazon) continue;
     figures.channelMismatches.push({ sku: entry.sku, shopify: shown.shopify, shopifySellable: want.shopify, amazon: shown.amazon, amazonSellable: want.amazon });

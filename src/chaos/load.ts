@@ -5,7 +5,9 @@
 // the poller deletes them; the WMS fake retries its deliveries.
 import type { WebhookDelivery } from '../sim/shopify/webhooks.ts';
 import type { ChaosFigures } from './figures.ts';
-import { type ChaosSystem, LOCATION, sleep } from './system.ts';
+import { sleep } from '../pushers/wait.ts';
+import { FAKE_LOCATION } from '../sim/world.ts';
+import type { ChaosSystem } from './system.ts';
 
 export interface ChannelOrder {
   channel: 'shopify' | 'amazon';
@@ -95,7 +97,7 @@ export class LoadGenerator {
     } else if (roll < 0.62) {
       let sale;
       try {
-        sale = await shopify.sellOnStorefront(entry.shopify!.inventoryItemId, LOCATION, quantity, { webhooks: false });
+        sale = await shopify.sellOnStorefront(entry.shopify!.inventoryItemId, FAKE_LOCATION, quantity, { webhooks: false });
       } catch {
         figures.sent.refusedByChannel += 1;
         return;
@@ -224,16 +226,35 @@ export class LoadGenerator {
     if (!first) return undefined;
     const why = String(first.status ?? first.error);
     this.figures.webhookFailures[why] = (this.figures.webhookFailures[why] ?? 0) + 1;
-    for (let attempt = 0; attempt < 480; attempt += 1) {
-      await sleep(250);
-      this.figures.duplicates.shopifyRedeliveries += 1;
-      // The original body, event id and trigger time (the fake keeps only recent deliveries).
-      const [retry] = await this.system.shopify.emitWebhook(first.topic, first.body, { eventId: first.eventId, triggeredAt: first.headers['X-Shopify-Triggered-At'] });
-      if (retry && isOk(retry.status)) return retry;
-    }
+    await sleep(250);
+    // The original body, event id and trigger time (the fake keeps only recent deliveries).
+    const retry = await resendUntil(this.system.shopify, first, first.headers['X-Shopify-Triggered-At'], isOk, 480, () => void (this.figures.duplicates.shopifyRedeliveries += 1));
+    if (retry) return retry;
     this.figures.problems.push(`Shopify webhook ${first.eventId} never acknowledged`);
     return undefined;
   }
+}
+
+/**
+ * Sends a Shopify delivery again (same topic, body and event id, with `triggeredAt`) every
+ * 250 ms, as Shopify retries, until `accept` takes the answer's status; undefined when
+ * `attempts` run out.
+ */
+export async function resendUntil(
+  shopify: ChaosSystem['shopify'],
+  delivery: { topic: string; body: string; eventId: string },
+  triggeredAt: string | undefined,
+  accept: (status: number | undefined) => boolean,
+  attempts: number,
+  onAttempt: () => void = () => undefined,
+): Promise<WebhookDelivery | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
+    onAttempt();
+    const [sent] = await shopify.emitWebhook(delivery.topic, delivery.body, { eventId: delivery.eventId, triggeredAt });
+    if (sent && accept(sent.status)) return sent;
+    if (attempt + 1 < attempts) await sleep(250);
+  }
+  return undefined;
 }
 
 export function isOk(status: number | undefined): boolean {

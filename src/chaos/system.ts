@@ -20,12 +20,10 @@ import { type ShopifyFake, startShopifyFake } from '../sim/shopify/index.ts';
 import { type LocalSqs, startLocalSqs } from '../sim/sqs.ts';
 import { startTcpProxy, type TcpProxy } from '../sim/tcpProxy.ts';
 import { WmsFake } from '../sim/wms/index.ts';
+import { channelTargets, FAKE_LOCATION, FAKE_MARKETPLACE, FAKE_SELLER, fakeChannelsEnv, waitUntil } from '../sim/world.ts';
 
-export const SECRETS = { shopifyToken: 'shpat_chaos_token', appSecret: 'shpss_chaos_app_secret_0123', wms: 'wms_chaos_shared_secret_0123', api: 'api_chaos_token_0123456789', wmsToken: 'wms_chaos_read_token_012345' };
+const SECRETS = { shopifyToken: 'shpat_chaos_token', appSecret: 'shpss_chaos_app_secret_0123', wms: 'wms_chaos_shared_secret_0123', api: 'api_chaos_token_0123456789', wmsToken: 'wms_chaos_read_token_012345' };
 const LWA = { clientId: 'amzn1.application-oa2-client.chaos', clientSecret: 'chaos-lwa-secret', refreshToken: 'Atzr|chaos-refresh-token' };
-const SELLER = 'A3TH9S8BH6GOGM';
-const MARKETPLACE = 'ATVPDKIKX0DER';
-export const LOCATION = 'gid://shopify/Location/76543210987';
 const PREFIX = 'sg';
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -149,13 +147,13 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
       webhookLogLimit: 20_000,
     });
     cleanups.unshift(() => shopify.close());
-    const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, region: sqs.region }, random: seededRandom(options.seed ^ 0xa3a2) });
+    const amazon = await startAmazonFake({ ...LWA, sellerId: FAKE_SELLER, sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, region: sqs.region }, random: seededRandom(options.seed ^ 0xa3a2) });
     cleanups.unshift(() => amazon.close());
     // A WMS retries a failed delivery for ~30 s (an edge restart takes a few seconds).
     const wms = await WmsFake.start({ token: SECRETS.wmsToken, webhook: { url: `${daemonUrl}/webhooks/wms`, secret: SECRETS.wms }, webhookAttempts: 120, webhookRetryDelayMs: 250 });
     cleanups.unshift(() => wms.close());
 
-    shopify.addLocation({ id: LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
+    shopify.addLocation({ id: FAKE_LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
     const entries: CatalogEntry[] = [];
     const openingStock: [string, number][] = [];
     for (let index = 0; index < options.skus; index += 1) {
@@ -166,14 +164,14 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
         sku,
         holdback: 0,
         skuClass: 'default',
-        shopify: { inventoryItemId: item, locationId: LOCATION },
-        amazon: { sellerSku: sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
+        shopify: { inventoryItemId: item, locationId: FAKE_LOCATION },
+        amazon: { sellerSku: sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
         policies: {},
       });
       openingStock.push([sku, 20 + Math.floor(random() * 80)]);
       shopify.addItem({ id: item, sku });
-      shopify.stock(item, LOCATION, { available: 0 });
-      amazon.addListing({ sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
+      shopify.stock(item, FAKE_LOCATION, { available: 0 });
+      amazon.addListing({ sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
     }
     wms.seed(openingStock);
     const fbaSkus = new Set(entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').map((entry) => entry.sku));
@@ -216,26 +214,11 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
         STOCKGUARD_HTTP_HOST: '127.0.0.1',
         STOCKGUARD_HTTP_PORT: String(port),
         STOCKGUARD_CONSUMER_NAME: 'chaos-edge',
-        SHOPIFY_APP_SECRET: SECRETS.appSecret,
-        STOCKGUARD_WMS_WEBHOOK_SECRET: SECRETS.wms,
-        STOCKGUARD_API_TOKEN: SECRETS.api,
-        AMAZON_SQS_QUEUE_URL: sqs.queueUrl,
-        AMAZON_SQS_ENDPOINT: sqs.endpoint,
+        ...fakeChannelsEnv({ shopify, amazon, sqs, credentials: { ...SECRETS, lwa: LWA } }),
         AWS_REGION: sqs.region,
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
-        STOCKGUARD_SQS_WAIT_SECONDS: '1',
         STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: '3',
-        SHOPIFY_STORE_DOMAIN: shopify.shopDomain,
-        SHOPIFY_ACCESS_TOKEN: SECRETS.shopifyToken,
-        SHOPIFY_ADMIN_BASE_URL: shopify.url,
-        AMAZON_SELLER_ID: SELLER,
-        AMAZON_MARKETPLACE_IDS: MARKETPLACE,
-        AMAZON_LWA_CLIENT_ID: LWA.clientId,
-        AMAZON_LWA_CLIENT_SECRET: LWA.clientSecret,
-        AMAZON_LWA_REFRESH_TOKEN: LWA.refreshToken,
-        AMAZON_LWA_TOKEN_URL: amazon.lwaTokenUrl,
-        AMAZON_SP_API_ENDPOINT: amazon.url,
         STOCKGUARD_PUSH_SWEEP_CRON: '*/10 * * * * *',
         STOCKGUARD_DRIFT_SETTLE_SECONDS: '5',
       },
@@ -250,37 +233,12 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
     for (const consumer of consumers) consumer.start();
     await edge.ready();
 
-    const { ledger, catalog, redis } = runtime;
-    const expected = async (entry: CatalogEntry, channel: 'shopify' | 'amazon') => {
-      const inventory = (await ledger.inventory(entry.sku))!;
-      // The pushers keep a dynamic holdback beside the ledger (src/pushers/store.ts).
-      const dynamic = Number((await redis.hget(ledger.keys.pushState(entry.sku), 'dynamic_holdback')) ?? 0);
-      return sellable({ ...inventory, holdback: inventory.holdback + dynamic }, catalog.policyFor(entry, channel));
-    };
-    const inSync = async () => {
-      for (const entry of entries) {
-        if (shopify.level(entry.shopify!.inventoryItemId, LOCATION)?.available !== (await expected(entry, 'shopify'))) return false;
-        if (entry.amazon?.fulfillment === 'MFN' && amazon.quantity(entry.sku) !== (await expected(entry, 'amazon'))) return false;
-      }
-      return true;
-    };
-    await waitUntil(inSync, 60_000, 'the opening stock on every channel');
+    const { expected, inSync } = channelTargets({ redis: runtime.redis, ledger: runtime.ledger, catalog: runtime.catalog, shopify, amazon, entries });
+    await waitUntil(() => inSync().catch(() => false), 60_000, 'the opening stock on every channel');
     options.log(`opening stock on every channel; ${options.skus} SKUs (${fbaSkus.size} FBA on Amazon); edge ${daemonUrl}, consumers chaos-consumer-0/1, Redis via proxy :${proxy.port}; child logs in ${logDir}`);
     return { redisServer, proxy, sqs, shopify, amazon, wms, entries, fbaSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
   } catch (error) {
     await close();
     throw error;
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
-}
-
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(100);
   }
 }

@@ -17,8 +17,6 @@ import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
 import { isQuiet, startDaemon } from '../daemon.ts';
 import { simulateNaiveSync, type PurchaseAttempt } from '../domain/naiveBaseline.ts';
-import { sellable } from '../domain/sellable.ts';
-import { PushStore } from '../pushers/index.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
 import { freePort } from '../sim/ports.ts';
@@ -26,6 +24,7 @@ import { RedisServer } from '../sim/redisServer.ts';
 import { startLocalSqs } from '../sim/sqs.ts';
 import { startShopifyFake } from '../sim/shopify/index.ts';
 import { WmsFake } from '../sim/wms/index.ts';
+import { channelTargets, FAKE_LOCATION, FAKE_MARKETPLACE, FAKE_SELLER, fakeChannelsEnv, waitUntil } from '../sim/world.ts';
 import { renderDemoReport, type Series } from './htmlReport.ts';
 import { seededRandom } from '../domain/random.ts';
 
@@ -56,9 +55,6 @@ for (const [name, value] of [['--duration', durationS], ['--rate', rate], ['--sk
 
 const SECRETS = { shopifyToken: 'shpat_demo_token', appSecret: 'shpss_demo_app_secret_0123', wms: 'wms_demo_shared_secret_0123', api: 'api_demo_token_0123456789', wmsToken: 'wms_demo_read_token_012345' };
 const LWA = { clientId: 'amzn1.application-oa2-client.demo', clientSecret: 'demo-lwa-secret', refreshToken: 'Atzr|demo-refresh-token' };
-const SELLER = 'A3TH9S8BH6GOGM';
-const MARKETPLACE = 'ATVPDKIKX0DER';
-const LOCATION = 'gid://shopify/Location/76543210987';
 const HOT = Math.max(3, Math.round(skuCount * 0.025));
 
 const log = (line: string) => console.log(line);
@@ -82,7 +78,7 @@ try {
   const daemonUrl = `http://127.0.0.1:${port}`;
   const shopify = await startShopifyFake({ accessToken: SECRETS.shopifyToken, appSecret: SECRETS.appSecret, shopDomain: 'stockguard-demo.myshopify.com', webhookUrl: `${daemonUrl}/webhooks/shopify`, inventoryLevelWebhooks: true });
   cleanups.push(() => shopify.close());
-  const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, sqs: { endpoint: sqsEndpoint, queueUrl, region: 'us-east-1' } });
+  const amazon = await startAmazonFake({ ...LWA, sellerId: FAKE_SELLER, sqs: { endpoint: sqsEndpoint, queueUrl, region: 'us-east-1' } });
   cleanups.push(() => amazon.close());
   const wms = await WmsFake.start({ token: SECRETS.wmsToken, webhook: { url: `${daemonUrl}/webhooks/wms`, secret: SECRETS.wms } });
   cleanups.push(() => wms.close());
@@ -99,7 +95,7 @@ try {
   log(`fakes: Shopify ${shopify.url}, Amazon ${amazon.url}, SQS ${sqsEndpoint}, WMS ${wms.url}${latencyMs ? `, ${latencyMs} ms channel latency` : ''}${values.faults ? ', faults on' : ''}`);
 
   // --- The catalogue: a few hot SKUs with little stock, some FBA on Amazon ---------------
-  shopify.addLocation({ id: LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
+  shopify.addLocation({ id: FAKE_LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
   const entries: CatalogEntry[] = [];
   const onHand: Record<string, number> = {};
   for (let index = 0; index < skuCount; index += 1) {
@@ -111,14 +107,14 @@ try {
       sku,
       holdback: index < HOT ? 2 : 0,
       skuClass: index < HOT ? 'hot' : 'default',
-      shopify: { inventoryItemId: item, locationId: LOCATION },
-      amazon: { sellerSku: sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
+      shopify: { inventoryItemId: item, locationId: FAKE_LOCATION },
+      amazon: { sellerSku: sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
       policies: {},
     });
     onHand[sku] = stock;
     shopify.addItem({ id: item, sku });
-    shopify.stock(item, LOCATION, { available: 0 });
-    amazon.addListing({ sku, marketplaceId: MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
+    shopify.stock(item, FAKE_LOCATION, { available: 0 });
+    amazon.addListing({ sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
   }
   wms.seed(Object.entries(onHand));
 
@@ -130,22 +126,7 @@ try {
     STOCKGUARD_HTTP_HOST: '127.0.0.1',
     STOCKGUARD_HTTP_PORT: String(port),
     STOCKGUARD_CONSUMER_NAME: 'demo-1',
-    SHOPIFY_APP_SECRET: SECRETS.appSecret,
-    STOCKGUARD_WMS_WEBHOOK_SECRET: SECRETS.wms,
-    STOCKGUARD_API_TOKEN: SECRETS.api,
-    AMAZON_SQS_QUEUE_URL: queueUrl,
-    AMAZON_SQS_ENDPOINT: sqsEndpoint,
-    STOCKGUARD_SQS_WAIT_SECONDS: '1',
-    SHOPIFY_STORE_DOMAIN: shopify.shopDomain,
-    SHOPIFY_ACCESS_TOKEN: SECRETS.shopifyToken,
-    SHOPIFY_ADMIN_BASE_URL: shopify.url,
-    AMAZON_SELLER_ID: SELLER,
-    AMAZON_MARKETPLACE_IDS: MARKETPLACE,
-    AMAZON_LWA_CLIENT_ID: LWA.clientId,
-    AMAZON_LWA_CLIENT_SECRET: LWA.clientSecret,
-    AMAZON_LWA_REFRESH_TOKEN: LWA.refreshToken,
-    AMAZON_LWA_TOKEN_URL: amazon.lwaTokenUrl,
-    AMAZON_SP_API_ENDPOINT: amazon.url,
+    ...fakeChannelsEnv({ shopify, amazon, sqs: { queueUrl, endpoint: sqsEndpoint }, credentials: { ...SECRETS, lwa: LWA } }),
     STOCKGUARD_WMS_URL: wms.url,
     STOCKGUARD_WMS_TOKEN: SECRETS.wmsToken,
     STOCKGUARD_RECONCILE_SETTLE_MS: '0',
@@ -172,19 +153,7 @@ try {
 
   // Channels start at 0; the pushers tell them what they may sell.
   // What the pushers aim for: the ledger, the static holdback and the pushers' own dynamic holdback.
-  const pushStore = new PushStore(daemon.runtime.redis, ledger.keys, ledger);
-  const expected = async (entry: CatalogEntry, channel: 'shopify' | 'amazon') => {
-    const inventory = (await ledger.inventory(entry.sku))!;
-    const dynamic = (await pushStore.view(entry.sku)).state.dynamicHoldback;
-    return sellable({ ...inventory, holdback: inventory.holdback + dynamic }, catalog.policyFor(entry, channel));
-  };
-  const inSync = async () => {
-    for (const entry of entries) {
-      if (shopify.level(entry.shopify!.inventoryItemId, LOCATION)?.available !== (await expected(entry, 'shopify'))) return false;
-      if (entry.amazon?.fulfillment === 'MFN' && amazon.quantity(entry.sku) !== (await expected(entry, 'amazon'))) return false;
-    }
-    return true;
-  };
+  const { inSync } = channelTargets({ redis: daemon.runtime.redis, ledger, catalog, shopify, amazon, entries });
   const syncStarted = Date.now();
   await waitUntil(inSync, 120_000, 'the channels to show the opening stock');
   log(`opening push: every channel shows what it may sell after ${((Date.now() - syncStarted) / 1000).toFixed(1)} s`);
@@ -228,7 +197,7 @@ try {
       if (!fba) attempts.push({ atMs: now, channel, sku: entry.sku, quantity });
       if (channel === 'shopify') {
         track(
-          shopify.sellOnStorefront(entry.shopify!.inventoryItemId, LOCATION, quantity).then(
+          shopify.sellOnStorefront(entry.shopify!.inventoryItemId, FAKE_LOCATION, quantity).then(
             (sale) => {
               accepted.shopify += quantity;
               toShip.push({ at: Date.now(), sku: entry.sku, quantity, order: { channel: 'shopify', orderId: `gid://shopify/Order/${sale.order.id}`, lineId: `gid://shopify/LineItem/${sale.order.lines[0]!.lineItemId}` } });
@@ -269,7 +238,7 @@ try {
       nextSample += 250;
       const x = (now - saleStart) / 1000;
       const ledgerState = (await ledger.inventory(hot.sku))!;
-      sellableSeries[0]!.points.push({ x, y: shopify.level(hot.shopify!.inventoryItemId, LOCATION)!.available });
+      sellableSeries[0]!.points.push({ x, y: shopify.level(hot.shopify!.inventoryItemId, FAKE_LOCATION)!.available });
       sellableSeries[1]!.points.push({ x, y: amazon.quantity(hot.sku) ?? 0 });
       sellableSeries[2]!.points.push({ x, y: Math.max(0, ledgerState.onHand - ledgerState.reserved - ledgerState.holdback) });
       stockguardOversold.points.push({ x, y: await counter(daemon.metrics, 'stockguard_oversold_units_total') });
@@ -395,14 +364,6 @@ function percentiles(samples: number[]): { p50: number; p99: number; n: number }
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99), n: sorted.length };
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-  }
 }
 
 
