@@ -1,7 +1,7 @@
 // Every key under a prefix with its type and full content, for "nothing changed" and
 // "reproduced exactly" assertions. Streams compare entries (ids and fields), hashes and
 // sets compare as sorted lists, sorted sets with their scores.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type KeyDump = Record<string, { type: string; value: unknown; ttl: boolean }>;
 
@@ -36,11 +36,41 @@ export function withPrefix(dump: KeyDump, from: string, to: string): KeyDump {
 }
 
 /** Deletes every key under `prefix:` (for extra prefixes a test made beside its own, on a shared REDIS_URL). */
-export async function deletePrefix(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.unlink(...keys);
-  } while (cursor !== '0');
+export async function deletePrefix(client: Redis | Cluster, prefix: string): Promise<void> {
+  await deleteKeys(client, `${globEscape(prefix)}:*`);
+}
+
+/**
+ * SCAN + UNLINK of every key the SCAN pattern `match` finds and `accept` keeps; on a Cluster,
+ * on every master (each master's keys are unlinked on that master, one key per command,
+ * since keys of different slots cannot share a command). Returns how many were deleted.
+ */
+export async function deleteKeys(client: Redis | Cluster, match: string, accept: (key: string) => boolean = () => true): Promise<number> {
+  const cluster = client.isCluster;
+  const nodes: Redis[] = cluster ? (client as Cluster).nodes('master') : [client as Redis];
+  let deleted = 0;
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      const keys = found.filter(accept);
+      if (keys.length === 0) continue;
+      if (cluster) {
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.unlink(key);
+        const failure = (await pipeline.exec())?.find(([error]) => error)?.[0];
+        if (failure) throw failure;
+      } else {
+        await node.unlink(...keys);
+      }
+      deleted += keys.length;
+    } while (cursor !== '0');
+  }
+  return deleted;
+}
+
+/** `text` with the SCAN glob's special characters escaped. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
