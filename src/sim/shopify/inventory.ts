@@ -114,6 +114,8 @@ export interface ItemInput {
   id: string;
   sku?: string | null;
   title?: string;
+  /** The item's variant (order lines name it): a gid or its number; assigned by the fake when left out. */
+  variantId?: string | bigint;
 }
 
 export type StockInput = { available: number } & Partial<Record<Exclude<StateName, 'available'>, number>>;
@@ -194,8 +196,8 @@ export class InventoryStore {
     const numericId = requireGid(input.id, 'InventoryItem');
     if (this.itemsById.has(input.id)) throw new Error(`inventory item ${input.id} already exists`);
     const now = this.now();
-    const variantId = this.nextVariantId;
-    this.nextVariantId += 2n;
+    const variantId = input.variantId === undefined ? this.nextVariantId : typeof input.variantId === 'bigint' ? input.variantId : requireGid(String(input.variantId).startsWith('gid://') ? input.variantId : `gid://shopify/ProductVariant/${input.variantId}`, 'ProductVariant');
+    if (input.variantId === undefined) this.nextVariantId += 2n;
     const item: ItemRecord = {
       id: input.id,
       numericId,

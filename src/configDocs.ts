@@ -1,0 +1,275 @@
+// What every setting in CONFIG_SCHEMA (src/config.ts) does, for docs/configuration.md.
+// `npm run docs:config` (scripts/docs-config.ts) writes the tables of that page from this
+// map and the schema's defaults; test/unit/config-docs.test.ts fails when a variable has
+// no entry here or the page differs from what the script would write. The type below
+// makes the typecheck fail too when a variable is added to the schema without a line here.
+// A variable may instead carry its text in the schema (zod `.describe('…')`): that text wins
+// over `text` here, and the entry here still names the section.
+import type { CONFIG_SCHEMA } from './config.ts';
+
+/** The tables of docs/configuration.md, in page order; each sits between its markers. */
+export const CONFIG_SECTIONS = ['redis', 'process', 'http', 'streams', 'sqs', 'reconcile', 'pushers'] as const;
+export type ConfigSection = (typeof CONFIG_SECTIONS)[number];
+
+export interface ConfigDoc {
+  section: ConfigSection;
+  /** Markdown, one paragraph (no line breaks). Optional only when the schema has a `.describe()` text, which wins. */
+  text?: string;
+  /** Shown instead of the schema's default, when that says too little (e.g. a computed default). */
+  default?: string;
+}
+
+export type ConfigVariable = keyof typeof CONFIG_SCHEMA.shape;
+
+export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
+  // --- Redis and keys ----------------------------------------------------------------------
+  REDIS_URL: {
+    section: 'redis',
+    text: 'Redis to use. `rediss://` for TLS; user and password in the URL (`redis://:pass@host:6379` for the default user, `redis://user:pass@host:6379` for an ACL user; percent-encode `@ : / # %` in them). A URL that does not parse stops start-up without repeating it (it may hold the password). With `STOCKGUARD_REDIS_CLUSTER=true`, any one node of the Cluster.',
+  },
+  STOCKGUARD_REDIS_CLUSTER: {
+    section: 'redis',
+    text: '`true` to connect to a Redis Cluster. Every key of one SKU shares the `{SKU}` hash tag, so every ledger script runs on one node.',
+  },
+  STOCKGUARD_REDIS_TLS_CA_FILE: {
+    section: 'redis',
+    text: "PEM file of the CA(s) that signed the Redis server's certificate, for a `rediss://` URL (unset: the system's CAs). The certificate must name the host in `REDIS_URL`.",
+  },
+  STOCKGUARD_REDIS_TLS_CERT_FILE: {
+    section: 'redis',
+    text: 'PEM client certificate, for a Redis with `tls-auth-clients yes`; needs `STOCKGUARD_REDIS_TLS_KEY_FILE`.',
+  },
+  STOCKGUARD_REDIS_TLS_KEY_FILE: {
+    section: 'redis',
+    text: 'PEM key of that client certificate. The three TLS settings need a `rediss://` URL; both Redis clients (ledger and catalogue) use them. See `docs/security.md`.',
+  },
+  STOCKGUARD_KEY_PREFIX: {
+    section: 'redis',
+    text: 'Prefix of every key stockguard writes (letters, digits, `_`, `.`, `-`). Two deployments can share one Redis with different prefixes.',
+  },
+  STOCKGUARD_JOURNAL_RETENTION_DAYS: {
+    section: 'redis',
+    text: 'Journal entries older than this are trimmed (by age, never by count). Keep it longer than the reconciliation interval.',
+  },
+
+  // --- The process -------------------------------------------------------------------------
+  STOCKGUARD_LOG_LEVEL: {
+    section: 'process',
+    text: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`.',
+  },
+  STOCKGUARD_CATALOG_FILE: {
+    section: 'process',
+    text: 'Optional catalogue file (JSON or CSV) that `stockguard catalog import` uses when no path is given.',
+  },
+  STOCKGUARD_ROLES: {
+    section: 'process',
+    text: 'Comma-separated parts `stockguard serve` runs (at least one): `http` (webhooks, reservation API, `/healthz`, `/readyz`, `/metrics`), `consumers` (apply the event streams to the ledger), `sqs` (poll Amazon notifications), `holds` (release expired checkout holds), `pushers` (tell the channels what they may sell), `reconcile` (scheduled reconciliation and snapshots). Split them over Deployments to scale ingest and apply apart (`docs/operations.md`). An unknown role stops start-up.',
+  },
+  STOCKGUARD_SHUTDOWN_DEADLINE_MS: {
+    section: 'process',
+    text: "On SIGTERM or SIGINT, how long the consumers and a running job may take to finish and acknowledge what they hold; entries still unfinished stay pending for another replica. Keep the orchestrator's grace period above it (`deploy/k8s`: 40 s).",
+  },
+
+  // --- HTTP receiver and authentication ----------------------------------------------------
+  STOCKGUARD_HTTP_HOST: {
+    section: 'http',
+    text: 'Address the HTTP listener (`http` role) binds: `0.0.0.0` every IPv4 interface, `127.0.0.1` this machine only, `::` IPv6 too.',
+  },
+  STOCKGUARD_HTTP_PORT: {
+    section: 'http',
+    text: 'Its port, 0–65535 (`0`: any free port; the address is logged as `http listening`).',
+  },
+  STOCKGUARD_HTTP_BODY_LIMIT_BYTES: {
+    section: 'http',
+    text: 'Largest request body on every route; a larger one is refused with 413 before it is parsed.',
+  },
+  SHOPIFY_APP_SECRET: {
+    section: 'http',
+    text: "The Shopify app's client secret, which signs its webhooks (`X-Shopify-Hmac-Sha256`); at least 16 characters. Unset: `POST /webhooks/shopify` is off (a warning is logged).",
+  },
+  SHOPIFY_APP_SECRET_PREVIOUS: {
+    section: 'http',
+    text: 'The secret before a rotation, accepted as well while deliveries signed with it may still arrive; remove it afterwards.',
+  },
+  STOCKGUARD_WMS_WEBHOOK_SECRET: {
+    section: 'http',
+    text: 'Shared secret of the WMS webhooks (`X-Stockguard-Signature`, `docs/wms.md`); at least 16 characters. Unset: `POST /webhooks/wms` is off (a warning is logged).',
+  },
+  STOCKGUARD_API_TOKEN: {
+    section: 'http',
+    text: 'Bearer token of the checkout reservation API (`/v1/reservations`); at least 16 characters. Unset: the API is off (a warning is logged).',
+  },
+  STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS: {
+    section: 'http',
+    text: 'A Shopify delivery whose `X-Shopify-Triggered-At` is older than this is refused as a replay (401 `STOCKGUARD_E_STALE_REQUEST`). Shopify retries for up to 4 h with the original time: keep it above that.',
+  },
+  STOCKGUARD_WMS_MAX_AGE_SECONDS: {
+    section: 'http',
+    text: "A WMS delivery whose `X-Stockguard-Timestamp` is further than this from stockguard's clock, either way, is refused (401 `STOCKGUARD_E_STALE_REQUEST`).",
+  },
+  STOCKGUARD_DEDUPE_WINDOW_SECONDS: {
+    section: 'http',
+    text: 'How long a delivery id (Shopify topic + `X-Shopify-Event-Id`, a WMS event id, an SQS notification id) is remembered, so a redelivery appends nothing twice. Ledger effects are idempotent on their own ids regardless.',
+  },
+
+  // --- Streams, consumers and checkout holds -----------------------------------------------
+  STOCKGUARD_STREAM_PARTITIONS: {
+    section: 'streams',
+    text: 'Streams per event kind (`sales`, `wms`, `notifications`), 1–256; a SKU always goes to the same one. Every replica must use the same number; drain the streams (lag 0) before changing it (`docs/streams.md`).',
+  },
+  STOCKGUARD_CONSUMER_GROUP: {
+    section: 'streams',
+    text: 'Redis Streams consumer group the `consumers` role reads with; every replica of one deployment uses the same group.',
+  },
+  STOCKGUARD_CONSUMER_NAME: {
+    section: 'streams',
+    default: '`$HOSTNAME`, else the host name',
+    text: 'Name of this process in the group; must be unique in it (two processes with one name take each other\'s pending entries). In Kubernetes `HOSTNAME` is the pod name.',
+  },
+  STOCKGUARD_CONSUMER_BATCH: {
+    section: 'streams',
+    text: 'Entries read per `XREADGROUP`, 1–1000; the next batch is read when the whole batch is done.',
+  },
+  STOCKGUARD_CONSUMER_CONCURRENCY: {
+    section: 'streams',
+    text: 'Entries of one batch applied at once, 1–256; entries of one SKU still apply in stream order.',
+  },
+  STOCKGUARD_CLAIM_IDLE_MS: {
+    section: 'streams',
+    text: 'An entry pending this long (its consumer died, or a transient error left it) is claimed by the reclaim (`XAUTOCLAIM`) and applied again. Keep it above the slowest handler call.',
+  },
+  STOCKGUARD_RECLAIM_INTERVAL_MS: {
+    section: 'streams',
+    text: 'How often each consumer runs that reclaim over its streams.',
+  },
+  STOCKGUARD_MAX_DELIVERIES: {
+    section: 'streams',
+    text: 'Deliveries of one entry, 1–100, before it goes to the dead-letter stream with reason `too many deliveries` (`stockguard dlq list`).',
+  },
+  STOCKGUARD_HOLD_REAP_INTERVAL_MS: {
+    section: 'streams',
+    text: 'How often the `holds` role releases checkout holds whose TTL has passed (`POST /v1/reservations`, `docs/ingest.md`).',
+  },
+
+  // --- Amazon notifications over SQS ---------------------------------------------------------
+  AMAZON_SQS_QUEUE_URL: {
+    section: 'sqs',
+    text: 'URL of the SQS queue the SP-API notification subscriptions deliver to (`docs/amazon-notifications.md`). Unset: the `sqs` role logs one line and polls nothing.',
+  },
+  AMAZON_SQS_ENDPOINT: {
+    section: 'sqs',
+    text: "Send SQS requests here instead of AWS's endpoint for `AWS_REGION`: a local SQS (fauxqs, ElasticMQ, LocalStack; `docs/try-it.md`) or a VPC endpoint, e.g. `http://127.0.0.1:4566`.",
+  },
+  AWS_REGION: {
+    section: 'sqs',
+    text: "Region of the queue (and of its endpoint when `AMAZON_SQS_ENDPOINT` is unset). Credentials are the AWS SDK's own, below.",
+  },
+  STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: {
+    section: 'sqs',
+    text: 'How long a received message stays hidden from other receivers, 1–43200. A message stockguard could not put on a stream is not deleted and comes back after it.',
+  },
+  STOCKGUARD_SQS_WAIT_SECONDS: {
+    section: 'sqs',
+    text: 'Long-poll wait of each receive, 0–20 (0: short polling, more requests). Shutdown does not wait for it: the poll is cancelled.',
+  },
+
+  // --- Reconciliation and snapshots ------------------------------------------------------------
+  STOCKGUARD_WMS_URL: {
+    section: 'reconcile',
+    text: 'Base URL of the WMS stock API (`GET <url>/v1/stock`, `docs/wms.md`). Unset: the daemon schedules no reconciliation and logs a warning; `stockguard reconcile` refuses with `STOCKGUARD_E_CONFIG`.',
+  },
+  STOCKGUARD_WMS_TOKEN: {
+    section: 'reconcile',
+    text: 'Bearer token for the WMS stock API (at least 16 characters; redacted by `stockguard config`).',
+  },
+  STOCKGUARD_WMS_PAGE_SIZE: { section: 'reconcile', text: 'Items per page requested (`limit`, 1–10,000).' },
+  STOCKGUARD_WMS_TIMEOUT_MS: { section: 'reconcile', text: 'Per page request.' },
+  STOCKGUARD_WMS_RETRIES: {
+    section: 'reconcile',
+    text: 'Retries per page on 5xx, 429, timeouts and connection errors (exponential backoff from 200 ms to 10 s), then the run fails with `STOCKGUARD_E_WMS_UNAVAILABLE`.',
+  },
+  STOCKGUARD_RECONCILE_SCHEDULE: {
+    section: 'reconcile',
+    text: 'node-cron expression (5 fields, or 6 with seconds). It must fire every day: day of month, month and day of week stay `*`.',
+  },
+  STOCKGUARD_RECONCILE_TIMEZONE: { section: 'reconcile', text: 'IANA time zone of the schedule, e.g. `Europe/Berlin`.' },
+  STOCKGUARD_RECONCILE_THRESHOLDS: {
+    section: 'reconcile',
+    text: 'Per SKU class (catalogue `skuClass`): a discrepancy is corrected when it reaches `units` AND `percent` % of the WMS on-hand, else only reported. Classes left out use `default`; `default` left out is `{"units":1,"percent":0}`.',
+  },
+  STOCKGUARD_RECONCILE_SETTLE_MS: {
+    section: 'reconcile',
+    text: "How long after the snapshot's `asOf` WMS webhooks may still be arriving: the run waits until it has passed, and a discrepancy on a SKU with a WMS change in that window is left to the next run.",
+  },
+  STOCKGUARD_RECONCILE_REPORT_DIR: { section: 'reconcile', text: 'Where each run writes `reconcile-<runId>.json`.' },
+  STOCKGUARD_RECONCILE_LOCK_TTL_MS: {
+    section: 'reconcile',
+    text: "TTL of the one-run-at-a-time lock (renewed every third of it while the run is alive); also the snapshot lock's.",
+  },
+  STOCKGUARD_SNAPSHOT_SCHEDULE: {
+    section: 'reconcile',
+    default: 'unset (off)',
+    text: 'node-cron expression for scheduled snapshots, e.g. `0 2 * * *`, in `STOCKGUARD_RECONCILE_TIMEZONE`.',
+  },
+  STOCKGUARD_SNAPSHOT_DIR: { section: 'reconcile', text: 'Where scheduled snapshots (and `stockguard snapshot` without `--out`) are written.' },
+  STOCKGUARD_SNAPSHOT_KEEP: {
+    section: 'reconcile',
+    text: 'Scheduled snapshots of this prefix kept in the directory; older ones are deleted after each new one.',
+  },
+
+  // --- Channel pushers ---------------------------------------------------------------------------
+  SHOPIFY_STORE_DOMAIN: {
+    section: 'pushers',
+    text: 'The shop, e.g. `my-shop.myshopify.com`. With `SHOPIFY_ACCESS_TOKEN`, turns Shopify pushes on.',
+  },
+  SHOPIFY_ACCESS_TOKEN: { section: 'pushers', text: 'Admin API access token (`shpat_…`) with `write_inventory` and `read_locations`.' },
+  SHOPIFY_API_VERSION: {
+    section: 'pushers',
+    text: "Admin GraphQL version. The pusher's documents are validated against 2026-10; `changeFromQuantity` and `@idempotent` need 2026-04 or later.",
+  },
+  SHOPIFY_ADMIN_BASE_URL: {
+    section: 'pushers',
+    text: 'Send Admin API requests here instead of `https://<SHOPIFY_STORE_DOMAIN>` (the in-repo fake, a proxy), e.g. `http://127.0.0.1:8443`.',
+  },
+  STOCKGUARD_SHOPIFY_BATCH_SIZE: { section: 'pushers', text: "Quantities per `inventorySetQuantities` call, 1–250 (Shopify's input limit)." },
+  AMAZON_SELLER_ID: { section: 'pushers', text: 'Merchant token. Turns Amazon pushes on; the four below are then required.' },
+  AMAZON_MARKETPLACE_IDS: {
+    section: 'pushers',
+    text: 'Comma-separated marketplaces this account pushes to, e.g. `ATVPDKIKX0DER`. Catalogue rows for other marketplaces are not pushed.',
+  },
+  AMAZON_LWA_CLIENT_ID: { section: 'pushers', text: 'Login with Amazon client id of the SP-API application.' },
+  AMAZON_LWA_CLIENT_SECRET: { section: 'pushers', text: 'Its client secret.' },
+  AMAZON_LWA_REFRESH_TOKEN: { section: 'pushers', text: "The seller's refresh token (it starts with `Atzr`)." },
+  AMAZON_LWA_TOKEN_URL: {
+    section: 'pushers',
+    text: "Where access tokens come from (the fake's `/auth/o2/token` in tests). Tokens are refreshed 60 s before they expire.",
+  },
+  AMAZON_SP_API_ENDPOINT: { section: 'pushers', text: "SP-API endpoint of the account's region (`-eu`, `-fe`), or the fake." },
+  STOCKGUARD_AMAZON_RATE_PER_SECOND: { section: 'pushers', text: 'patchListingsItem usage plan rate; the pusher uses 95 % of it.' },
+  STOCKGUARD_AMAZON_BURST: { section: 'pushers', text: "The plan's burst; one token is kept in reserve." },
+  STOCKGUARD_PUSH_SWEEP_CRON: {
+    section: 'pushers',
+    text: 'node-cron expression of the full sweep (every catalogue SKU re-checked, Shopify locations re-checked, drift judged). Also runs at start-up. Each sweep reads every SKU: widen it for very large catalogues.',
+  },
+  STOCKGUARD_PUSH_LINGER_MS: {
+    section: 'pushers',
+    text: 'A SKU waits this long before it is sent, so bursts of changes coalesce into one push.',
+  },
+  STOCKGUARD_PUSH_POLL_MS: { section: 'pushers', text: 'Pause between looks at an empty dirty index.' },
+  STOCKGUARD_PUSH_MAX_ATTEMPTS: {
+    section: 'pushers',
+    text: 'Attempts per request (throttling, 5xx, timeouts) and compare-and-set rounds per batch before a push counts as failed; the SKU is then retried after a backoff.',
+  },
+  STOCKGUARD_PUSH_REQUEST_TIMEOUT_MS: { section: 'pushers', text: 'Per channel request.' },
+  STOCKGUARD_DYNAMIC_HOLDBACK_WINDOW_SECONDS: { section: 'pushers', text: 'Sliding window of the per-SKU sales rate.' },
+  STOCKGUARD_DYNAMIC_HOLDBACK_MAX_UNITS: { section: 'pushers', text: 'Upper bound of the dynamic holdback per SKU; `0` turns it off.' },
+  STOCKGUARD_DYNAMIC_HOLDBACK_DEFAULT_LATENCY_MS: {
+    section: 'pushers',
+    text: 'p99 sale-to-ledger latency assumed until the consumers have measured one (or when their measurement is over a minute old).',
+  },
+  STOCKGUARD_DRIFT_SETTLE_SECONDS: {
+    section: 'pushers',
+    text: "Quiet time (since the push, the channel's report and the ledger's last change) before a disagreement counts as drift. Keep it above the p99 sale-to-ledger latency.",
+  },
+  STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: { section: 'pushers', text: 'How many SKUs `stockguard_exposure_top_units` lists (0–100).' },
+};
