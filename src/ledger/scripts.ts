@@ -20,6 +20,8 @@ export const SCRIPT_NAMES = [
   'appendEvent',
   'recordObservation',
   'repairReserved',
+  'closeHold',
+  'removeHold',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

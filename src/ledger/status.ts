@@ -19,6 +19,10 @@ export enum LedgerStatus {
   APPENDED = 'APPENDED',
   STALE = 'STALE',
   INSUFFICIENT = 'INSUFFICIENT',
+  RELEASING = 'RELEASING',
+  CONFIRMING = 'CONFIRMING',
+  NOT_DUE = 'NOT_DUE',
+  NO_HOLD = 'NO_HOLD',
 }
 
 /** Outcome of one order line. */
