@@ -56,7 +56,7 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_DEDUPE_WINDOW_SECONDS: positiveInt(7 * 86_400),
   STOCKGUARD_STREAM_PARTITIONS: z.coerce.number().int().min(1).max(256).default(4),
   STOCKGUARD_CONSUMER_GROUP: z.string().min(1).max(64).default('stockguard'),
-  STOCKGUARD_CONSUMER_NAME: z.string().min(1).max(128).optional(),
+  STOCKGUARD_CONSUMER_NAME: z.string().min(1).max(128).optional().describe('This replica\'s name in the consumer group; unset: HOSTNAME (the pod name in Kubernetes), else the host name. Keep it stable across restarts, so a restarted replica applies the entries its predecessor left pending at once; unique among live replicas (set it when several run on one host).'),
   STOCKGUARD_CONSUMER_BATCH: z.coerce.number().int().min(1).max(1000).default(64),
   STOCKGUARD_CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   STOCKGUARD_CLAIM_IDLE_MS: positiveInt(60_000),
@@ -256,8 +256,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     streams: {
       partitions: values.STOCKGUARD_STREAM_PARTITIONS,
       group: values.STOCKGUARD_CONSUMER_GROUP,
-      // Kubernetes sets HOSTNAME to the pod name: one consumer per pod in the group.
-      consumerName: values.STOCKGUARD_CONSUMER_NAME ?? env.HOSTNAME ?? `${hostname()}-${process.pid}`,
+      // Kubernetes sets HOSTNAME to the pod name: one consumer per pod in the group. Stable
+      // across restarts (no pid), so a restarted replica takes back its own pending entries.
+      consumerName: values.STOCKGUARD_CONSUMER_NAME ?? (env.HOSTNAME || hostname()),
       batchSize: values.STOCKGUARD_CONSUMER_BATCH,
       concurrency: values.STOCKGUARD_CONSUMER_CONCURRENCY,
       claimIdleMs: values.STOCKGUARD_CLAIM_IDLE_MS,

@@ -2,11 +2,13 @@
 // (docs/reliability.md, "Faults injected").
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { seededRandom } from '../domain/random.ts';
+import { compareStreamIds } from '../consumers/streamId.ts';
+import { EVENT_KINDS } from '../ledger/keys.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import type { ChaosFigures } from './figures.ts';
 import { type LoadGenerator, resendUntil } from './load.ts';
 import { sleep } from '../pushers/wait.ts';
-import type { ChaosSystem } from './system.ts';
+import type { ChaosSystem, StockguardProcess } from './system.ts';
 
 export const FAULT_KINDS = [
   'consumer-kill',
@@ -52,8 +54,19 @@ export function faultSchedule(seed: number, durationMs: number, kinds: readonly 
 
 const HOUR_MS = 3_600_000;
 
-/** Acts one fault out; resolves when it is over (the process restarted, the storm passed). */
-export async function actOut(fault: ScheduledFault, system: ChaosSystem, load: LoadGenerator, figures: ChaosFigures, log: (line: string) => void): Promise<void> {
+/**
+ * Acts one fault out; resolves when it is over (the process restarted, the storm passed).
+ * Work that outlives the fault (watching a killed consumer's entries) goes to `track`; the
+ * harness waits for it before it reports.
+ */
+export async function actOut(
+  fault: ScheduledFault,
+  system: ChaosSystem,
+  load: LoadGenerator,
+  figures: ChaosFigures,
+  log: (line: string) => void,
+  track: (work: Promise<void>) => void = (work) => void work,
+): Promise<void> {
   const { shopify, amazon, proxy } = system;
   figures.faults[fault.kind] += 1;
   log(`  fault at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.kind}${fault.kind === 'consumer-kill' ? ` chaos-consumer-${fault.target}` : ''} for ${fault.lengthMs} ms`);
@@ -61,8 +74,16 @@ export async function actOut(fault: ScheduledFault, system: ChaosSystem, load: L
     case 'consumer-kill': {
       const consumer = system.consumers[fault.target]!;
       await consumer.kill();
+      const killedAt = Date.now();
+      killsOf.set(consumer, (killsOf.get(consumer) ?? 0) + 1);
+      // A consumer process's name is also its STOCKGUARD_CONSUMER_NAME (system.ts), and
+      // start() reuses its environment: it comes back under the same consumer name, as a
+      // Kubernetes pod does when its container restarts in place, and applies the entries
+      // it left pending as soon as it is up (docs/streams.md, "Consumer names and restarts").
+      const orphaned = await pendingUnder(system, consumer.name).catch(() => new Map<string, Set<string>>());
       await sleep(fault.lengthMs);
       consumer.start();
+      track(watchRecovery(system, consumer, orphaned, killedAt, Date.now(), figures, log));
       break;
     }
     case 'edge-kill': {
@@ -181,6 +202,66 @@ export async function actOut(fault: ScheduledFault, system: ChaosSystem, load: L
       figures.delayedRetries.firstDeliveredLate += withheld;
       break;
     }
+  }
+}
+
+/** SIGKILLs of each consumer process so far: a watch ends when its consumer is killed again. */
+const killsOf = new WeakMap<StockguardProcess, number>();
+
+/** The entries pending under `consumer`, per event stream. */
+async function pendingUnder(system: ChaosSystem, consumer: string): Promise<Map<string, Set<string>>> {
+  const { redis, ledger, config } = system.runtime;
+  const pending = new Map<string, Set<string>>();
+  for (const stream of EVENT_KINDS.flatMap((kind) => ledger.keys.eventStreams(kind, config.streams.partitions))) {
+    const rows = (await redis.xpending(stream, config.streams.group, '-', '+', 100_000, consumer).catch(() => [])) as [string, ...unknown[]][];
+    if (rows.length > 0) pending.set(stream, new Set(rows.map((row) => row[0])));
+  }
+  return pending;
+}
+
+/**
+ * Polls until none of the killed consumer's entries is pending any more, noting those that
+ * another consumer claimed meanwhile; adds the result to figures.consumerKills.
+ */
+async function watchRecovery(system: ChaosSystem, child: StockguardProcess, orphaned: Map<string, Set<string>>, killedAt: number, restartedAt: number, figures: ChaosFigures, log: (line: string) => void): Promise<void> {
+  const { redis, config } = system.runtime;
+  const consumer = child.name;
+  const generation = killsOf.get(child);
+  const kills = figures.consumerKills;
+  const total = [...orphaned.values()].reduce((sum, ids) => sum + ids.size, 0);
+  kills.orphanedEntries += total;
+  const claimed = new Set<string>();
+  const giveUpAt = Date.now() + 180_000;
+  for (;;) {
+    if (killsOf.get(child) !== generation) {
+      kills.superseded += 1;
+      kills.claimedByOther += claimed.size;
+      log(`  ${consumer}: killed again before the entries of its previous kill were done (${total} pending at that kill, ${claimed.size} claimed by the other consumer)`);
+      return;
+    }
+    for (const [stream, ids] of orphaned) {
+      if (ids.size === 0) continue;
+      const sorted = [...ids].sort((a, b) => compareStreamIds(a, b));
+      const rows = (await redis.xpending(stream, config.streams.group, sorted[0]!, sorted[sorted.length - 1]!, 100_000).catch(() => undefined)) as [string, string, ...unknown[]][] | undefined;
+      if (!rows) continue;
+      const owners = new Map(rows.map((row) => [row[0], row[1]]));
+      for (const id of sorted) {
+        const owner = owners.get(id);
+        if (owner === undefined) ids.delete(id);
+        else if (owner !== consumer) claimed.add(id);
+      }
+    }
+    const left = [...orphaned.values()].reduce((sum, ids) => sum + ids.size, 0);
+    if (left === 0 || Date.now() > giveUpAt) {
+      const doneAt = Date.now();
+      kills.claimedByOther += claimed.size;
+      kills.unrecovered += left;
+      kills.recoveredAfterRestartMaxS = Math.max(kills.recoveredAfterRestartMaxS, Math.max(0, doneAt - restartedAt) / 1000);
+      kills.recoveredAfterKillMaxS = Math.max(kills.recoveredAfterKillMaxS, (doneAt - killedAt) / 1000);
+      log(`  ${consumer}: ${total} entries pending at the kill, ${claimed.size} claimed by the other consumer, ${left} still pending; done ${((doneAt - killedAt) / 1000).toFixed(1)} s after the kill, ${(Math.max(0, doneAt - restartedAt) / 1000).toFixed(1)} s after the restart`);
+      return;
+    }
+    await sleep(100);
   }
 }
 

@@ -13,6 +13,16 @@ export interface ChaosFigures {
   sent: { shopifySales: number; amazonSales: number; cancels: number; shipments: number; receipts: number; refusedByChannel: number };
   duplicates: { shopifyWebhookCopies: number; shopifyRedeliveries: number; sqsCopies: number };
   faults: Record<FaultKind, number>;
+  /**
+   * consumer-kill: the entries the killed consumer held unacknowledged, how many the other
+   * consumer claimed instead (the harness runs with a 500-ms claim idle time), and how long
+   * until every one of them was acknowledged, counted from the restart under the same name
+   * (0 when they were all done before it) and from the kill; the largest over all kills. A
+   * kill followed by another kill of the same consumer before its entries were done is
+   * `superseded` and not timed: what it left is still pending under the name and counted by
+   * the next kill.
+   */
+  consumerKills: { orphanedEntries: number; claimedByOther: number; recoveredAfterRestartMaxS: number; recoveredAfterKillMaxS: number; superseded: number; unrecovered: number };
   /** SQS messages received by the edge and not yet deleted when it was killed (redelivered after the visibility timeout). */
   sqsInFlightAtEdgeKill: number;
   redisDelayMs: number;
@@ -60,6 +70,7 @@ export function emptyFigures(options: { seed: number; events: number; durationS:
     sent: { shopifySales: 0, amazonSales: 0, cancels: 0, shipments: 0, receipts: 0, refusedByChannel: 0 },
     duplicates: { shopifyWebhookCopies: 0, shopifyRedeliveries: 0, sqsCopies: 0 },
     faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
+    consumerKills: { orphanedEntries: 0, claimedByOther: 0, recoveredAfterRestartMaxS: 0, recoveredAfterKillMaxS: 0, superseded: 0, unrecovered: 0 },
     sqsInFlightAtEdgeKill: 0,
     redisDelayMs: 0,
     redisConnectionsReset: 0,

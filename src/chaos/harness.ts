@@ -50,13 +50,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const schedule = faultSchedule(options.seed, durationMs, options.faultKinds ?? FAULT_KINDS);
     let lastFaultEndMs = 0;
     const faultRuns: Promise<void>[] = [];
+    // Watches that outlive their fault (a killed consumer's entries until acknowledged).
+    const watches: Promise<void>[] = [];
+    const track = (work: Promise<void>) => void watches.push(work.catch((error: unknown) => void figures.problems.push(`watch failed: ${String(error)}`)));
     // Faults on one resource never overlap (a kill while the last restart is still under way
     // would be two processes on one port): each waits for the previous one on its resource.
     const resources = new Map<string, Promise<unknown>>();
     const runFault = (index: number) => {
       const fault = schedule[index]!;
       const resource = fault.kind === 'consumer-kill' ? `consumer-${fault.target}` : fault.kind.startsWith('redis-') ? 'redis' : fault.kind;
-      const run = (resources.get(resource) ?? Promise.resolve()).then(() => actOut(fault, system, load, figures, log));
+      const run = (resources.get(resource) ?? Promise.resolve()).then(() => actOut(fault, system, load, figures, log, track));
       resources.set(resource, run.catch(() => undefined));
       return run.then(
         () => {
@@ -127,6 +130,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       await sleep(200);
     }
     figures.lastFaultEndS = (lastFaultEndMs - loadStart) / 1000;
+    await Promise.all(watches);
     figures.convergenceAfterLastFaultS = figures.converged ? (Date.now() - lastFaultEndMs) / 1000 : Number.NaN;
     if (!figures.converged) await describeMismatches(figures, system, lastFaultEndMs);
 

@@ -49,6 +49,7 @@ const table: Record<string, string | number> = {
   'cancels / WMS shipments / WMS receipts': `${figures.sent.cancels} / ${figures.sent.shipments} / ${figures.sent.receipts}`,
   'duplicates: Shopify webhook copies / redeliveries / SQS copies': `${figures.duplicates.shopifyWebhookCopies} / ${figures.duplicates.shopifyRedeliveries} / ${figures.duplicates.sqsCopies}`,
   'faults by kind': Object.entries(figures.faults).map(([kind, count]) => `${kind} ${count}`).join(', '),
+  'consumer kills: entries held / claimed by the other / all acknowledged (max) after the restart; after the kill': `${figures.consumerKills.orphanedEntries} / ${figures.consumerKills.claimedByOther} / ${figures.consumerKills.recoveredAfterRestartMaxS.toFixed(1)} s; ${figures.consumerKills.recoveredAfterKillMaxS.toFixed(1)} s${figures.consumerKills.superseded > 0 ? ` (${figures.consumerKills.superseded} kills superseded by the next)` : ''}${figures.consumerKills.unrecovered > 0 ? ` (${figures.consumerKills.unrecovered} NOT acknowledged)` : ''}`,
   'SQS messages in flight at edge kills (redelivered)': figures.sqsInFlightAtEdgeKill,
   'Redis: largest injected delay / connections reset': `${figures.redisDelayMs} ms / ${figures.redisConnectionsReset}`,
   'reconciliations mid-burst: runs / corrected / unsettled / failed': `${reconcile.runs} / ${reconcile.corrected} / ${reconcile.unsettled} / ${reconcile.failed}`,

@@ -1,13 +1,17 @@
 // One member of a Redis Streams consumer group over one or more event streams
 // (partitions). It reads new entries, applies each through the handler, acknowledges
 // what the handler applied, dead-letters what can never be applied, leaves transient
-// failures pending, and takes over entries of dead consumers with XAUTOCLAIM.
+// failures pending, and takes over entries of dead consumers with XAUTOCLAIM. On start-up
+// it first applies the entries still pending under its own name (a process restarted
+// under the same name takes its work back at once), and it removes consumers that died
+// under a name that did not come back, once another consumer has claimed their entries.
 // Delivery is at least once; the handlers' idempotency makes the effect exactly once
 // (invariant I2). docs/streams.md describes the protocol.
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { type ErrorCode, StockguardError } from '../errors.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
+import { retireDeadConsumers } from './deadConsumers.ts';
 import { TOO_MANY_DELIVERIES, writeDeadLetter } from './deadLetters.ts';
 import { type DecodedEvent, decodeAutoClaimReply, decodeEvent, decodeReadReply, type RawEntry } from './entries.ts';
 
@@ -34,8 +38,13 @@ export interface ConsumerMetrics {
   processed?(stream: string): void;
   acked?(stream: string): void;
   deadLettered?(stream: string, reason: string): void;
-  /** Entries taken over by XAUTOCLAIM (from a dead consumer, or our own after a failure). */
+  /**
+   * Entries taken over by XAUTOCLAIM (from a dead consumer, or our own after a failure), or
+   * re-read at start-up from this consumer's own pending list.
+   */
   reclaimed?(stream: string, count: number): void;
+  /** Dead consumers deleted from the group (XGROUP DELCONSUMER), per stream. */
+  retired?(stream: string, count: number): void;
   handlerError?(stream: string, kind: 'permanent' | 'transient'): void;
   /** A read, reclaim, ack or dead-letter write failed (usually Redis being unavailable). */
   redisError?(): void;
@@ -46,7 +55,12 @@ export interface StreamConsumerOptions {
   /** Streams (partitions) this consumer reads, e.g. keys.eventStreams('sales', 8). */
   streams: readonly string[];
   group: string;
-  /** Unique per process in the group: the pod or host name. */
+  /**
+   * Unique per live process in the group, and stable across restarts: the pod or host name.
+   * On start-up the consumer first applies the entries pending under this name (left by a
+   * previous process of the same name that died), so a restart under the same name
+   * recovers at once instead of after `minIdleMs`.
+   */
   consumer: string;
   handler: StreamHandler;
   /** Where entries that cannot be applied go: keys.deadLetters(). */
@@ -67,7 +81,11 @@ export interface StreamConsumerOptions {
   concurrency?: number;
   /** An entry pending this long is considered abandoned and reclaimed (default 60000). */
   minIdleMs?: number;
-  /** How often to run XAUTOCLAIM over every stream (default 15000). */
+  /**
+   * How often to run XAUTOCLAIM over every stream (default 15000). The same pass deletes
+   * other consumers that own no pending entry and have been idle for
+   * max(minIdleMs, 2 × (reclaimIntervalMs + blockMs)).
+   */
   reclaimIntervalMs?: number;
   /** XAUTOCLAIM COUNT (default 100). */
   reclaimCount?: number;
@@ -84,6 +102,7 @@ export interface StreamConsumerOptions {
 /** Errors that mean the event itself is wrong: retrying cannot help. */
 export const DEFAULT_PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'STOCKGUARD_E_UNKNOWN_SKU',
+  'STOCKGUARD_E_UNMAPPED_ITEM',
   'STOCKGUARD_E_BAD_QUANTITY',
   'STOCKGUARD_E_BAD_ARGUMENT',
   'STOCKGUARD_E_EMPTY_ID',
@@ -275,8 +294,15 @@ export class StreamConsumer {
   private async runReader(reader: Reader): Promise<void> {
     let nextReclaimAt = 0;
     let failures = 0;
+    let recovered = false;
     while (this.state === 'running') {
       try {
+        if (!recovered) {
+          // Our own pending entries first: a previous process of this name died with them.
+          await this.recoverOwnPending(reader.streams);
+          recovered = true;
+        }
+        if (this.state !== 'running') break;
         if (Date.now() >= nextReclaimAt) {
           await this.reclaim(reader.streams);
           nextReclaimAt = Date.now() + this.reclaimIntervalMs;
@@ -338,38 +364,101 @@ export class StreamConsumer {
   }
 
   /**
-   * Takes over entries idle for minIdleMs (from dead consumers, or our own left pending
-   * by a transient failure), scanning each stream's pending list once per call.
+   * Applies the entries pending under our own name, whatever their idle time: a process
+   * restarted under the same name (a pod restarted in place, a process on the same host)
+   * takes back what its predecessor had received and not acknowledged. XREADGROUP with an
+   * id instead of ">" reads the consumer's own pending list and counts a delivery, so an
+   * entry that kills the process every time still reaches maxDeliveries.
    */
-  private async reclaim(streams: readonly string[]): Promise<void> {
+  private async recoverOwnPending(streams: readonly string[]): Promise<void> {
     for (const stream of streams) {
-      let cursor = '0-0';
-      do {
+      let after = '0';
+      for (;;) {
         if (this.state !== 'running') return;
-        const reply: unknown = await this.redis.call('XAUTOCLAIM', [
-          stream, this.group, this.consumer, this.minIdleMs, cursor, 'COUNT', this.reclaimCount,
+        const reply: unknown = await this.redis.call('XREADGROUP', [
+          'GROUP', this.group, this.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, after,
         ]);
-        const claim = decodeAutoClaimReply(stream, reply);
-        cursor = claim.next;
-        if (claim.deleted.length > 0) {
-          this.logger.warn({ stream, ids: claim.deleted }, 'pending entries were deleted from the stream before they were acknowledged');
-        }
-        const live = claim.entries.filter((entry) => entry.fields !== undefined);
-        // Redis 6.2 returns deleted entries with nil fields instead of listing them apart.
-        for (const entry of claim.entries) if (entry.fields === undefined) await this.ack(entry);
+        const entries = decodeReadReply(reply);
+        if (entries.length === 0) break;
+        after = entries[entries.length - 1]!.id;
+        // Entries deleted from the stream while pending come back without fields.
+        for (const entry of entries) if (entry.fields === undefined) await this.ack(entry);
+        const live = entries.filter((entry) => entry.fields !== undefined);
         if (live.length === 0) continue;
         this.metrics.reclaimed?.(stream, live.length);
         const counts = await this.deliveryCounts(stream, live);
-        this.logger.info({ stream, count: live.length }, 'reclaimed pending entries');
-        // An entry missing from our pending list was claimed by someone else meanwhile (only
-        // possible with minIdleMs 0): it is theirs now.
+        this.logger.info({ stream, count: live.length }, 'applying entries left pending under this consumer name');
         const owned = live.flatMap((raw) => {
           const deliveries = counts.get(raw.id);
           return deliveries === undefined ? [] : [{ raw, deliveries, decoded: decodeEvent(raw) }];
         });
         await this.applyBatch(owned);
-      } while (cursor !== '0-0');
+      }
     }
+  }
+
+  /**
+   * Takes over entries idle for minIdleMs (from dead consumers, or our own left pending
+   * by a transient failure), scanning each stream's pending list once per call, then
+   * deletes the consumers left with nothing.
+   */
+  private async reclaim(streams: readonly string[]): Promise<void> {
+    for (const stream of streams) {
+      await this.claimIdle(stream);
+      if (this.state !== 'running') return;
+      await this.retireDead(stream);
+    }
+  }
+
+  /**
+   * Deletes consumers (never ourselves) that own no pending entry and have been idle well
+   * beyond what a live consumer reaches: a live one touches every stream at least once per
+   * reclaim interval (XAUTOCLAIM), plus a blocked read. The pending check and the delete
+   * are atomic (deadConsumers.ts), so an entry is never dropped with its consumer.
+   */
+  private async retireDead(stream: string): Promise<void> {
+    const minIdleMs = Math.max(this.minIdleMs, 2 * (this.reclaimIntervalMs + this.blockMs));
+    let retired: string[];
+    try {
+      retired = await retireDeadConsumers(this.redis, stream, this.group, this.consumer, minIdleMs);
+    } catch (error) {
+      // Housekeeping only: a failure here must never hold up reading and reclaiming.
+      this.metrics.redisError?.();
+      this.logger.warn({ stream, err: errorFields(error) }, 'cannot remove dead consumers; retrying at the next reclaim');
+      return;
+    }
+    if (retired.length === 0) return;
+    this.metrics.retired?.(stream, retired.length);
+    this.logger.info({ stream, consumers: retired }, 'removed dead consumers with no pending entries from the group');
+  }
+
+  private async claimIdle(stream: string): Promise<void> {
+    let cursor = '0-0';
+    do {
+      if (this.state !== 'running') return;
+      const reply: unknown = await this.redis.call('XAUTOCLAIM', [
+        stream, this.group, this.consumer, this.minIdleMs, cursor, 'COUNT', this.reclaimCount,
+      ]);
+      const claim = decodeAutoClaimReply(stream, reply);
+      cursor = claim.next;
+      if (claim.deleted.length > 0) {
+        this.logger.warn({ stream, ids: claim.deleted }, 'pending entries were deleted from the stream before they were acknowledged');
+      }
+      const live = claim.entries.filter((entry) => entry.fields !== undefined);
+      // Redis 6.2 returns deleted entries with nil fields instead of listing them apart.
+      for (const entry of claim.entries) if (entry.fields === undefined) await this.ack(entry);
+      if (live.length === 0) continue;
+      this.metrics.reclaimed?.(stream, live.length);
+      const counts = await this.deliveryCounts(stream, live);
+      this.logger.info({ stream, count: live.length }, 'reclaimed pending entries');
+      // An entry missing from our pending list was claimed by someone else meanwhile (only
+      // possible with minIdleMs 0): it is theirs now.
+      const owned = live.flatMap((raw) => {
+        const deliveries = counts.get(raw.id);
+        return deliveries === undefined ? [] : [{ raw, deliveries, decoded: decodeEvent(raw) }];
+      });
+      await this.applyBatch(owned);
+    } while (cursor !== '0-0');
   }
 
   /** Delivery counters of entries we now own, from XPENDING (XAUTOCLAIM does not return them). */
