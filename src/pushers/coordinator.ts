@@ -338,8 +338,11 @@ export class PushCoordinator {
         // value since: the report agrees with the push minus the sale, so drift sees nothing).
         // A ledger that has not changed since the push has no sales to count (a sweep reads no
         // journal).
-        const sold = await this.channelSalesSince(sku, channel, told.atMs);
-        if (sold !== 0) requestCause = 'resync';
+        // A cancellation on the channel counts too: the channel restocks the whole line
+        // (Shopify's cancel with restock, Amazon's MFN cancel), even when the ledger freed
+        // nothing because the line was recorded OVERSOLD and held nothing.
+        const since = await this.channelActivitySince(sku, channel, told.atMs);
+        if (since.sold !== 0 || since.cancels > 0) requestCause = 'resync';
       }
       const request: PushRequest = {
         sku,
@@ -408,13 +411,17 @@ export class PushCoordinator {
     };
     const first = judgeDrift(input);
     if (first.kind === 'none' || first.kind === 'settling' || !input.pushed) return first;
-    return judgeDrift({ ...input, channelSalesSincePush: await this.channelSalesSince(sku, channel, input.pushed.atMs) });
+    return judgeDrift({ ...input, channelSalesSincePush: (await this.channelActivitySince(sku, channel, input.pushed.atMs)).sold });
   }
 
-  /** Units the channel sold (reserved minus released, by reservation id `channel:…`) in journal entries after atMs. */
-  private async channelSalesSince(sku: string, channel: SalesChannel, atMs: number): Promise<number> {
+  /**
+   * In journal entries after atMs, by reservation id `channel:…`: the units the channel
+   * sold (reserved minus released) and how many of its lines were cancelled.
+   */
+  private async channelActivitySince(sku: string, channel: SalesChannel, atMs: number): Promise<{ sold: number; cancels: number }> {
     const prefix = `${channel}:`;
     let units = 0;
+    let cancels = 0;
     let afterId = `${atMs}-0`;
     // Bounded: after a long quiet period the settle window has long passed anyway.
     for (let page = 0; page < 20; page += 1) {
@@ -422,12 +429,15 @@ export class PushCoordinator {
       for (const entry of entries) {
         if (!entry.ref.startsWith(prefix)) continue;
         if (entry.cause === 'reserve') units += entry.dReserved + entry.dOversold;
-        else if (entry.cause === 'release') units += entry.dReserved;
+        else if (entry.cause === 'release') {
+          units += entry.dReserved;
+          cancels += 1;
+        }
       }
       if (entries.length < JOURNAL_PAGE) break;
       afterId = entries[entries.length - 1]!.id;
     }
-    return units;
+    return { sold: units, cancels };
   }
 
   /** A batch's results: durable record of what was acknowledged, metrics, logs, follow-ups. */
