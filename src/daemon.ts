@@ -91,6 +91,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const outcome = await applyEvent(event, {
           ledger,
           resolveChannelItem: (channel, itemId) => catalog.skuForChannelItem(channel, itemId),
+          resolveRefs: (refs) => catalog.resolveRefs(refs),
+          untrackedLine: (channel) => metrics.untrackedLines.inc({ channel }),
         });
         recordApplied(metrics, event, outcome, clock);
         if (event.type === 'order.placed') saleLatency?.record(clock() - event.receivedAtMs);

@@ -30,6 +30,11 @@ export const ERROR_CATALOGUE = {
     fix: 'Import the SKU with `stockguard catalog import`, then replay the event',
     status: 422,
   },
+  STOCKGUARD_E_UNMAPPED_ITEM: {
+    message: 'An order line names a channel item (Amazon seller SKU, Shopify variant or SKU text) that no catalogue entry maps',
+    fix: 'Add the identifier to the entry of the SKU it sells (amazonSellerSku, shopifyVariantId or shopifySku), `stockguard catalog import` the file, then `stockguard dlq replay`',
+    status: 422,
+  },
   STOCKGUARD_E_BAD_QUANTITY: {
     message: 'A quantity is not a whole number in the allowed range',
     fix: 'Send quantities as integers: positive for order lines and shipments, non-zero for adjustments, zero or more for counts and holdbacks',

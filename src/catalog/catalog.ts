@@ -28,6 +28,8 @@ const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
   skuClass: text,
   shopifyInventoryItemId: text,
   shopifyLocationId: text,
+  shopifyVariantId: text,
+  shopifySku: text,
   amazonSellerSku: text,
   amazonMarketplaceId: text,
   amazonProductType: text,
@@ -126,8 +128,9 @@ export class Catalog {
       if (owner === null || owner === undefined || owner === entry.sku || releasedBy?.has(owner)) continue;
       const ownerEntry = await this.repository.fetch(entityId(owner));
       if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
-      const [channel, ...item] = field.split(':') as [SalesChannel, ...string[]];
-      taken.push({ channel, column: channel === 'shopify' ? 'shopifyInventoryItemId' : 'amazonSellerSku', item: item.join(':'), owner });
+      const [kind, ...item] = field.split(':') as [ChannelItemKind, ...string[]];
+      const { channel, column } = CHANNEL_ITEM_KINDS[kind];
+      taken.push({ channel, column, item: item.join(':'), owner });
     }
     return taken;
   }
@@ -158,6 +161,16 @@ export class Catalog {
     return sku ?? undefined;
   }
 
+  /**
+   * Our SKUs for channel item references (`channelItemRef`), one answer per reference, in
+   * one round trip: undefined where nothing in the catalogue maps it.
+   */
+  async resolveRefs(refs: readonly string[]): Promise<(string | undefined)[]> {
+    if (refs.length === 0) return [];
+    const skus = await this.redis.hmGet(this.keys.catalogChannelItems(), [...refs]);
+    return skus.map((sku) => sku ?? undefined);
+  }
+
   /** Every SKU in the catalogue, sorted. */
   async list(): Promise<string[]> {
     const skus = await this.redis.sMembers(this.keys.catalogIndex());
@@ -173,16 +186,41 @@ export class Catalog {
 /** A channel item another SKU has (Catalog.takenItems); `column` is its catalogue-file column. */
 export interface TakenItem {
   channel: SalesChannel;
-  column: 'shopifyInventoryItemId' | 'amazonSellerSku';
+  column: ChannelItemColumn;
   item: string;
   owner: string;
 }
 
-/** The reverse-index fields of an entry: `shopify:<inventory item gid>`, `amazon:<seller SKU>`. */
+/**
+ * The kinds of channel identifier the catalogue maps to a SKU, each with the catalogue
+ * column that holds it. Their reverse-index field is `<kind>:<identifier>`.
+ * - `shopify`: the inventory item gid (inventory level webhooks, the pushers);
+ * - `shopify-variant`: the variant gid (order lines);
+ * - `shopify-sku`: the variant's SKU text, only where the catalogue sets `shopifySku`;
+ * - `amazon`: the seller SKU (orders and listings notifications).
+ */
+export const CHANNEL_ITEM_KINDS = {
+  shopify: { channel: 'shopify', column: 'shopifyInventoryItemId' },
+  'shopify-variant': { channel: 'shopify', column: 'shopifyVariantId' },
+  'shopify-sku': { channel: 'shopify', column: 'shopifySku' },
+  amazon: { channel: 'amazon', column: 'amazonSellerSku' },
+} as const satisfies Record<string, { channel: SalesChannel; column: keyof CatalogRecord }>;
+export type ChannelItemKind = keyof typeof CHANNEL_ITEM_KINDS;
+export type ChannelItemColumn = (typeof CHANNEL_ITEM_KINDS)[ChannelItemKind]['column'];
+export const CHANNEL_ITEM_COLUMNS: readonly ChannelItemColumn[] = Object.values(CHANNEL_ITEM_KINDS).map((kind) => kind.column);
+
+/** The reverse-index field of one channel identifier: what an inbound event's line names. */
+export function channelItemRef(kind: ChannelItemKind, identifier: string): string {
+  return `${kind}:${identifier}`;
+}
+
+/** The reverse-index fields of an entry, one per channel identifier it maps. */
 function channelItemFields(record: Partial<CatalogRecord>): string[] {
   const fields: string[] = [];
-  if (typeof record.shopifyInventoryItemId === 'string' && record.shopifyInventoryItemId) fields.push(`shopify:${record.shopifyInventoryItemId}`);
-  if (typeof record.amazonSellerSku === 'string' && record.amazonSellerSku) fields.push(`amazon:${record.amazonSellerSku}`);
+  for (const [kind, { column }] of Object.entries(CHANNEL_ITEM_KINDS) as [ChannelItemKind, (typeof CHANNEL_ITEM_KINDS)[ChannelItemKind]][]) {
+    const value = record[column];
+    if (typeof value === 'string' && value) fields.push(channelItemRef(kind, value));
+  }
   return fields;
 }
 

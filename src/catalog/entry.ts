@@ -12,6 +12,16 @@ export interface ShopifyListing {
   inventoryItemId: string;
   /** e.g. gid://shopify/Location/76543210987 */
   locationId: string;
+  /**
+   * e.g. gid://shopify/ProductVariant/40123456789012: how a Shopify order line (which names
+   * its variant, not its inventory item) finds this SKU.
+   */
+  variantId?: string;
+  /**
+   * The variant's SKU text on Shopify, when the catalogue allows matching order lines by it
+   * (many shops leave it blank or reuse it: set it only where it is unique and stable).
+   */
+  sku?: string;
 }
 
 /** The SKU's Amazon listing. FBA listings are never written (invariant I6). */
@@ -49,6 +59,8 @@ export function rowToEntry(row: CatalogRow): CatalogEntry {
   };
   if (row.shopifyInventoryItemId !== undefined && row.shopifyLocationId !== undefined) {
     entry.shopify = { inventoryItemId: row.shopifyInventoryItemId, locationId: row.shopifyLocationId };
+    if (row.shopifyVariantId !== undefined) entry.shopify.variantId = row.shopifyVariantId;
+    if (row.shopifySku !== undefined) entry.shopify.sku = row.shopifySku;
   }
   if (row.amazonSellerSku !== undefined && row.amazonMarketplaceId !== undefined && row.amazonFulfillment !== undefined) {
     entry.amazon = { sellerSku: row.amazonSellerSku, marketplaceId: row.amazonMarketplaceId, fulfillment: row.amazonFulfillment };
@@ -71,6 +83,8 @@ export function entryToRecord(entry: CatalogEntry): CatalogRecord {
     skuClass: entry.skuClass,
     shopifyInventoryItemId: entry.shopify?.inventoryItemId,
     shopifyLocationId: entry.shopify?.locationId,
+    shopifyVariantId: entry.shopify?.variantId,
+    shopifySku: entry.shopify?.sku,
     amazonSellerSku: entry.amazon?.sellerSku,
     amazonMarketplaceId: entry.amazon?.marketplaceId,
     amazonProductType: entry.amazon?.productType,

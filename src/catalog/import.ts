@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { StockguardError } from '../errors.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LedgerStatus } from '../ledger/status.ts';
-import type { Catalog } from './catalog.ts';
+import { type Catalog, CHANNEL_ITEM_COLUMNS } from './catalog.ts';
 import { type CatalogEntry, rowToEntry } from './entry.ts';
 import { readCatalogFile } from './readFile.ts';
 import { type CatalogRow, checkRow, formatRowError, type RowError } from './row.ts';
@@ -118,7 +118,8 @@ async function checkedRows(file: string): Promise<NumberedRow[]> {
     firstRowOf.set(sku, source.row);
     // One channel item maps to one SKU (Catalog.put).
     let clash = false;
-    for (const [field, value] of [['shopifyInventoryItemId', checked.row.shopifyInventoryItemId], ['amazonSellerSku', checked.row.amazonSellerSku]] as const) {
+    for (const field of CHANNEL_ITEM_COLUMNS) {
+      const value = checked.row[field];
       if (value === undefined) continue;
       const owner = firstRowOfItem.get(`${field}:${value}`);
       if (owner !== undefined) {

@@ -13,6 +13,8 @@ export const CATALOG_COLUMNS = [
   'skuClass',
   'shopifyInventoryItemId',
   'shopifyLocationId',
+  'shopifyVariantId',
+  'shopifySku',
   'amazonSellerSku',
   'amazonMarketplaceId',
   'amazonProductType',
@@ -43,6 +45,8 @@ export const NUMBER_COLUMNS: ReadonlySet<CatalogColumn> = new Set<CatalogColumn>
 ]);
 
 const SHOPIFY_MAPPING = ['shopifyInventoryItemId', 'shopifyLocationId'] as const;
+/** How a Shopify order line finds this SKU: its variant, or (where the catalogue says so) its SKU text. */
+const SHOPIFY_ORDER_KEYS = ['shopifyVariantId', 'shopifySku'] as const;
 const AMAZON_REQUIRED = ['amazonSellerSku', 'amazonMarketplaceId', 'amazonFulfillment'] as const;
 const AMAZON_MAPPING = [...AMAZON_REQUIRED, 'amazonProductType'] as const;
 const SHOPIFY_POLICY = ['shopifyPercent', 'shopifyMaxShown', 'shopifySafety', 'shopifyFloor'] as const;
@@ -62,6 +66,7 @@ const sellerSkuRule = 'must be an Amazon seller SKU: 1 to 40 characters, no cont
 const marketplaceRule = 'must be an Amazon marketplace id like "ATVPDKIKX0DER"';
 const productTypeRule = 'must be an Amazon product type in capitals like "SHIRT" or "HOME_BED_AND_BATH"';
 const skuClassRule = 'must be 1 to 64 letters, digits, "_" or "-"';
+const shopifySkuRule = 'must be the variant\'s SKU text on Shopify: 1 to 255 characters, no control characters or surrounding spaces';
 
 export const CATALOG_ROW_SCHEMA = z.strictObject({
   // The SKU's own rules (assertSku) are checked after the schema, with its message.
@@ -71,6 +76,11 @@ export const CATALOG_ROW_SCHEMA = z.strictObject({
   skuClass: z.string({ error: skuClassRule }).regex(/^[A-Za-z0-9_-]{1,64}$/, { error: skuClassRule }).optional(),
   shopifyInventoryItemId: shopifyGid('InventoryItem').optional(),
   shopifyLocationId: shopifyGid('Location').optional(),
+  shopifyVariantId: shopifyGid('ProductVariant').optional(),
+  shopifySku: z
+    .string({ error: shopifySkuRule })
+    .regex(/^(?! )[^\p{Cc}]{1,255}(?<! )$/u, { error: shopifySkuRule })
+    .optional(),
   amazonSellerSku: z
     .string({ error: sellerSkuRule })
     .regex(/^(?! )[^\p{Cc}]{1,40}(?<! )$/u, { error: sellerSkuRule })
@@ -187,6 +197,13 @@ function crossFieldProblems(
     // patchListingsItem needs the product type; FBA listings are never written (I6).
     if (values.amazonFulfillment === 'MFN' && !present('amazonProductType')) {
       problems.push({ field: 'amazonProductType', problem: 'is required for an MFN listing (patchListingsItem needs it)' });
+    }
+  }
+  // Orders name the variant (and maybe its SKU text), never the inventory item: these only
+  // make sense beside the item and location the pushers write to.
+  for (const column of SHOPIFY_ORDER_KEYS) {
+    if (present(column) && !hasShopify) {
+      problems.push({ field: column, problem: 'is set but the row has no Shopify mapping (shopifyInventoryItemId and shopifyLocationId)' });
     }
   }
   for (const column of SHOPIFY_POLICY) {

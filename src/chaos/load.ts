@@ -72,8 +72,9 @@ export class LoadGenerator {
       figures.sent.shipments += 1;
       this.track(
         wms.ship(shippable.sku, shippable.quantity, { channel: shippable.channel, orderId: shippable.orderId, lineId: shippable.lineId }).then((delivery) => {
-          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'shipment', sku: shippable.sku, quantity: shippable.quantity });
-          else figures.wmsUnacknowledged += 1;
+          // A line the shelf cannot cover is shipped in part or backordered (it ships with a later receipt).
+          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'shipment', sku: shippable.sku, quantity: delivery.shipped ?? shippable.quantity });
+          else if (delivery.outcome !== 'backordered') figures.wmsUnacknowledged += 1;
         }),
       );
     } else if (roll < 0.2) {

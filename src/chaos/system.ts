@@ -160,16 +160,17 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
       const sku = `CHAOS-${String(index).padStart(3, '0')}`;
       const fba = index % 10 === 9;
       const item = `gid://shopify/InventoryItem/${45_000_000_000_000 + index}`;
+      // Shopify order lines name the variant: the catalogue maps it (invariant I9).
+      const { variantId } = shopify.addItem({ id: item, sku });
       entries.push({
         sku,
         holdback: 0,
         skuClass: 'default',
-        shopify: { inventoryItemId: item, locationId: FAKE_LOCATION },
+        shopify: { inventoryItemId: item, locationId: FAKE_LOCATION, variantId },
         amazon: { sellerSku: sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
         policies: {},
       });
       openingStock.push([sku, 20 + Math.floor(random() * 80)]);
-      shopify.addItem({ id: item, sku });
       shopify.stock(item, FAKE_LOCATION, { available: 0 });
       amazon.addListing({ sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
     }

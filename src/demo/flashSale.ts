@@ -61,6 +61,25 @@ const log = (line: string) => console.log(line);
 const started = Date.now();
 const cleanups: (() => Promise<unknown>)[] = [];
 let exitCode = 0;
+// Every process and server the demo starts (redis-server, the fakes, the SQS emulator, the
+// daemon) is stopped on any exit: the end of the run, an error, Ctrl-C or a kill.
+let stopping: Promise<void> | undefined;
+const stopAll = (): Promise<void> =>
+  (stopping ??= (async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+  })());
+const abort = (why: string, code: number) => {
+  console.error(`\ndemo: ${why}; stopping everything it started`);
+  void stopAll().finally(() => process.exit(code));
+};
+process.once('SIGINT', () => abort('interrupted', 130));
+process.once('SIGTERM', () => abort('terminated', 143));
+process.once('SIGHUP', () => abort('hung up', 129));
+process.on('uncaughtException', (error) => abort(`crashed: ${error.stack ?? error.message}`, 1));
+process.on('unhandledRejection', (error) => abort(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, 1));
+const reportDir = resolve(values.out, `demo-${new Date(started).toISOString().replace(/[:.]/g, '-')}`);
+mkdirSync(reportDir, { recursive: true });
+const daemonLog = join(reportDir, 'daemon.log');
 
 try {
   // --- Redis and the fakes -------------------------------------------------------------
@@ -98,23 +117,27 @@ try {
   shopify.addLocation({ id: FAKE_LOCATION, name: 'Main warehouse', isActive: true, fulfillsOnlineOrders: true });
   const entries: CatalogEntry[] = [];
   const onHand: Record<string, number> = {};
+  // Shaped like a real catalogue: no channel identifier equals the ledger SKU. Amazon
+  // seller SKUs are `SG-…`; Shopify order lines name their variant, and one variant in
+  // three has a blank SKU text on Shopify, as many stores leave it.
   for (let index = 0; index < skuCount; index += 1) {
     const sku = index < HOT ? `DROP-HOODIE-${index + 1}` : `TEE-${String(index).padStart(4, '0')}`;
     const fba = index >= HOT && index % 10 === 9;
     const stock = index < HOT ? 30 + Math.floor(random() * 30) : 40 + Math.floor(random() * 200);
     const item = `gid://shopify/InventoryItem/${44_000_000_000_000 + index}`;
+    const sellerSku = `SG-${sku}`;
+    const { variantId } = shopify.addItem({ id: item, sku: index % 3 === 2 ? null : `SHOP-${sku}` });
     entries.push({
       sku,
       holdback: index < HOT ? 2 : 0,
       skuClass: index < HOT ? 'hot' : 'default',
-      shopify: { inventoryItemId: item, locationId: FAKE_LOCATION },
-      amazon: { sellerSku: sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
+      shopify: { inventoryItemId: item, locationId: FAKE_LOCATION, variantId },
+      amazon: { sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
       policies: {},
     });
     onHand[sku] = stock;
-    shopify.addItem({ id: item, sku });
     shopify.stock(item, FAKE_LOCATION, { available: 0 });
-    amazon.addListing({ sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
+    amazon.addListing({ sku: sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
   }
   wms.seed(Object.entries(onHand));
 
@@ -131,12 +154,13 @@ try {
     STOCKGUARD_WMS_TOKEN: SECRETS.wmsToken,
     STOCKGUARD_RECONCILE_SETTLE_MS: '0',
     STOCKGUARD_RECONCILE_REPORT_DIR: resolve(values.out, 'reconcile'),
-    STOCKGUARD_LOG_LEVEL: 'warn',
+    STOCKGUARD_LOG_LEVEL: 'info',
   });
   const pushLatenciesMs: number[] = [];
+  // The daemon's log goes to a file beside the report; the terminal shows progress.
   const daemon = await startDaemon({
     config,
-    logger: pino({ level: 'warn' }),
+    logger: pino({ level: 'info' }, pino.destination({ dest: daemonLog, sync: false, mkdir: true })),
     onPush: (event) => {
       if (event.outcome.kind === 'acked' && event.cause !== 'sweep') pushLatenciesMs.push(event.atMs - event.changedAtMs);
     },
@@ -208,7 +232,7 @@ try {
       } else {
         // Amazon's notification reaches SQS a moment after the sale, as it does in life.
         track(
-          amazon.sellOnAmazon(entry.sku, quantity, { publish: { delayMs: 100 + Math.floor(random() * 400) } }).then(
+          amazon.sellOnAmazon(entry.amazon!.sellerSku, quantity, { publish: { delayMs: 100 + Math.floor(random() * 400) } }).then(
             (sale) => {
               if (sale.fulfillment === 'FBA') return void (accepted.amazonFba += quantity);
               accepted.amazon += quantity;
@@ -224,7 +248,8 @@ try {
       const order = toShip.shift()!;
       if (random() < 0.8) track(wms.ship(order.sku, order.quantity, order.order));
     }
-    // Half-way: a cycle count on a hot SKU finds 3 units of shrinkage; elsewhere 2 units go missing unseen.
+    // Half-way: a cycle count on a hot SKU finds up to 3 units of shrinkage (what is still
+    // on the shelf); elsewhere 2 units go missing unseen.
     if (!shrinkDone && now > saleStart + durationS * 500) {
       shrinkDone = true;
       wms.shrink(entries[1]!.sku, 3);
@@ -239,7 +264,7 @@ try {
       const x = (now - saleStart) / 1000;
       const ledgerState = (await ledger.inventory(hot.sku))!;
       sellableSeries[0]!.points.push({ x, y: shopify.level(hot.shopify!.inventoryItemId, FAKE_LOCATION)!.available });
-      sellableSeries[1]!.points.push({ x, y: amazon.quantity(hot.sku) ?? 0 });
+      sellableSeries[1]!.points.push({ x, y: amazon.quantity(hot.amazon!.sellerSku) ?? 0 });
       sellableSeries[2]!.points.push({ x, y: Math.max(0, ledgerState.onHand - ledgerState.reserved - ledgerState.holdback) });
       stockguardOversold.points.push({ x, y: await counter(daemon.metrics, 'stockguard_oversold_units_total') });
       exposureSamples.push({ x, y: await counter(daemon.metrics, 'stockguard_exposure_units') });
@@ -278,7 +303,7 @@ try {
     const open = (await ledger.reservations(entry.sku)).reduce((sum, record) => sum + record.openUnits, 0);
     if (open !== inventory.reserved) invariantsHold = false;
   }
-  const fbaWrites = amazon.acceptedPatches().filter((patch) => entries.some((entry) => entry.sku === patch.sku && entry.amazon?.fulfillment === 'FBA')).length;
+  const fbaWrites = amazon.acceptedPatches().filter((patch) => entries.some((entry) => entry.amazon?.sellerSku === patch.sku && entry.amazon?.fulfillment === 'FBA')).length;
   if (fbaWrites > 0) invariantsHold = false;
   const baseline = simulateNaiveSync({ onHand, channels: ['shopify', 'amazon'], attempts, syncIntervalMs: 300_000, startMs: saleStart });
   const pushes = await counter(daemon.metrics, 'stockguard_pushes_total');
@@ -298,11 +323,10 @@ try {
     { label: 'reconciliation: discrepancies found / corrected', stockguard: `${reconciliation.totals.discrepancies} / ${reconciliation.totals.corrected} (units ${reconciliation.totals.unitsCorrected})`, baseline: '—' },
     { label: 'quiet after the sale in', stockguard: `${convergedAfterS.toFixed(1)} s`, baseline: '—' },
     { label: 'writes to FBA quantities', stockguard: String(fbaWrites), baseline: '—' },
+    { label: 'WMS backorders (oversold units the shelf could not ship)', stockguard: String(wms.backorders().reduce((sum, line) => sum + line.quantity, 0)), baseline: '—' },
   ];
   console.log('');
   console.table(Object.fromEntries(summary.map((row) => [row.label, { stockguard: row.stockguard, 'naive baseline': row.baseline }])));
-  const reportDir = resolve(values.out, `demo-${new Date(started).toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(reportDir, { recursive: true });
   const environment = `Node ${process.version}, ${cpus()[0]?.model.trim() ?? 'CPU'} × ${availableParallelism()}, ${durationS} s at ${rate} orders/s over ${skuCount} SKUs`;
   const baselineSeries: Series = { name: 'naive baseline (5-minute sync)', color: '#d8453b', points: [{ x: 0, y: 0 }, ...baseline.oversoldTimeline.map((point) => ({ x: (point.atMs - saleStart) / 1000, y: point.oversold }))] };
   const report = {
@@ -332,14 +356,14 @@ try {
       ],
     }),
   );
-  log(`\nreport: ${join(reportDir, 'report.html')} (and report.json)`);
+  log(`\nreport: ${join(reportDir, 'report.html')} (and report.json; the daemon's log: ${daemonLog})`);
   log(invariantsHold ? 'invariants: reserved = Σ open reservations on every SKU, no FBA quantity written' : 'INVARIANT VIOLATED: see report.json');
   exitCode = invariantsHold ? 0 : 1;
 } catch (error) {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   exitCode = 1;
 } finally {
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  await stopAll();
 }
 process.exit(exitCode);
 

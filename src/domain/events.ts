@@ -12,6 +12,32 @@ export type Channel = (typeof CHANNELS)[number];
 const id = z.string().min(1).max(256);
 const sku = z.string().min(1).max(200);
 const quantity = z.number().int().min(1).max(1_000_000_000);
+/**
+ * A channel identifier of an order line as a catalogue reference `<kind>:<identifier>`
+ * (`amazon:<seller SKU>`, `shopify-variant:<variant gid>`, `shopify-sku:<SKU text>`): the
+ * consumer resolves it through the catalogue's channel mapping (invariant I9).
+ */
+const ref = z
+  .string()
+  .regex(/^[a-z-]+:./, 'must be <kind>:<identifier>')
+  // The identifier stays within the longest one a catalogue column holds (shopifySku, 255).
+  .refine((value) => value.length - value.indexOf(':') - 1 <= (value.startsWith('amazon:') ? 200 : 255), 'the identifier is too long for the catalogue');
+/**
+ * Which SKU a line draws on: `sku` when the sender names our SKU (the reservation API, the
+ * WMS), else `refs`, tried in order, resolved when the event is applied, so that a line a
+ * catalogue fix maps later is applied by a replay of its dead letter.
+ */
+const lineTarget = {
+  sku: sku.optional(),
+  refs: z.array(ref).min(1).max(4).optional(),
+  /**
+   * False when the channel says the item's stock is not tracked (a Shopify variant whose
+   * inventory nobody manages): such a line that maps to no SKU is not a warehouse sale.
+   */
+  tracked: z.boolean().optional(),
+};
+const targetRule = (line: { sku?: string | undefined; refs?: string[] | undefined }) => line.sku !== undefined || line.refs !== undefined;
+const targetMessage = { message: 'a line needs sku or refs' };
 
 const base = {
   eventId: id,
@@ -26,7 +52,7 @@ export const OrderPlacedEvent = z.object({
   type: z.literal('order.placed'),
   channel: z.enum(CHANNELS),
   orderId: id,
-  lines: z.array(z.object({ lineId: id, sku, quantity })).min(1),
+  lines: z.array(z.object({ lineId: id, ...lineTarget, quantity }).refine(targetRule, targetMessage)).min(1),
 });
 
 /** A cancellation before shipment: release these lines. */
@@ -35,7 +61,7 @@ export const OrderCancelledEvent = z.object({
   type: z.literal('order.cancelled'),
   channel: z.enum(CHANNELS),
   orderId: id,
-  lines: z.array(z.object({ lineId: id, sku })).min(1),
+  lines: z.array(z.object({ lineId: id, ...lineTarget }).refine(targetRule, targetMessage)).min(1),
 });
 
 /** The WMS picked/shipped units of an order line. */
@@ -128,7 +154,7 @@ export function partitionSkuOf(event: StockguardEvent): string {
   switch (event.type) {
     case 'order.placed':
     case 'order.cancelled':
-      return event.lines[0]!.sku;
+      return event.lines[0]!.sku ?? event.lines[0]!.refs![0]!;
     case 'channel.level':
       return event.sku ?? event.channelItemId;
     case 'fba.inventory':

@@ -52,15 +52,25 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
     if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 0) {
       return { kind: 'rejected', reason: `order ${orderId}: line_items[${index}].quantity must be a whole number ≥ 0, got ${JSON.stringify(quantity)}` };
     }
-    // Lines without a SKU (custom items, gift cards, tips) hold no warehouse stock.
-    if (typeof item.sku !== 'string' || item.sku.trim() === '' || item.gift_card === true || quantity === 0) {
+    // Gift cards and custom items (no variant, no SKU text) hold no warehouse stock.
+    // Every other line names its variant and maybe its SKU text; the consumer resolves
+    // them through the catalogue (invariant I9) and dead-letters a line neither maps.
+    const variantId = toId(item.variant_id);
+    const skuText = typeof item.sku === 'string' && item.sku.trim() !== '' ? item.sku : undefined;
+    if (item.gift_card === true || quantity === 0 || (variantId === undefined && skuText === undefined)) {
       skippedLines += 1;
       continue;
     }
-    lines.push({ lineId, sku: item.sku, quantity });
+    const refs = [
+      ...(variantId === undefined ? [] : [`shopify-variant:gid://shopify/ProductVariant/${variantId}`]),
+      ...(skuText === undefined ? [] : [`shopify-sku:${skuText}`]),
+    ];
+    // `variant_inventory_management: null`: Shopify tracks no stock for the variant.
+    const tracked = 'variant_inventory_management' in item && item.variant_inventory_management === null ? { tracked: false } : {};
+    lines.push({ lineId, refs, ...tracked, quantity });
     itemIndexes.push(index);
   }
-  if (lines.length === 0) return { kind: 'ignored', reason: `order ${orderId} has no line with a SKU` };
+  if (lines.length === 0) return { kind: 'ignored', reason: `order ${orderId} has no stocked line (only gift cards, custom items or quantity 0)` };
 
   const cancelled = topic === 'orders/cancelled' || (typeof order.cancelled_at === 'string' && order.cancelled_at !== '');
   const events: StockguardEvent[] = [];
@@ -68,7 +78,7 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
     events.push({ ...base, eventId: `${base.eventId}:placed`, type: 'order.placed', channel: 'shopify', orderId, lines });
   }
   if (cancelled) {
-    const cancelledLines: OrderCancelledEvent['lines'] = lines.map(({ lineId, sku }) => ({ lineId, sku }));
+    const cancelledLines: OrderCancelledEvent['lines'] = lines.map(({ quantity: _quantity, ...line }) => line);
     events.push({ ...base, eventId: `${base.eventId}:cancelled`, type: 'order.cancelled', channel: 'shopify', orderId, lines: cancelledLines });
   }
   const origin = (path: readonly PropertyKey[]): string => {
@@ -76,6 +86,7 @@ function mapOrder(topic: string, order: Record<string, unknown>, base: Base): We
     if (field === 'orderId') return 'admin_graphql_api_id';
     if (field !== 'lines' || typeof index !== 'number') return String(field ?? 'order');
     const item = `line_items[${itemIndexes[index] ?? index}]`;
+    if (lineField === 'refs') return `${item}.variant_id/sku`;
     return lineField === 'lineId' ? `${item}.admin_graphql_api_id` : lineField === undefined ? item : `${item}.${String(lineField)}`;
   };
   return checked(`order ${orderId}`, events, skippedLines, origin);

@@ -1,7 +1,8 @@
 // Applies one normalised event to the ledger: the consumers' handler. Every branch is
 // idempotent through the ledger's own ids (reservation id, shipment id, WMS event id,
 // newest-observation-wins), so a redelivered stream entry has no second effect (I2).
-import type { StockguardEvent } from '../domain/events.ts';
+import type { OrderCancelledEvent, OrderPlacedEvent, StockguardEvent } from '../domain/events.ts';
+import { StockguardError } from '../errors.ts';
 import type { Ledger, OrderLineResult } from './ledger.ts';
 import { reservationId } from './reservationId.ts';
 
@@ -9,6 +10,10 @@ export interface ApplyDependencies {
   ledger: Ledger;
   /** Our SKU for a channel's item id (Shopify inventory item gid, Amazon seller SKU); undefined when unmapped. */
   resolveChannelItem(channel: 'shopify' | 'amazon', channelItemId: string): Promise<string | undefined>;
+  /** Our SKU for each catalogue reference (`amazon:<seller SKU>`, `shopify-variant:<gid>`, …); undefined when unmapped. */
+  resolveRefs(refs: readonly string[]): Promise<(string | undefined)[]>;
+  /** Told of each line left out because its untracked item maps to no SKU (not a warehouse sale). */
+  untrackedLine?(channel: string, refs: readonly string[]): void;
 }
 
 export type ApplyOutcome =
@@ -21,14 +26,23 @@ export type ApplyOutcome =
 export async function applyEvent(event: StockguardEvent, dependencies: ApplyDependencies): Promise<ApplyOutcome> {
   const { ledger } = dependencies;
   switch (event.type) {
-    case 'order.placed':
-      return { kind: 'reserved', lines: await ledger.reserveOrder({ channel: event.channel, orderId: event.orderId, lines: event.lines }) };
+    case 'order.placed': {
+      const { resolved, unmapped } = await resolveLines(event, dependencies);
+      // The lines that resolve are reserved even when another does not: a sale is a fact.
+      // The dead letter carries the whole event; a replay after the catalogue fix reserves
+      // the rest, and the reserved lines are duplicates the ledger ignores.
+      const lines = resolved.length === 0 ? [] : await ledger.reserveOrder({ channel: event.channel, orderId: event.orderId, lines: resolved });
+      if (unmapped.length > 0) throw unmappedError(event, unmapped);
+      return { kind: 'reserved', lines };
+    }
     case 'order.cancelled': {
+      const { resolved, unmapped } = await resolveLines(event, dependencies);
       let units = 0;
-      for (const line of event.lines) {
+      for (const line of resolved) {
         const result = await ledger.release(line.sku, reservationId(event.channel, event.orderId, line.lineId));
         units += result.released;
       }
+      if (unmapped.length > 0) throw unmappedError(event, unmapped);
       return { kind: 'released', units };
     }
     case 'wms.shipment': {
@@ -69,4 +83,61 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
       return { kind: 'observed', fresh };
     }
   }
+}
+
+type EventLine = OrderPlacedEvent['lines'][number] | OrderCancelledEvent['lines'][number];
+type Resolved<L> = L & { sku: string };
+
+/**
+ * Our SKU for every line (invariant I9): the SKU the sender named, else the first of the
+ * line's catalogue references that maps. Lines that map to nothing are `unmapped`, except
+ * untracked items (not warehouse stock), which are left out and reported.
+ */
+async function resolveLines<L extends EventLine>(
+  event: { channel: string; lines: readonly L[] },
+  dependencies: ApplyDependencies,
+): Promise<{ resolved: Resolved<L>[]; unmapped: L[] }> {
+  const refs = event.lines.flatMap((line) => (line.sku === undefined ? (line.refs ?? []) : []));
+  const answers = new Map<string, string | undefined>();
+  if (refs.length > 0) {
+    const skus = await dependencies.resolveRefs(refs);
+    refs.forEach((ref, index) => answers.set(ref, skus[index]));
+  }
+  const resolved: Resolved<L>[] = [];
+  const unmapped: L[] = [];
+  for (const line of event.lines) {
+    const sku = line.sku ?? (line.refs ?? []).map((ref) => answers.get(ref)).find((candidate) => candidate !== undefined);
+    if (sku !== undefined) resolved.push({ ...line, sku });
+    else if (line.tracked === false) dependencies.untrackedLine?.(event.channel, line.refs ?? []);
+    else unmapped.push(line);
+  }
+  return { resolved, unmapped };
+}
+
+function unmappedError(event: { channel: string; orderId: string }, lines: readonly EventLine[]): StockguardError {
+  const named = lines.map((line) => `line ${line.lineId} (${(line.refs ?? []).map(describeRef).join(' or ')})`);
+  return new StockguardError(
+    'STOCKGUARD_E_UNMAPPED_ITEM',
+    `${event.channel} order ${event.orderId}: ${named.join('; ')} maps to no SKU in the catalogue; the other lines were applied. Add the identifier to the catalogue entry of the SKU it sells (${columnsOf(lines).join(' or ')}), \`stockguard catalog import\` it, then \`stockguard dlq replay\``,
+    { details: { channel: event.channel, orderId: event.orderId, lines: lines.map((line) => ({ lineId: line.lineId, refs: line.refs ?? [] })) } },
+  );
+}
+
+const REF_NAMES: Record<string, { name: string; column: string }> = {
+  amazon: { name: 'Amazon seller SKU', column: 'amazonSellerSku' },
+  'shopify-variant': { name: 'Shopify variant', column: 'shopifyVariantId' },
+  'shopify-sku': { name: 'Shopify SKU text', column: 'shopifySku' },
+  shopify: { name: 'Shopify inventory item', column: 'shopifyInventoryItemId' },
+};
+
+function describeRef(ref: string): string {
+  const split = ref.indexOf(':');
+  const kind = REF_NAMES[ref.slice(0, split)];
+  return kind ? `${kind.name} ${JSON.stringify(ref.slice(split + 1))}` : JSON.stringify(ref);
+}
+
+function columnsOf(lines: readonly EventLine[]): string[] {
+  const columns = new Set<string>();
+  for (const line of lines) for (const ref of line.refs ?? []) columns.add(REF_NAMES[ref.slice(0, ref.indexOf(':'))]?.column ?? 'the channel mapping');
+  return [...columns];
 }

@@ -34,6 +34,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    untrackedLines: new Counter({
+      name: 'stockguard_untracked_lines_total',
+      help: 'Order lines left out because their channel item is untracked (not warehouse stock) and maps to no SKU, by channel',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
     eventToLedgerSeconds: new Histogram({
       name: 'stockguard_event_to_ledger_seconds',
       help: 'Time from receiving an event at the edge to applying it to the ledger',

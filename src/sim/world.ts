@@ -61,7 +61,7 @@ export function channelTargets(options: { redis: RedisClient; ledger: Ledger; ca
   const inSync = async (): Promise<boolean> => {
     for (const entry of entries) {
       if (shopify.level(entry.shopify!.inventoryItemId, entry.shopify!.locationId)?.available !== (await expected(entry, 'shopify'))) return false;
-      if (entry.amazon?.fulfillment === 'MFN' && amazon.quantity(entry.sku) !== (await expected(entry, 'amazon'))) return false;
+      if (entry.amazon?.fulfillment === 'MFN' && amazon.quantity(entry.amazon.sellerSku) !== (await expected(entry, 'amazon'))) return false;
     }
     return true;
   };

@@ -55,7 +55,7 @@ test.before(async () => {
     sku: 'E2E-LAMP',
     holdback: 0,
     skuClass: 'default',
-    shopify: { inventoryItemId: ITEM, locationId: WAREHOUSE },
+    shopify: { inventoryItemId: ITEM, locationId: WAREHOUSE, variantId: 'gid://shopify/ProductVariant/880099' },
     amazon: { sellerSku: 'E2E-LAMP-AMZ', marketplaceId: US, productType: 'LAMP', fulfillment: 'MFN' },
     policies: { amazon: { percent: 50 } },
   });
@@ -90,7 +90,7 @@ test('a WMS count reaches Shopify and Amazon (each with its policy), and is in /
 });
 
 test('a Shopify sale is pushed to Amazon, and its sale-to-ledger latency is published for the dynamic holdback', async () => {
-  const body = JSON.stringify({ id: 880001, line_items: [{ id: 1, sku: 'E2E-LAMP', quantity: 4 }] });
+  const body = JSON.stringify({ id: 880001, line_items: [{ id: 1, variant_id: 880099, sku: '', quantity: 4 }] });
   const response = await fetch(`${daemon.http!.url}/webhooks/shopify`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-shopify-topic': 'orders/create', 'x-shopify-hmac-sha256': signShopify(body, SHOPIFY_APP_SECRET), 'x-shopify-event-id': 'sale-880001' },

@@ -59,6 +59,8 @@ const COLUMN_VALUES: Record<(typeof CATALOG_COLUMNS)[number], fc.Arbitrary<Cell>
   skuClass: fc.oneof({ arbitrary: fc.constantFrom('default', 'hot', 'slow_movers'), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('has space', '', 'x'.repeat(65)), weight: 1 }),
   shopifyInventoryItemId: gid('InventoryItem'),
   shopifyLocationId: gid('Location'),
+  shopifyVariantId: gid('ProductVariant'),
+  shopifySku: fc.oneof({ arbitrary: fc.stringMatching(/^[A-Z]{2,5}-[0-9]{1,4}$/), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('', ' X', 'x'.repeat(256)), weight: 1 }),
   amazonSellerSku: fc.oneof({ arbitrary: fc.stringMatching(/^SG-[A-Z0-9-]{1,20}$/), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('', ' X', 'x'.repeat(41)), weight: 1 }),
   amazonMarketplaceId: fc.oneof({ arbitrary: fc.constantFrom('ATVPDKIKX0DER', 'A1F83G8C2ARO7P'), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('atvpdkikx0der', 'B123'), weight: 1 }),
   amazonProductType: fc.oneof({ arbitrary: fc.constantFrom('SHIRT', 'HOME_BED_AND_BATH'), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('shirt', ''), weight: 1 }),

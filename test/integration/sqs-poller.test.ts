@@ -281,8 +281,8 @@ test('each notification is published with its NotificationId, then deleted; igno
   assert.equal(placed?.type === 'order.placed' && [placed.orderId, placed.lines, placed.receivedAtMs], [
     '114-3941689-8772232',
     [
-      { lineId: '11111111111111', sku: 'MUG-BLUE', quantity: 2 },
-      { lineId: '22222222222222', sku: 'MUG-RED', quantity: 1 },
+      { lineId: '11111111111111', refs: ['amazon:MUG-BLUE'], quantity: 2 },
+      { lineId: '22222222222222', refs: ['amazon:MUG-RED'], quantity: 1 },
     ],
     1_714_557_600_000,
   ]);

@@ -123,7 +123,7 @@ test("Amazon's ORDER_CHANGE example (MFN, Unshipped, buyer asked to cancel) keep
       type: 'order.placed',
       channel: 'amazon',
       orderId: '903-8868176-2219830',
-      lines: [{ lineId: 'OIID34853450', sku: 'SellerSKUID1', quantity: 10 }],
+      lines: [{ lineId: 'OIID34853450', refs: ['amazon:SellerSKUID1'], quantity: 10 }],
     },
   ]);
 });
@@ -135,8 +135,8 @@ test('an MFN order that is Pending, Unshipped or PartiallyShipped becomes order.
     assert.is(rest.length, 0, status);
     assert.is(event?.type, 'order.placed', status);
     assert.equal(event?.type === 'order.placed' && event.lines, [
-      { lineId: 'OIID34853450', sku: 'SellerSKUID1', quantity: 10 },
-      { lineId: 'OIID2', sku: 'SellerSKUID1', quantity: 3 },
+      { lineId: 'OIID34853450', refs: ['amazon:SellerSKUID1'], quantity: 10 },
+      { lineId: 'OIID2', refs: ['amazon:SellerSKUID1'], quantity: 3 },
     ], status);
   }
 });
@@ -158,8 +158,8 @@ test('a Canceled MFN order becomes order.cancelled for every line, a 0-quantity 
       channel: 'amazon',
       orderId: '903-8868176-2219830',
       lines: [
-        { lineId: 'OIID34853450', sku: 'SellerSKUID1' },
-        { lineId: 'OIID2', sku: 'SellerSKUID1' },
+        { lineId: 'OIID34853450', refs: ['amazon:SellerSKUID1'] },
+        { lineId: 'OIID2', refs: ['amazon:SellerSKUID1'] },
       ],
     },
   ]);
@@ -190,7 +190,7 @@ test('Shipped, InvoiceUnconfirmed, PendingAvailability and Unfulfillable orders 
 test('a 0-quantity line of an open order is left out; an order of only such lines is ignored', () => {
   const notification = change(unshippedOrder(), `${SUMMARY}.OrderItems.0.Quantity`, 0);
   const [event] = eventsOf(parse(notification));
-  assert.equal(event?.type === 'order.placed' && event.lines, [{ lineId: 'OIID2', sku: 'SellerSKUID1', quantity: 3 }]);
+  assert.equal(event?.type === 'order.placed' && event.lines, [{ lineId: 'OIID2', refs: ['amazon:SellerSKUID1'], quantity: 3 }]);
   change(notification, `${SUMMARY}.OrderItems.1.Quantity`, 0);
   const outcome = parse(notification);
   assert.is(outcome.kind === 'ignored' && outcome.reason, 'no-ledger-lines');

@@ -13,14 +13,17 @@ test('integers above 2^53 keep every digit; strings, floats and safe integers ar
   assert.throws(() => parseJsonLossless('{"id": 1,'));
 });
 
-test('orders/create becomes order.placed with exact gids, skipping lines without a SKU', () => {
+test('orders/create becomes order.placed with exact gids; lines name their variant and SKU text, blank SKUs included', () => {
   const payload = parseJsonLossless(`{"id":9007199254740993,"line_items":[
-    {"id":18446744073709551615,"sku":"TEE-RED-M","quantity":2},
+    {"id":18446744073709551615,"variant_id":40000000000000000001,"sku":"TEE-RED-M","quantity":2,"variant_inventory_management":"shopify"},
     {"id":2,"admin_graphql_api_id":"gid://shopify/LineItem/2","sku":"MUG","quantity":1},
-    {"id":3,"sku":"","quantity":1},
+    {"id":3,"variant_id":77,"sku":"","quantity":1},
+    {"id":5,"variant_id":78,"sku":null,"quantity":1,"variant_inventory_management":null},
+    {"id":6,"sku":"","quantity":1},
     {"id":4,"sku":"CARD","quantity":1,"gift_card":true}]}`);
   const outcome = mapShopifyWebhook('orders/create', payload, context);
   if (outcome.kind !== 'events') throw new Error(JSON.stringify(outcome));
+  // The gift card and the custom item (no variant, no SKU text) hold no warehouse stock.
   assert.is(outcome.skippedLines, 2);
   assert.equal(outcome.events, [
     {
@@ -31,8 +34,10 @@ test('orders/create becomes order.placed with exact gids, skipping lines without
       channel: 'shopify',
       orderId: 'gid://shopify/Order/9007199254740993',
       lines: [
-        { lineId: 'gid://shopify/LineItem/18446744073709551615', sku: 'TEE-RED-M', quantity: 2 },
-        { lineId: 'gid://shopify/LineItem/2', sku: 'MUG', quantity: 1 },
+        { lineId: 'gid://shopify/LineItem/18446744073709551615', refs: ['shopify-variant:gid://shopify/ProductVariant/40000000000000000001', 'shopify-sku:TEE-RED-M'], quantity: 2 },
+        { lineId: 'gid://shopify/LineItem/2', refs: ['shopify-sku:MUG'], quantity: 1 },
+        { lineId: 'gid://shopify/LineItem/3', refs: ['shopify-variant:gid://shopify/ProductVariant/77'], quantity: 1 },
+        { lineId: 'gid://shopify/LineItem/5', refs: ['shopify-variant:gid://shopify/ProductVariant/78'], tracked: false, quantity: 1 },
       ],
     },
   ]);

@@ -162,7 +162,7 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
       type: 'order.cancelled',
       channel: 'amazon',
       orderId,
-      lines: lines.map(({ item }) => ({ lineId: string(item['OrderItemId']), sku: string(item['SellerSKU']) })),
+      lines: lines.map(({ item }) => ({ lineId: string(item['OrderItemId']), refs: [sellerSkuRef(item)] })),
     };
     return finish(type, notificationId, [{ event, origins: new Map([...orderOrigins, ...lineOrigins(lines, itemsPath)]) }]);
   }
@@ -184,7 +184,8 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
       orderId,
       lines: lines.map(({ item }) => ({
         lineId: string(item['OrderItemId']),
-        sku: string(item['SellerSKU']),
+        // The seller SKU resolves through the catalogue's amazonSellerSku (invariant I9).
+        refs: [sellerSkuRef(item)],
         // The line's whole quantity: units already shipped are consumed by the WMS shipment
         // against this same reservation, so reserving the remainder would count them twice.
         quantity: number(item['Quantity']),
@@ -204,10 +205,15 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
   }
 }
 
+/** The catalogue reference of an order item's seller SKU: `amazon:<SellerSKU>`. */
+function sellerSkuRef(item: JsonObject): string {
+  return `amazon:${string(item['SellerSKU'])}`;
+}
+
 function lineOrigins(lines: ReadonlyArray<{ index: number }>, itemsPath: string): Array<[string, string]> {
   return lines.flatMap(({ index }, position): Array<[string, string]> => [
     [`lines.${position}.lineId`, `${itemsPath}[${index}].OrderItemId`],
-    [`lines.${position}.sku`, `${itemsPath}[${index}].SellerSKU`],
+    [`lines.${position}.refs.0`, `${itemsPath}[${index}].SellerSKU`],
     [`lines.${position}.quantity`, `${itemsPath}[${index}].Quantity`],
   ]);
 }

@@ -108,6 +108,9 @@ export class NotificationPublisher {
           endpoint: destination.endpoint,
           region: destination.region,
           credentials: destination.credentials ?? { accessKeyId: 'stockguard-fake', secretAccessKey: 'stockguard-fake' },
+          // A flash sale publishes hundreds of batches at once: more sockets than the
+          // SDK's 50, so they do not queue behind each other (and warn on the terminal).
+          requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 } },
         })
       : undefined;
   }

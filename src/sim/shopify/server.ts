@@ -233,8 +233,9 @@ export class ShopifyFake {
     this.store.updateLocation(id, patch);
   }
 
-  addItem(input: ItemInput): void {
-    this.store.addItem(input);
+  /** Adds an inventory item with its variant; answers the variant's gid (what order lines name). */
+  addItem(input: ItemInput): { variantId: string } {
+    return { variantId: `gid://shopify/ProductVariant/${this.store.addItem(input).variantId}` };
   }
 
   /** Sets a level's states (the item is created when unknown). on_hand follows from them. */

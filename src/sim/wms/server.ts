@@ -50,8 +50,21 @@ export interface OperationOptions {
 /** What happened to one operation's webhook. */
 export interface Delivery {
   eventId: string;
-  /** The HTTP status of the last attempt; 'lost' when the event was never sent, 'none' without a webhook target. */
-  outcome: number | 'lost' | 'none' | 'network-error';
+  /**
+   * The HTTP status of the last attempt; 'lost' when the event was never sent, 'none'
+   * without a webhook target, 'backordered' when nothing could be shipped (the shelf is
+   * empty; the line waits for stock, see WmsFake.backorders).
+   */
+  outcome: number | 'lost' | 'none' | 'network-error' | 'backordered';
+  /** For a shipment: the units that left the shelf (fewer than ordered when the rest is backordered). */
+  shipped?: number;
+}
+
+/** Units of an order line the warehouse could not ship yet: they ship when stock arrives. */
+export interface Backorder {
+  sku: string;
+  quantity: number;
+  order: OrderRef;
 }
 
 export interface PageFaults {
@@ -75,6 +88,8 @@ export class WmsFake {
   pageRequests = 0;
   readonly deliveries: Delivery[] = [];
   private readonly stock = new Map<string, number>();
+  /** Lines waiting for stock, per SKU, oldest first. */
+  private readonly waiting = new Map<string, Backorder[]>();
   private readonly snapshots = new Map<string, FrozenSnapshot>();
   private pinned: FrozenSnapshot | undefined;
   private readonly sockets = new Set<Socket>();
@@ -134,39 +149,93 @@ export class WmsFake {
     return this.stock.size;
   }
 
-  /** Goods received: on-hand += quantity, reported as a `receipt`. */
-  receive(sku: string, quantity: number, options: OperationOptions = {}): Promise<Delivery> {
-    return this.operate(sku, quantity, { id: this.nextId('rcpt'), type: 'receipt', sku, quantity }, options);
+  /** Goods received: on-hand += quantity, reported as a `receipt`. Backordered lines of the SKU then ship. */
+  async receive(sku: string, quantity: number, options: OperationOptions = {}): Promise<Delivery> {
+    const delivery = await this.operate(sku, quantity, { id: this.nextId('rcpt'), type: 'receipt', sku, quantity }, options);
+    await this.shipBackorders(sku);
+    return delivery;
   }
 
-  /** A pick / shipment confirmation for an order line: on-hand −= quantity, reported as a `shipment`. */
-  ship(sku: string, quantity: number, order: OrderRef, options: OperationOptions = {}): Promise<Delivery> {
-    return this.operate(sku, -quantity, { id: this.nextId('ship'), type: 'shipment', sku, quantity, order }, options);
+  /**
+   * A pick / shipment confirmation for an order line: on-hand −= what is on the shelf, up to
+   * `quantity`, reported as a `shipment` of that many. A warehouse never ships units it does
+   * not have: the rest is backordered and ships when stock arrives (receipt, adjustment up,
+   * count up). Nothing on the shelf: no webhook, outcome 'backordered'.
+   */
+  async ship(sku: string, quantity: number, order: OrderRef, options: OperationOptions = {}): Promise<Delivery> {
+    const shipped = Math.min(quantity, this.shelf(sku));
+    if (shipped < quantity) this.backorder({ sku, quantity: quantity - shipped, order });
+    if (shipped === 0) {
+      const delivery: Delivery = { eventId: '', outcome: 'backordered', shipped: 0 };
+      this.deliveries.push(delivery);
+      return delivery;
+    }
+    const delivery = await this.operate(sku, -shipped, { id: this.nextId('ship'), type: 'shipment', sku, quantity: shipped, order }, options);
+    return { ...delivery, shipped };
   }
 
-  /** An adjustment the WMS knows about (damage found, stock found): reported as an `adjustment`. */
-  adjust(sku: string, delta: number, reason?: string, options: OperationOptions = {}): Promise<Delivery> {
-    return this.operate(sku, delta, { id: this.nextId('adj'), type: 'adjustment', sku, delta, ...(reason ? { reason } : {}) }, options);
+  /** An adjustment the WMS knows about (damage found, stock found): reported as an `adjustment`. A loss takes at most what is on the shelf. */
+  async adjust(sku: string, delta: number, reason?: string, options: OperationOptions = {}): Promise<Delivery> {
+    const applied = Math.max(delta, -this.shelf(sku));
+    if (applied === 0) throw new Error(`adjust(${sku}, ${delta}): nothing on the shelf to adjust down`);
+    const delivery = await this.operate(sku, applied, { id: this.nextId('adj'), type: 'adjustment', sku, delta: applied, ...(reason ? { reason } : {}) }, options);
+    if (applied > 0) await this.shipBackorders(sku);
+    return delivery;
   }
 
-  /** A cycle count: on-hand := counted, reported as a `count`. */
-  count(sku: string, counted: number, options: OperationOptions = {}): Promise<Delivery> {
-    return this.operate(sku, counted - (this.stock.get(sku) ?? 0), { id: this.nextId('cc'), type: 'count', sku, counted }, options);
+  /** A cycle count: on-hand := counted (never below 0), reported as a `count`. */
+  async count(sku: string, counted: number, options: OperationOptions = {}): Promise<Delivery> {
+    if (!Number.isSafeInteger(counted) || counted < 0) throw new Error(`count(${sku}, ${counted}): a count is a whole number >= 0`);
+    const before = this.stock.get(sku) ?? 0;
+    const delivery = await this.operate(sku, counted - before, { id: this.nextId('cc'), type: 'count', sku, counted }, options);
+    if (counted > before) await this.shipBackorders(sku);
+    return delivery;
   }
 
-  /** Shrinkage: units disappear (theft, damage nobody recorded). Nothing is reported. */
-  shrink(sku: string, units: number): void {
-    this.stock.set(sku, (this.stock.get(sku) ?? 0) - units);
+  /** Shrinkage: units disappear (theft, damage nobody recorded), at most what is on the shelf. Nothing is reported. Answers the units lost. */
+  shrink(sku: string, units: number): number {
+    const lost = Math.min(units, this.shelf(sku));
+    this.stock.set(sku, (this.stock.get(sku) ?? 0) - lost);
+    return lost;
   }
 
   /**
    * A mis-pick: the picker took `pickedSku` for a line of `orderedSku`. The WMS confirms the
    * shipment of the ordered SKU (so stockguard moves that one), while physically the picked
    * SKU left the shelf: the ordered SKU is `quantity` over, the picked one `quantity` short.
+   * The picker can only take what is on the picked SKU's shelf.
    */
   async misPick(orderedSku: string, pickedSku: string, quantity: number, order: OrderRef): Promise<Delivery> {
-    this.stock.set(pickedSku, (this.stock.get(pickedSku) ?? 0) - quantity);
-    return this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity, order });
+    const taken = Math.min(quantity, this.shelf(pickedSku));
+    if (taken === 0) return this.ship(orderedSku, quantity, order);
+    this.stock.set(pickedSku, (this.stock.get(pickedSku) ?? 0) - taken);
+    if (taken < quantity) this.backorder({ sku: orderedSku, quantity: quantity - taken, order });
+    return { ...(await this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity: taken, order })), shipped: taken };
+  }
+
+  /** Lines waiting for stock (all SKUs, or one), oldest first. */
+  backorders(sku?: string): Backorder[] {
+    if (sku !== undefined) return [...(this.waiting.get(sku) ?? [])];
+    return [...this.waiting.values()].flat();
+  }
+
+  /** Units on the shelf: never negative. */
+  private shelf(sku: string): number {
+    return Math.max(0, this.stock.get(sku) ?? 0);
+  }
+
+  private backorder(line: Backorder): void {
+    const queue = this.waiting.get(line.sku) ?? [];
+    queue.push(line);
+    this.waiting.set(line.sku, queue);
+  }
+
+  /** Ships waiting lines of the SKU, oldest first, while the shelf has stock. */
+  private async shipBackorders(sku: string): Promise<void> {
+    const queue = this.waiting.get(sku);
+    if (!queue) return;
+    this.waiting.delete(sku);
+    for (const line of queue) await this.ship(line.sku, line.quantity, line.order);
   }
 
   /** Freezes a snapshot now; the next `GET /v1/stock` without a cursor serves it. Returns its as-of. */
