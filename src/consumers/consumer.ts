@@ -102,6 +102,7 @@ export interface StreamConsumerOptions {
 /** Errors that mean the event itself is wrong: retrying cannot help. */
 export const DEFAULT_PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'STOCKGUARD_E_UNKNOWN_SKU',
+  'STOCKGUARD_E_UNMAPPED_ITEM',
   'STOCKGUARD_E_BAD_QUANTITY',
   'STOCKGUARD_E_BAD_ARGUMENT',
   'STOCKGUARD_E_EMPTY_ID',
