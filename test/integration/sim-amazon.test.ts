@@ -626,6 +626,74 @@ test('a duplicate carries the same NotificationId; a delayed notification is ove
   });
 });
 
+test('apply lag: buyers keep buying at the old quantity until an accepted PATCH takes effect; then GET shows it and the MFN quantity change goes out', async () => {
+  const { queueUrl, destination } = await newQueue('apply-lag');
+  await withFake({ sqs: destination, applyLag: 300 }, async ({ fake, api }) => {
+    seedLuggage(fake, 'LAGGED', 10);
+    const accepted = await api.patchListingsItem({ sellerId: SELLER, sku: 'LAGGED', marketplaceIds: [US], body: quantityPatch(2) });
+    assert.is(accepted.data.status, 'ACCEPTED');
+    // Amazon still sells from the old 10: a buyer takes 6, more than the pushed 2.
+    const sale = await fake.sellOnAmazon('LAGGED', 6);
+    assert.is(sale.remaining, 4);
+    const readBack = await api.getListingsItem({ sellerId: SELLER, sku: 'LAGGED', marketplaceIds: [US], includedData: ['fulfillmentAvailability'] });
+    assert.equal(readBack.data.fulfillmentAvailability, [{ fulfillmentChannelCode: 'DEFAULT', quantity: 4 }], 'GET shows the quantity in effect, not the pending one');
+    const beforeApply = await receive(queueUrl, 2); // the sale's ORDER_CHANGE and its quantity change (4)
+    assert.equal(beforeApply.map((message) => message.body['NotificationType']).sort(), ['LISTINGS_ITEM_MFN_QUANTITY_CHANGE', 'ORDER_CHANGE']);
+    assert.equal(beforeApply.filter((message) => message.body['NotificationType'] === 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE').map((message) => payloadOf(message.body)['Quantity']), [4]);
+    assert.is(fake.acceptedPatches()[0]?.appliedAtMs, undefined);
+
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await fake.idle();
+    assert.ok(fake.acceptedPatches()[0]?.appliedAtMs !== undefined, 'applied once its lag passed');
+    assert.is(fake.quantity('LAGGED'), 2, 'the absolute write overwrote what Amazon had left (no compare-and-set)');
+    const [applied] = await receive(queueUrl, 1);
+    assert.ok(applied);
+    assertOfficialSchema(applied.body);
+    assert.is(applied.body['NotificationType'], 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE');
+    assert.is(payloadOf(applied.body)['Quantity'], 2);
+    await rejects(fake.sellOnAmazon('LAGGED', 3), /would not sell 3/);
+  });
+});
+
+test('apply lag drawn from a range: patches of one SKU still take effect in the order they were accepted', async () => {
+  await withFake({ applyLag: { minMs: 0, maxMs: 200, seed: 7 } }, async ({ fake, api }) => {
+    seedLuggage(fake, 'ORDERED', 10);
+    for (const quantity of [9, 8, 7, 6, 5]) await api.patchListingsItem({ sellerId: SELLER, sku: 'ORDERED', marketplaceIds: [US], body: quantityPatch(quantity) });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    assert.is(fake.quantity('ORDERED'), 5);
+    const applied = fake.acceptedPatches().map((entry) => entry.appliedAtMs);
+    assert.ok(applied.every((at) => at !== undefined));
+  });
+  await rejects(startAmazonFake({ ...LWA, sellerId: SELLER, applyLag: 5, processingDelayMs: 5 }), /not both/);
+  await rejects(startAmazonFake({ ...LWA, sellerId: SELLER, applyLag: { minMs: 10, maxMs: 5 } }), /maxMs/);
+});
+
+test('delivery lag: ORDER_CHANGE arrives after its lag, the sale resolves at once with the notification pending, and EventTime stays the sale time', async () => {
+  const { queueUrl, destination } = await newQueue('delivery-lag');
+  await withFake({ sqs: destination, deliveryLag: { ORDER_CHANGE: { minMs: 300, maxMs: 300 } }, notifyQuantityChanges: false }, async ({ fake, clock }) => {
+    seedLuggage(fake, 'LATE', 10);
+    const saleAtMs = clock.now();
+    const started = Date.now();
+    const sale = await fake.sellOnAmazon('LATE', 1);
+    assert.ok(Date.now() - started < 250, 'the sale does not wait for its notification');
+    assert.equal(sale.notifications.map((entry) => entry.status), ['pending']);
+    if (!sqs) throw new Error('fauxqs is not running');
+    const early = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    assert.is(early.Messages?.length ?? 0, 0, 'nothing on the queue before the lag');
+    await fake.idle();
+    assert.ok(Date.now() - started >= 290, 'idle() waited for the lagged notification');
+    assert.equal(sale.notifications.map((entry) => entry.status), ['sent']);
+    const [orderChange] = await receive(queueUrl, 1);
+    assert.ok(orderChange);
+    assertOfficialSchema(orderChange.body);
+    assert.is(orderChange.body['EventTime'], new Date(saleAtMs).toISOString());
+    // An explicit delayMs wins over the configured lag.
+    const quick = await fake.publishOrderChange(payloadOf(orderChange.body) as never, { delayMs: 0 });
+    assert.is(quick.status, 'sent');
+    await receive(queueUrl, 1);
+  });
+});
+
 test('FBA: a sale publishes ORDER_CHANGE (AFN) and an FBA_INVENTORY_AVAILABILITY_CHANGES snapshot, both schema-valid', async () => {
   const { queueUrl, destination } = await newQueue('fba');
   await withFake({ sqs: destination }, async ({ fake }) => {

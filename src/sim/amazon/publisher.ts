@@ -126,20 +126,29 @@ export class NotificationPublisher {
    * be sent (the entry says `failed`, with the error).
    */
   async publish(notification: SpApiNotification, options: PublishOptions = {}): Promise<PublishedNotification> {
+    return this.start(notification, options).sent;
+  }
+
+  /**
+   * Like publish(), but hands back the log entry at once (status `pending` while it waits for
+   * its delay or its batch) beside the promise of its sending. Throws at once on a schema
+   * violation. idle() waits for `sent` too; a caller that never awaits it must still catch it.
+   */
+  start(notification: SpApiNotification, options: PublishOptions = {}): { entry: PublishedNotification; sent: Promise<PublishedNotification> } {
     assertValidNotification(notification);
     const duplicates = options.duplicates ?? 0;
     if (!Number.isInteger(duplicates) || duplicates < 0) throw new Error(`duplicates must be a whole number >= 0, got ${duplicates}`);
     const entry: PublishedNotification = { notification, sqsMessageIds: [], status: this.client ? 'pending' : 'not-sent' };
     this.published.push(entry);
     trimLog(this.published, this.logLimit);
-    if (!this.client || !this.destination) return entry;
+    if (!this.client || !this.destination) return { entry, sent: Promise.resolve(entry) };
     const work = this.send(this.client, this.destination, entry, duplicates, options);
     this.unsettled.add(work);
     const forget = (): void => {
       this.unsettled.delete(work);
     };
     work.then(forget, forget);
-    return work;
+    return { entry, sent: work };
   }
 
   /** Waits until every publish started so far has settled: delayed ones sent, batches answered. */

@@ -32,6 +32,7 @@ import {
   type SpApiNotification,
 } from './notifications.ts';
 import { checkLogLimit, trimLog } from '../boundedLog.ts';
+import { lagSampler, type LagSpec } from '../lag.ts';
 import { NotificationPublisher, type PublishedNotification, type PublishOptions, type SqsBatchOptions, type SqsDestination } from './publisher.ts';
 import { TokenBucket, type UsagePlan } from './rateLimit.ts';
 import { describeAjvErrors, isJsonObject, listingsOperation, type ListingsOperation, type ListingsOperationId } from './schemas.ts';
@@ -52,9 +53,27 @@ export interface AmazonFakeOptions {
   usagePlans?: Partial<Record<ListingsOperationId, UsagePlan>>;
   /**
    * ACCEPTED only means queued (spec notes §1.1): apply accepted patches this long after
-   * answering. 0 (the default) applies them before the answer is sent.
+   * answering. 0 (the default) applies them before the answer is sent. The same as
+   * `applyLag` with a number; set one of the two.
    */
   processingDelayMs?: number;
+  /**
+   * Apply lag: how long after answering ACCEPTED a patch takes effect (ms, a `{minMs, maxMs,
+   * seed?}` range drawn per patch, or a sampler). Until then GET shows the old quantity and
+   * buyers (`sellOnAmazon`) buy against it; when it takes effect the fake sends
+   * LISTINGS_ITEM_MFN_QUANTITY_CHANGE (with `notifyQuantityChanges`). Patches of one SKU take
+   * effect in the order they were accepted, whatever their draws. Default: none (applied
+   * before the answer). Sources for realistic values: docs/sim.md, "Lags".
+   */
+  applyLag?: LagSpec;
+  /**
+   * Delivery lag of the notifications the fake publishes by itself or through the publish
+   * methods (held in the fake, like the `delayMs` publish option, which wins when given):
+   * one lag for every type, or one per NotificationType. Default: none. With a lag for
+   * ORDER_CHANGE, `sellOnAmazon` resolves as soon as the sale is made; its notifications are
+   * then `pending` and `idle()` waits for them.
+   */
+  deliveryLag?: LagSpec | Partial<Record<SpApiNotification['NotificationType'], LagSpec>>;
   /**
    * Publish LISTINGS_ITEM_MFN_QUANTITY_CHANGE when a DEFAULT quantity changes (patch, sale,
    * manual edit) and FBA_INVENTORY_AVAILABILITY_CHANGES when FBA stock changes. Default
@@ -161,7 +180,7 @@ export interface AmazonFake {
   /** A storefront sale, decremented at once (before the returned promise settles). */
   sellOnAmazon(sku: string, quantity: number, options?: SaleOptions): Promise<SaleResult>;
 
-  /** Applies every ACCEPTED patch still waiting for `processingDelayMs` now, in arrival order; returns how many. */
+  /** Applies every ACCEPTED patch still waiting for its apply lag (`applyLag`, `processingDelayMs`) now, in arrival order; returns how many. */
   processQueuedPatches(): number;
 
   /** Every PATCH answered ACCEPTED, in arrival order (the newest `submissionLogLimit` when set). */
@@ -316,7 +335,23 @@ class Sleeps {
 export async function startAmazonFake(options: AmazonFakeOptions): Promise<AmazonFake> {
   const now = options.now ?? Date.now;
   const notifyQuantityChanges = options.notifyQuantityChanges ?? true;
-  const processingDelayMs = options.processingDelayMs ?? 0;
+  if (options.processingDelayMs !== undefined && options.applyLag !== undefined) throw new Error('set processingDelayMs or applyLag, not both');
+  const applyLag = lagSampler('applyLag', options.applyLag ?? (options.processingDelayMs ? options.processingDelayMs : undefined));
+  const deliveryLags = deliveryLagSamplers(options.deliveryLag);
+  /** Per listing (seller, marketplaces, SKU): its patches still waiting for their apply lag, in acceptance order. */
+  const lanes = new Map<string, QueuedPatch[]>();
+
+  /** Applies the lane's patches from the oldest on, as long as each one's lag has passed. */
+  function drainLane(laneKey: string): void {
+    const lane = lanes.get(laneKey);
+    while (lane && lane[0]?.ready) {
+      const head = lane.shift();
+      if (!head) break;
+      queuedPatches.delete(head.entry);
+      head.apply();
+    }
+    if (lane && lane.length === 0) lanes.delete(laneKey);
+  }
   const applicationId = options.applicationId ?? 'amzn1.sellerapps.app.00000000-0000-4000-8000-stockguard00';
   const subscriptionIds: Record<SpApiNotification['NotificationType'], string> = {
     ORDER_CHANGE: randomUUID(),
@@ -345,7 +380,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   const submissions: PatchLogEntry[] = [];
   /** The ACCEPTED ones among them, kept as they arrive so acceptedPatches() is not a filter of every submission. */
   const accepted: PatchLogEntry[] = [];
-  /** ACCEPTED patches waiting for processingDelayMs, in arrival order. */
+  /** ACCEPTED patches waiting for their apply lag, in arrival order. */
   const queuedPatches = new Map<PatchLogEntry, { timer: NodeJS.Timeout; apply: () => void }>();
   const requestLog: RequestLogEntry[] = [];
   const violations: string[] = [];
@@ -360,7 +395,10 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   /** Publishes without making the caller wait; failures stay visible in notifications(). */
   function publishInBackground(build: () => SpApiNotification, notify?: PublishOptions): void {
     const sending = Promise.resolve()
-      .then(() => publisher.publish(build(), notify))
+      .then(() => {
+        const notification = build();
+        return publisher.publish(notification, lagged(notification, notify));
+      })
       .catch(() => undefined)
       .finally(() => background.delete(sending));
     background.add(sending);
@@ -567,11 +605,19 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
         entry.appliedAtMs = now();
         echoMfnChanges(store.applyPatch(sellerId, sku, marketplaceIds, patch));
       };
-      if (processingDelayMs > 0) {
+      const lagMs = applyLag?.() ?? 0;
+      const laneKey = `${sellerId}|${marketplaceIds.join(',')}|${sku}`;
+      const lane = lanes.get(laneKey);
+      if (lagMs > 0 || lane) {
+        // Patches of one listing take effect in acceptance order: one whose lag ends first
+        // waits for the ones before it, and goes right after them.
+        const queued: QueuedPatch = { entry, ready: false, apply };
+        if (lane) lane.push(queued);
+        else lanes.set(laneKey, [queued]);
         const timer = setTimeout(() => {
-          queuedPatches.delete(entry);
-          apply();
-        }, processingDelayMs);
+          queued.ready = true;
+          drainLane(laneKey);
+        }, lagMs);
         queuedPatches.set(entry, { timer, apply });
       } else {
         apply();
@@ -621,8 +667,23 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     return store.find(sku, marketplaceId);
   }
 
+  /** The publish options with the type's delivery lag drawn, unless the caller set delayMs. */
+  function lagged(notification: SpApiNotification, publish?: PublishOptions): PublishOptions | undefined {
+    const sample = deliveryLags(notification.NotificationType);
+    if (!sample || publish?.delayMs !== undefined) return publish;
+    return { ...publish, delayMs: sample() };
+  }
+
   async function publishNow(notification: SpApiNotification, publish?: PublishOptions): Promise<PublishedNotification> {
-    return publisher.publish(notification, publish);
+    return publisher.publish(notification, lagged(notification, publish));
+  }
+
+  /** Starts a publish that may wait for its delivery lag: the log entry now, the sending in the background (idle() waits). */
+  function publishPending(notification: SpApiNotification, publish?: PublishOptions): PublishedNotification {
+    const { entry, sent } = publisher.start(notification, lagged(notification, publish));
+    const tracked = sent.catch(() => undefined).finally(() => background.delete(tracked));
+    background.add(tracked);
+    return entry;
   }
 
   return {
@@ -635,6 +696,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
       sleeps.cancelAll();
       for (const queued of queuedPatches.values()) clearTimeout(queued.timer);
       queuedPatches.clear();
+      lanes.clear();
       publisher.close();
       for (const socket of hungSockets) socket.destroy();
       await Promise.allSettled([...background]);
@@ -731,6 +793,12 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
         envelopeOptions('ORDER_CHANGE', saleOptions.publish),
       );
       const quantityChange = !notifyQuantityChanges ? undefined : fulfillment === 'MFN' ? mfnQuantityNotification(listing) : fbaInventoryNotification(listing);
+      if (deliveryLags('ORDER_CHANGE') && saleOptions.publish?.delayMs === undefined) {
+        // A lagged delivery: the sale is made now, its notifications arrive later, each after its own lag.
+        const notifications = [publishPending(orderChange, saleOptions.publish)];
+        if (quantityChange) notifications.push(publishPending(quantityChange));
+        return { amazonOrderId, orderItemId, fulfillment, remaining, notifications };
+      }
       const notifications = [await publishNow(orderChange, saleOptions.publish)];
       if (quantityChange) notifications.push(await publishNow(quantityChange));
       return { amazonOrderId, orderItemId, fulfillment, remaining, notifications };
@@ -743,6 +811,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
         queuedPatches.delete(entry);
         apply();
       }
+      lanes.clear();
       return queued.length;
     },
 
@@ -800,6 +869,30 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
       return violations;
     },
   };
+}
+
+type NotificationType = SpApiNotification['NotificationType'];
+
+interface QueuedPatch {
+  entry: PatchLogEntry;
+  /** Its apply lag has passed; it applies once the patches before it did. */
+  ready: boolean;
+  apply: () => void;
+}
+
+/** One sampler per notification type (or none) from the deliveryLag option. */
+function deliveryLagSamplers(spec: AmazonFakeOptions['deliveryLag']): (type: NotificationType) => (() => number) | undefined {
+  if (spec === undefined) return () => undefined;
+  if (typeof spec === 'number' || typeof spec === 'function' || 'minMs' in spec) {
+    const sampler = lagSampler('deliveryLag', spec as LagSpec);
+    return () => sampler;
+  }
+  const perType = new Map<NotificationType, () => number>();
+  for (const [type, lag] of Object.entries(spec) as Array<[NotificationType, LagSpec | undefined]>) {
+    const sampler = lagSampler(`deliveryLag.${type}`, lag);
+    if (sampler) perType.set(type, sampler);
+  }
+  return (type) => perType.get(type);
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
