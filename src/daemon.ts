@@ -100,6 +100,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       metrics: {
         deadLettered: (_stream, reason) => metrics.deadLetters.inc({ reason }),
         reclaimed: (_stream, count) => metrics.consumerReclaimed.inc(count),
+        retired: (_stream, count) => metrics.consumersRetired.inc(count),
         handlerError: (_stream, kind) => metrics.handlerErrors.inc({ kind }),
         redisError: () => metrics.redisErrors.inc(),
       },

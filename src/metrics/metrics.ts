@@ -100,6 +100,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Pending entries taken over from idle consumers with XAUTOCLAIM',
       registers,
     }),
+    consumersRetired: new Counter({
+      name: 'stockguard_consumers_retired_total',
+      help: 'Dead consumers (idle, nothing pending) deleted from their group',
+      registers,
+    }),
     handlerErrors: new Counter({
       name: 'stockguard_consumer_handler_errors_total',
       help: 'Handler failures by kind (permanent: dead-lettered; transient: retried)',
