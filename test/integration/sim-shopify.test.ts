@@ -504,6 +504,57 @@ test('a storefront sale moves available to committed, sends orders/create, and m
   }
 });
 
+test('delivery lag: a storefront order resolves at once, its webhooks arrive after their lag with X-Shopify-Triggered-At at the sale', async () => {
+  const receiver = await startReceiver();
+  try {
+    await withFake(
+      async (fake) => {
+        const started = Date.now();
+        const sale = await fake.sellOnStorefront(SHIRT, WAREHOUSE, 1);
+        assert.ok(Date.now() - started < 200, 'the sale does not wait for its webhooks');
+        assert.equal(sale.deliveries, []);
+        assert.is(fake.level(SHIRT, WAREHOUSE)?.available, 4, 'the stock moved at once');
+        assert.is(receiver.received.length, 0, 'nothing delivered before the lag');
+        // An explicit delayMs wins over the configured lag.
+        await fake.emitWebhook('inventory_levels/update', fake.inventoryLevelUpdatePayload(SHIRT, WAREHOUSE), { delayMs: 0 });
+        assert.is(receiver.received.length, 1);
+        await fake.settleWebhooks();
+        const arrived = Date.now() - started;
+        assert.ok(arrived >= 240, `delivered after the lag (${arrived} ms)`);
+        const order = receiver.received.find((delivery) => delivery.headers['x-shopify-topic'] === 'orders/create');
+        assert.ok(order, 'orders/create delivered');
+        const triggeredAt = Date.parse(String(order.headers['x-shopify-triggered-at']));
+        assert.ok(triggeredAt - started < 200, 'X-Shopify-Triggered-At is the time of the sale, not of the delivery');
+        assert.equal(receiver.received.map((delivery) => delivery.headers['x-shopify-topic']).sort(), ['inventory_levels/update', 'inventory_levels/update', 'orders/create']);
+      },
+      { webhookUrl: receiver.url, deliveryLag: { minMs: 250, maxMs: 300, seed: 1 } },
+    );
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('delivery lag per topic; close() ends deliveries still waiting for their lag', async () => {
+  const receiver = await startReceiver();
+  try {
+    const fake = await startShopifyFake({ accessToken: TOKEN, appSecret: SECRET, shopDomain: SHOP, webhookUrl: receiver.url, deliveryLag: { 'orders/create': 60_000 } });
+    fake.addLocation({ id: WAREHOUSE, name: 'Warehouse', isActive: true, fulfillsOnlineOrders: true });
+    fake.stock(SHIRT, WAREHOUSE, { available: 5 });
+    const sale = await fake.sellOnStorefront(SHIRT, WAREHOUSE, 2);
+    assert.equal(sale.deliveries, []);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(receiver.received.map((delivery) => delivery.headers['x-shopify-topic']), ['inventory_levels/update'], 'only orders/create is lagged');
+    const started = Date.now();
+    await fake.close();
+    assert.ok(Date.now() - started < 5_000, 'close() does not wait a minute');
+    const waiting = fake.webhookDeliveries().find((delivery) => delivery.topic === 'orders/create');
+    assert.is(waiting?.error, 'Shopify fake closed');
+    await rejectsWith(startShopifyFake({ accessToken: TOKEN, appSecret: SECRET, shopDomain: SHOP, deliveryLag: -1 }), /deliveryLag must be/);
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('injected 503, connection reset and timeout reach the client as errors', async () => {
   await withFake(async (fake) => {
     const client = clientFor(fake);

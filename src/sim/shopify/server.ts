@@ -25,6 +25,7 @@ import { gid, requireGid } from './ids.ts';
 import { type ItemInput, InventoryStore, type LevelRecord, type LevelSnapshot, type LocationInput, type StockInput } from './inventory.ts';
 import { type AcceptedWrite, IdempotencyStore, type ResolverContext, createRootValue, fieldResolver } from './resolvers.ts';
 import { SCHEMA_API_VERSION, adminSchema } from './schema.ts';
+import { lagSampler, type LagSpec } from '../lag.ts';
 import {
   type EmitOptions,
   type RedeliverOptions,
@@ -66,6 +67,15 @@ export interface ShopifyFakeOptions {
   requestLogLimit?: number;
   /** Keep about this many entries in `writes()`, the newest (sequence numbers keep counting). Default: keep every write. */
   writeLogLimit?: number;
+  /**
+   * Delivery lag of webhooks (ms, a `{minMs, maxMs, seed?}` range drawn per delivery, or a
+   * sampler), for every topic or per topic (`{'orders/create': …}`); an emit's own `delayMs`
+   * wins. X-Shopify-Triggered-At stays the time of the event. With a lag for `orders/create`
+   * (or `orders/cancelled`), storefront orders resolve as soon as the stock moved, with no
+   * deliveries in the result: the webhooks follow on their own (`settleWebhooks()` waits,
+   * `webhookDeliveries()` lists them). Default: none. Sources for realistic values: docs/sim.md, "Lags".
+   */
+  deliveryLag?: LagSpec | Readonly<Record<string, LagSpec>>;
 }
 
 export interface RequestRecord {
@@ -133,6 +143,21 @@ function errorJson(error: GraphQLError, code?: string): GraphQLFormattedError {
   return code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted;
 }
 
+/** One sampler per topic (or none) from the deliveryLag option. */
+function webhookLagSamplers(spec: ShopifyFakeOptions['deliveryLag']): ((topic: string) => (() => number) | undefined) | undefined {
+  if (spec === undefined) return undefined;
+  if (typeof spec === 'number' || typeof spec === 'function' || 'minMs' in spec) {
+    const sampler = lagSampler('deliveryLag', spec as LagSpec);
+    return () => sampler;
+  }
+  const perTopic = new Map<string, () => number>();
+  for (const [topic, lag] of Object.entries(spec as Readonly<Record<string, LagSpec>>)) {
+    const sampler = lagSampler(`deliveryLag[${topic}]`, lag);
+    if (sampler) perTopic.set(topic, sampler);
+  }
+  return (topic) => perTopic.get(topic);
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -177,6 +202,7 @@ export class ShopifyFake {
       apiVersion: SCHEMA_API_VERSION,
       clock: this.clock,
       logLimit: options.webhookLogLimit,
+      deliveryLag: webhookLagSamplers(options.deliveryLag),
     });
   }
 
@@ -370,7 +396,11 @@ export class ShopifyFake {
   private async announce(topic: string, order: StorefrontOrder, levels: readonly LevelRecord[], webhooks: boolean | undefined): Promise<StorefrontSale> {
     const snapshots = levels.map((level) => this.store.snapshot(level));
     const deliveries: WebhookDelivery[] = [];
-    if (webhooks !== false && this.emitter.url) {
+    if (webhooks !== false && this.emitter.url && this.emitter.lagged(topic)) {
+      // A lagged delivery: the order is placed now, each webhook arrives after its own lag.
+      this.emitter.background(topic, orderPayload(order));
+      if (this.options.inventoryLevelWebhooks !== false) for (const level of levels) this.emitter.background('inventory_levels/update', this.levelPayload(level));
+    } else if (webhooks !== false && this.emitter.url) {
       deliveries.push(...(await this.emitter.emit(topic, orderPayload(order))));
       if (this.options.inventoryLevelWebhooks !== false) {
         for (const level of levels) deliveries.push(...(await this.emitter.emit('inventory_levels/update', this.levelPayload(level))));

@@ -122,7 +122,7 @@ export interface WebhookDelivery {
 export interface EmitOptions {
   /** Send the same event again: true for one extra delivery, or a count. Same X-Shopify-Event-Id, a new X-Shopify-Webhook-Id. */
   duplicate?: boolean | number;
-  /** Wait this long before the first delivery (several emits with different delays arrive out of order). */
+  /** Wait this long before the first delivery (several emits with different delays arrive out of order). Default: the emitter's delivery lag for the topic, else none. */
   delayMs?: number;
   /** Reuse an event id, e.g. to replay an event as a separate emit. */
   eventId?: string;
@@ -149,6 +149,8 @@ export interface WebhookEmitterOptions {
    * first, dropped in chunks once the log is a quarter over. Default: keep every delivery.
    */
   logLimit?: number;
+  /** Delivery lag per topic: draws the wait before a delivery whose emit sets no `delayMs`; undefined: none. */
+  deliveryLag?: (topic: string) => (() => number) | undefined;
 }
 
 // Shopify fails a delivery that has not answered within 5 s (shopify-notes.md §4.3).
@@ -162,6 +164,8 @@ export class WebhookEmitter {
   private readonly byWebhookId = new Map<string, WebhookDelivery>();
   private readonly inFlight = new Set<AbortController>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Delays (delayMs, delivery lags) still running: close() ends them, and their deliveries fail as "Shopify fake closed". */
+  private readonly sleeping = new Map<NodeJS.Timeout, () => void>();
   private readonly idPrefix = randomUUID().slice(0, 36 - WEBHOOK_SEQUENCE_DIGITS);
   private readonly logLimit: number | undefined;
   private sequence = 0;
@@ -193,8 +197,9 @@ export class WebhookEmitter {
     const eventId = options.eventId ?? randomUUID();
     const triggeredAt = options.triggeredAt ?? new Date(this.options.clock()).toISOString();
     const copies = 1 + (options.duplicate === true ? 1 : typeof options.duplicate === 'number' ? options.duplicate : 0);
+    const delayMs = options.delayMs ?? this.options.deliveryLag?.(topic)?.();
     const work = (async () => {
-      if (options.delayMs) await this.sleep(options.delayMs);
+      if (delayMs) await this.sleep(delayMs);
       const deliveries: WebhookDelivery[] = [];
       for (let copy = 0; copy < copies; copy += 1) {
         deliveries.push(await this.send(url, this.prepare(topic, body, eventId, triggeredAt)));
@@ -231,6 +236,11 @@ export class WebhookEmitter {
     return this.track(this.send(url, this.prepare(original.topic, original.body, original.eventId, triggeredAt)));
   }
 
+  /** Whether deliveries of this topic wait for a delivery lag. */
+  lagged(topic: string): boolean {
+    return this.options.deliveryLag?.(topic) !== undefined;
+  }
+
   /** Fire-and-forget deliveries made by the fake itself (echoes, storefront orders): failures are only logged. */
   background(topic: string, payload: WebhookJson): void {
     if (!this.options.url || this.closed) return;
@@ -244,6 +254,11 @@ export class WebhookEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const [timer, wake] of this.sleeping) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.sleeping.clear();
     for (const controller of this.inFlight) controller.abort(new Error('Shopify fake closed'));
     await this.settle();
   }
@@ -320,6 +335,13 @@ export class WebhookEmitter {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleeping.delete(timer);
+        resolve();
+      }, ms);
+      this.sleeping.set(timer, resolve);
+    });
   }
 }
