@@ -198,7 +198,10 @@ try {
     { name: 'Amazon MFN quantity', color: '#ff9900', points: [] },
     { name: 'ledger available − holdback', color: '#1d2430', points: [] },
   ];
-  const stockguardOversold: Series = { name: 'stockguard', color: '#3b7dd8', points: [{ x: 0, y: 0 }] };
+  // Ground truth for the oversold chart: when each sale was accepted on its channel, and
+  // when stock left the shelf unseen; not the daemon's counters, which lag the sale.
+  const soldLog: { atMs: number; sku: string; quantity: number }[] = [];
+  const shrinkLog: { atMs: number; sku: string; quantity: number }[] = [];
   const exposureSamples: { x: number; y: number }[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const track = (promise: Promise<unknown>) => {
@@ -229,6 +232,7 @@ try {
           shopify.sellOnStorefront(entry.shopify!.inventoryItemId, FAKE_LOCATION, quantity).then(
             (sale) => {
               accepted.shopify += quantity;
+              soldLog.push({ atMs: Date.now(), sku: entry.sku, quantity });
               toShip.push({ at: Date.now(), sku: entry.sku, quantity, order: { channel: 'shopify', orderId: `gid://shopify/Order/${sale.order.id}`, lineId: `gid://shopify/LineItem/${sale.order.lines[0]!.lineItemId}` } });
             },
             () => void (refused.shopify += 1),
@@ -241,6 +245,7 @@ try {
             (sale) => {
               if (sale.fulfillment === 'FBA') return void (accepted.amazonFba += quantity);
               accepted.amazon += quantity;
+              soldLog.push({ atMs: Date.now(), sku: entry.sku, quantity });
               toShip.push({ at: Date.now(), sku: entry.sku, quantity, order: { channel: 'amazon', orderId: sale.amazonOrderId, lineId: sale.orderItemId } });
             },
             () => void (refused.amazon += 1),
@@ -257,12 +262,12 @@ try {
     // on the shelf); elsewhere 2 units go missing unseen.
     if (!shrinkDone && now > saleStart + durationS * 500) {
       shrinkDone = true;
-      wms.shrink(entries[1]!.sku, 3);
+      shrinkLog.push({ atMs: now, sku: entries[1]!.sku, quantity: wms.shrink(entries[1]!.sku, 3) });
       track(wms.count(entries[1]!.sku, wms.onHand(entries[1]!.sku)!));
     }
     if (!lostDone && now > saleStart + durationS * 600) {
       lostDone = true;
-      wms.shrink(entries[HOT]!.sku, 2);
+      shrinkLog.push({ atMs: now, sku: entries[HOT]!.sku, quantity: wms.shrink(entries[HOT]!.sku, 2) });
     }
     if (now >= nextSample) {
       nextSample += 250;
@@ -271,7 +276,6 @@ try {
       sellableSeries[0]!.points.push({ x, y: shopify.level(hot.shopify!.inventoryItemId, FAKE_LOCATION)!.available });
       sellableSeries[1]!.points.push({ x, y: amazon.quantity(hot.amazon!.sellerSku) ?? 0 });
       sellableSeries[2]!.points.push({ x, y: Math.max(0, ledgerState.onHand - ledgerState.reserved - ledgerState.holdback) });
-      stockguardOversold.points.push({ x, y: await counter(daemon.metrics, 'stockguard_oversold_units_total') });
       exposureSamples.push({ x, y: await counter(daemon.metrics, 'stockguard_exposure_units') });
     }
     if (now >= nextProgress) {
@@ -310,6 +314,8 @@ try {
   }
   const fbaWrites = amazon.acceptedPatches().filter((patch) => entries.some((entry) => entry.amazon?.sellerSku === patch.sku && entry.amazon?.fulfillment === 'FBA')).length;
   if (fbaWrites > 0) invariantsHold = false;
+  const soldBeyondStock = groundTruthOversold(onHand, soldLog, shrinkLog, saleStart);
+  const stockguardOversold: Series = { name: 'stockguard (units sold beyond stock)', color: '#3b7dd8', points: soldBeyondStock.points };
   const baseline = simulateNaiveSync({ onHand, channels: ['shopify', 'amazon'], attempts, syncIntervalMs: 300_000, startMs: saleStart });
   const pushes = await counter(daemon.metrics, 'stockguard_pushes_total');
   const sales = accepted.shopify + accepted.amazon;
@@ -320,7 +326,8 @@ try {
   const summary = [
     { label: 'units sold on Shopify', stockguard: String(accepted.shopify), baseline: String(baseline.acceptedByChannel.shopify ?? 0) },
     { label: 'units sold on Amazon (MFN)', stockguard: String(accepted.amazon), baseline: String(baseline.acceptedByChannel.amazon ?? 0) },
-    { label: 'units oversold', stockguard: `${oversoldUnits} (${Object.entries(oversoldByChannel).map(([channel, units]) => `${channel} ${units}`).join(', ') || 'none'})`, baseline: String(baseline.oversoldUnits) },
+    { label: 'units sold beyond stock (ground truth)', stockguard: String(soldBeyondStock.total), baseline: String(baseline.oversoldUnits) },
+    { label: 'units oversold (ledger)', stockguard: `${oversoldUnits} (${Object.entries(oversoldByChannel).map(([channel, units]) => `${channel} ${units}`).join(', ') || 'none'})`, baseline: String(baseline.oversoldUnits) },
     { label: 'sale-to-channel propagation p50 / p99', stockguard: `${latency.p50.toFixed(0)} / ${latency.p99.toFixed(0)} ms`, baseline: 'up to 300 000 ms (5-minute sync)' },
     { label: 'pushes sent / units sold', stockguard: `${pushes} / ${sales}`, baseline: `${Math.ceil((durationS * 1000) / 300_000) * skuCount * 2} syncs` },
     { label: 'peak exposure (units)', stockguard: String(Math.max(0, ...exposureSamples.map((sample) => sample.y))), baseline: 'every channel shows all stock' },
@@ -338,7 +345,7 @@ try {
     generatedAt: new Date().toISOString(),
     environment,
     settings: { durationS, rate, skus: skuCount, hotSkus: HOT, latencyMs, faults: values.faults ?? false },
-    stockguard: { accepted, refused, oversoldUnits, oversoldByChannel, propagationMs: latency, pushes, sales, driftUnits, driftCorrections, convergedAfterS, fbaWrites, reconciliation: reconciliation.totals, invariantsHold, exposure: exposureSamples },
+    stockguard: { accepted, refused, oversoldUnits, soldBeyondStock: soldBeyondStock.total, oversoldByChannel, propagationMs: latency, pushes, sales, driftUnits, driftCorrections, convergedAfterS, fbaWrites, reconciliation: reconciliation.totals, invariantsHold, exposure: exposureSamples },
     baseline: { acceptedByChannel: baseline.acceptedByChannel, oversoldUnits: baseline.oversoldUnits, oversoldBySku: baseline.oversoldBySku },
     summary,
   };
@@ -387,6 +394,33 @@ async function counterByLabel(metrics: Awaited<ReturnType<typeof startDaemon>>['
     totals[key] = (totals[key] ?? 0) + value.value;
   }
   return totals;
+}
+
+/**
+ * Units sold beyond what the shelf held, over time: per SKU, max(0, units sold − (opening
+ * stock − shrinkage)), summed, from the times the channels accepted each sale.
+ */
+function groundTruthOversold(
+  opening: Record<string, number>,
+  sold: readonly { atMs: number; sku: string; quantity: number }[],
+  shrunk: readonly { atMs: number; sku: string; quantity: number }[],
+  startMs: number,
+): { total: number; points: { x: number; y: number }[] } {
+  const events = [...sold.map((sale) => ({ ...sale, kind: 'sale' as const })), ...shrunk.map((loss) => ({ ...loss, kind: 'loss' as const }))].sort((a, b) => a.atMs - b.atMs);
+  const soldBySku = new Map<string, number>();
+  const stockBySku = new Map(Object.entries(opening));
+  const beyond = (sku: string) => Math.max(0, (soldBySku.get(sku) ?? 0) - (stockBySku.get(sku) ?? 0));
+  let total = 0;
+  const points = [{ x: 0, y: 0 }];
+  for (const event of events) {
+    total -= beyond(event.sku);
+    if (event.kind === 'sale') soldBySku.set(event.sku, (soldBySku.get(event.sku) ?? 0) + event.quantity);
+    else stockBySku.set(event.sku, (stockBySku.get(event.sku) ?? 0) - event.quantity);
+    total += beyond(event.sku);
+    const x = Math.max(0, (event.atMs - startMs) / 1000);
+    if (points[points.length - 1]!.y !== total) points.push({ x, y: total });
+  }
+  return { total, points };
 }
 
 function percentiles(samples: number[]): { p50: number; p99: number; n: number } {
