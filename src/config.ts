@@ -8,6 +8,7 @@ import { StockguardError } from './errors.ts';
 import { ThresholdsSchema, type ThresholdsByClass } from './domain/reconcile.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const lagBound = (fallback: number) => z.coerce.number().positive().max(86_400).default(fallback);
 const secret = z.string().min(16, 'must be at least 16 characters').optional();
 
 export const ROLES = ['http', 'consumers', 'sqs', 'holds', 'pushers', 'reconcile'] as const;
@@ -128,6 +129,11 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_DYNAMIC_HOLDBACK_DEFAULT_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(1_000),
   STOCKGUARD_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: z.coerce.number().int().min(0).max(100).default(10),
+  // Channel lag bounds (docs/operations.md, StockguardChannelLagOverBound).
+  STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS: lagBound(60),
+  STOCKGUARD_AMAZON_DELIVERY_LAG_BOUND_SECONDS: lagBound(300),
+  STOCKGUARD_SHOPIFY_APPLY_LAG_BOUND_SECONDS: lagBound(30),
+  STOCKGUARD_AMAZON_APPLY_LAG_BOUND_SECONDS: lagBound(1800),
 });
 
 export interface Config {
@@ -164,6 +170,8 @@ export interface Config {
   shopify: ShopifySettings | undefined;
   /** Set when AMAZON_SELLER_ID is (the LWA credentials and marketplaces are then required). */
   amazon: AmazonSettings | undefined;
+  /** Per channel, the lags the p99 should stay under (seconds): exported as stockguard_channel_lag_bound_seconds for the alert. */
+  lagBounds: Record<'shopify' | 'amazon', { deliverySeconds: number; applySeconds: number }>;
 }
 
 export interface RedisTlsFiles {
@@ -334,6 +342,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             burst: values.STOCKGUARD_AMAZON_BURST,
           }
         : undefined,
+    lagBounds: {
+      shopify: { deliverySeconds: values.STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS, applySeconds: values.STOCKGUARD_SHOPIFY_APPLY_LAG_BOUND_SECONDS },
+      amazon: { deliverySeconds: values.STOCKGUARD_AMAZON_DELIVERY_LAG_BOUND_SECONDS, applySeconds: values.STOCKGUARD_AMAZON_APPLY_LAG_BOUND_SECONDS },
+    },
   };
 }
 

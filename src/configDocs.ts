@@ -272,4 +272,20 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     text: "Quiet time (since the push, the channel's report and the ledger's last change) before a disagreement counts as drift. Keep it above the p99 sale-to-ledger latency.",
   },
   STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: { section: 'pushers', text: 'How many SKUs `stockguard_exposure_top_units` lists (0–100).' },
+  STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS: {
+    section: 'pushers',
+    text: 'Bound on the Shopify delivery lag (from `X-Shopify-Triggered-At` to receipt): alert `StockguardChannelLagOverBound` fires when the p99 of `stockguard_channel_delivery_lag_seconds{channel="shopify"}` stays above it. Shopify calls webhooks near-real-time but warns of rare delays up to a day (docs/sim.md, "Lags").',
+  },
+  STOCKGUARD_AMAZON_DELIVERY_LAG_BOUND_SECONDS: {
+    section: 'pushers',
+    text: 'Bound on the Amazon delivery lag (notification `EventTime` to receipt from SQS), as above for `channel="amazon"`. On Amazon (no compare-and-set) a sale that arrives later than this may oversell beyond the budget (I8).',
+  },
+  STOCKGUARD_SHOPIFY_APPLY_LAG_BOUND_SECONDS: {
+    section: 'pushers',
+    text: 'Bound on the Shopify apply lag (push acknowledged to `inventory_levels/update` reporting the pushed value). Shopify applies `inventorySetQuantities` before it answers, so this only catches a slow or lost echo.',
+  },
+  STOCKGUARD_AMAZON_APPLY_LAG_BOUND_SECONDS: {
+    section: 'pushers',
+    text: 'Bound on the Amazon apply lag (PATCH `ACCEPTED` to `LISTINGS_ITEM_MFN_QUANTITY_CHANGE` reporting the pushed value). Sellers report minutes; `JSON_LISTINGS_FEED` took about 30 minutes in 2026 (docs/sim.md, "Lags").',
+  },
 };

@@ -58,11 +58,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const streams = EVENT_KINDS.flatMap((kind) => ledger.keys.eventStreams(kind, config.streams.partitions));
   const timers: NodeJS.Timeout[] = [];
   let consumersReady = !roles.has('consumers');
+  for (const channel of ['shopify', 'amazon'] as const) {
+    metrics.channelLagBound.set({ channel, kind: 'delivery' }, config.lagBounds[channel].deliverySeconds);
+    metrics.channelLagBound.set({ channel, kind: 'apply' }, config.lagBounds[channel].applySeconds);
+  }
+  // Apply lag: a fresh channel level equal to the last acknowledged push confirms that push.
+  const pushStore = new PushStore(redis, ledger.keys, ledger);
 
   let consumer: StreamConsumer | undefined;
   let trimmer: StreamTrimmer | undefined;
   // The consumers measure sale-to-ledger latency; its p99 sizes the pushers' dynamic holdback.
-  const saleLatency = roles.has('consumers') ? new SaleLatencyReporter(new PushStore(redis, ledger.keys, ledger), clock) : undefined;
+  const saleLatency = roles.has('consumers') ? new SaleLatencyReporter(pushStore, clock) : undefined;
   if (roles.has('consumers')) {
     consumer = new StreamConsumer({
       redis,
@@ -96,6 +102,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         });
         recordApplied(metrics, event, outcome, clock);
         if (event.type === 'order.placed') saleLatency?.record(clock() - event.receivedAtMs);
+        if (event.type === 'channel.level' && outcome.kind === 'observed' && outcome.fresh && outcome.sku !== undefined) {
+          // Only a metric: a Redis failure here must not make the event fail and be retried.
+          const lagMs = await pushStore.confirmApplied(outcome.sku, event.channel, event).catch(() => {
+            metrics.redisErrors.inc();
+            return undefined;
+          });
+          if (lagMs !== undefined) metrics.channelApplyLag.observe({ channel: event.channel }, lagMs / 1000);
+        }
       },
       metrics: {
         deadLettered: (_stream, reason) => metrics.deadLetters.inc({ reason }),
@@ -142,6 +156,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         publishFailed: () => metrics.sqsMessages.inc({ outcome: 'publish_failed' }),
         deleteFailed: (count) => metrics.sqsMessages.inc({ outcome: 'delete_failed' }, count),
         receiveFailed: () => metrics.sqsReceiveErrors.inc(),
+        deliveryLag: (seconds) => metrics.channelDeliveryLag.observe({ channel: 'amazon' }, seconds),
       },
     });
     poller.start();
@@ -194,7 +209,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ];
     const counters = { webhook: (source: 'shopify' | 'wms', _topic: string, outcome: string) => metrics.webhookRequests.inc({ source, outcome }) };
     if (config.secrets.shopifyAppSecrets.length > 0) {
-      routes.push(shopifyWebhookRoute({ sink, appSecrets: config.secrets.shopifyAppSecrets, maxAgeSeconds: config.webhooks.shopifyMaxAgeSeconds, clock, logger, counters }));
+      routes.push(
+        shopifyWebhookRoute({
+          sink,
+          appSecrets: config.secrets.shopifyAppSecrets,
+          maxAgeSeconds: config.webhooks.shopifyMaxAgeSeconds,
+          clock,
+          logger,
+          counters,
+          deliveryLag: (seconds) => metrics.channelDeliveryLag.observe({ channel: 'shopify' }, seconds),
+        }),
+      );
     } else {
       logger.warn('SHOPIFY_APP_SECRET is not set: POST /webhooks/shopify is off');
     }

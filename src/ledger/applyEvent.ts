@@ -20,7 +20,7 @@ export type ApplyOutcome =
   | { kind: 'reserved'; lines: OrderLineResult[] }
   | { kind: 'released'; units: number }
   | { kind: 'applied' | 'duplicate' }
-  | { kind: 'observed'; fresh: boolean }
+  | { kind: 'observed'; fresh: boolean; sku?: string }
   | { kind: 'unmapped'; channelItemId: string };
 
 export async function applyEvent(event: StockguardEvent, dependencies: ApplyDependencies): Promise<ApplyOutcome> {
@@ -70,7 +70,7 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
         observedAtMs: event.observedAtMs,
         eventId: event.eventId,
       });
-      return { kind: 'observed', fresh };
+      return { kind: 'observed', fresh, sku };
     }
     case 'fba.inventory': {
       const sku = await dependencies.resolveChannelItem('amazon', event.sellerSku);

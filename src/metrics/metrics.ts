@@ -3,6 +3,9 @@
 // labels). docs/metrics.md lists each one; test/unit/metrics.test.ts keeps the two in sync.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Channel lags: sub-second when all is well, tens of minutes when a channel queues (Amazon's listings processing). */
+const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600];
+
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'stockguard_process_' });
@@ -232,6 +235,26 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     fbaSkipped: new Counter({
       name: 'stockguard_fba_skipped_total',
       help: 'Amazon pushes skipped because the SKU is fulfilled by Amazon (FBA quantities are never written, I6)',
+      registers,
+    }),
+    channelDeliveryLag: new Histogram({
+      name: 'stockguard_channel_delivery_lag_seconds',
+      help: 'Time from a channel event (Shopify X-Shopify-Triggered-At, Amazon EventTime) to its receipt by stockguard, for deliveries that brought a new event, by channel',
+      labelNames: ['channel'] as const,
+      buckets: LAG_BUCKETS,
+      registers,
+    }),
+    channelApplyLag: new Histogram({
+      name: 'stockguard_channel_apply_lag_seconds',
+      help: 'Time from a channel accepting a pushed quantity to the channel reporting that quantity in effect (its own event time), by channel',
+      labelNames: ['channel'] as const,
+      buckets: LAG_BUCKETS,
+      registers,
+    }),
+    channelLagBound: new Gauge({
+      name: 'stockguard_channel_lag_bound_seconds',
+      help: 'Configured bound of a channel lag (kind: delivery, apply), which the p99 of the measured lag should stay under',
+      labelNames: ['channel', 'kind'] as const,
       registers,
     }),
     shopifyLocationProblems: new Gauge({

@@ -4,7 +4,8 @@
 //                             the channel acknowledged (what "changed" is measured against)
 //   <prefix>:pushstate:{SKU}  hash: `sales` (JSON buckets of units sold per second over
 //                             the holdback window), `cursor` (last journal id read),
-//                             `dynamic_holdback` (units in force)
+//                             `dynamic_holdback` (units in force), `applied:<channel>`
+//                             (atMs of the last push the channel confirmed in effect)
 //   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
 //                             p99 sale-to-ledger latency
 import type { SalesChannel } from '../catalog/entry.ts';
@@ -87,6 +88,26 @@ export class PushStore {
 
   async recordPushed(sku: string, channel: SalesChannel, level: PushedLevel): Promise<void> {
     await this.redis.hset(this.keys.pushedLevels(sku), channel, JSON.stringify(level));
+  }
+
+  /**
+   * Apply lag: the channel reported `observation` for the SKU (a fresh channel.level). When
+   * it reports the quantity of the last push the channel acknowledged, and its time is not
+   * before that acknowledgement (less `slackMs`: a channel with no apply lag applies before
+   * we see its answer), that push is in effect: returns the lag in ms (never negative) and
+   * remembers the push as confirmed, so a later echo of the same value is not counted again.
+   * Undefined otherwise (no push, another value, already confirmed, an older report).
+   * Two replicas confirming one push at the same instant may both count it (no lock): rare,
+   * and only a metric.
+   */
+  async confirmApplied(sku: string, channel: SalesChannel, observation: { quantity: number; observedAtMs: number }, slackMs = 60_000): Promise<number | undefined> {
+    const field = `applied:${channel}`;
+    const [raw, confirmed] = await Promise.all([this.redis.hget(this.keys.pushedLevels(sku), channel), this.redis.hget(this.keys.pushState(sku), field)]);
+    const pushed = parsePushed(raw ?? undefined);
+    if (!pushed || pushed.quantity !== observation.quantity) return undefined;
+    if (confirmed === String(pushed.atMs) || observation.observedAtMs < pushed.atMs - slackMs) return undefined;
+    await this.redis.hset(this.keys.pushState(sku), field, String(pushed.atMs));
+    return Math.max(0, observation.observedAtMs - pushed.atMs);
   }
 
   async saveState(sku: string, state: PushState): Promise<void> {

@@ -25,6 +25,8 @@ let sink: RedisEventSink;
 let holds: CheckoutHolds;
 let nowMs = Date.parse('2026-11-27T12:00:00Z');
 const clock = () => nowMs;
+/** What the Shopify route reported as delivery lags: [seconds, topic]. */
+const deliveryLags: Array<[number, string]> = [];
 
 test.before(async () => {
   redisHandle = await startTestRedis();
@@ -37,7 +39,7 @@ test.before(async () => {
     bodyLimitBytes: 64 * 1024,
     logger,
     routes: [
-      shopifyWebhookRoute({ sink, appSecrets: [APP_SECRET], maxAgeSeconds: 3600, clock, logger }),
+      shopifyWebhookRoute({ sink, appSecrets: [APP_SECRET], maxAgeSeconds: 3600, clock, logger, deliveryLag: (seconds, topic) => deliveryLags.push([seconds, topic]) }),
       wmsWebhookRoute({ sink, secret: WMS_SECRET, maxAgeSeconds: 300, clock, logger }),
       ...reservationRoutes({ holds, apiToken: API_TOKEN }),
     ],
@@ -59,7 +61,7 @@ async function streamEntries(): Promise<unknown[]> {
   return events;
 }
 
-function shopify(topic: string, body: string, options: { eventId?: string; secret?: string; triggeredAt?: string } = {}) {
+function shopify(topic: string, body: string, options: { eventId?: string; secret?: string; triggeredAt?: string | null } = {}) {
   return fetch(`${http.url}/webhooks/shopify`, {
     method: 'POST',
     headers: {
@@ -67,7 +69,7 @@ function shopify(topic: string, body: string, options: { eventId?: string; secre
       'x-shopify-topic': topic,
       'x-shopify-hmac-sha256': signShopify(body, options.secret ?? APP_SECRET),
       'x-shopify-event-id': options.eventId ?? 'evt-1',
-      'x-shopify-triggered-at': options.triggeredAt ?? new Date(nowMs).toISOString(),
+      ...(options.triggeredAt === null ? {} : { 'x-shopify-triggered-at': options.triggeredAt ?? new Date(nowMs).toISOString() }),
     },
     body,
   });
@@ -104,6 +106,25 @@ test('a redelivery with the same event id is acknowledged and appended once', as
   assert.equal([first.status, second.status], [200, 200]);
   assert.equal(await second.json(), { accepted: 0, duplicates: 1, skippedLines: 0 });
   assert.is((await streamEntries()).length, before + 1);
+});
+
+test('delivery lag: X-Shopify-Triggered-At (else the payload time) to receipt, for deliveries that bring a new event only', async () => {
+  deliveryLags.length = 0;
+  const ninetySecondsAgo = new Date(nowMs - 90_000).toISOString();
+  assert.is((await shopify('orders/create', ORDER.replace('9007199254740993', '71'), { eventId: 'e-lag-1', triggeredAt: ninetySecondsAgo })).status, 200);
+  assert.equal(deliveryLags, [[90, 'orders/create']]);
+  // Shopify's retry of the same event keeps the original trigger time; as a duplicate it is not counted again.
+  assert.is((await shopify('orders/create', ORDER.replace('9007199254740993', '71'), { eventId: 'e-lag-1', triggeredAt: ninetySecondsAgo })).status, 200);
+  assert.is(deliveryLags.length, 1);
+  // No header: the order's own time.
+  const withTimes = `{"id":72,"created_at":"${new Date(nowMs - 30_000).toISOString()}","line_items":[{"id":1,"sku":"TEE","quantity":1}]}`;
+  assert.is((await shopify('orders/create', withTimes, { eventId: 'e-lag-2', triggeredAt: null })).status, 200);
+  assert.equal(deliveryLags[1], [30, 'orders/create']);
+  // A trigger time ahead of our clock (skew) counts as 0; an unknown topic counts nothing.
+  assert.is((await shopify('orders/create', ORDER.replace('9007199254740993', '73'), { eventId: 'e-lag-3', triggeredAt: new Date(nowMs + 5_000).toISOString() })).status, 200);
+  assert.equal(deliveryLags[2], [0, 'orders/create']);
+  assert.is((await shopify('products/update', '{}', { eventId: 'e-lag-4' })).status, 200);
+  assert.is(deliveryLags.length, 3);
 });
 
 test('a wrong HMAC is 401 and appends nothing; a stale delivery is refused', async () => {

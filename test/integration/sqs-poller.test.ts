@@ -87,6 +87,10 @@ class Counters implements SqsPollerCounters {
   deadLetterFailures = 0;
   deleteFailures = 0;
   receiveFailures = 0;
+  deliveryLags: Array<[number, string]> = [];
+  deliveryLag(seconds: number, notificationType: string): void {
+    this.deliveryLags.push([seconds, notificationType]);
+  }
   receiveStarted(): void {
     this.receives += 1;
   }
@@ -289,6 +293,27 @@ test('each notification is published with its NotificationId, then deleted; igno
   assert.equal(counters.ignoredReasons.sort(), ['afn-order', 'order-shipped', 'unsupported-type']);
   assert.equal([counters.receivedMessages, counters.publishedEvents, counters.deleteFailures], [6, 4, 0]);
   await assertQueueEmpty(queueUrl);
+  await poller.stop();
+});
+
+test('delivery lag: EventTime to receipt per message that brought a new event; a redelivered duplicate and an ignored one count nothing', async () => {
+  const queueUrl = await newQueue();
+  await send(queueUrl, orderChange('n-lag-order', 'Unshipped'));
+  await send(queueUrl, mfnQuantity('n-lag-level', 5));
+  await send(queueUrl, orderChange('n-lag-afn', 'Unshipped', 'AFN'));
+  const sink = new RecordingSink();
+  const counters = new Counters();
+  const poller = newPoller(queueUrl, { sink, counters, clock: () => Date.parse('2024-05-01T10:06:00.000Z') });
+  assert.is((await poller.pollOnce()).received, 3);
+  assert.equal(counters.deliveryLags.sort(), [[360, 'ORDER_CHANGE'], [60, 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE']].sort());
+  await send(queueUrl, orderChange('n-lag-order', 'Unshipped'));
+  const again = await poller.pollOnce();
+  assert.is(again.duplicates, 1);
+  assert.is(counters.deliveryLags.length, 2, 'a duplicate is not a new delivery lag');
+  // The schemas require EventTime (PublishTime is only the fallback); a time ahead of our clock (skew) counts as 0.
+  await send(queueUrl, orderChange('n-lag-ahead', 'Unshipped').replace('114-3941689-8772232', '114-0000000-0000001').replace('"EventTime":"2024-05-01T10:00:00.000Z"', '"EventTime":"2024-05-01T10:07:00.000Z"'));
+  await poller.pollOnce();
+  assert.equal(counters.deliveryLags.at(-1), [0, 'ORDER_CHANGE']);
   await poller.stop();
 });
 

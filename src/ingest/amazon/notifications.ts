@@ -43,6 +43,8 @@ export type NotificationOutcome =
       /** NotificationMetadata.NotificationId; each event's eventId is this id, suffixed `:<index>` when there are several. */
       deliveryId: string;
       notificationType: SupportedNotificationType;
+      /** When the change happened at Amazon: EventTime, else NotificationMetadata.PublishTime (ms); undefined when neither parses. */
+      eventTimeMs?: number | undefined;
     }
   | { kind: 'ignored'; reason: IgnoreReason; detail: string; notificationType: string; deliveryId: string | undefined }
   | { kind: 'rejected'; reason: string; notificationType: string | undefined; deliveryId: string | undefined };
@@ -91,6 +93,12 @@ export function parseAmazonNotification(body: string, options: ParseNotification
     return rejected(`${type}: NotificationMetadata.NotificationId is missing or empty`, type, undefined);
   }
   const context: MappingContext = { notification: parsed, notificationId: deliveryId, options };
+  const outcome = mapNotification(type, context);
+  if (outcome.kind === 'events') outcome.eventTimeMs = eventTimeOf(parsed);
+  return outcome;
+}
+
+function mapNotification(type: SupportedNotificationType, context: MappingContext): NotificationOutcome {
   switch (type) {
     case 'ORDER_CHANGE':
       return mapOrderChange(context);
@@ -99,6 +107,17 @@ export function parseAmazonNotification(body: string, options: ParseNotification
     case 'FBA_INVENTORY_AVAILABILITY_CHANGES':
       return mapFbaInventory(context);
   }
+}
+
+/** EventTime (when the change happened), else PublishTime (when Amazon sent it): the start of the delivery lag. */
+function eventTimeOf(notification: JsonObject): number | undefined {
+  const metadata = notification['NotificationMetadata'] ?? notification['notificationMetadata'];
+  const candidates = [notification['EventTime'] ?? notification['eventTime'], isObject(metadata) ? (metadata['PublishTime'] ?? metadata['publishTime']) : undefined];
+  for (const candidate of candidates) {
+    const parsed = typeof candidate === 'string' ? Date.parse(candidate) : Number.NaN;
+    if (Number.isFinite(parsed)) return parsed;
+  }
+  return undefined;
 }
 
 interface MappingContext {

@@ -52,6 +52,12 @@ export interface SqsPollerCounters {
   received?(count: number): void;
   /** An event appended to its stream. */
   published?(event: StockguardEvent): void;
+  /**
+   * A message that brought at least one new event: seconds from its EventTime (else
+   * PublishTime) to its receipt, never negative (clock skew). Not called for redeliveries
+   * whose events were all duplicates, nor when the notification carries neither time.
+   */
+  deliveryLag?(seconds: number, notificationType: string): void;
   /** An event the sink recognised by its delivery id and did not append again. */
   duplicate?(event: StockguardEvent): void;
   ignored?(reason: IgnoreReason): void;
@@ -269,6 +275,7 @@ export class SqsPoller {
 
     switch (outcome.kind) {
       case 'events': {
+        const publishedBefore = report.published;
         for (const event of outcome.events) {
           let duplicate: boolean;
           try {
@@ -288,6 +295,9 @@ export class SqsPoller {
             report.published += 1;
             this.#counters.published?.(event);
           }
+        }
+        if (report.published > publishedBefore && outcome.eventTimeMs !== undefined) {
+          this.#counters.deliveryLag?.(Math.max(0, receivedAtMs - outcome.eventTimeMs) / 1000, outcome.notificationType);
         }
         this.#logger.debug({ ...context, events: outcome.events.length }, 'notification published');
         return { action: 'delete' };

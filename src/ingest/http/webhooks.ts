@@ -24,6 +24,12 @@ export interface ShopifyWebhookOptions {
   clock: Clock;
   logger: Logger;
   counters?: WebhookCounters;
+  /**
+   * A delivery that brought at least one new event: seconds from the event at Shopify
+   * (X-Shopify-Triggered-At, else the payload's updated_at or created_at) to its receipt,
+   * never negative. Not called for duplicates, ignored topics or refused deliveries.
+   */
+  deliveryLag?(seconds: number, topic: string): void;
 }
 
 export function shopifyWebhookRoute(options: ShopifyWebhookOptions): Route {
@@ -44,7 +50,8 @@ export function shopifyWebhookRoute(options: ShopifyWebhookOptions): Route {
       const eventId = header(request, 'x-shopify-event-id') ?? header(request, 'x-shopify-webhook-id');
       if (!eventId) throw new StockguardError('STOCKGUARD_E_BAD_PAYLOAD', 'X-Shopify-Event-Id (or X-Shopify-Webhook-Id) header is missing');
       const payload = parseBody(request);
-      const outcome = mapShopifyWebhook(topic, payload, { eventId, receivedAtMs: options.clock() });
+      const receivedAtMs = options.clock();
+      const outcome = mapShopifyWebhook(topic, payload, { eventId, receivedAtMs });
       if (outcome.kind === 'ignored') {
         options.counters?.webhook('shopify', topic, 'ignored');
         return { status: 200, body: { accepted: 0, ignored: outcome.reason } };
@@ -59,6 +66,8 @@ export function shopifyWebhookRoute(options: ShopifyWebhookOptions): Route {
       const results = await Promise.all(outcome.events.map((event) => options.sink.publish(event, { deliveryId: event.eventId })));
       const duplicates = results.filter((result) => result.duplicate).length;
       options.counters?.webhook('shopify', topic, duplicates === results.length ? 'duplicate' : 'published');
+      const eventAtMs = Number.isNaN(triggeredAt) ? payloadTimeMs(payload) : triggeredAt;
+      if (duplicates < results.length && eventAtMs !== undefined) options.deliveryLag?.(Math.max(0, receivedAtMs - eventAtMs) / 1000, topic);
       return { status: 200, body: { accepted: results.length - duplicates, duplicates, skippedLines: outcome.skippedLines } };
     },
   };
@@ -99,6 +108,18 @@ export function wmsWebhookRoute(options: WmsWebhookOptions): Route {
       return { status: 202, body: { accepted: results.length - duplicates, duplicates } };
     },
   };
+}
+
+/** The payload's own time, for a delivery without X-Shopify-Triggered-At: updated_at, else created_at. */
+function payloadTimeMs(payload: unknown): number | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const record = payload as Record<string, unknown>;
+  for (const field of ['updated_at', 'created_at']) {
+    const value = record[field];
+    const parsed = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+    if (Number.isFinite(parsed)) return parsed;
+  }
+  return undefined;
 }
 
 function header(request: HttpRequest, name: string): string | undefined {
