@@ -1,0 +1,278 @@
+// The allocation's pieces (src/domain/allocation.ts): the mode parser, the I8 accounting of
+// one channel (exposureOf and the record* transitions), the auto rule, the strict split, and
+// allocate()'s ordering and bound. The simulator proves them together (allocation-sim.test.ts).
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  allocate,
+  type AllocationInput,
+  autoUsesStrict,
+  blindWindowMs,
+  type ChannelAccount,
+  type ChannelInput,
+  type ChannelTiming,
+  exposureOf,
+  formatAllocationMode,
+  intendedValue,
+  openAccount,
+  parseAllocationMode,
+  recordCasApplied,
+  recordCasStale,
+  recordSaleSeen,
+  recordShownReport,
+  recordWriteSent,
+  settleAccount,
+  shownEstimate,
+  splitByWeight,
+  strictTargets,
+} from '../../src/domain/allocation.ts';
+import { DEFAULT_POLICY, resolvePolicy } from '../../src/domain/sellable.ts';
+
+const TIMING: ChannelTiming = { deliveryLagBoundMs: 2_000, applyLagBoundMs: 5_000, confirmTimeoutMs: 60_000 };
+
+test('parseAllocationMode accepts the four forms and round-trips them', () => {
+  assert.equal(parseAllocationMode('shared'), { kind: 'shared' });
+  assert.equal(parseAllocationMode(' strict '), { kind: 'strict' });
+  assert.equal(parseAllocationMode('auto'), { kind: 'auto' });
+  assert.equal(parseAllocationMode('budget:0'), { kind: 'budget', budget: 0 });
+  assert.equal(parseAllocationMode('budget:12'), { kind: 'budget', budget: 12 });
+  for (const text of ['shared', 'strict', 'auto', 'budget:7']) assert.is(formatAllocationMode(parseAllocationMode(text)), text);
+});
+
+test('parseAllocationMode refuses bad text and negative budgets with a message that names the fix', () => {
+  assert.throws(() => parseAllocationMode('budget:-1'), /cannot be negative.*budget:0 or strict/);
+  assert.throws(() => parseAllocationMode('budget:1.5'), /whole number of units/);
+  assert.throws(() => parseAllocationMode('budget:'), /whole number of units/);
+  assert.throws(() => parseAllocationMode('budget'), /not one of shared, strict, budget:N/);
+  assert.throws(() => parseAllocationMode('Strict'), /not one of/);
+  assert.throws(() => parseAllocationMode(''), /not one of/);
+});
+
+test('absolute channel: the confirmed value and every pending write count in full until confirmed', () => {
+  let amazon = openAccount('absolute', 10, 0);
+  assert.is(exposureOf(amazon), 10);
+  amazon = recordSaleSeen(amazon, { units: 3, soldAtMs: 100 });
+  assert.is(exposureOf(amazon), 7);
+  amazon = recordWriteSent(amazon, { value: 4, sentAtMs: 200 });
+  // Amazon may sell its remaining 7 before the write applies, then 4 after it.
+  assert.is(exposureOf(amazon), 11);
+  assert.is(intendedValue(amazon), 4);
+  // Applied at 1,000 and reported showing 4: up to 7 − 0 sales before the apply may still be on their way.
+  amazon = recordShownReport(amazon, { shown: 4, shownAtMs: 1_000, appliedThroughSentAtMs: 200, deliveryLagBoundMs: 2_000 });
+  assert.is(exposureOf(amazon), 11);
+  assert.equal(amazon.unseenBefore, [{ units: 7, madeAfterMs: 0, madeUntilMs: 1_000, expiresAtMs: 3_000 }]);
+  // One of them arrives: it belongs to the bucket, not to the new value.
+  amazon = recordSaleSeen(amazon, { units: 1, soldAtMs: 900 });
+  assert.is(shownEstimate(amazon), 4);
+  assert.is(exposureOf(amazon), 10);
+  // A sale made after the report counts against the value shown.
+  amazon = recordSaleSeen(amazon, { units: 1, soldAtMs: 1_500 });
+  assert.is(shownEstimate(amazon), 3);
+  // Past the delivery-lag bound every sale made before the report has arrived.
+  assert.is(exposureOf(settleAccount(amazon, 2_999, TIMING)), 9);
+  assert.is(exposureOf(settleAccount(amazon, 3_001, TIMING)), 3);
+});
+
+test('CAS channel: a write in flight counts as the larger outcome, and wins at once', () => {
+  let shopify = openAccount('cas', 10, 0);
+  shopify = recordWriteSent(shopify, { value: 14, sentAtMs: 100 });
+  assert.is(exposureOf(shopify), 14);
+  shopify = recordSaleSeen(shopify, { units: 1, soldAtMs: 150 });
+  // Either the write lost (9 left) or it won and the sale came out of 14 (13 left).
+  assert.is(exposureOf(shopify), 13);
+  shopify = recordCasApplied(shopify, 180);
+  assert.equal({ confirmed: shopify.confirmed, seen: shopify.salesSeenSinceConfirm, pending: shopify.pending.length }, { confirmed: 14, seen: 1, pending: 0 });
+  assert.is(exposureOf(shopify), 13);
+  const lowering = recordWriteSent(shopify, { value: 5, sentAtMs: 200 });
+  assert.is(exposureOf(lowering), 13, 'a decrease adds nothing while it is in flight');
+});
+
+test('CAS channel: a stale write reveals unseen sales, which stay in exposure until they arrive', () => {
+  let shopify = recordWriteSent(openAccount('cas', 10, 0), { value: 10, sentAtMs: 100 });
+  // The channel showed 7: three sales the ledger has not seen yet.
+  shopify = recordCasStale(shopify, { shown: 7, atMs: 150 });
+  assert.equal(shopify.unseenBefore, [{ units: 3, madeAfterMs: 0, madeUntilMs: 150, expiresAtMs: null }]);
+  assert.is(shownEstimate(shopify), 7);
+  assert.is(exposureOf(shopify), 10);
+  // CAS buckets are exact and never expire.
+  assert.is(exposureOf(settleAccount(shopify, 10_000_000, TIMING)), 10);
+  shopify = recordSaleSeen(shopify, { units: 3, soldAtMs: 120 });
+  assert.is(exposureOf(shopify), 7);
+  assert.equal(shopify.unseenBefore, []);
+});
+
+test('a pending write older than confirmTimeoutMs is written off and flags the channel stuck', () => {
+  const amazon = recordWriteSent(openAccount('absolute', 2, 0), { value: 30, sentAtMs: 1_000 });
+  assert.is(exposureOf(settleAccount(amazon, 61_000, TIMING)), 32);
+  assert.is(settleAccount(amazon, 61_000, TIMING).stuckSinceMs, null);
+  const settled = settleAccount(amazon, 61_001, TIMING);
+  assert.is(exposureOf(settled), 2);
+  assert.is(settled.stuckSinceMs, 61_001);
+  // A later report clears the flag.
+  assert.is(recordShownReport(settled, { shown: 2, shownAtMs: 62_000, appliedThroughSentAtMs: 0, deliveryLagBoundMs: 2_000 }).stuckSinceMs, null);
+});
+
+test('splitByWeight: proportional, capped channels give their remainder to the others, whole units', () => {
+  assert.equal(splitByWeight(10, [1, 1], [100, 100]), [5, 5]);
+  assert.equal(splitByWeight(10, [3, 1], [100, 100]), [8, 2]);
+  assert.equal(splitByWeight(10, [3, 1], [4, 100]), [4, 6]);
+  assert.equal(splitByWeight(7, [1, 1, 1], [100, 100, 100]), [3, 2, 2]);
+  assert.equal(splitByWeight(10, [1, 1], [2, 3]), [2, 3]);
+  assert.equal(splitByWeight(0, [1, 1], [5, 5]), [0, 0]);
+});
+
+test('strictTargets: velocity split with the channel policy on top; a share below the floor goes to the others', () => {
+  const fast = { policy: DEFAULT_POLICY, velocityPerSec: 30 };
+  const slow = { policy: DEFAULT_POLICY, velocityPerSec: 10 };
+  assert.equal(strictTargets(100, [fast, slow]), [75, 25]);
+  // No velocity yet: equal shares.
+  assert.equal(strictTargets(100, [{ ...fast, velocityPerSec: 0 }, { ...slow, velocityPerSec: 0 }]), [50, 50]);
+  // maxShown 10 on the fast channel: the rest goes to the slow one.
+  assert.equal(strictTargets(100, [{ ...fast, policy: resolvePolicy({ maxShown: 10 }) }, slow]), [10, 90]);
+  // floor 30 on the slow channel: its 25 is below it, so it shows 0 and the fast one gets all.
+  assert.equal(strictTargets(100, [fast, { ...slow, policy: resolvePolicy({ floor: 30 }) }]), [100, 0]);
+  // A channel without recent sales keeps 5 % of the mean weight: never starved for ever.
+  assert.equal(strictTargets(100, [fast, { ...slow, velocityPerSec: 0 }]), [98, 2]);
+});
+
+test('auto: strict below k × Σ velocity × blind window (or minUnits), back to shared only above the hysteresis', () => {
+  const amazon = { velocityPerSec: 10, timing: TIMING, account: { writeKind: 'absolute' as const } };
+  // 4 × 10/s × 7 s = 280 units
+  assert.is(autoUsesStrict({ available: 281, holdback: 0, channels: [amazon], wasStrict: false }), false);
+  assert.is(autoUsesStrict({ available: 279, holdback: 0, channels: [amazon], wasStrict: false }), true);
+  assert.is(autoUsesStrict({ available: 300, holdback: 21, channels: [amazon], wasStrict: false }), true);
+  assert.is(autoUsesStrict({ available: 500, holdback: 0, channels: [amazon], wasStrict: true }), true);
+  assert.is(autoUsesStrict({ available: 561, holdback: 0, channels: [amazon], wasStrict: true }), false);
+  // No velocity at all: strict only under minUnits.
+  assert.is(autoUsesStrict({ available: 19, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }], wasStrict: false }), true);
+  assert.is(autoUsesStrict({ available: 20, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }], wasStrict: false }), false);
+});
+
+test('a CAS channel\'s blind window grows with velocity: a compare-and-set needs a quiet round trip to win', () => {
+  const timing = { deliveryLagBoundMs: 1_000, applyLagBoundMs: 200, confirmTimeoutMs: 60_000 };
+  assert.is(blindWindowMs(timing, 'absolute', 60), 1_200);
+  assert.is(blindWindowMs(timing, 'cas', 0), 1_200);
+  assert.ok(Math.abs(blindWindowMs(timing, 'cas', 5) - (1_000 + 200 * Math.E)) < 1e-6);
+  assert.is(blindWindowMs(timing, 'cas', 1_000), 1_000 + 86_400_000);
+});
+
+const channel = (id: string, account: ChannelAccount, velocityPerSec = 1): ChannelInput => ({ id, account, policy: DEFAULT_POLICY, velocityPerSec, timing: TIMING });
+
+test('shared: every channel is sent sellable(c), whatever the exposure', () => {
+  const result = allocate({
+    mode: { kind: 'shared' },
+    available: 20,
+    holdback: 2,
+    nowMs: 0,
+    channels: [channel('shopify', openAccount('cas', 5, 0)), channel('amazon', openAccount('absolute', 30, 0))],
+  });
+  assert.equal(
+    result.decisions.map((decision) => [decision.id, decision.direction, decision.send, decision.value]),
+    [
+      ['amazon', 'decrease', true, 18],
+      ['shopify', 'increase', true, 18],
+    ],
+  );
+  assert.is(result.limit, Number.POSITIVE_INFINITY);
+});
+
+test('strict: decreases go first and make room for increases; an absolute raise waits for the whole value to fit', () => {
+  const input: AllocationInput = {
+    mode: { kind: 'strict' },
+    available: 20,
+    holdback: 0,
+    nowMs: 1_000,
+    channels: [channel('amazon', openAccount('absolute', 4, 0), 1), channel('shopify', openAccount('cas', 16, 0), 1)],
+  };
+  const result = allocate(input);
+  // Targets 10/10. Shopify 16 → 10 goes out (free, but it frees its 6 only once it wins);
+  // Amazon 4 → 10 would add 10 in full to Σ exposure 20 = available: it waits.
+  assert.equal(
+    result.decisions.map((decision) => [decision.id, decision.direction, decision.send, decision.value]),
+    [
+      ['shopify', 'decrease', true, 10],
+      ['amazon', 'increase', false, 10],
+    ],
+  );
+  assert.is(result.exposureAfter, 20);
+  // Once Shopify shows 10 and the ledger has seen its sales, Amazon's raise fits.
+  const later = allocate({ ...input, channels: [channel('amazon', openAccount('absolute', 4, 0), 1), channel('shopify', openAccount('cas', 6, 0), 1)] });
+  const amazon = later.decisions.find((decision) => decision.id === 'amazon')!;
+  assert.equal([amazon.send, amazon.value, amazon.exposureAfter], [true, 10, 14]);
+});
+
+test('strict: a CAS raise that does not fit whole is sent in part', () => {
+  const result = allocate({
+    mode: { kind: 'strict' },
+    available: 20,
+    holdback: 0,
+    nowMs: 1_000,
+    channels: [channel('shopify', openAccount('cas', 2, 0), 3), channel('amazon', recordWriteSent(openAccount('absolute', 5, 0), { value: 10, sentAtMs: 500 }), 1)],
+  });
+  // Amazon counts 5 + 10 = 15 (decrease from 10 to its target 5 would add 5: no room). Shopify may go 2 → 5.
+  const shopify = result.decisions.find((decision) => decision.id === 'shopify')!;
+  assert.equal([shopify.direction, shopify.send, shopify.value, shopify.target], ['increase', true, 5, 15]);
+  assert.is(result.exposureAfter, 20);
+});
+
+test('strict over its bound (stock taken outside the channels): absolute decreases go out as 0, which adds nothing', () => {
+  const result = allocate({
+    mode: { kind: 'strict' },
+    available: 4,
+    holdback: 0,
+    nowMs: 1_000,
+    channels: [channel('amazon', openAccount('absolute', 10, 0)), channel('shopify', openAccount('cas', 0, 0))],
+  });
+  const amazon = result.decisions.find((decision) => decision.id === 'amazon')!;
+  assert.equal([amazon.direction, amazon.send, amazon.value, amazon.exposureAfter], ['decrease', true, 0, 10]);
+});
+
+test('a CAS channel takes one write at a time', () => {
+  const busy = recordWriteSent(openAccount('cas', 10, 0), { value: 3, sentAtMs: 0 });
+  const result = allocate({ mode: { kind: 'shared' }, available: 7, holdback: 0, nowMs: 50, channels: [channel('shopify', busy)] });
+  assert.equal([result.decisions[0]!.send, result.decisions[0]!.reason], [false, 'a compare-and-set write is in flight']);
+});
+
+const accountArbitrary: fc.Arbitrary<ChannelAccount> = fc
+  .record({
+    writeKind: fc.constantFrom('cas' as const, 'absolute' as const),
+    confirmed: fc.nat({ max: 50 }),
+    seen: fc.nat({ max: 20 }),
+    unseen: fc.nat({ max: 10 }),
+    pending: fc.array(fc.nat({ max: 50 }), { maxLength: 3 }),
+  })
+  .map(({ writeKind, confirmed, seen, unseen, pending }) => {
+    let account = openAccount(writeKind, confirmed, 0);
+    if (unseen > 0) account = { ...account, unseenBefore: [{ units: unseen, madeAfterMs: -1_000, madeUntilMs: 0, expiresAtMs: writeKind === 'cas' ? null : 10_000 }] };
+    account = recordSaleSeen(account, { units: seen, soldAtMs: 10 });
+    for (const value of writeKind === 'cas' ? pending.slice(0, 1) : pending) account = recordWriteSent(account, { value, sentAtMs: 20 });
+    return account;
+  });
+
+test('property: in strict and budget:N, allocate never lets Σ exposure rise above available + N, and orders decreases before increases', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(accountArbitrary, fc.double({ min: 0, max: 50, noNaN: true })), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: -10, max: 150 }),
+      fc.nat({ max: 5 }),
+      fc.constantFrom<AllocationInput['mode']>({ kind: 'strict' }, { kind: 'budget', budget: 3 }),
+      (channels, available, holdback, mode) => {
+        const result = allocate({ mode, available, holdback, nowMs: 100, channels: channels.map(([account, velocity], index) => channel(`c${index}`, account, velocity)) });
+        const limit = available + (mode.kind === 'budget' ? mode.budget : 0);
+        assert.is(result.limit, limit);
+        // A write may be sent over the bound only when it adds no exposure.
+        if (result.exposureBefore <= limit) assert.ok(result.exposureAfter <= limit, JSON.stringify(result));
+        else assert.ok(result.exposureAfter <= result.exposureBefore, JSON.stringify(result));
+        const ranks = result.decisions.map((decision) => ({ decrease: 0, increase: 1, hold: 2 })[decision.direction]);
+        assert.equal(ranks, [...ranks].sort((a, b) => a - b));
+        for (const decision of result.decisions) {
+          assert.ok(Number.isSafeInteger(decision.value) && decision.value >= 0);
+          if (decision.send && decision.direction === 'increase') assert.ok(decision.value > decision.intended && decision.value <= decision.target);
+        }
+      },
+    ),
+  );
+});
+
+test.run();
