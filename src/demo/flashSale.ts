@@ -104,7 +104,8 @@ try {
   cleanups.push(() => shopify.close());
   const amazon = await startAmazonFake({ ...LWA, sellerId: FAKE_SELLER, sqs: { endpoint: sqsEndpoint, queueUrl, region: 'us-east-1' } });
   cleanups.push(() => amazon.close());
-  const wms = await WmsFake.start({ token: SECRETS.wmsToken, webhook: { url: `${daemonUrl}/webhooks/wms`, secret: SECRETS.wms } });
+  // A WMS retries a webhook stockguard did not answer (a busy machine, a restart) for a while.
+  const wms = await WmsFake.start({ token: SECRETS.wmsToken, webhook: { url: `${daemonUrl}/webhooks/wms`, secret: SECRETS.wms }, webhookAttempts: 40, webhookRetryDelayMs: 250 });
   cleanups.push(() => wms.close());
   if (latencyMs > 0) {
     shopify.addFaultRate({ fault: { kind: 'latency', ms: latencyMs }, probability: 1 });
@@ -312,6 +313,8 @@ try {
     const open = (await ledger.reservations(entry.sku)).reduce((sum, record) => sum + record.openUnits, 0);
     if (open !== inventory.reserved) invariantsHold = false;
   }
+  // WMS events stockguard never acknowledged: the warehouse moved, the ledger did not know.
+  const wmsUnacknowledged = wms.deliveries.filter((delivery) => typeof delivery.outcome === 'number' ? delivery.outcome >= 300 : delivery.outcome === 'network-error').length;
   const fbaWrites = amazon.acceptedPatches().filter((patch) => entries.some((entry) => entry.amazon?.sellerSku === patch.sku && entry.amazon?.fulfillment === 'FBA')).length;
   if (fbaWrites > 0) invariantsHold = false;
   const soldBeyondStock = groundTruthOversold(onHand, soldLog, shrinkLog, saleStart);
@@ -345,7 +348,7 @@ try {
     generatedAt: new Date().toISOString(),
     environment,
     settings: { durationS, rate, skus: skuCount, hotSkus: HOT, latencyMs, faults: values.faults ?? false },
-    stockguard: { accepted, refused, oversoldUnits, soldBeyondStock: soldBeyondStock.total, oversoldByChannel, propagationMs: latency, pushes, sales, driftUnits, driftCorrections, convergedAfterS, fbaWrites, reconciliation: reconciliation.totals, invariantsHold, exposure: exposureSamples },
+    stockguard: { accepted, refused, oversoldUnits, soldBeyondStock: soldBeyondStock.total, oversoldByChannel, propagationMs: latency, pushes, sales, driftUnits, driftCorrections, convergedAfterS, fbaWrites, reconciliation: { ...reconciliation.totals, discrepancies: reconciliation.discrepancies }, wmsUnacknowledged, invariantsHold, exposure: exposureSamples },
     baseline: { acceptedByChannel: baseline.acceptedByChannel, oversoldUnits: baseline.oversoldUnits, oversoldBySku: baseline.oversoldBySku },
     summary,
   };

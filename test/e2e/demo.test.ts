@@ -21,7 +21,7 @@ test('the quick flash-sale demo converges, keeps the invariants and writes its r
     const [reportDir] = readdirSync(out).filter((name) => name.startsWith('demo-'));
     assert.ok(reportDir, 'a report directory was written');
     const report = JSON.parse(readFileSync(join(out, reportDir!, 'report.json'), 'utf8')) as {
-      stockguard: { accepted: { shopify: number; amazon: number }; fbaWrites: number; invariantsHold: boolean; propagationMs: { n: number }; reconciliation: { discrepancies: number; corrected: number } };
+      stockguard: { accepted: { shopify: number; amazon: number }; fbaWrites: number; invariantsHold: boolean; propagationMs: { n: number }; reconciliation: { discrepancies: unknown[]; corrected: number } };
       baseline: { oversoldUnits: number };
       summary: { label: string }[];
     };
@@ -29,7 +29,7 @@ test('the quick flash-sale demo converges, keeps the invariants and writes its r
     assert.is(report.stockguard.fbaWrites, 0);
     assert.ok(report.stockguard.invariantsHold);
     assert.ok(report.stockguard.propagationMs.n > 0, 'propagation was measured');
-    assert.ok(report.stockguard.reconciliation.discrepancies >= 1, 'the unseen shrinkage was found');
+    assert.ok(report.stockguard.reconciliation.discrepancies.length >= 1, 'the unseen shrinkage was found');
     assert.ok(report.baseline.oversoldUnits > 0, 'the naive baseline oversells the hot SKUs');
     const html = readFileSync(join(out, reportDir!, 'report.html'), 'utf8');
     assert.is((html.match(/<svg /g) ?? []).length, 3);
@@ -50,13 +50,15 @@ test('the demo beyond --quick (its default rate, a 12 s sale): exact reconciliat
     assert.not.match(stdout, /^\{"level"/m);
     const [reportDir] = readdirSync(out).filter((name) => name.startsWith('demo-'));
     const report = JSON.parse(readFileSync(join(out, reportDir!, 'report.json'), 'utf8')) as {
-      stockguard: { invariantsHold: boolean; reconciliation: { discrepancies: number; unitsCorrected: number } };
+      stockguard: { invariantsHold: boolean; wmsUnacknowledged: number; reconciliation: { unitsCorrected: number; discrepancies: { sku: string }[] } };
     };
     assert.ok(report.stockguard.invariantsHold);
+    assert.is(report.stockguard.wmsUnacknowledged, 0, 'stockguard acknowledged every WMS event');
     // The warehouse never ships what it lacks (it backorders), so reconciliation finds only
     // the 2 units of shrinkage nobody reported (none when that SKU's shelf was already empty).
-    assert.ok(report.stockguard.reconciliation.discrepancies <= 1, `discrepancies ${report.stockguard.reconciliation.discrepancies}`);
-    assert.ok(report.stockguard.reconciliation.unitsCorrected <= 2, `units corrected ${report.stockguard.reconciliation.unitsCorrected}`);
+    const found = JSON.stringify(report.stockguard.reconciliation.discrepancies);
+    assert.ok(report.stockguard.reconciliation.discrepancies.length <= 1, `discrepancies ${found}`);
+    assert.ok(report.stockguard.reconciliation.unitsCorrected <= 2, `units corrected ${report.stockguard.reconciliation.unitsCorrected}: ${found}`);
     assert.ok(readFileSync(join(out, reportDir!, 'daemon.log'), 'utf8').includes('"msg":"http listening"'), 'the daemon logged to daemon.log');
   } finally {
     rmSync(out, { recursive: true, force: true });
