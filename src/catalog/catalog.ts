@@ -26,6 +26,7 @@ const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
   sku: text,
   holdback: whole,
   skuClass: text,
+  allocationMode: text,
   shopifyInventoryItemId: text,
   shopifyLocationId: text,
   shopifyVariantId: text,

@@ -1,5 +1,6 @@
 // The catalogue entry of one SKU as the rest of stockguard uses it, and its conversion
 // to and from the flat row that files and the stored Redis hash share.
+import { type AllocationMode, parseAllocationMode } from '../domain/allocation.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
 import type { CatalogRow } from './row.ts';
 
@@ -39,6 +40,11 @@ export interface CatalogEntry {
   holdback: number;
   /** Groups SKUs for reconciliation thresholds; "default" unless the file says otherwise. */
   skuClass: string;
+  /**
+   * How the channels share the SKU's stock (invariant I8): shared, strict, budget:N or auto.
+   * Unset: the class default (allocationModeOf).
+   */
+  allocationMode?: string;
   shopify?: ShopifyListing;
   amazon?: AmazonListing;
   /** Per-channel overrides of DEFAULT_POLICY; a field left out takes the default. */
@@ -46,6 +52,18 @@ export interface CatalogEntry {
 }
 
 export const DEFAULT_SKU_CLASS = 'default';
+
+/**
+ * The allocation mode of each SKU class when a row does not set one: `hot` SKUs (a flash
+ * sale's drops) are `auto` — shared while stock is far above what the channels can sell in
+ * their blind windows, strict near the tail (docs/decisions.md) — every other class `shared`.
+ */
+export const CLASS_ALLOCATION_MODES: Readonly<Record<string, string>> = Object.freeze({ hot: 'auto' });
+
+/** The SKU's allocation mode: its own, else its class's, else shared. */
+export function allocationModeOf(entry: Pick<CatalogEntry, 'allocationMode' | 'skuClass'>): AllocationMode {
+  return parseAllocationMode(entry.allocationMode ?? CLASS_ALLOCATION_MODES[entry.skuClass] ?? 'shared');
+}
 
 /** What the catalogue stores for a SKU: the row without onHand (stock lives in the ledger). */
 export type CatalogRecord = Omit<CatalogRow, 'onHand'>;
@@ -57,6 +75,7 @@ export function rowToEntry(row: CatalogRow): CatalogEntry {
     skuClass: row.skuClass ?? DEFAULT_SKU_CLASS,
     policies: {},
   };
+  if (row.allocationMode !== undefined) entry.allocationMode = row.allocationMode;
   if (row.shopifyInventoryItemId !== undefined && row.shopifyLocationId !== undefined) {
     entry.shopify = { inventoryItemId: row.shopifyInventoryItemId, locationId: row.shopifyLocationId };
     if (row.shopifyVariantId !== undefined) entry.shopify.variantId = row.shopifyVariantId;
@@ -81,6 +100,7 @@ export function entryToRecord(entry: CatalogEntry): CatalogRecord {
     sku: entry.sku,
     holdback: entry.holdback,
     skuClass: entry.skuClass,
+    allocationMode: entry.allocationMode,
     shopifyInventoryItemId: entry.shopify?.inventoryItemId,
     shopifyLocationId: entry.shopify?.locationId,
     shopifyVariantId: entry.shopify?.variantId,

@@ -3,6 +3,7 @@
 // row, the field and what is wrong. The stored catalogue hash uses the same columns
 // (without onHand), so a file and what `stockguard catalog` shows read the same.
 import { z } from 'zod';
+import { parseAllocationMode } from '../domain/allocation.ts';
 import { assertSku, MAX_QUANTITY } from '../domain/validate.ts';
 
 /** Every column a catalogue file may have, in the order the docs and examples list them. */
@@ -11,6 +12,7 @@ export const CATALOG_COLUMNS = [
   'onHand',
   'holdback',
   'skuClass',
+  'allocationMode',
   'shopifyInventoryItemId',
   'shopifyLocationId',
   'shopifyVariantId',
@@ -74,6 +76,17 @@ export const CATALOG_ROW_SCHEMA = z.strictObject({
   onHand: quantity.optional(),
   holdback: quantity.optional(),
   skuClass: z.string({ error: skuClassRule }).regex(/^[A-Za-z0-9_-]{1,64}$/, { error: skuClassRule }).optional(),
+  // shared | strict | budget:N | auto (docs/allocation.md); parseAllocationMode says what is wrong.
+  allocationMode: z
+    .string({ error: 'must be one of shared, strict, budget:N (N ≥ 0 units), auto' })
+    .superRefine((value, context) => {
+      try {
+        parseAllocationMode(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      }
+    })
+    .optional(),
   shopifyInventoryItemId: shopifyGid('InventoryItem').optional(),
   shopifyLocationId: shopifyGid('Location').optional(),
   shopifyVariantId: shopifyGid('ProductVariant').optional(),

@@ -57,6 +57,7 @@ const COLUMN_VALUES: Record<(typeof CATALOG_COLUMNS)[number], fc.Arbitrary<Cell>
   onHand: whole(0, 500),
   holdback: whole(0, 20),
   skuClass: fc.oneof({ arbitrary: fc.constantFrom('default', 'hot', 'slow_movers'), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('has space', '', 'x'.repeat(65)), weight: 1 }),
+  allocationMode: fc.oneof({ arbitrary: fc.constantFrom('shared', 'strict', 'auto', 'budget:0', 'budget:5'), weight: 8 }, { arbitrary: fc.constantFrom<Cell>('budget:-1', 'budget:x', 'strictly', 3), weight: 1 }),
   shopifyInventoryItemId: gid('InventoryItem'),
   shopifyLocationId: gid('Location'),
   shopifyVariantId: gid('ProductVariant'),

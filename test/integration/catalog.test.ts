@@ -9,7 +9,7 @@ import { createClient, createCluster } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
-import type { CatalogEntry } from '../../src/catalog/entry.ts';
+import { allocationModeOf, type CatalogEntry } from '../../src/catalog/entry.ts';
 import { importCatalog } from '../../src/catalog/import.ts';
 import { formatRowError, type RowError } from '../../src/catalog/row.ts';
 import { DEFAULT_POLICY } from '../../src/domain/sellable.ts';
@@ -275,6 +275,23 @@ test('two rows of a file mapping the same channel item are refused, naming both 
     'row 3, field amazonSellerSku: "SG-MUG" is already mapped to SKU "MUG-B" in row 2; a channel item maps to one SKU',
   ]);
   assert.equal(await keysUnder(io, keyPrefix), []);
+});
+
+test('an allocation mode that does not parse, or a negative budget, is refused with the row and field, and nothing is written', async () => {
+  const { keyPrefix, catalog, ledger } = fresh();
+  const file = catalogFile([{ sku: 'MODE-OK', onHand: 1, allocationMode: 'budget:3' }, { sku: 'MODE-BAD', onHand: 1, allocationMode: 'strictly' }, { sku: 'MODE-NEG', onHand: 1, allocationMode: 'budget:-2' }]);
+  const error = await rejection(importCatalog({ file, catalog, ledger }), 'STOCKGUARD_E_CATALOG_ROW');
+  const errors = rowErrorsOf(error);
+  assert.is(errors.length, 2);
+  assert.match(errors[0]!, /^row 2, field allocationMode: allocation mode "strictly" is not one of shared, strict, budget:N \(N ≥ 0 units\), auto, got "strictly"$/);
+  assert.match(errors[1]!, /^row 3, field allocationMode: allocation mode "budget:-2": the budget cannot be negative/);
+  assert.equal(await keysUnder(io, keyPrefix), []);
+  // A valid mode is stored and read back; a row without one takes its class's default.
+  const good = catalogFile([{ sku: 'MODE-OK', onHand: 1, allocationMode: 'budget:3' }, { sku: 'MODE-HOT', onHand: 1, skuClass: 'hot' }, { sku: 'MODE-PLAIN', onHand: 1 }]);
+  await importCatalog({ file: good, catalog, ledger });
+  assert.equal(allocationModeOf((await catalog.get('MODE-OK'))!), { kind: 'budget', budget: 3 });
+  assert.equal(allocationModeOf((await catalog.get('MODE-HOT'))!), { kind: 'auto' });
+  assert.equal(allocationModeOf((await catalog.get('MODE-PLAIN'))!), { kind: 'shared' });
 });
 
 test('a channel item another SKU has is refused (put and import), and webhooks keep reaching the SKU that has it', async () => {
