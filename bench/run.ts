@@ -28,6 +28,7 @@ import { replaceSection } from './lib/markdown.ts';
 import { propagationMarkdown, propagationTextReport, runPropagationScenario } from './propagation.ts';
 import { persistenceMarkdown, persistenceTextReport, runPersistenceScenario } from './persistence.ts';
 import { openBenchRedis } from './lib/redis.ts';
+import { allocationMarkdown, allocationTextReport, runAllocationScenario } from './allocation.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -108,6 +109,12 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
     } finally {
       await redis.close();
     }
+  },
+  // The simulator's grid (src/sim/allocationSim.ts): no Redis; the JSON says redis "n/a (simulator)".
+  async allocation(options) {
+    const result = runAllocationScenario({ log: (line) => console.log(line) });
+    console.log(`\n${allocationTextReport(result)}`);
+    if (options.write) writeResults('allocation', result, allocationMarkdown(result));
   },
   async propagation(options) {
     const redis = await openBenchRedis();

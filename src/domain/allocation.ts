@@ -241,7 +241,7 @@ export function formatAllocationMode(mode: AllocationMode): string {
 
 /** The auto rule's knobs. */
 export interface AutoRule {
-  /** Strict below k × Σ_c velocity_c × blind window_c (default 4). */
+  /** Strict below k × Σ_c velocity_c × blind window_c (default 8: chosen on the allocation benchmark, docs/allocation.md). */
   k: number;
   /** Strict below this many units whatever the velocities (default 20): no data at a sale's start. */
   minUnits: number;
@@ -249,7 +249,7 @@ export interface AutoRule {
   hysteresis: number;
 }
 
-export const DEFAULT_AUTO_RULE: Readonly<AutoRule> = Object.freeze({ k: 4, minUnits: 20, hysteresis: 2 });
+export const DEFAULT_AUTO_RULE: Readonly<AutoRule> = Object.freeze({ k: 8, minUnits: 20, hysteresis: 2 });
 
 /**
  * A channel's blind window at a given velocity: how long a sale stays unseen plus how long a
@@ -268,28 +268,42 @@ export function blindWindowMs(timing: ChannelTiming, writeKind: WriteKind, veloc
   return timing.deliveryLagBoundMs + Math.min(86_400_000, roundTripMs * attempts);
 }
 
+/** What auto decided last time for a SKU; the pusher keeps it and passes it back. */
+export interface AutoState {
+  readonly strict: boolean;
+  /** The threshold in units it compared free stock with. */
+  readonly thresholdUnits: number;
+}
+
 /**
  * The auto rule: strict when free stock (available − holdback) is below
- * max(minUnits, k × Σ_c velocity_c × blind window_c), i.e. when the channels could sell a
- * k-th of it before the ledger and the channels catch up. Once strict, it stays strict until
- * free stock is above hysteresis × that threshold (a restock), so a SKU does not flap.
- * Far above the threshold every channel may be shown everything (shared): the channels
- * together cannot sell enough in one blind window to reach the tail.
+ * threshold = max(minUnits, k × Σ_c velocity_c × blind window_c), i.e. when the channels
+ * could sell a k-th of it before the ledger and the channels catch up. Far above it every
+ * channel may be shown everything (shared): together they cannot sell enough in one blind
+ * window to reach the tail.
+ * Once strict, the threshold never shrinks (a channel shown less sells less, and a velocity
+ * measured while it was starved, or while its sales are still on their way, is no evidence
+ * that it is slow), and auto goes back to shared only above hysteresis × that threshold:
+ * after a restock, never because the velocity estimate fell.
  */
-export function autoUsesStrict(input: {
+export function autoDecision(input: {
   available: number;
   holdback: number;
   channels: readonly { velocityPerSec: number; timing: ChannelTiming; account: { writeKind: WriteKind } }[];
   rule?: AutoRule;
-  wasStrict: boolean;
-}): boolean {
+  previous?: AutoState | null;
+}): AutoState {
   const rule = input.rule ?? DEFAULT_AUTO_RULE;
   const blindSales = sum(
     input.channels.map((channel) => Math.max(0, channel.velocityPerSec) * (blindWindowMs(channel.timing, channel.account.writeKind, channel.velocityPerSec) / 1000)),
   );
-  const threshold = Math.max(rule.minUnits, rule.k * blindSales);
+  const measured = Math.max(rule.minUnits, rule.k * blindSales);
   const free = Math.max(0, input.available - input.holdback);
-  return free < (input.wasStrict ? threshold * rule.hysteresis : threshold);
+  if (input.previous?.strict) {
+    const thresholdUnits = Math.max(measured, input.previous.thresholdUnits);
+    return { strict: free < thresholdUnits * rule.hysteresis, thresholdUnits };
+  }
+  return { strict: free < measured, thresholdUnits: measured };
 }
 
 // ---------------------------------------------------------------- targets
@@ -377,8 +391,8 @@ export interface AllocationInput {
   readonly nowMs: number;
   readonly channels: readonly ChannelInput[];
   readonly autoRule?: AutoRule;
-  /** Whether auto was strict at the previous call for this SKU (its hysteresis). */
-  readonly autoWasStrict?: boolean;
+  /** Allocation.auto from the previous call for this SKU (auto's hysteresis); null at first. */
+  readonly autoPrevious?: AutoState | null;
 }
 
 export type Direction = 'decrease' | 'increase' | 'hold';
@@ -409,8 +423,8 @@ export interface ChannelDecision {
 export interface Allocation {
   /** The rule applied: shared, or bounded with its budget (strict is budget 0). */
   readonly applied: { kind: 'shared' } | { kind: 'bounded'; budget: number };
-  /** For auto: whether it was strict this time (pass back as autoWasStrict). */
-  readonly autoStrict: boolean;
+  /** For auto: what it decided (pass back as autoPrevious); null in other modes. */
+  readonly auto: AutoState | null;
   /** available + budget, the bound on Σ exposure (Infinity when shared). */
   readonly limit: number;
   readonly exposureBefore: number;
@@ -420,17 +434,17 @@ export interface Allocation {
 }
 
 /** The bound a mode enforces, or null for shared; auto resolves by autoUsesStrict. */
-function resolveMode(input: AllocationInput): { budget: number | null; autoStrict: boolean } {
+function resolveMode(input: AllocationInput): { budget: number | null; auto: AutoState | null } {
   switch (input.mode.kind) {
     case 'shared':
-      return { budget: null, autoStrict: false };
+      return { budget: null, auto: null };
     case 'strict':
-      return { budget: 0, autoStrict: false };
+      return { budget: 0, auto: null };
     case 'budget':
-      return { budget: input.mode.budget, autoStrict: false };
+      return { budget: input.mode.budget, auto: null };
     case 'auto': {
-      const strict = autoUsesStrict({ available: input.available, holdback: input.holdback, channels: input.channels, rule: input.autoRule, wasStrict: input.autoWasStrict ?? false });
-      return { budget: strict ? 0 : null, autoStrict: strict };
+      const auto = autoDecision({ available: input.available, holdback: input.holdback, channels: input.channels, rule: input.autoRule, previous: input.autoPrevious });
+      return { budget: auto.strict ? 0 : null, auto };
     }
   }
 }
@@ -472,7 +486,7 @@ function direction(target: number, intended: number): Direction {
  *   the switch itself (docs/allocation.md).
  */
 export function allocate(input: AllocationInput): Allocation {
-  const { budget, autoStrict } = resolveMode(input);
+  const { budget, auto } = resolveMode(input);
   const accounts = input.channels.map((channel) => settleAccount(channel.account, input.nowMs, channel.timing));
   const exposures = accounts.map(exposureOf);
   const exposureBefore = sum(exposures);
@@ -497,7 +511,7 @@ export function allocate(input: AllocationInput): Allocation {
     total += decision.exposureAfter - decision.exposure;
     return decision;
   });
-  return { applied: budget === null ? { kind: 'shared' } : { kind: 'bounded', budget }, autoStrict, limit, exposureBefore, exposureAfter: total, decisions };
+  return { applied: budget === null ? { kind: 'shared' } : { kind: 'bounded', budget }, auto, limit, exposureBefore, exposureAfter: total, decisions };
 }
 
 function decision(draft: Draft, send: boolean, value: number, reason: string, nowMs: number): ChannelDecision {
@@ -528,6 +542,26 @@ function decideShared(draft: Draft, nowMs: number): ChannelDecision {
   return decision(draft, true, draft.target, 'shared: every channel is shown sellable(c)', nowMs);
 }
 
+/** Auto over its bound: an absolute channel is sent a decrease only to ≤ 90 % of its last value. */
+const ABSOLUTE_SHED_STEP = 0.9;
+
+/**
+ * Auto, over its bound (it has just left shared): bring the channel down towards its share.
+ * A CAS channel is sent its target. An absolute write applies up to one apply lag later,
+ * and the channel keeps selling until then, sales the write then erases from its count: so
+ * it is sent its target less what it sells in one apply lag (0 near the tail, where that
+ * is more than its share), and only in steps of at least a tenth, since every absolute
+ * write counts in full until confirmed and one per tick would keep the SKU over its bound.
+ */
+function shedOverBound(draft: Draft, nowMs: number): ChannelDecision {
+  if (draft.account.writeKind === 'cas') return decision(draft, true, draft.target, 'over the bound: decrease to the target (auto)', nowMs);
+  const soldBeforeApply = Math.ceil(Math.max(0, draft.channel.velocityPerSec) * (draft.channel.timing.applyLagBoundMs / 1000));
+  const value = Math.max(0, draft.target - soldBeforeApply);
+  if (value === 0 && draft.intended > 0) return decision(draft, true, 0, 'over the bound: 0, the channel would sell its share before a write applies (auto)', nowMs);
+  if (value <= Math.floor(draft.intended * ABSOLUTE_SHED_STEP)) return decision(draft, true, value, 'over the bound: target less one apply lag of sales (auto)', nowMs);
+  return decision(draft, false, draft.target, 'over the bound: an absolute decrease waits until it is at least a tenth', nowMs);
+}
+
 function decideBounded(draft: Draft, nowMs: number, slack: number, enteringFromShared: boolean): ChannelDecision {
   if (draft.direction === 'hold') return decision(draft, false, draft.target, 'already shown', nowMs);
   if (casBusy(draft)) return decision(draft, false, draft.target, 'a compare-and-set write is in flight', nowMs);
@@ -536,7 +570,7 @@ function decideBounded(draft: Draft, nowMs: number, slack: number, enteringFromS
   if (draft.direction === 'decrease') {
     if (slack < 0) {
       // Over the bound (a ledger change outside the channels, or auto entering strict).
-      if (enteringFromShared) return decision(draft, true, draft.target, 'over the bound: decrease to the target (auto)', nowMs);
+      if (enteringFromShared) return shedOverBound(draft, nowMs);
       return decision(draft, true, 0, 'over the bound: 0 adds no exposure until the channel can be raised again', nowMs);
     }
     return decision(draft, false, draft.target, 'an absolute write counts in full: the channel sells its value down instead', nowMs);

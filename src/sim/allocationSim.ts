@@ -19,6 +19,7 @@
 import {
   type AllocationMode,
   allocate,
+  type AutoState,
   type ChannelAccount,
   type ChannelTiming,
   exposureOf,
@@ -116,7 +117,7 @@ export interface SimResult {
 
 type SimEvent =
   | { kind: 'buyer'; channel: number }
-  | { kind: 'arrive'; channel: number; soldAtMs: number }
+  | { kind: 'arrive'; channel: number; soldAtMs: number; late: boolean }
   | { kind: 'casDecide'; channel: number; expected: number; value: number }
   | { kind: 'absApply'; channel: number; value: number; sentAtMs: number }
   | { kind: 'tick' };
@@ -188,7 +189,9 @@ interface ChannelPusher {
   timing: ChannelTiming;
   policy: ChannelPolicy;
   lastWriteAtMs: number;
+  /** Arrival times of seen sales; those before arrivalsStart left the velocity window. */
   arrivals: number[];
+  arrivalsStart: number;
 }
 
 export function runAllocationSim(schedule: SimSchedule): SimResult {
@@ -212,6 +215,7 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
     policy: channel.policy ?? DEFAULT_POLICY,
     lastWriteAtMs: Number.NEGATIVE_INFINITY,
     arrivals: [],
+    arrivalsStart: 0,
   }));
   let reserved = 0;
   let oversold = 0;
@@ -223,16 +227,16 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
   let accountingMisses = 0;
   let lastSaleAtMs = 0;
   let lastWriteActivityMs = 0;
-  let autoWasStrict = false;
+  let autoPrevious: AutoState | null = null;
   const stuck = new Set<string>();
 
   const velocity = (index: number, nowMs: number): number => {
     const pusher = pushers[index]!;
-    while (pusher.arrivals.length > 0 && pusher.arrivals[0]! <= nowMs - velocityWindowMs) pusher.arrivals.shift();
+    while (pusher.arrivalsStart < pusher.arrivals.length && pusher.arrivals[pusher.arrivalsStart]! <= nowMs - velocityWindowMs) pusher.arrivalsStart += 1;
     // Until a whole window has been observed, the prior stands in for the part not yet seen.
     const unobservedMs = Math.max(0, velocityWindowMs - nowMs);
     const prior = (schedule.channels[index]!.velocityPrior ?? 0) * (unobservedMs / 1000);
-    return (pusher.arrivals.length + prior) / (velocityWindowMs / 1000);
+    return (pusher.arrivals.length - pusher.arrivalsStart + prior) / (velocityWindowMs / 1000);
   };
 
   const runPusher = (nowMs: number) => {
@@ -241,7 +245,7 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
       available: schedule.stock - reserved,
       holdback,
       nowMs,
-      autoWasStrict,
+      autoPrevious,
       channels: schedule.channels.map((channel, index) => ({
         id: channel.id,
         account: pushers[index]!.account,
@@ -250,11 +254,11 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
         timing: pushers[index]!.timing,
       })),
     });
-    autoWasStrict = result.autoStrict;
+    autoPrevious = result.auto;
     if (schedule.trace && result.decisions.some((decision) => decision.send)) {
       const shown = truth.map((state) => state.count).join('/');
       const sent = result.decisions.map((decision) => `${decision.id} ${decision.intended}→${decision.target}${decision.send ? ` sent ${decision.value}` : ''} e=${decision.exposure}`);
-      schedule.trace(`${nowMs.toFixed(0)}ms available ${schedule.stock - reserved} ${result.applied.kind}${result.autoStrict ? ' (auto strict)' : ''} Σe ${result.exposureBefore}→${result.exposureAfter} shown ${shown}: ${sent.join('; ')}`);
+      schedule.trace(`${nowMs.toFixed(0)}ms available ${schedule.stock - reserved} ${result.applied.kind}${result.auto?.strict ? ' (auto strict)' : ''} Σe ${result.exposureBefore}→${result.exposureAfter} shown ${shown}: ${sent.join('; ')}`);
     }
     for (const decision of result.decisions) {
       const index = schedule.channels.findIndex((channel) => channel.id === decision.id);
@@ -301,7 +305,7 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
     truth[index]!.count = shown;
     pushers[index]!.account = openAccount(channel.writeKind, shown, 0);
   });
-  autoWasStrict = initial.autoStrict;
+  autoPrevious = initial.auto;
 
   const nextBuyer = (index: number, fromMs: number) => {
     const rate = schedule.channels[index]!.buyersPerSec;
@@ -344,7 +348,7 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
           const late = random() < (channel.lateProbability ?? 0);
           if (late) lateSeen = true;
           const delay = late ? channel.deliveryLag.maxMs + uniform(channel.lateExtra ?? { minMs: 1, maxMs: channel.deliveryLag.maxMs + 1 }) : uniform(channel.deliveryLag);
-          queue.push(nowMs + delay, { kind: 'arrive', channel: event.channel, soldAtMs: nowMs });
+          queue.push(nowMs + delay, { kind: 'arrive', channel: event.channel, soldAtMs: nowMs, late });
         }
         nextBuyer(event.channel, nowMs);
         break;
@@ -355,9 +359,9 @@ export function runAllocationSim(schedule: SimSchedule): SimResult {
         reserved += 1;
         if (reserved > schedule.stock) oversold += 1;
         const pusher = pushers[event.channel]!;
-        if (nowMs - event.soldAtMs > channel.deliveryLag.maxMs && channel.writeKind === 'absolute') {
-          lateUnits += 1;
-        }
+        // Late by construction (its delay was drawn beyond the bound), not by comparing
+        // floating-point times. Only absolute channels count: CAS accounting needs no bound.
+        if (event.late && channel.writeKind === 'absolute') lateUnits += 1;
         pusher.account = recordSaleSeen(pusher.account, { units: 1, soldAtMs: event.soldAtMs });
         pusher.arrivals.push(nowMs);
         break;

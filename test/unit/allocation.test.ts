@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import {
   allocate,
   type AllocationInput,
-  autoUsesStrict,
+  autoDecision,
   blindWindowMs,
   type ChannelAccount,
   type ChannelInput,
@@ -138,15 +138,26 @@ test('strictTargets: velocity split with the channel policy on top; a share belo
 
 test('auto: strict below k × Σ velocity × blind window (or minUnits), back to shared only above the hysteresis', () => {
   const amazon = { velocityPerSec: 10, timing: TIMING, account: { writeKind: 'absolute' as const } };
-  // 4 × 10/s × 7 s = 280 units
-  assert.is(autoUsesStrict({ available: 281, holdback: 0, channels: [amazon], wasStrict: false }), false);
-  assert.is(autoUsesStrict({ available: 279, holdback: 0, channels: [amazon], wasStrict: false }), true);
-  assert.is(autoUsesStrict({ available: 300, holdback: 21, channels: [amazon], wasStrict: false }), true);
-  assert.is(autoUsesStrict({ available: 500, holdback: 0, channels: [amazon], wasStrict: true }), true);
-  assert.is(autoUsesStrict({ available: 561, holdback: 0, channels: [amazon], wasStrict: true }), false);
+  // 8 × 10/s × 7 s = 560 units
+  assert.equal(autoDecision({ available: 561, holdback: 0, channels: [amazon] }), { strict: false, thresholdUnits: 560 });
+  assert.equal(autoDecision({ available: 559, holdback: 0, channels: [amazon] }), { strict: true, thresholdUnits: 560 });
+  assert.is(autoDecision({ available: 580, holdback: 21, channels: [amazon] }).strict, true);
+  const strict = { strict: true, thresholdUnits: 560 };
+  assert.is(autoDecision({ available: 1_119, holdback: 0, channels: [amazon], previous: strict }).strict, true);
+  assert.is(autoDecision({ available: 1_120, holdback: 0, channels: [amazon], previous: strict }).strict, false);
   // No velocity at all: strict only under minUnits.
-  assert.is(autoUsesStrict({ available: 19, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }], wasStrict: false }), true);
-  assert.is(autoUsesStrict({ available: 20, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }], wasStrict: false }), false);
+  assert.is(autoDecision({ available: 19, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }] }).strict, true);
+  assert.is(autoDecision({ available: 20, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0 }] }).strict, false);
+});
+
+test('auto: once strict, a velocity that fell (a starved channel, sales still on their way) does not bring back shared', () => {
+  const amazon = { velocityPerSec: 10, timing: TIMING, account: { writeKind: 'absolute' as const } };
+  const entered = autoDecision({ available: 500, holdback: 0, channels: [amazon] });
+  assert.equal(entered, { strict: true, thresholdUnits: 560 });
+  const starved = autoDecision({ available: 450, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0.5 }], previous: entered });
+  assert.equal(starved, { strict: true, thresholdUnits: 560 });
+  // A restock above 2 × 560 does.
+  assert.is(autoDecision({ available: 1_200, holdback: 0, channels: [{ ...amazon, velocityPerSec: 0.5 }], previous: starved }).strict, false);
 });
 
 test('a CAS channel\'s blind window grows with velocity: a compare-and-set needs a quiet round trip to win', () => {
@@ -226,6 +237,27 @@ test('strict over its bound (stock taken outside the channels): absolute decreas
   });
   const amazon = result.decisions.find((decision) => decision.id === 'amazon')!;
   assert.equal([amazon.direction, amazon.send, amazon.value, amazon.exposureAfter], ['decrease', true, 0, 10]);
+});
+
+test('auto entering strict: an absolute channel is sent its share less one apply lag of its sales, in steps of a tenth', () => {
+  const amazon = (intended: number, applyLagBoundMs: number): ChannelInput => ({
+    ...channel('amazon', recordWriteSent(openAccount('absolute', 300, 0), { value: intended, sentAtMs: 500 }), 10),
+    timing: { ...TIMING, applyLagBoundMs },
+  });
+  const shopify = channel('shopify', openAccount('cas', 300, 0), 10);
+  const amazonDecision = (intended: number, applyLagBoundMs: number) =>
+    allocate({ mode: { kind: 'auto' }, available: 300, holdback: 0, nowMs: 1_000, channels: [amazon(intended, applyLagBoundMs), shopify] }).decisions.find((decision) => decision.id === 'amazon')!;
+  // Far over the bound, strict (a CAS channel selling 10/s with a 5 s round trip cannot be
+  // brought down by writes). Targets 150/150; Amazon sells 50 in its 5 s apply lag: 100.
+  const first = amazonDecision(300, 5_000);
+  assert.equal([first.send, first.value, first.target], [true, 100, 150]);
+  // With a 0.1 s apply lag the value would be 149, less than a tenth below the 155 already
+  // sent: no new write (it would count in full).
+  const again = amazonDecision(155, 100);
+  assert.equal([again.send, again.reason], [false, 'over the bound: an absolute decrease waits until it is at least a tenth']);
+  // Near the tail the channel sells its share before any write applies: 0.
+  const tail = allocate({ mode: { kind: 'auto' }, available: 60, holdback: 0, nowMs: 1_000, channels: [amazon(300, 5_000), shopify] }).decisions.find((decision) => decision.id === 'amazon')!;
+  assert.equal([tail.send, tail.value, tail.target], [true, 0, 30]);
 });
 
 test('a CAS channel takes one write at a time', () => {
