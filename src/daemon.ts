@@ -102,6 +102,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         });
         recordApplied(metrics, event, outcome, clock);
         if (event.type === 'order.placed') saleLatency?.record(clock() - event.receivedAtMs);
+        if (event.type === 'channel.level' && outcome.kind === 'observed' && outcome.sku !== undefined) {
+          // Every report, in or out of order, for the bounded allocation's confirmations;
+          // a failure makes the event retry (the ledger's part is idempotent).
+          await pushStore.noteChannelReport(outcome.sku, event.channel, event);
+          await ledger.touch(outcome.sku);
+        }
         if (event.type === 'channel.level' && outcome.kind === 'observed' && outcome.fresh && outcome.sku !== undefined) {
           // Only a metric: a Redis failure here must not make the event fail and be retried.
           const lagMs = await pushStore.confirmApplied(outcome.sku, event.channel, event).catch(() => {

@@ -206,7 +206,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     exposureUnits: new Gauge({
       name: 'stockguard_exposure_units',
-      help: 'Sum over SKUs of positive exposure (units promised to the channels together beyond available), as last computed',
+      help: 'Sum over SKUs of positive exposure beyond available: the I8 accounting (Σ_c exposure_c − available) for SKUs in a bounded mode, the values pushed less available for shared ones, as last computed',
+      registers,
+    }),
+    channelExposure: new Gauge({
+      name: 'stockguard_channel_exposure_units',
+      help: 'Sum over SKUs in a bounded allocation mode of exposure_c (invariant I8): the most the channel can sell before stockguard learns of it, by channel',
+      labelNames: ['channel'] as const,
       registers,
     }),
     exposureTop: new Gauge({

@@ -9,8 +9,9 @@
 // docs/pushers.md explains the whole flow.
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
+import { allocationModeOf, type CatalogEntry, type SalesChannel } from '../catalog/entry.ts';
 import type { PusherSettings } from '../config.ts';
+import type { AllocationMode, ChannelTiming } from '../domain/allocation.ts';
 import type { BackoffPolicy } from '../domain/backoff.ts';
 import { type DriftVerdict, judgeDrift } from '../domain/drift.ts';
 import { dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
@@ -20,6 +21,7 @@ import type { Clock, Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { BoundedAllocator } from './allocator.ts';
 import { PushLane } from './lane.ts';
 import type { PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
 import { SALE_LATENCY_TTL_MS } from './saleLatency.ts';
@@ -58,7 +60,18 @@ export interface PushCoordinatorOptions {
   retryBackoff?: BackoffPolicy;
   /** Called for every push result (tests, the benchmark). */
   onPush?: (event: PushEvent) => void;
+  /** Each channel's blind-window bounds, for the bounded allocation modes (default DEFAULT_TIMING). */
+  timing?: Partial<Record<SalesChannel, ChannelTiming>>;
 }
+
+/**
+ * Blind-window bounds when none are configured: Shopify's webhook retries and a compare-
+ * and-set round trip; Amazon's notification delivery and Listings apply lag (docs/sim.md).
+ */
+export const DEFAULT_TIMING: Readonly<Record<SalesChannel, ChannelTiming>> = {
+  shopify: { deliveryLagBoundMs: 60_000, applyLagBoundMs: 1_000, confirmTimeoutMs: 60_000 },
+  amazon: { deliveryLagBoundMs: 300_000, applyLagBoundMs: 1_800_000, confirmTimeoutMs: 3_600_000 },
+};
 
 export interface SweepReport {
   skus: number;
@@ -86,7 +99,12 @@ export class PushCoordinator {
   private readonly clock: Clock;
   private readonly entries = new Map<string, { entry: CatalogEntry | undefined; atMs: number }>();
   private readonly exposures = new Map<string, number>();
+  private readonly allocator: BoundedAllocator;
+  /** The bounded mode of each SKU computed lately (absent: shared), for the send-time check. */
+  private readonly boundedModes = new Map<string, AllocationMode>();
   private readonly dynamicHoldbacks = new Map<string, number>();
+  /** Per bounded SKU, exposure_c per channel after the last decision (gauges). */
+  private readonly channelExposures = new Map<string, Partial<Record<SalesChannel, number>>>();
   private latency: { p99Ms: number; readAtMs: number; measured: boolean } | undefined;
   private warnedLatency = false;
   private gaugesAtMs = 0;
@@ -101,6 +119,15 @@ export class PushCoordinator {
   constructor(private readonly options: PushCoordinatorOptions) {
     this.clock = options.clock ?? Date.now;
     this.store = new PushStore(options.redis, options.ledger.keys, options.ledger);
+    this.allocator = new BoundedAllocator({
+      redis: options.redis,
+      keys: options.ledger.keys,
+      ledger: options.ledger,
+      timing: { ...DEFAULT_TIMING, ...options.timing },
+      velocityWindowMs: options.settings.dynamicHoldback.windowMs,
+      clock: this.clock,
+      reports: (sku, channel) => this.store.channelReports(sku, channel),
+    });
     for (const pusher of options.pushers) {
       this.lanes.set(
         pusher.channel,
@@ -109,6 +136,8 @@ export class PushCoordinator {
           clock: this.clock,
           backoff: options.retryBackoff ?? { baseMs: 200, maxMs: 30_000 },
           onResults: (results) => this.settle(results),
+          beforeSend: (batch) => this.beforeSend(batch),
+          onDropped: (dropped) => void this.requeue(dropped.map((request) => ({ sku: request.sku, changedAtMs: request.changedAtMs }))),
         }),
       );
     }
@@ -295,6 +324,12 @@ export class PushCoordinator {
     if (!ledger) return;
     const now = this.clock();
     const dynamic = await this.updateDynamicHoldback(sku, view, now);
+    const mode = allocationModeOf(entry);
+    if (mode.kind !== 'shared') {
+      this.boundedModes.set(sku, mode);
+      return this.computeBounded({ sku, entry, view, mode, holdbackUnits: ledger.holdback + dynamic, changedAtMs, cause, now, tally });
+    }
+    this.boundedModes.delete(sku);
     const quantities = { onHand: ledger.onHand, reserved: ledger.reserved, holdback: ledger.holdback + dynamic };
     const shown: number[] = [];
     for (const lane of this.lanes.values()) {
@@ -360,6 +395,89 @@ export class PushCoordinator {
       lane.offer(request, pushed?.quantity);
     }
     this.exposures.set(sku, exposure(ledger.onHand - ledger.reserved, shown));
+  }
+
+  /**
+   * A SKU in strict, budget:N or auto: the allocator decides from its I8 accounts what each
+   * channel should show and which writes may go now (decreases first); those are offered.
+   * A write that may not go yet waits for slack: sales arriving, writes confirmed, unseen
+   * buckets expiring each mark the SKU dirty again, and the sweep looks at it anyway.
+   */
+  private async computeBounded(input: {
+    sku: string;
+    entry: CatalogEntry;
+    view: SkuPushView;
+    mode: AllocationMode;
+    holdbackUnits: number;
+    changedAtMs: number;
+    cause: 'change' | 'sweep';
+    now: number;
+    tally: ComputeTally;
+  }): Promise<void> {
+    const { sku, entry, view, now, tally } = input;
+    const channels: Array<{ channel: SalesChannel; policy: ReturnType<Catalog['policyFor']>; lane: PushLane }> = [];
+    for (const lane of this.lanes.values()) {
+      const eligibility = lane.pusher.eligibility(entry);
+      if (!eligibility.push) {
+        if (eligibility.reason === 'fba') {
+          tally.fbaSkipped += 1;
+          this.options.metrics.fbaSkipped.inc();
+        }
+        continue;
+      }
+      channels.push({ channel: lane.channel, policy: this.options.catalog.policyFor(entry, lane.channel), lane });
+    }
+    if (channels.length === 0) return;
+    const decision = await this.allocator.decide({ sku, entry, mode: input.mode, view, channels, holdbackUnits: input.holdbackUnits, nowMs: now });
+    if (!decision) {
+      // The ledger moved between the reads: look again on the next pass.
+      await this.requeue([{ sku, changedAtMs: input.changedAtMs || now }]);
+      return;
+    }
+    for (const choice of decision.decisions) {
+      if (choice.stuck) this.options.logger.warn({ sku, channel: choice.channel }, 'a write was never confirmed in effect: the channel is taken to show its last confirmed value (alert)');
+      if (!choice.send) continue;
+      const lane = channels.find((candidate) => candidate.channel === choice.channel)!.lane;
+      tally.offered += 1;
+      lane.offer(
+        {
+          sku,
+          channel: choice.channel,
+          entry,
+          quantity: choice.value,
+          known: choice.expected,
+          knownAtMs: now,
+          version: view.ledger?.version ?? 0,
+          changedAtMs: input.cause === 'change' && input.changedAtMs > 0 ? input.changedAtMs : (view.ledger?.updatedMs ?? now),
+          cause: 'allocation',
+        },
+        view.pushed[choice.channel]?.quantity,
+      );
+    }
+    this.exposures.set(sku, decision.exposureAfter - decision.available);
+    this.channelExposures.set(sku, Object.fromEntries(decision.decisions.map((choice) => [choice.channel, choice.exposureAfter])));
+  }
+
+  /** Books bounded writes as pending as they leave; drops those that no longer fit. */
+  private async beforeSend(batch: readonly PushRequest[]): Promise<readonly PushRequest[]> {
+    const sending: PushRequest[] = [];
+    for (const request of batch) {
+      const mode = this.boundedModes.get(request.sku);
+      if (mode === undefined || request.cause !== 'allocation') {
+        sending.push(request);
+        continue;
+      }
+      const fits = await this.allocator
+        .beforeSend(request, { mode, available: async () => (await this.options.ledger.latestJournalEntry(request.sku).then((entry) => (entry ? entry.onHand - entry.reserved : undefined))) })
+        .catch(() => false);
+      if (fits) sending.push(request);
+    }
+    return sending;
+  }
+
+  private async requeue(items: ReadonlyArray<{ sku: string; changedAtMs: number }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', ...items.flatMap((item) => [item.changedAtMs, item.sku])).catch(() => undefined);
   }
 
   /** Reads new sales from the journal into the SKU's window and returns the dynamic holdback. */
@@ -456,6 +574,7 @@ export class PushCoordinator {
     for (const { request, outcome } of results) {
       const { sku, channel } = request;
       this.options.metrics.pushes.inc({ channel, outcome: outcome.kind });
+      if (request.cause === 'allocation') writes.push(this.allocator.afterResult(request, outcome).catch((error: unknown) => this.options.logger.warn({ err: error, sku, channel }, 'booking a write answer failed')));
       switch (outcome.kind) {
         case 'acked':
           writes.push(this.store.recordPushed(sku, channel, { quantity: request.quantity, atMs: outcome.atMs, version: request.version }));
@@ -508,6 +627,11 @@ export class PushCoordinator {
     let total = 0;
     for (const value of this.exposures.values()) if (value > 0) total += value;
     metrics.exposureUnits.set(total);
+    const perChannel: Partial<Record<SalesChannel, number>> = {};
+    for (const exposures of this.channelExposures.values()) {
+      for (const [channel, value] of Object.entries(exposures) as [SalesChannel, number][]) perChannel[channel] = (perChannel[channel] ?? 0) + value;
+    }
+    for (const lane of this.lanes.values()) metrics.channelExposure.set({ channel: lane.channel }, perChannel[lane.channel] ?? 0);
     let held = 0;
     for (const value of this.dynamicHoldbacks.values()) held += value;
     metrics.dynamicHoldbackUnits.set(held);

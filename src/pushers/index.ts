@@ -48,5 +48,10 @@ export function createPushCoordinator(dependencies: PusherDependencies): PushCoo
     logger: logger.child({ part: 'pushers' }),
     clock,
     onPush: dependencies.onPush,
+    // The bounded allocation's blind windows come from the configured lag bounds.
+    timing: {
+      shopify: { deliveryLagBoundMs: config.lagBounds.shopify.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.shopify.applySeconds * 1000, confirmTimeoutMs: Math.max(60_000, 2 * config.lagBounds.shopify.applySeconds * 1000) },
+      amazon: { deliveryLagBoundMs: config.lagBounds.amazon.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.amazon.applySeconds * 1000, confirmTimeoutMs: 2 * config.lagBounds.amazon.applySeconds * 1000 },
+    },
   });
 }

@@ -25,6 +25,13 @@ export interface LaneOptions {
   random?: () => number;
   /** Called with every batch's results, after the lane has updated what it knows. */
   onResults(results: PushResult[]): Promise<void>;
+  /**
+   * Called with each batch just before it is sent: answers the requests that may go (the
+   * bounded allocation books them as pending here, and drops one that no longer fits).
+   * The ones left out are forgotten; `onDropped` hears of them.
+   */
+  beforeSend?(batch: readonly PushRequest[]): Promise<readonly PushRequest[]>;
+  onDropped?(dropped: readonly PushRequest[]): void;
 }
 
 export class PushLane {
@@ -143,8 +150,21 @@ export class PushLane {
         await this.sleepUntilWoken(signal, wait);
         continue;
       }
-      const batch = await this.takeBatch(signal);
+      let batch = await this.takeBatch(signal);
       if (batch.length === 0) continue;
+      if (this.options.beforeSend) {
+        const taken = batch;
+        const sending = await this.options.beforeSend(taken).catch(() => [] as readonly PushRequest[]);
+        batch = taken.filter((request) => sending.includes(request));
+        const dropped = taken.filter((request) => !sending.includes(request));
+        for (const request of dropped) this.inFlight.delete(request.sku);
+        if (dropped.length > 0) this.options.onDropped?.(dropped);
+        if (batch.length === 0) {
+          this.pusher.release();
+          this.wakeAll();
+          continue;
+        }
+      }
       let results: PushResult[];
       try {
         results = await this.pusher.push(batch);
@@ -240,7 +260,10 @@ export class PushLane {
   }
 }
 
-/** Drift corrections and resyncs are sent even when the value equals the last one pushed. */
+/**
+ * Drift corrections, resyncs and bounded allocations are sent even when the value equals
+ * the last one pushed (the allocation decided it against its own account of the channel).
+ */
 function forced(request: PushRequest): boolean {
-  return request.cause === 'drift' || request.cause === 'resync';
+  return request.cause === 'drift' || request.cause === 'resync' || request.cause === 'allocation';
 }

@@ -26,7 +26,8 @@ export interface PushRequest {
   readonly changedAtMs: number;
   /** Why: a ledger change, the scheduled sweep, or a correction after drift. */
   /** `resync`: sellable is back at the value last pushed, but the channel has sold since and shows less. */
-  readonly cause: 'change' | 'sweep' | 'drift' | 'resync';
+  /** `allocation`: a bounded mode (strict, budget:N, auto) decided it against its I8 account (allocator.ts). */
+  readonly cause: 'change' | 'sweep' | 'drift' | 'resync' | 'allocation';
 }
 
 export type PushOutcome =

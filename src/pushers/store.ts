@@ -110,6 +110,25 @@ export class PushStore {
     return Math.max(0, observation.observedAtMs - pushed.atMs);
   }
 
+  /**
+   * Keeps every quantity a channel reported for the SKU (not only the newest, as the ledger's
+   * observation does), for the bounded allocation: an absolute write is confirmed by the
+   * report of its own value, which a later report (after a sale) must not hide. At most
+   * REPORTS_KEPT, oldest dropped; a repeat is kept once. Field `alloc:reports:<channel>`.
+   */
+  async noteChannelReport(sku: string, channel: SalesChannel, report: ChannelReport): Promise<void> {
+    const field = `alloc:reports:${channel}`;
+    const reports = parseReports(await this.redis.hget(this.keys.pushState(sku), field));
+    if (reports.some((known) => known.quantity === report.quantity && known.observedAtMs === report.observedAtMs)) return;
+    reports.push({ quantity: report.quantity, observedAtMs: report.observedAtMs });
+    reports.sort((a, b) => a.observedAtMs - b.observedAtMs);
+    await this.redis.hset(this.keys.pushState(sku), field, JSON.stringify(reports.slice(-REPORTS_KEPT)));
+  }
+
+  async channelReports(sku: string, channel: SalesChannel): Promise<ChannelReport[]> {
+    return parseReports(await this.redis.hget(this.keys.pushState(sku), `alloc:reports:${channel}`));
+  }
+
   async saveState(sku: string, state: PushState): Promise<void> {
     const fields: Array<string | number> = ['sales', JSON.stringify(state.sales), 'dynamic_holdback', state.dynamicHoldback];
     if (state.cursor !== undefined) fields.push('cursor', state.cursor);
@@ -137,6 +156,24 @@ export class PushStore {
   /** Written by the consumers' process; expires so a stopped consumer fleet is noticed. */
   async publishSaleLatency(report: SaleLatencyReport, ttlMs: number): Promise<void> {
     await this.redis.set(this.keys.saleToLedgerLatency(), JSON.stringify(report), 'PX', ttlMs);
+  }
+}
+
+export interface ChannelReport {
+  quantity: number;
+  /** The channel's own time for it (EventTime). */
+  observedAtMs: number;
+}
+
+const REPORTS_KEPT = 64;
+
+function parseReports(raw: string | null | undefined): ChannelReport[] {
+  if (!raw) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return Array.isArray(parsed) ? parsed.filter((report: unknown): report is ChannelReport => typeof report === 'object' && report !== null && typeof (report as ChannelReport).quantity === 'number' && typeof (report as ChannelReport).observedAtMs === 'number') : [];
+  } catch {
+    return [];
   }
 }
 

@@ -1,0 +1,308 @@
+// Bounded allocation in the pushers (issue 12, invariant I8): for a SKU whose mode is
+// strict, budget:N or auto, what each channel may be told comes from the pure allocate()
+// in src/domain/allocation.ts, fed with the I8 accounting kept here per SKU and channel.
+//
+// The walk, in one direction: a ledger change → decide() reads the SKU's journal since its
+// cursor (sales seen per channel, and the ledger numbers as of the last entry read, so the
+// two always agree), the channels' reports, settles the accounts and calls allocate() →
+// the coordinator offers the writes it may send to the lanes → beforeSend() records each
+// write as pending at the moment it leaves (and drops one that no longer fits) →
+// afterResult() books what the channel answered (a compare-and-set won or lost, an absolute
+// write accepted) → a channel report (LISTINGS_ITEM_MFN_QUANTITY_CHANGE) confirms it.
+//
+// The accounts live in the SKU's pushstate hash (fields `alloc:<channel>`, `alloc:auto`,
+// `alloc:cursor`, `alloc:vel:<channel>`), in the SKU's slot; one SKU's operations are
+// serialised in this process.
+import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
+import {
+  type AllocationMode,
+  type AutoState,
+  type ChannelAccount,
+  type ChannelDecision,
+  type ChannelTiming,
+  exposureOf,
+  openAccount,
+  recordCasApplied,
+  recordCasStale,
+  recordSaleSeen,
+  recordShownReport,
+  recordWriteSent,
+  settleAccount,
+  allocate,
+  type WriteKind,
+} from '../domain/allocation.ts';
+import { pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
+import type { ChannelPolicy } from '../domain/sellable.ts';
+import type { KeySpace } from '../ledger/keys.ts';
+import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
+import type { RedisClient } from '../ledger/scripts.ts';
+import type { PushOutcome, PushRequest } from './pusher.ts';
+import type { ChannelReport, SkuPushView } from './store.ts';
+
+export const WRITE_KINDS: Readonly<Record<SalesChannel, WriteKind>> = { shopify: 'cas', amazon: 'absolute' };
+
+const JOURNAL_PAGE = 1_000;
+const VELOCITY_BUCKET_MS = 1_000;
+
+interface SkuAccounts {
+  channels: Partial<Record<SalesChannel, ChannelAccount>>;
+  velocity: Partial<Record<SalesChannel, Array<[number, number]>>>;
+  auto: AutoState | null;
+  cursor: string | undefined;
+}
+
+export interface DecideInput {
+  sku: string;
+  entry: CatalogEntry;
+  mode: AllocationMode;
+  view: SkuPushView;
+  /** The channels this SKU is pushed to, with their policy. */
+  channels: ReadonlyArray<{ channel: SalesChannel; policy: ChannelPolicy }>;
+  /** Static + dynamic holdback. */
+  holdbackUnits: number;
+  nowMs: number;
+}
+
+export interface Decision {
+  /** on_hand − reserved the decision was made against (the ledger as of the journal read). */
+  available: number;
+  limit: number;
+  exposureBefore: number;
+  exposureAfter: number;
+  decisions: readonly (ChannelDecision & { channel: SalesChannel })[];
+  strict: boolean;
+}
+
+export interface AllocatorOptions {
+  redis: RedisClient;
+  keys: KeySpace;
+  ledger: Ledger;
+  timing: Readonly<Record<SalesChannel, ChannelTiming>>;
+  /** Window for per-channel sales velocity (ms). */
+  velocityWindowMs: number;
+  clock: () => number;
+  /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
+  reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
+}
+
+export class BoundedAllocator {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: AllocatorOptions) {}
+
+  /** What each channel should show and which writes may go now, with the accounts brought up to date. */
+  decide(input: DecideInput): Promise<Decision | undefined> {
+    return this.serialised(input.sku, async () => {
+      const accounts = await this.load(input.sku);
+      const ledger = await this.readSales(input.sku, accounts, input.view, input.nowMs);
+      if (!ledger) return undefined;
+      for (const { channel } of input.channels) {
+        let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
+        if (account.writeKind === 'absolute') account = this.applyReports(channel, account, await this.options.reports(input.sku, channel));
+        accounts.channels[channel] = settleAccount(account, input.nowMs, this.options.timing[channel]);
+      }
+      const channelInputs = input.channels.map(({ channel, policy }) => ({
+        id: channel,
+        account: accounts.channels[channel]!,
+        policy,
+        velocityPerSec: salesRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()),
+        timing: this.options.timing[channel],
+      }));
+      const allocation = allocate({
+        mode: input.mode,
+        available: ledger.available,
+        holdback: input.holdbackUnits,
+        nowMs: input.nowMs,
+        channels: channelInputs,
+        autoPrevious: accounts.auto,
+      });
+      for (const decision of allocation.decisions) accounts.channels[decision.id as SalesChannel] = decision.account;
+      accounts.auto = allocation.auto;
+      await this.save(input.sku, accounts);
+      return {
+        available: ledger.available,
+        limit: allocation.limit,
+        exposureBefore: allocation.exposureBefore,
+        exposureAfter: allocation.exposureAfter,
+        decisions: allocation.decisions.map((decision) => ({ ...decision, channel: decision.id as SalesChannel })),
+        strict: allocation.applied.kind === 'bounded',
+      };
+    });
+  }
+
+  /**
+   * A write is leaving for the channel: books it as pending (in full until confirmed, I8).
+   * Answers false, booking nothing, when the SKU's accounts say it no longer fits the bound
+   * (another write went out since it was decided): the caller drops it and recomputes.
+   */
+  beforeSend(request: PushRequest, limit: { mode: AllocationMode; available: () => Promise<number | undefined> }): Promise<boolean> {
+    return this.serialised(request.sku, async () => {
+      const accounts = await this.load(request.sku);
+      const account = accounts.channels[request.channel];
+      if (!account) return false;
+      const now = this.options.clock();
+      const sent = recordWriteSent(account, { value: request.quantity, sentAtMs: now });
+      const budget = limit.mode.kind === 'budget' ? limit.mode.budget : limit.mode.kind === 'strict' || (limit.mode.kind === 'auto' && accounts.auto?.strict) ? 0 : null;
+      if (budget !== null) {
+        const available = await limit.available();
+        if (available === undefined) return false;
+        let total = exposureOf(sent);
+        for (const [channel, other] of Object.entries(accounts.channels) as [SalesChannel, ChannelAccount][]) if (channel !== request.channel) total += exposureOf(other);
+        // A write that lowers exposure always goes (a decrease); a raise only within the bound.
+        if (total > available + budget && exposureOf(sent) > exposureOf(account)) return false;
+      }
+      accounts.channels[request.channel] = sent;
+      await this.save(request.sku, accounts);
+      return true;
+    });
+  }
+
+  /** Books the channel's answer to a write that beforeSend booked. */
+  afterResult(request: PushRequest, outcome: PushOutcome): Promise<void> {
+    return this.serialised(request.sku, async () => {
+      const accounts = await this.load(request.sku);
+      const account = accounts.channels[request.channel];
+      if (!account) return;
+      const index = account.pending.findIndex((write) => write.value === request.quantity);
+      if (index === -1) return;
+      const now = this.options.clock();
+      let next = account;
+      if (account.writeKind === 'cas') {
+        // A CAS channel has one write in flight at most; put it first for the record* functions.
+        const reordered = { ...account, pending: [account.pending[index]!, ...account.pending.filter((_, position) => position !== index)] };
+        if (outcome.kind === 'acked') next = recordCasApplied(reordered, outcome.atMs);
+        else if (outcome.kind === 'stale' && outcome.channelQuantity !== undefined) next = recordCasStale(reordered, { shown: outcome.channelQuantity, atMs: now });
+        else next = { ...account, pending: account.pending.filter((_, position) => position !== index) };
+      } else if (outcome.kind === 'invalid' || outcome.kind === 'rejected' || outcome.kind === 'blocked') {
+        // Refused: never in effect. An accepted write stays pending until the channel reports
+        // it; a failed one may have been applied (a timeout after Amazon took it) and stays
+        // until it is reported or written off (confirmTimeoutMs).
+        next = { ...account, pending: account.pending.filter((_, position) => position !== index) };
+      }
+      accounts.channels[request.channel] = next;
+      await this.save(request.sku, accounts);
+    });
+  }
+
+  /** Σ_c exposure_c of the SKU as booked now (for gauges and tests). */
+  async exposure(sku: string): Promise<number> {
+    const accounts = await this.load(sku);
+    let total = 0;
+    for (const account of Object.values(accounts.channels)) if (account) total += exposureOf(account);
+    return total;
+  }
+
+  private window() {
+    return { windowMs: this.options.velocityWindowMs, bucketMs: VELOCITY_BUCKET_MS };
+  }
+
+  /**
+   * Reads the journal since the cursor: each sale (or cancellation) on a channel is booked
+   * against that channel's account and velocity. The ledger numbers returned are those after
+   * the last entry read, so sales seen and available describe the same moment.
+   */
+  private async readSales(sku: string, accounts: SkuAccounts, view: SkuPushView, nowMs: number): Promise<{ available: number } | undefined> {
+    if (!view.ledger) return undefined;
+    let last: JournalEntry | undefined;
+    if (accounts.cursor === undefined) {
+      // First look at this SKU: start from now; what the channels show is their account.
+      const newest = await this.options.ledger.latestJournalEntry(sku);
+      accounts.cursor = newest?.id ?? '0-0';
+      return { available: newest ? newest.onHand - newest.reserved : view.ledger.onHand - view.ledger.reserved };
+    }
+    for (let page = 0; page < 50; page += 1) {
+      const entries = await this.options.ledger.journal(sku, { afterId: accounts.cursor, count: JOURNAL_PAGE });
+      for (const entry of entries) {
+        last = entry;
+        accounts.cursor = entry.id;
+        const channel = channelOf(entry.ref);
+        if (!channel) continue;
+        const units = entry.cause === 'reserve' ? entry.dReserved + entry.dOversold : entry.cause === 'release' ? entry.dReserved : 0;
+        if (units === 0) continue;
+        const account = accounts.channels[channel];
+        if (account) accounts.channels[channel] = recordSaleSeen(account, { units, soldAtMs: entry.atMs });
+        if (units > 0) accounts.velocity[channel] = recordSales(accounts.velocity[channel] ?? [], entry.atMs, units, nowMs, this.window());
+      }
+      if (entries.length < JOURNAL_PAGE) break;
+    }
+    for (const channel of Object.keys(accounts.velocity) as SalesChannel[]) accounts.velocity[channel] = pruneSales(accounts.velocity[channel] ?? [], nowMs, this.window());
+    if (last) return { available: last.onHand - last.reserved };
+    // Nothing new in the journal: the numbers the view read are the journal's last state,
+    // unless a change landed between the two reads; then wait for the next pass.
+    const newest = await this.options.ledger.latestJournalEntry(sku);
+    if (newest && newest.id !== accounts.cursor) return undefined;
+    return { available: newest ? newest.onHand - newest.reserved : view.ledger.onHand - view.ledger.reserved };
+  }
+
+  /** A channel with no account yet: what it was last told or reported showing, else 0. */
+  private openFromView(channel: SalesChannel, view: SkuPushView, nowMs: number): ChannelAccount {
+    const pushed = view.pushed[channel];
+    const observed = view.observed[channel];
+    const newest = [pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, observed ? { quantity: observed.quantity, atMs: observed.observedAtMs } : undefined]
+      .filter((candidate): candidate is { quantity: number; atMs: number } => candidate !== undefined)
+      .sort((a, b) => b.atMs - a.atMs)[0];
+    return openAccount(WRITE_KINDS[channel], newest?.quantity ?? 0, newest?.atMs ?? nowMs);
+  }
+
+  /**
+   * An absolute-write channel's reports newer than its confirmation, oldest first. A report
+   * of a pending write's value confirms that write and every one sent before it (the channel
+   * applies them in order). Any other report (the channel sold, or someone edited it by
+   * hand) is what the channel shows with no new write in effect: the difference from what
+   * it was thought to show becomes unseen sales (the drift path of the accounting).
+   * CAS channels are confirmed by their own write answers.
+   */
+  private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[]): ChannelAccount {
+    let next = account;
+    for (const report of reports) {
+      if (report.observedAtMs <= next.confirmedAtMs) continue;
+      const matching = next.pending.findIndex((write) => write.value === report.quantity);
+      next = recordShownReport(next, {
+        shown: report.quantity,
+        shownAtMs: report.observedAtMs,
+        appliedThroughSentAtMs: matching === -1 ? Number.NEGATIVE_INFINITY : next.pending[matching]!.sentAtMs,
+        deliveryLagBoundMs: this.options.timing[channel].deliveryLagBoundMs,
+      });
+    }
+    return next;
+  }
+
+  private async load(sku: string): Promise<SkuAccounts> {
+    const fields = ['alloc:shopify', 'alloc:amazon', 'alloc:vel:shopify', 'alloc:vel:amazon', 'alloc:auto', 'alloc:cursor'];
+    const [shopify, amazon, velShopify, velAmazon, auto, cursor] = await this.options.redis.hmget(this.options.keys.pushState(sku), ...fields);
+    return {
+      channels: { ...(shopify ? { shopify: JSON.parse(shopify) as ChannelAccount } : {}), ...(amazon ? { amazon: JSON.parse(amazon) as ChannelAccount } : {}) },
+      velocity: { shopify: velShopify ? (JSON.parse(velShopify) as Array<[number, number]>) : [], amazon: velAmazon ? (JSON.parse(velAmazon) as Array<[number, number]>) : [] },
+      auto: auto ? (JSON.parse(auto) as AutoState) : null,
+      cursor: cursor ?? undefined,
+    };
+  }
+
+  private async save(sku: string, accounts: SkuAccounts): Promise<void> {
+    const fields: string[] = [];
+    for (const [channel, account] of Object.entries(accounts.channels)) if (account) fields.push(`alloc:${channel}`, JSON.stringify(account));
+    for (const [channel, buckets] of Object.entries(accounts.velocity)) fields.push(`alloc:vel:${channel}`, JSON.stringify(buckets ?? []));
+    if (accounts.auto) fields.push('alloc:auto', JSON.stringify(accounts.auto));
+    if (accounts.cursor !== undefined) fields.push('alloc:cursor', accounts.cursor);
+    if (fields.length > 0) await this.options.redis.hset(this.options.keys.pushState(sku), ...fields);
+  }
+
+  /** Runs one SKU's operations one after another in this process. */
+  private serialised<T>(sku: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(sku) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(work);
+    const tail = run.catch(() => undefined);
+    this.locks.set(sku, tail);
+    void tail.then(() => {
+      if (this.locks.get(sku) === tail) this.locks.delete(sku);
+    });
+    return run;
+  }
+}
+
+/** The sales channel of a reservation id `channel:order:line`, for the channels we push to. */
+function channelOf(ref: string): SalesChannel | undefined {
+  if (ref.startsWith('shopify:')) return 'shopify';
+  if (ref.startsWith('amazon:')) return 'amazon';
+  return undefined;
+}
