@@ -55,10 +55,10 @@ export const DEFAULT_SKU_CLASS = 'default';
 
 /**
  * The allocation mode of each SKU class when a row does not set one: `hot` SKUs (a flash
- * sale's drops) are `auto` — shared while stock is far above what the channels can sell in
- * their blind windows, strict near the tail (docs/decisions.md) — every other class `shared`.
+ * sale's drops) are `strict` — the oversell bound by accounting, not an estimate
+ * (docs/decisions.md) — every other class `shared`.
  */
-export const CLASS_ALLOCATION_MODES: Readonly<Record<string, string>> = Object.freeze({ hot: 'auto' });
+export const CLASS_ALLOCATION_MODES: Readonly<Record<string, string>> = Object.freeze({ hot: 'strict' });
 
 /** The SKU's allocation mode: its own, else its class's, else shared. */
 export function allocationModeOf(entry: Pick<CatalogEntry, 'allocationMode' | 'skuClass'>): AllocationMode {

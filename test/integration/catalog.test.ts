@@ -290,7 +290,7 @@ test('an allocation mode that does not parse, or a negative budget, is refused w
   const good = catalogFile([{ sku: 'MODE-OK', onHand: 1, allocationMode: 'budget:3' }, { sku: 'MODE-HOT', onHand: 1, skuClass: 'hot' }, { sku: 'MODE-PLAIN', onHand: 1 }]);
   await importCatalog({ file: good, catalog, ledger });
   assert.equal(allocationModeOf((await catalog.get('MODE-OK'))!), { kind: 'budget', budget: 3 });
-  assert.equal(allocationModeOf((await catalog.get('MODE-HOT'))!), { kind: 'auto' });
+  assert.equal(allocationModeOf((await catalog.get('MODE-HOT'))!), { kind: 'strict' });
   assert.equal(allocationModeOf((await catalog.get('MODE-PLAIN'))!), { kind: 'shared' });
 });
 
