@@ -1,7 +1,8 @@
-// The demo's HTML report: a summary table and three SVG charts drawn by hand (no chart
-// library, so the file opens anywhere offline): what each channel was told it could sell
-// for the hottest SKU over time, oversold units stockguard vs the naive baseline, and the
-// sale-to-channel propagation latency histogram.
+// The demo's HTML report: tables and SVG charts drawn by hand (no chart library, so the
+// file opens anywhere offline): the figures per mode (naive baseline, shared, strict, auto)
+// as a table and as bars, the top SKUs with stranded stock, oversold units over the sale per
+// mode (ground truth), what each channel showed for the hottest SKU in each live mode,
+// stockguard's event lag during the sale, and the sale-to-channel propagation latency.
 
 export interface Series {
   name: string;
@@ -9,44 +10,90 @@ export interface Series {
   points: { x: number; y: number }[];
 }
 
+export interface Table {
+  headers: string[];
+  rows: string[][];
+}
+
+export interface Bars {
+  title: string;
+  items: { label: string; value: number; color: string; text: string }[];
+}
+
 export interface DemoReportData {
   title: string;
   generatedAt: string;
   environment: string;
-  summary: { label: string; stockguard: string; baseline: string }[];
-  hotSku: string;
-  sellableSeries: Series[];
+  /** Lines about the lags, the machine and what the run measured. */
+  setting: string[];
+  /** Warnings shown at the top (e.g. the machine was the bottleneck). */
+  warnings: string[];
+  modes: Table;
+  bars: Bars[];
+  stranded: Table;
+  strandedDefinition: string;
   oversoldSeries: Series[];
-  latencyMs: number[];
+  sellable: { title: string; series: Series[] }[];
+  eventLag: { backlog: Series[]; edgeToLedger: Series[] };
+  latency: { title: string; samples: number[] };
+  details: Table;
   notes: string[];
 }
 
 export function renderDemoReport(data: DemoReportData): string {
-  const rows = data.summary
-    .map((row) => `<tr><th>${escape(row.label)}</th><td>${escape(row.stockguard)}</td><td>${escape(row.baseline)}</td></tr>`)
-    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(data.title)}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1d2430}
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #d5dae1;padding:.35rem .7rem;text-align:right}
-th:first-child{text-align:left}thead th{background:#f1f4f8}h2{margin-top:2.2rem}.muted{color:#5a6473}
+th:first-child,td:first-child{text-align:left}thead th{background:#f1f4f8}h2{margin-top:2.2rem}.muted{color:#5a6473}
+.warn{background:#fff4e5;border:1px solid #f0b35a;padding:.5rem .8rem}
 svg{background:#fbfcfd;border:1px solid #e3e7ec}
 </style></head><body>
 <h1>${escape(data.title)}</h1>
 <p class="muted">${escape(data.generatedAt)} — ${escape(data.environment)}</p>
-<table><thead><tr><th></th><th>stockguard</th><th>naive baseline</th></tr></thead><tbody>
-${rows}
-</tbody></table>
-<h2>Sellable per channel over time — ${escape(data.hotSku)}</h2>
-${lineChart(data.sellableSeries, 'seconds into the sale', 'units the channel may sell')}
-<h2>Oversold units: stockguard vs naive baseline</h2>
-${lineChart(data.oversoldSeries, 'seconds into the sale', 'units oversold (cumulative)')}
-<h2>Sale-to-channel propagation latency</h2>
-${histogram(data.latencyMs, 'milliseconds from the ledger change to the channel acknowledging', 'pushes')}
+${data.warnings.map((warning) => `<p class="warn">${escape(warning)}</p>`).join('\n')}
+<ul>${data.setting.map((line) => `<li>${escape(line)}</li>`).join('')}</ul>
+<h2>Per mode, on the same purchase attempts</h2>
+${table(data.modes)}
+${data.bars.map((bars) => barChart(bars)).join('\n')}
+<h2>Oversold units over the sale (ground truth)</h2>
+${lineChart(data.oversoldSeries, 'seconds into the sale', 'units sold beyond stock (cumulative)')}
+<h2>Stranded stock: top SKUs</h2>
+<p>${escape(data.strandedDefinition)}</p>
+${data.stranded.rows.length > 0 ? table(data.stranded) : '<p class="muted">no stranded stock in any mode</p>'}
+${data.sellable.map((chart) => `<h2>${escape(chart.title)}</h2>\n${lineChart(chart.series, 'seconds into the sale', 'units the channel may sell')}`).join('\n')}
+<h2>stockguard's event lag during the sale</h2>
+${lineChart(data.eventLag.backlog, 'seconds into the sale', 'event-stream backlog (entries)')}
+${lineChart(data.eventLag.edgeToLedger, 'seconds into the sale', 'edge-to-ledger, mean per second (ms)')}
+<h2>${escape(data.latency.title)}</h2>
+${histogram(data.latency.samples, 'milliseconds from the ledger change to the channel acknowledging', 'pushes')}
+<h2>Details per mode</h2>
+${table(data.details)}
 <ul>${data.notes.map((note) => `<li>${escape(note)}</li>`).join('')}</ul>
 </body></html>
 `;
+}
+
+function table(data: Table): string {
+  const head = `<thead><tr>${data.headers.map((header) => `<th>${escape(header)}</th>`).join('')}</tr></thead>`;
+  const body = data.rows.map((row) => `<tr>${row.map((cell, index) => (index === 0 ? `<th>${escape(cell)}</th>` : `<td>${escape(cell)}</td>`)).join('')}</tr>`).join('\n');
+  return `<table>${head}<tbody>\n${body}\n</tbody></table>`;
+}
+
+function barChart(bars: Bars): string {
+  const height = 40 + bars.items.length * 26;
+  const max = Math.max(1e-9, ...bars.items.map((item) => item.value));
+  const left = 110;
+  const span = WIDTH - left - 160;
+  const rows = bars.items
+    .map((item, index) => {
+      const y = 30 + index * 26;
+      const width = Math.max(item.value > 0 ? 2 : 0, (item.value / max) * span);
+      return `<text x="${left - 8}" y="${y + 14}" font-size="12" text-anchor="end">${escape(item.label)}</text><rect x="${left}" y="${y}" width="${width.toFixed(1)}" height="18" fill="${item.color}"/><text x="${(left + width + 6).toFixed(1)}" y="${y + 14}" font-size="12">${escape(item.text)}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}"><text x="10" y="18" font-size="13" font-weight="600">${escape(bars.title)}</text>${rows}</svg>`;
 }
 
 const WIDTH = 920;

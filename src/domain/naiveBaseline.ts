@@ -16,6 +16,12 @@ export interface BaselineResult {
   /** Units accepted beyond what the warehouse had, per SKU. */
   oversoldBySku: Record<string, number>;
   oversoldUnits: number;
+  /** Units accepted per SKU, every channel together. */
+  acceptedBySku: Record<string, number>;
+  /** Units of the attempts each channel refused, per SKU (channel → units). */
+  refusedBySku: Record<string, Record<string, number>>;
+  /** What each channel showed after the last attempt, per SKU (channel → units). */
+  shownAtEnd: Record<string, Record<string, number>>;
   /** Cumulative oversold units after each attempt (for the report's chart). */
   oversoldTimeline: { atMs: number; oversold: number }[];
 }
@@ -42,6 +48,7 @@ export function simulateNaiveSync(options: {
   const acceptedByChannel: Record<string, number> = Object.fromEntries(channels.map((channel) => [channel, 0]));
   const oversoldTimeline: BaselineResult['oversoldTimeline'] = [];
   let oversoldUnits = 0;
+  const refusedBySku: Record<string, Record<string, number>> = {};
   for (const attempt of [...options.attempts].sort((a, b) => a.atMs - b.atMs)) {
     while (attempt.atMs >= nextSync) {
       sync();
@@ -49,7 +56,11 @@ export function simulateNaiveSync(options: {
     }
     const slot = key(attempt.channel, attempt.sku);
     const available = shown.get(slot) ?? 0;
-    if (available < attempt.quantity) continue;
+    if (available < attempt.quantity) {
+      const refused = (refusedBySku[attempt.sku] ??= {});
+      refused[attempt.channel] = (refused[attempt.channel] ?? 0) + attempt.quantity;
+      continue;
+    }
     shown.set(slot, available - attempt.quantity);
     const before = soldTotal.get(attempt.sku) ?? 0;
     const after = before + attempt.quantity;
@@ -61,5 +72,7 @@ export function simulateNaiveSync(options: {
   }
   const oversoldBySku: Record<string, number> = {};
   for (const [sku, sold] of soldTotal) oversoldBySku[sku] = Math.max(0, sold - (onHand[sku] ?? 0));
-  return { acceptedByChannel, oversoldBySku, oversoldUnits, oversoldTimeline };
+  const shownAtEnd: Record<string, Record<string, number>> = Object.fromEntries(channels.map((channel) => [channel, {}]));
+  for (const sku of Object.keys(onHand)) for (const channel of channels) shownAtEnd[channel]![sku] = shown.get(key(channel, sku)) ?? 0;
+  return { acceptedByChannel, oversoldBySku, oversoldUnits, acceptedBySku: Object.fromEntries(soldTotal), refusedBySku, shownAtEnd, oversoldTimeline };
 }

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 
 const run = promisify(execFile);
 
-test('the quick flash-sale demo converges, keeps the invariants and writes its report', async () => {
+test('the quick flash-sale demo compares naive, shared, strict and auto on the same attempts, keeps the invariants and writes its report', async () => {
   const out = mkdtempSync(join(tmpdir(), 'stockguard-demo-'));
   try {
     const env = { ...process.env };
@@ -23,8 +23,22 @@ test('the quick flash-sale demo converges, keeps the invariants and writes its r
     const report = JSON.parse(readFileSync(join(out, reportDir!, 'report.json'), 'utf8')) as {
       stockguard: { accepted: { shopify: number; amazon: number }; fbaWrites: number; invariantsHold: boolean; propagationMs: { n: number }; reconciliation: { discrepancies: unknown[]; corrected: number } };
       baseline: { oversoldUnits: number };
-      summary: { label: string }[];
+      modes: { mode: string; oversold_units: number; sell_through: number; stranded_units: number; quiet_after_s: number | null }[];
+      runs: { mode: string; accepted: { shopify: number; amazon: number }; invariantsHold: boolean; fbaWrites: number }[];
     };
+    // The same purchase attempts against the naive baseline and the three live modes.
+    assert.equal(report.modes.map((row) => row.mode), ['naive', 'shared', 'strict', 'auto']);
+    for (const row of report.modes) {
+      for (const field of ['oversold_units', 'sell_through', 'stranded_units'] as const) assert.ok(Number.isFinite(row[field]) && row[field] >= 0, `${row.mode}.${field} = ${row[field]}`);
+      assert.ok(row.sell_through > 0 && row.sell_through <= 1, `${row.mode}: sell-through ${row.sell_through}`);
+      if (row.mode === 'naive') assert.ok(row.quiet_after_s === null || row.quiet_after_s === 0);
+      else assert.ok(Number.isFinite(row.quiet_after_s) && row.quiet_after_s! >= 0, `${row.mode}: quiet after ${row.quiet_after_s}`);
+    }
+    assert.equal(report.runs.map((run) => run.mode), ['shared', 'strict', 'auto']);
+    for (const run of report.runs) {
+      assert.ok(run.invariantsHold, `${run.mode}: invariants`);
+      assert.is(run.fbaWrites, 0, `${run.mode}: no FBA writes`);
+    }
     assert.ok(report.stockguard.accepted.shopify > 0 && report.stockguard.accepted.amazon > 0, 'both channels sold');
     assert.is(report.stockguard.fbaWrites, 0);
     assert.ok(report.stockguard.invariantsHold);
@@ -32,33 +46,41 @@ test('the quick flash-sale demo converges, keeps the invariants and writes its r
     assert.ok(report.stockguard.reconciliation.discrepancies.length >= 1, 'the unseen shrinkage was found');
     assert.ok(report.baseline.oversoldUnits > 0, 'the naive baseline oversells the hot SKUs');
     const html = readFileSync(join(out, reportDir!, 'report.html'), 'utf8');
-    assert.is((html.match(/<svg /g) ?? []).length, 3);
+    // Bars per figure, oversold over time, a sellable chart per live mode, event lag, latency.
+    assert.ok((html.match(/<svg /g) ?? []).length >= 8, 'the charts were drawn');
+    assert.match(html, /Stranded stock: top SKUs/);
+    assert.match(html, /Amazon apply lag of an accepted patch/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 });
 
-test('the demo beyond --quick (its default rate, a 12 s sale): exact reconciliation, a clean terminal, the daemon log in a file', async () => {
+test('the demo beyond --quick (its default rate and lags, a 12 s sale, every mode): exact reconciliation, a clean terminal, the daemon log in a file', async () => {
   const out = mkdtempSync(join(tmpdir(), 'stockguard-demo-'));
   try {
     const env = { ...process.env };
     delete env.REDIS_URL;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/demo/flashSale.ts', '--duration', '12', '--skus', '60', '--out', out], { env, maxBuffer: 16 * 1024 * 1024, timeout: 900_000 });
     assert.match(stdout, /invariants: reserved = Σ open reservations on every SKU, no FBA quantity written/);
-    assert.match(stdout, /flash sale: 500 orders\/s for 12 s/);
+    assert.match(stdout, /flash sale: 100 orders\/s for 12 s/);
     // The terminal shows progress and a summary; the daemon's JSON log lines go to its file.
     assert.not.match(stdout, /^\{"level"/m);
     const [reportDir] = readdirSync(out).filter((name) => name.startsWith('demo-'));
     const report = JSON.parse(readFileSync(join(out, reportDir!, 'report.json'), 'utf8')) as {
-      stockguard: { invariantsHold: boolean; wmsUnacknowledged: number; reconciliation: { unitsCorrected: number; discrepancies: { sku: string }[] } };
+      stockguard: { invariantsHold: boolean };
+      runs: { mode: string; invariantsHold: boolean; wmsUnacknowledged: number; reconciliation: { totals: { unitsCorrected: number }; discrepancies: { sku: string }[] } }[];
     };
     assert.ok(report.stockguard.invariantsHold);
-    assert.is(report.stockguard.wmsUnacknowledged, 0, 'stockguard acknowledged every WMS event');
-    // The warehouse never ships what it lacks (it backorders), so reconciliation finds only
-    // the 2 units of shrinkage nobody reported (none when that SKU's shelf was already empty).
-    const found = JSON.stringify(report.stockguard.reconciliation.discrepancies);
-    assert.ok(report.stockguard.reconciliation.discrepancies.length <= 1, `discrepancies ${found}`);
-    assert.ok(report.stockguard.reconciliation.unitsCorrected <= 2, `units corrected ${report.stockguard.reconciliation.unitsCorrected}: ${found}`);
+    assert.is(report.runs.length, 3, 'shared, strict and auto each ran');
+    for (const run of report.runs) {
+      assert.ok(run.invariantsHold, `${run.mode}: invariants`);
+      assert.is(run.wmsUnacknowledged, 0, `${run.mode}: stockguard acknowledged every WMS event`);
+      // The warehouse never ships what it lacks (it backorders), so reconciliation finds only
+      // the 2 units of shrinkage nobody reported (none when that SKU's shelf was already empty).
+      const found = JSON.stringify(run.reconciliation.discrepancies);
+      assert.ok(run.reconciliation.discrepancies.length <= 1, `${run.mode}: discrepancies ${found}`);
+      assert.ok(run.reconciliation.totals.unitsCorrected <= 2, `${run.mode}: units corrected ${run.reconciliation.totals.unitsCorrected}: ${found}`);
+    }
     assert.ok(readFileSync(join(out, reportDir!, 'daemon.log'), 'utf8').includes('"msg":"http listening"'), 'the daemon logged to daemon.log');
   } finally {
     rmSync(out, { recursive: true, force: true });
