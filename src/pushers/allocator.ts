@@ -42,6 +42,8 @@ import type { ChannelReport, SkuPushView } from './store.ts';
 export const WRITE_KINDS: Readonly<Record<SalesChannel, WriteKind>> = { shopify: 'cas', amazon: 'absolute' };
 
 const JOURNAL_PAGE = 1_000;
+/** How far the channel's clock may run behind ours when a report confirms a write. */
+const CLOCK_SLACK_MS = 2_000;
 const VELOCITY_BUCKET_MS = 1_000;
 
 interface SkuAccounts {
@@ -87,12 +89,16 @@ export interface AllocatorOptions {
 
 export class BoundedAllocator {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** The mode each SKU was last decided in, its budget less what it has oversold. */
+  private readonly modes = new Map<string, AllocationMode>();
 
   constructor(private readonly options: AllocatorOptions) {}
 
   /** What each channel should show and which writes may go now, with the accounts brought up to date. */
   decide(input: DecideInput): Promise<Decision | undefined> {
     return this.serialised(input.sku, async () => {
+      const mode = budgetLeft(input.mode, input.view.ledger?.oversold ?? 0);
+      this.modes.set(input.sku, mode);
       const accounts = await this.load(input.sku);
       const ledger = await this.readSales(input.sku, accounts, input.view, input.nowMs);
       if (!ledger) return undefined;
@@ -109,7 +115,7 @@ export class BoundedAllocator {
         timing: this.options.timing[channel],
       }));
       const allocation = allocate({
-        mode: input.mode,
+        mode,
         available: ledger.available,
         holdback: input.holdbackUnits,
         nowMs: input.nowMs,
@@ -137,12 +143,13 @@ export class BoundedAllocator {
    */
   beforeSend(request: PushRequest, limit: { mode: AllocationMode; available: () => Promise<number | undefined> }): Promise<boolean> {
     return this.serialised(request.sku, async () => {
+      const mode = this.modes.get(request.sku) ?? limit.mode;
       const accounts = await this.load(request.sku);
       const account = accounts.channels[request.channel];
       if (!account) return false;
       const now = this.options.clock();
       const sent = recordWriteSent(account, { value: request.quantity, sentAtMs: now });
-      const budget = limit.mode.kind === 'budget' ? limit.mode.budget : limit.mode.kind === 'strict' || (limit.mode.kind === 'auto' && accounts.auto?.strict) ? 0 : null;
+      const budget = mode.kind === 'budget' ? mode.budget : mode.kind === 'strict' || (mode.kind === 'auto' && accounts.auto?.strict) ? 0 : null;
       if (budget !== null) {
         const available = await limit.available();
         if (available === undefined) return false;
@@ -220,7 +227,7 @@ export class BoundedAllocator {
         const units = entry.cause === 'reserve' ? entry.dReserved + entry.dOversold : entry.cause === 'release' ? entry.dReserved : 0;
         if (units === 0) continue;
         const account = accounts.channels[channel];
-        if (account) accounts.channels[channel] = recordSaleSeen(account, { units, soldAtMs: entry.atMs });
+        if (account) accounts.channels[channel] = bookSale(account, units, entry.atMs);
         if (units > 0) accounts.velocity[channel] = recordSales(accounts.velocity[channel] ?? [], entry.atMs, units, nowMs, this.window());
       }
       if (entries.length < JOURNAL_PAGE) break;
@@ -255,8 +262,14 @@ export class BoundedAllocator {
   private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[]): ChannelAccount {
     let next = account;
     for (const report of reports) {
-      if (report.observedAtMs <= next.confirmedAtMs) continue;
-      const matching = next.pending.findIndex((write) => write.value === report.quantity);
+      // A report cannot confirm a write sent after it (a little slack for the channel's clock).
+      const matching = next.pending.findIndex((write) => write.value === report.quantity && write.sentAtMs <= report.observedAtMs + CLOCK_SLACK_MS);
+      if (report.observedAtMs <= next.confirmedAtMs) {
+        // Delivered late: a newer report already set what the channel shows, but this one
+        // still says the write took effect (notifications arrive out of order).
+        if (matching !== -1) next = { ...next, pending: next.pending.slice(matching + 1) };
+        continue;
+      }
       next = recordShownReport(next, {
         shown: report.quantity,
         shownAtMs: report.observedAtMs,
@@ -298,6 +311,38 @@ export class BoundedAllocator {
     });
     return run;
   }
+}
+
+/**
+ * budget:N is N units over the SKU's whole life, not N per decision: a line recorded
+ * OVERSOLD holds nothing, so available does not move and the same N would be granted
+ * again after every oversell. The units the ledger recorded oversold are taken off it.
+ */
+function budgetLeft(mode: AllocationMode, oversold: number): AllocationMode {
+  return mode.kind === 'budget' ? { kind: 'budget', budget: Math.max(0, mode.budget - oversold) } : mode;
+}
+
+/**
+ * Books a sale the ledger reserved. The journal has the ledger's time, not the channel's
+ * order time, so it cannot tell a sale made before the last confirmation (one of the unseen
+ * sales a bucket bounds) from one made after it. It is taken from the buckets first: if it
+ * was in fact made after, the buckets are left too small and the confirmed value too large
+ * by the same units — exposure stays as high, and only falls when the bucket expires. The
+ * other way round (a bucket's sale booked against the confirmed value) would leave exposure
+ * too low once the bucket expired.
+ */
+function bookSale(account: ChannelAccount, units: number, atMs: number): ChannelAccount {
+  if (units <= 0) return recordSaleSeen(account, { units, soldAtMs: atMs });
+  let left = units;
+  let next = account;
+  for (const bucket of account.unseenBefore) {
+    if (left === 0) break;
+    const taken = Math.min(left, bucket.units);
+    if (taken === 0 || bucket.madeUntilMs > next.confirmedAtMs) continue;
+    next = recordSaleSeen(next, { units: taken, soldAtMs: bucket.madeUntilMs });
+    left -= taken;
+  }
+  return left > 0 ? recordSaleSeen(next, { units: left, soldAtMs: atMs }) : next;
 }
 
 /** The sales channel of a reservation id `channel:order:line`, for the channels we push to. */

@@ -28,6 +28,8 @@ export interface LedgerNumbers {
   version: number;
   /** The ledger's last change (updated_ms). */
   updatedMs: number;
+  /** Units recorded oversold on the SKU so far (what a budget:N mode has used up). */
+  oversold: number;
 }
 
 export interface PushState {
@@ -62,17 +64,17 @@ export class PushStore {
   async view(sku: string): Promise<SkuPushView> {
     const skuKeys = this.keys.sku(sku);
     const [numbers, pushed, observed, state] = await Promise.all([
-      this.redis.hmget(skuKeys.inventory, 'on_hand', 'reserved', 'holdback', 'version', 'updated_ms'),
+      this.redis.hmget(skuKeys.inventory, 'on_hand', 'reserved', 'holdback', 'version', 'updated_ms', 'oversold'),
       this.redis.hgetall(this.keys.pushedLevels(sku)),
       this.ledger.observations(sku, 'channelLevels'),
       this.redis.hmget(this.keys.pushState(sku), 'sales', 'cursor', 'dynamic_holdback'),
     ]);
-    const [onHand, reserved, holdback, version, updatedMs] = numbers;
+    const [onHand, reserved, holdback, version, updatedMs, oversold] = numbers;
     const view: SkuPushView = {
       ledger:
         onHand === null || onHand === undefined
           ? undefined
-          : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0) },
+          : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0), oversold: Number(oversold ?? 0) },
       pushed: {},
       observed: {},
       state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },
