@@ -1,32 +1,29 @@
-// The pushers' coordinator: drains the dirty index the ledger fills, works out what each
-// channel should show for each SKU, and hands the values that changed to one lane per
-// channel (lane.ts), which coalesces, prioritises and rate-limits them. A scheduled sweep
-// (node-cron) re-checks every catalogue SKU as the safety net, and is where drift is judged.
-//
-//   sellable(c) = policy_c(max(0, on_hand − reserved − (static holdback + dynamic holdback)))
-//
-// The dynamic holdback is kept in the pushers' own key (store.ts), never in the ledger.
+// The pushers' coordinator, the walk from a ledger change to a channel write:
+//   1. drain the dirty index the ledger fills (and sweep every catalogue SKU on a schedule,
+//      the safety net, where drift is judged);
+//   2. decide what each channel should show and whether to tell it (decide.ts: shared via
+//      sellable(c), bounded modes via the allocation);
+//   3. hand those values to one lane per channel (lane.ts), which coalesces, prioritises and
+//      rate-limits them, books bounded writes as they leave (beforeSend) and answers back;
+//   4. settle the answers: what was acknowledged, metrics, follow-ups.
 // docs/pushers.md explains the whole flow.
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { Catalog } from '../catalog/catalog.ts';
-import { allocationModeOf, type CatalogEntry, type SalesChannel } from '../catalog/entry.ts';
+import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
 import type { PusherSettings } from '../config.ts';
-import type { AllocationMode, ChannelTiming } from '../domain/allocation.ts';
+import type { ChannelTiming } from '../domain/allocation.ts';
 import type { BackoffPolicy } from '../domain/backoff.ts';
-import { type DriftVerdict, judgeDrift } from '../domain/drift.ts';
-import { dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
-import { exposure, sellable } from '../domain/sellable.ts';
 import { StockguardError } from '../errors.ts';
 import type { Clock, Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { BoundedAllocator } from './allocator.ts';
+import { type ComputeTally, SkuDecider } from './decide.ts';
 import { PushLane } from './lane.ts';
 import type { PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
-import { SALE_LATENCY_TTL_MS } from './saleLatency.ts';
 import { type LocationCheck, ShopifyPusher } from './shopify.ts';
-import { PushStore, type SkuPushView } from './store.ts';
+import { PushStore } from './store.ts';
 import { sleep } from './wait.ts';
 
 /** One push result, for the onPush hook (tests, the benchmark, the demo). */
@@ -81,14 +78,7 @@ export interface SweepReport {
   fbaSkipped: number;
 }
 
-interface ComputeTally {
-  offered: number;
-  drift: number;
-  fbaSkipped: number;
-}
 
-const BUCKET_MS = 1_000;
-const JOURNAL_PAGE = 1_000;
 const CHUNK = 64;
 
 export class PushCoordinator {
@@ -98,15 +88,8 @@ export class PushCoordinator {
   private readonly lanes = new Map<SalesChannel, PushLane>();
   private readonly clock: Clock;
   private readonly entries = new Map<string, { entry: CatalogEntry | undefined; atMs: number }>();
-  private readonly exposures = new Map<string, number>();
   private readonly allocator: BoundedAllocator;
-  /** The bounded mode of each SKU computed lately (absent: shared), for the send-time check. */
-  private readonly boundedModes = new Map<string, AllocationMode>();
-  private readonly dynamicHoldbacks = new Map<string, number>();
-  /** Per bounded SKU, exposure_c per channel after the last decision (gauges). */
-  private readonly channelExposures = new Map<string, Partial<Record<SalesChannel, number>>>();
-  private latency: { p99Ms: number; readAtMs: number; measured: boolean } | undefined;
-  private warnedLatency = false;
+  private readonly decider: SkuDecider;
   private gaugesAtMs = 0;
   private readonly stopping = new AbortController();
   private drainLoop: Promise<void> | undefined;
@@ -127,6 +110,18 @@ export class PushCoordinator {
       velocityWindowMs: options.settings.dynamicHoldback.windowMs,
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
+    });
+    this.decider = new SkuDecider({
+      store: this.store,
+      allocator: this.allocator,
+      catalog: options.catalog,
+      lanes: this.lanes,
+      settings: options.settings,
+      metrics: options.metrics,
+      logger: options.logger,
+      clock: this.clock,
+      entryFor: (sku) => this.entryFor(sku, false),
+      requeue: (items) => this.requeue(items),
     });
     for (const pusher of options.pushers) {
       this.lanes.set(
@@ -298,7 +293,7 @@ export class PushCoordinator {
         await Promise.all(
           items.slice(start, start + CHUNK).map(async (item) => {
             try {
-              await this.compute(item.sku, item.changedAtMs, cause, tally);
+              await this.decider.decide(item.sku, item.changedAtMs, cause, tally);
             } catch (error) {
               this.options.logger.warn({ err: error, sku: item.sku }, 'computing what to push failed; the SKU stays dirty');
               if (cause === 'change') {
@@ -315,154 +310,11 @@ export class PushCoordinator {
     return tally;
   }
 
-  /** Works out each channel's value for one SKU and offers it to the lane. */
-  private async compute(sku: string, changedAtMs: number, cause: 'change' | 'sweep', tally: ComputeTally): Promise<void> {
-    const entry = await this.entryFor(sku, false);
-    if (!entry) return;
-    const view = await this.store.view(sku);
-    const ledger = view.ledger;
-    if (!ledger) return;
-    const now = this.clock();
-    const dynamic = await this.updateDynamicHoldback(sku, view, now);
-    const mode = allocationModeOf(entry);
-    if (mode.kind !== 'shared') {
-      this.boundedModes.set(sku, mode);
-      return this.computeBounded({ sku, entry, view, mode, holdbackUnits: ledger.holdback + dynamic, changedAtMs, cause, now, tally });
-    }
-    this.boundedModes.delete(sku);
-    const quantities = { onHand: ledger.onHand, reserved: ledger.reserved, holdback: ledger.holdback + dynamic };
-    const shown: number[] = [];
-    for (const lane of this.lanes.values()) {
-      const channel = lane.channel;
-      const eligibility = lane.pusher.eligibility(entry);
-      if (!eligibility.push) {
-        if (eligibility.reason === 'fba') {
-          tally.fbaSkipped += 1;
-          this.options.metrics.fbaSkipped.inc();
-        }
-        continue;
-      }
-      const target = sellable(quantities, this.options.catalog.policyFor(entry, channel));
-      shown.push(target);
-      const pushed = view.pushed[channel];
-      const observed = view.observed[channel];
-      const known = newest([
-        pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined,
-        observed ? { quantity: observed.quantity, atMs: observed.observedAtMs } : undefined,
-        lane.seenAfter(sku, 0),
-      ]);
-      let requestCause: PushRequest['cause'] = cause;
-      if (cause === 'sweep') {
-        const verdict = await this.judge(sku, channel, view, now);
-        if (verdict.kind === 'drift') {
-          requestCause = 'drift';
-          tally.drift += 1;
-          this.options.metrics.driftUnits.inc({ channel }, Math.abs(verdict.units));
-          this.options.metrics.driftCorrections.inc({ channel });
-          this.options.logger.warn(
-            { sku, channel, observed: observed?.quantity, expected: verdict.expected, units: verdict.units, target },
-            'channel level drifted from what was pushed; pushing a correction',
-          );
-        }
-      }
-      const told = newest([pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, lane.seenAfter(sku, 0)]);
-      if (requestCause !== 'drift' && told && told.quantity === target && ledger.updatedMs >= told.atMs) {
-        // The channel subtracts its own sales from what it was told: when sellable comes back
-        // to the value last pushed (a receipt or a cancel after a sale there), the channel
-        // shows less than that value and must be told again (even when it reported that lower
-        // value since: the report agrees with the push minus the sale, so drift sees nothing).
-        // A ledger that has not changed since the push has no sales to count (a sweep reads no
-        // journal).
-        // A cancellation on the channel counts too: the channel restocks the whole line
-        // (Shopify's cancel with restock, Amazon's MFN cancel), even when the ledger freed
-        // nothing because the line was recorded OVERSOLD and held nothing.
-        const since = await this.channelActivitySince(sku, channel, told.atMs);
-        if (since.sold !== 0 || since.cancels > 0) requestCause = 'resync';
-      }
-      const request: PushRequest = {
-        sku,
-        channel,
-        entry,
-        quantity: target,
-        known: known?.quantity,
-        knownAtMs: known?.atMs ?? 0,
-        version: ledger.version,
-        // A sweep that finds a missing push measures from the ledger's last change.
-        changedAtMs: cause === 'change' && changedAtMs > 0 ? changedAtMs : ledger.updatedMs,
-        cause: requestCause,
-      };
-      if (requestCause === 'drift' || requestCause === 'resync' || pushed?.quantity !== target) tally.offered += 1;
-      lane.offer(request, pushed?.quantity);
-    }
-    this.exposures.set(sku, exposure(ledger.onHand - ledger.reserved, shown));
-  }
-
-  /**
-   * A SKU in strict, budget:N or auto: the allocator decides from its I8 accounts what each
-   * channel should show and which writes may go now (decreases first); those are offered.
-   * A write that may not go yet waits for slack: sales arriving, writes confirmed, unseen
-   * buckets expiring each mark the SKU dirty again, and the sweep looks at it anyway.
-   */
-  private async computeBounded(input: {
-    sku: string;
-    entry: CatalogEntry;
-    view: SkuPushView;
-    mode: AllocationMode;
-    holdbackUnits: number;
-    changedAtMs: number;
-    cause: 'change' | 'sweep';
-    now: number;
-    tally: ComputeTally;
-  }): Promise<void> {
-    const { sku, entry, view, now, tally } = input;
-    const channels: Array<{ channel: SalesChannel; policy: ReturnType<Catalog['policyFor']>; lane: PushLane }> = [];
-    for (const lane of this.lanes.values()) {
-      const eligibility = lane.pusher.eligibility(entry);
-      if (!eligibility.push) {
-        if (eligibility.reason === 'fba') {
-          tally.fbaSkipped += 1;
-          this.options.metrics.fbaSkipped.inc();
-        }
-        continue;
-      }
-      channels.push({ channel: lane.channel, policy: this.options.catalog.policyFor(entry, lane.channel), lane });
-    }
-    if (channels.length === 0) return;
-    const decision = await this.allocator.decide({ sku, entry, mode: input.mode, view, channels, holdbackUnits: input.holdbackUnits, nowMs: now });
-    if (!decision) {
-      // The ledger moved between the reads: look again on the next pass.
-      await this.requeue([{ sku, changedAtMs: input.changedAtMs || now }]);
-      return;
-    }
-    for (const choice of decision.decisions) {
-      if (choice.stuck) this.options.logger.warn({ sku, channel: choice.channel }, 'a write was never confirmed in effect: the channel is taken to show its last confirmed value (alert)');
-      if (!choice.send) continue;
-      const lane = channels.find((candidate) => candidate.channel === choice.channel)!.lane;
-      tally.offered += 1;
-      lane.offer(
-        {
-          sku,
-          channel: choice.channel,
-          entry,
-          quantity: choice.value,
-          known: choice.expected,
-          knownAtMs: now,
-          version: view.ledger?.version ?? 0,
-          changedAtMs: input.cause === 'change' && input.changedAtMs > 0 ? input.changedAtMs : (view.ledger?.updatedMs ?? now),
-          cause: 'allocation',
-        },
-        view.pushed[choice.channel]?.quantity,
-      );
-    }
-    this.exposures.set(sku, decision.exposureAfter - decision.available);
-    this.channelExposures.set(sku, Object.fromEntries(decision.decisions.map((choice) => [choice.channel, choice.exposureAfter])));
-  }
-
   /** Books bounded writes as pending as they leave; drops those that no longer fit. */
   private async beforeSend(batch: readonly PushRequest[]): Promise<readonly PushRequest[]> {
     const sending: PushRequest[] = [];
     for (const request of batch) {
-      const mode = this.boundedModes.get(request.sku);
+      const mode = this.decider.boundedModes.get(request.sku);
       if (mode === undefined || request.cause !== 'allocation') {
         sending.push(request);
         continue;
@@ -478,84 +330,6 @@ export class PushCoordinator {
   private async requeue(items: ReadonlyArray<{ sku: string; changedAtMs: number }>): Promise<void> {
     if (items.length === 0) return;
     await this.options.redis.zadd(this.options.ledger.keys.dirtySkus(), 'NX', ...items.flatMap((item) => [item.changedAtMs, item.sku])).catch(() => undefined);
-  }
-
-  /** Reads new sales from the journal into the SKU's window and returns the dynamic holdback. */
-  private async updateDynamicHoldback(sku: string, view: SkuPushView, now: number): Promise<number> {
-    const settings = this.options.settings.dynamicHoldback;
-    const window = { windowMs: settings.windowMs, bucketMs: BUCKET_MS };
-    const afterId = view.state.cursor ?? `${Math.max(0, now - settings.windowMs)}-0`;
-    const entries = await this.store.journalAfter(sku, afterId, JOURNAL_PAGE);
-    let sales = view.state.sales;
-    for (const entry of entries) {
-      const units = entry.cause === 'reserve' ? entry.dReserved + entry.dOversold : 0;
-      if (units > 0) sales = recordSales(sales, entry.atMs, units, now, window);
-    }
-    sales = pruneSales(sales, now, window);
-    const latency = await this.saleLatencyMs(now);
-    const units = settings.maxUnits === 0 ? 0 : dynamicHoldback(salesRatePerSecond(sales, now, window), latency, { maxUnits: settings.maxUnits });
-    const cursor = entries.length > 0 ? entries[entries.length - 1]!.id : view.state.cursor;
-    if (entries.length > 0 || units !== view.state.dynamicHoldback || sales.length !== view.state.sales.length) {
-      await this.store.saveState(sku, { sales, cursor, dynamicHoldback: units });
-    }
-    if (units > 0) this.dynamicHoldbacks.set(sku, units);
-    else this.dynamicHoldbacks.delete(sku);
-    return units;
-  }
-
-  /** The measured p99 sale-to-ledger latency, re-read at most once a second; the default until measured. */
-  private async saleLatencyMs(now: number): Promise<number> {
-    if (this.latency && now - this.latency.readAtMs < 1_000) return this.latency.p99Ms;
-    const report = await this.store.saleLatency().catch(() => undefined);
-    const measured = report !== undefined && now - report.atMs <= SALE_LATENCY_TTL_MS;
-    const p99Ms = measured ? report.p99Ms : this.options.settings.dynamicHoldback.defaultLatencyMs;
-    this.latency = { p99Ms, readAtMs: now, measured };
-    if (measured && p99Ms > this.options.settings.driftSettleMs && !this.warnedLatency) {
-      this.warnedLatency = true;
-      this.options.logger.warn({ p99Ms, settleMs: this.options.settings.driftSettleMs }, 'p99 sale-to-ledger latency exceeds the drift settle window: raise STOCKGUARD_DRIFT_SETTLE_SECONDS');
-    }
-    return p99Ms;
-  }
-
-  /** Drift after the settle window, counting the channel's own ingested sales since the push. */
-  private async judge(sku: string, channel: SalesChannel, view: SkuPushView, now: number): Promise<DriftVerdict> {
-    const input = {
-      pushed: view.pushed[channel],
-      observed: view.observed[channel],
-      channelSalesSincePush: 0,
-      ledgerChangedAtMs: view.ledger?.updatedMs ?? 0,
-      nowMs: now,
-      settleMs: this.options.settings.driftSettleMs,
-    };
-    const first = judgeDrift(input);
-    if (first.kind === 'none' || first.kind === 'settling' || !input.pushed) return first;
-    return judgeDrift({ ...input, channelSalesSincePush: (await this.channelActivitySince(sku, channel, input.pushed.atMs)).sold });
-  }
-
-  /**
-   * In journal entries after atMs, by reservation id `channel:…`: the units the channel
-   * sold (reserved minus released) and how many of its lines were cancelled.
-   */
-  private async channelActivitySince(sku: string, channel: SalesChannel, atMs: number): Promise<{ sold: number; cancels: number }> {
-    const prefix = `${channel}:`;
-    let units = 0;
-    let cancels = 0;
-    let afterId = `${atMs}-0`;
-    // Bounded: after a long quiet period the settle window has long passed anyway.
-    for (let page = 0; page < 20; page += 1) {
-      const entries = await this.store.journalAfter(sku, afterId, JOURNAL_PAGE);
-      for (const entry of entries) {
-        if (!entry.ref.startsWith(prefix)) continue;
-        if (entry.cause === 'reserve') units += entry.dReserved + entry.dOversold;
-        else if (entry.cause === 'release') {
-          units += entry.dReserved;
-          cancels += 1;
-        }
-      }
-      if (entries.length < JOURNAL_PAGE) break;
-      afterId = entries[entries.length - 1]!.id;
-    }
-    return { sold: units, cancels };
   }
 
   /** A batch's results: durable record of what was acknowledged, metrics, logs, follow-ups. */
@@ -583,7 +357,7 @@ export class PushCoordinator {
         case 'stale':
           // Someone sold on the channel since we last looked: take the ledger's value again
           // (it may have ingested that sale by now) against the value just read back.
-          writes.push(this.compute(sku, request.changedAtMs, 'change', { offered: 0, drift: 0, fbaSkipped: 0 }).catch(() => undefined));
+          writes.push(this.decider.decide(sku, request.changedAtMs, 'change', { offered: 0, drift: 0, fbaSkipped: 0 }).catch(() => undefined));
           break;
         case 'invalid':
         case 'rejected': {
@@ -625,24 +399,18 @@ export class PushCoordinator {
       metrics.pushQueue.set({ channel: lane.channel }, size.waiting + size.inFlight);
     }
     let total = 0;
-    for (const value of this.exposures.values()) if (value > 0) total += value;
+    for (const value of this.decider.exposures.values()) if (value > 0) total += value;
     metrics.exposureUnits.set(total);
     const perChannel: Partial<Record<SalesChannel, number>> = {};
-    for (const exposures of this.channelExposures.values()) {
+    for (const exposures of this.decider.channelExposures.values()) {
       for (const [channel, value] of Object.entries(exposures) as [SalesChannel, number][]) perChannel[channel] = (perChannel[channel] ?? 0) + value;
     }
     for (const lane of this.lanes.values()) metrics.channelExposure.set({ channel: lane.channel }, perChannel[lane.channel] ?? 0);
     let held = 0;
-    for (const value of this.dynamicHoldbacks.values()) held += value;
+    for (const value of this.decider.dynamicHoldbacks.values()) held += value;
     metrics.dynamicHoldbackUnits.set(held);
-    const top = [...this.exposures].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, this.options.settings.topExposureSkus);
+    const top = [...this.decider.exposures].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, this.options.settings.topExposureSkus);
     metrics.exposureTop.reset();
     top.forEach(([sku, value], index) => metrics.exposureTop.set({ rank: String(index + 1), sku }, value));
   }
-}
-
-function newest(candidates: ReadonlyArray<{ quantity: number; atMs: number } | undefined>): { quantity: number; atMs: number } | undefined {
-  let best: { quantity: number; atMs: number } | undefined;
-  for (const candidate of candidates) if (candidate && (!best || candidate.atMs > best.atMs)) best = candidate;
-  return best;
 }
