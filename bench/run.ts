@@ -28,7 +28,7 @@ import { replaceSection } from './lib/markdown.ts';
 import { propagationMarkdown, propagationTextReport, runPropagationScenario } from './propagation.ts';
 import { persistenceMarkdown, persistenceTextReport, runPersistenceScenario } from './persistence.ts';
 import { openBenchRedis } from './lib/redis.ts';
-import { allocationMarkdown, allocationTextReport, runAllocationScenario } from './allocation.ts';
+import { allocationMarkdown, allocationTextReport, runAllocationBench } from './allocation.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -111,8 +111,10 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
     }
   },
   // The simulator's grid (src/sim/allocationSim.ts): no Redis; the JSON says redis "n/a (simulator)".
+  // Then the e2e cells (e2e: true): the daemon on a real Redis (BENCH_REDIS_URL or a private
+  // redis-server) with the fakes; their environment is e2e_env.
   async allocation(options) {
-    const result = runAllocationScenario({ log: (line) => console.log(line) });
+    const result = await runAllocationBench({ log: (line) => console.log(line) });
     console.log(`\n${allocationTextReport(result)}`);
     if (options.write) writeResults('allocation', result, allocationMarkdown(result));
   },
