@@ -282,7 +282,8 @@ async function run(mode: string, plan: SalePlan, options: RunOptions, register: 
   };
   const offersStock = () => entries.every((entry) => channelsOf(entry).some((channel) => shown(entry, channel) > 0));
   const syncStarted = Date.now();
-  await waitSettled('the channels to show the opening stock', 180_000, offersStock);
+  // The opening needs no timing: the first moment everything is calm will do.
+  await waitUntil(async () => offersStock() && (await calm()), 180_000, 'the channels to show the opening stock');
   const openingPushS = (Date.now() - syncStarted) / 1000;
   log(`opening push: every channel shows what it may sell after ${openingPushS.toFixed(1)} s`);
 
