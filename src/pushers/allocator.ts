@@ -97,11 +97,13 @@ export class BoundedAllocator {
   /** What each channel should show and which writes may go now, with the accounts brought up to date. */
   decide(input: DecideInput): Promise<Decision | undefined> {
     return this.serialised(input.sku, async () => {
-      const mode = budgetLeft(input.mode, input.view.ledger?.oversold ?? 0);
-      this.modes.set(input.sku, mode);
       const accounts = await this.load(input.sku);
       const ledger = await this.readSales(input.sku, accounts, input.view, input.nowMs);
       if (!ledger) return undefined;
+      // Read after the journal: a sale recorded oversold since is already off the budget.
+      const oversold = input.mode.kind === 'budget' ? Number((await this.options.redis.hget(this.options.keys.sku(input.sku).inventory, 'oversold')) ?? 0) : 0;
+      const mode = budgetLeft(input.mode, Math.max(oversold, input.view.ledger?.oversold ?? 0));
+      this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
         let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
         if (account.writeKind === 'absolute') account = this.applyReports(channel, account, await this.options.reports(input.sku, channel));
@@ -261,9 +263,16 @@ export class BoundedAllocator {
    */
   private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[]): ChannelAccount {
     let next = account;
-    for (const report of reports) {
+    for (const [index, report] of reports.entries()) {
       // A report cannot confirm a write sent after it (a little slack for the channel's clock).
-      const matching = next.pending.findIndex((write) => write.value === report.quantity && write.sentAtMs <= report.observedAtMs + CLOCK_SLACK_MS);
+      // Nor can one that went down from the report before it: a sale lowers the quantity too,
+      // and a sale report that happens to equal a pending value would otherwise confirm a
+      // write not yet in effect. A raise, a 0 (a pending 0 sells nothing either way) or the
+      // first report can only be the write. A lowering write stays pending, counted in full,
+      // until a report it alone explains or its confirm timeout: conservative.
+      const before = index > 0 ? reports[index - 1]!.quantity : undefined;
+      const unambiguous = report.quantity === 0 || before === undefined || report.quantity > before;
+      const matching = !unambiguous ? -1 : next.pending.findIndex((write) => write.value === report.quantity && write.sentAtMs <= report.observedAtMs + CLOCK_SLACK_MS);
       if (report.observedAtMs <= next.confirmedAtMs) {
         // Delivered late: a newer report already set what the channel shows, but this one
         // still says the write took effect (notifications arrive out of order).

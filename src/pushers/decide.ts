@@ -63,6 +63,20 @@ export class SkuDecider {
 
   constructor(private readonly options: DeciderOptions) {}
 
+  /** The lanes of the channels the SKU is pushed to; FBA listings are skipped and counted (I6). */
+  private lanesFor(entry: CatalogEntry, tally: ComputeTally): PushLane[] {
+    const lanes: PushLane[] = [];
+    for (const lane of this.options.lanes.values()) {
+      const eligibility = lane.pusher.eligibility(entry);
+      if (eligibility.push) lanes.push(lane);
+      else if (eligibility.reason === 'fba') {
+        tally.fbaSkipped += 1;
+        this.options.metrics.fbaSkipped.inc();
+      }
+    }
+    return lanes;
+  }
+
   private get store(): PushStore {
     return this.options.store;
   }
@@ -92,16 +106,8 @@ export class SkuDecider {
     this.boundedModes.delete(sku);
     const quantities = { onHand: ledger.onHand, reserved: ledger.reserved, holdback: ledger.holdback + dynamic };
     const shown: number[] = [];
-    for (const lane of this.options.lanes.values()) {
+    for (const lane of this.lanesFor(entry, tally)) {
       const channel = lane.channel;
-      const eligibility = lane.pusher.eligibility(entry);
-      if (!eligibility.push) {
-        if (eligibility.reason === 'fba') {
-          tally.fbaSkipped += 1;
-          this.options.metrics.fbaSkipped.inc();
-        }
-        continue;
-      }
       const target = sellable(quantities, this.options.catalog.policyFor(entry, channel));
       shown.push(target);
       const pushed = view.pushed[channel];
@@ -175,18 +181,7 @@ export class SkuDecider {
     tally: ComputeTally;
   }): Promise<void> {
     const { sku, entry, view, now, tally } = input;
-    const channels: Array<{ channel: SalesChannel; policy: ReturnType<Catalog['policyFor']>; lane: PushLane }> = [];
-    for (const lane of this.options.lanes.values()) {
-      const eligibility = lane.pusher.eligibility(entry);
-      if (!eligibility.push) {
-        if (eligibility.reason === 'fba') {
-          tally.fbaSkipped += 1;
-          this.options.metrics.fbaSkipped.inc();
-        }
-        continue;
-      }
-      channels.push({ channel: lane.channel, policy: this.options.catalog.policyFor(entry, lane.channel), lane });
-    }
+    const channels = this.lanesFor(entry, tally).map((lane) => ({ channel: lane.channel, policy: this.options.catalog.policyFor(entry, lane.channel), lane }));
     if (channels.length === 0) return;
     const decision = await this.allocator.decide({ sku, entry, mode: input.mode, view, channels, holdbackUnits: input.holdbackUnits, nowMs: now });
     if (!decision) {

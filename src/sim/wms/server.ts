@@ -88,6 +88,8 @@ export class WmsFake {
   pageRequests = 0;
   readonly deliveries: Delivery[] = [];
   private readonly stock = new Map<string, number>();
+  /** Per SKU, the end of its last webhook delivery (deliveries of one SKU go in order). */
+  private readonly skuDeliveries = new Map<string, Promise<void>>();
   /** Lines waiting for stock, per SKU, oldest first. */
   private readonly waiting = new Map<string, Backorder[]>();
   private readonly snapshots = new Map<string, FrozenSnapshot>();
@@ -297,7 +299,27 @@ export class WmsFake {
     return this.deliver(event);
   }
 
-  private async deliver(event: WmsEventBody): Promise<Delivery> {
+  /**
+   * A WMS reports one SKU's events in the order they happened: a delivery waits for the
+   * SKU's previous one (its retries included). Without that a cycle count could reach
+   * stockguard before a shipment made before it, and the shipment would be subtracted
+   * from the counted stock a second time.
+   */
+  private deliver(event: WmsEventBody): Promise<Delivery> {
+    const previous = this.skuDeliveries.get(event.sku) ?? Promise.resolve();
+    const delivery = previous.then(() => this.send(event));
+    const tail = delivery.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.skuDeliveries.set(event.sku, tail);
+    void tail.then(() => {
+      if (this.skuDeliveries.get(event.sku) === tail) this.skuDeliveries.delete(event.sku);
+    });
+    return delivery;
+  }
+
+  private async send(event: WmsEventBody): Promise<Delivery> {
     const payload = { events: [event] };
     // The fake never sends what the documented payload does not allow.
     const checked = WmsWebhookPayload.safeParse(payload);
