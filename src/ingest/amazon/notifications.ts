@@ -1,6 +1,7 @@
 // Turns one Amazon SP-API notification (an SQS message body: the notification JSON itself,
 // no SNS wrapper) into stockguard events. Pure: no I/O, no clock; the caller passes the
 // receive time. docs/amazon-notifications.md explains each mapping and why.
+import { createHash } from 'node:crypto';
 import {
   StockguardEvent,
   type ChannelLevelEvent,
@@ -45,6 +46,8 @@ export type NotificationOutcome =
       notificationType: SupportedNotificationType;
       /** When the change happened at Amazon: EventTime, else NotificationMetadata.PublishTime (ms); undefined when neither parses. */
       eventTimeMs?: number | undefined;
+      /** What was applied differently from what Amazon sent (a repeated OrderItemId), to log. */
+      warnings?: string[];
     }
   | { kind: 'ignored'; reason: IgnoreReason; detail: string; notificationType: string; deliveryId: string | undefined }
   | { kind: 'rejected'; reason: string; notificationType: string | undefined; deliveryId: string | undefined };
@@ -87,12 +90,14 @@ export function parseAmazonNotification(body: string, options: ParseNotification
   if (!validate(parsed)) {
     return rejected(`${type} does not match Amazon's schema: ${describeSchemaErrors(validate.errors)}`, type, deliveryId);
   }
-  // The FBA schema leaves NotificationMetadata out (spec §3.1); without its id a redelivery
-  // cannot be recognised, so every consumed type must carry it.
-  if (deliveryId === undefined) {
+  // The FBA schema leaves NotificationMetadata out (spec §3.1). An FBA notification is a
+  // snapshot of Amazon's own stock, never a sale: without its id it is recognised by its
+  // content (a redelivery has the same body). Sales and quantity reports must carry the id.
+  const id = deliveryId ?? (type === 'FBA_INVENTORY_AVAILABILITY_CHANGES' ? `fba-body:${createHash('sha256').update(body).digest('hex').slice(0, 32)}` : undefined);
+  if (id === undefined) {
     return rejected(`${type}: NotificationMetadata.NotificationId is missing or empty`, type, undefined);
   }
-  const context: MappingContext = { notification: parsed, notificationId: deliveryId, options };
+  const context: MappingContext = { notification: parsed, notificationId: id, options };
   const outcome = mapNotification(type, context);
   if (outcome.kind === 'events') outcome.eventTimeMs = eventTimeOf(parsed);
   return outcome;
@@ -154,16 +159,20 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
   // AFN orders ship from Amazon's stock: they must never reserve (or release) warehouse units.
   if (string(summary['FulfillmentType']) === 'AFN') return ignored('afn-order', `FulfillmentType AFN, status ${status}`);
 
-  const seen = new Map<string, number>();
+  // The ledger reserves one record per `amazon:order:line`. An OrderItemId that repeats is
+  // never dropped (a sale is a fact): its n-th occurrence is line `<id>#n`, the same on every
+  // redelivery and in the cancellation, and the outcome carries a warning.
+  const lineIds: string[] = [];
+  const warnings: string[] = [];
+  const occurrences = new Map<string, number>();
   for (const [index, item] of items.entries()) {
     const lineId = string(item['OrderItemId']);
-    const first = seen.get(lineId);
-    // The ledger reserves one record per `amazon:order:line`; two lines with one id cannot both be held.
-    if (first !== undefined) {
-      return rejected(`${type}: ${itemsPath}[${index}].OrderItemId "${lineId}" repeats ${itemsPath}[${first}]`, type, notificationId);
-    }
-    seen.set(lineId, index);
+    const count = (occurrences.get(lineId) ?? 0) + 1;
+    occurrences.set(lineId, count);
+    lineIds.push(count === 1 ? lineId : `${lineId}#${count}`);
+    if (count > 1) warnings.push(`order ${orderId}: ${itemsPath}[${index}].OrderItemId "${lineId}" repeats an earlier item; applied as line "${lineId}#${count}"`);
   }
+  const lineIdOf = (index: number) => lineIds[index]!;
   const managed = (item: JsonObject) => options.isLedgerSku?.(string(item['SellerSKU'])) ?? true;
   const base = { eventId: notificationId, source: 'amazon-sqs', receivedAtMs: options.receivedAtMs } as const;
   const orderOrigins: Array<[string, string]> = [
@@ -181,9 +190,9 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
       type: 'order.cancelled',
       channel: 'amazon',
       orderId,
-      lines: lines.map(({ item }) => ({ lineId: string(item['OrderItemId']), refs: [sellerSkuRef(item)] })),
+      lines: lines.map(({ item, index }) => ({ lineId: lineIdOf(index), refs: [sellerSkuRef(item)] })),
     };
-    return finish(type, notificationId, [{ event, origins: new Map([...orderOrigins, ...lineOrigins(lines, itemsPath)]) }]);
+    return withWarnings(finish(type, notificationId, [{ event, origins: new Map([...orderOrigins, ...lineOrigins(lines, itemsPath)]) }]), warnings);
   }
 
   if (LIVE_ORDER_STATUSES.has(status)) {
@@ -201,8 +210,8 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
       type: 'order.placed',
       channel: 'amazon',
       orderId,
-      lines: lines.map(({ item }) => ({
-        lineId: string(item['OrderItemId']),
+      lines: lines.map(({ item, index }) => ({
+        lineId: lineIdOf(index),
         // The seller SKU resolves through the catalogue's amazonSellerSku (invariant I9).
         refs: [sellerSkuRef(item)],
         // The line's whole quantity: units already shipped are consumed by the WMS shipment
@@ -210,7 +219,7 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
         quantity: number(item['Quantity']),
       })),
     };
-    return finish(type, notificationId, [{ event, origins: new Map([...orderOrigins, ...lineOrigins(lines, itemsPath)]) }]);
+    return withWarnings(finish(type, notificationId, [{ event, origins: new Map([...orderOrigins, ...lineOrigins(lines, itemsPath)]) }]), warnings);
   }
 
   switch (status) {
@@ -222,6 +231,10 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
     default:
       return ignored('order-unfulfillable', `${status}: not a warehouse sale`);
   }
+}
+
+function withWarnings(outcome: NotificationOutcome, warnings: readonly string[]): NotificationOutcome {
+  return outcome.kind === 'events' && warnings.length > 0 ? { ...outcome, warnings: [...warnings] } : outcome;
 }
 
 /** The catalogue reference of an order item's seller SKU: `amazon:<SellerSKU>`. */
@@ -280,11 +293,10 @@ function mapFbaInventory({ notification, notificationId, options }: MappingConte
   const type = 'FBA_INVENTORY_AVAILABILITY_CHANGES';
   const payload = object(notification['Payload']);
   const sellerSku = string(payload['SKU']);
+  // The official FBA schema does not require EventTime: without it the receive time orders
+  // the snapshots (newest observation wins), which is the best the message says.
   const eventTime = notification['EventTime'];
-  // The official FBA schema does not require EventTime; the event needs it to order deliveries.
-  if (typeof eventTime !== 'string') {
-    return rejected(`${type}: EventTime is missing`, type, notificationId);
-  }
+  const observedAtMs = typeof eventTime === 'string' ? Date.parse(eventTime) : options.receivedAtMs;
   const marketplaces = array(payload['FulfillmentInventoryByMarketplace']).map(object);
   if (marketplaces.length === 0) {
     return { kind: 'ignored', reason: 'no-marketplaces', detail: `${sellerSku}: FulfillmentInventoryByMarketplace is empty`, notificationType: type, deliveryId: notificationId };
@@ -300,7 +312,7 @@ function mapFbaInventory({ notification, notificationId, options }: MappingConte
       sellerSku,
       marketplaceId: string(marketplace['MarketplaceId']),
       fulfillable: number(object(marketplace['FulfillmentInventory'])['Fulfillable']),
-      observedAtMs: Date.parse(eventTime),
+      observedAtMs,
     };
     const origins = new Map([
       ['eventId', 'NotificationMetadata.NotificationId'],
@@ -308,7 +320,7 @@ function mapFbaInventory({ notification, notificationId, options }: MappingConte
       ['sellerSku', 'Payload.SKU'],
       ['marketplaceId', `${at}.MarketplaceId`],
       ['fulfillable', `${at}.FulfillmentInventory.Fulfillable`],
-      ['observedAtMs', 'EventTime'],
+      ['observedAtMs', typeof eventTime === 'string' ? 'EventTime' : 'options.receivedAtMs'],
     ]);
     return { event, origins };
   });

@@ -275,6 +275,7 @@ export class SqsPoller {
 
     switch (outcome.kind) {
       case 'events': {
+        for (const warning of outcome.warnings ?? []) this.#logger.warn({ ...context, warning }, 'notification applied with a correction');
         const publishedBefore = report.published;
         for (const event of outcome.events) {
           let duplicate: boolean;
