@@ -5,7 +5,8 @@ Idempotent on the reservation id. A cancel that arrives before its reserve is re
 (the record is created cancelled) so the later reserve holds nothing (invariant I5).
 Units already shipped stay shipped: only what is still held is released.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[1] inventory hash (also `sold:<channel>`: I8)
+KEYS[2] reservations hash
 KEYS[3] event marks hash    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -27,6 +28,7 @@ local reservationId = ARGV[3]
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "commitChange"
+--- @include "channelSold"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or reservationId == nil or reservationId == '' then
@@ -45,7 +47,11 @@ if record.c == 1 then
   return reply('DUPLICATE', 0)
 end
 local released = openUnits(record)
+local soldBefore = channelSoldShare(record)
 record.c = 1
+-- A cancellation on the sales channel puts the line's unshipped units back on that
+-- channel's own count (Shopify restocks, Amazon MFN too), in this same step (I8).
+bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
 inventory.reserved = inventory.reserved - released
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
 commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {

@@ -11,7 +11,8 @@ Mode `hold` (the synchronous reservation API, a checkout asking before it sells)
 all-or-nothing instead: when any new line would be short, nothing is written and the
 reply is INSUFFICIENT with what each line would have got.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[1] inventory hash (also `sold:<channel>`, the units each sales channel sold: I8)
+KEYS[2] reservations hash
 KEYS[3] event marks hash    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -39,6 +40,7 @@ local lineCount = tonumber(ARGV[4])
 --- @include "openUnits"
 --- @include "reservationState"
 --- @include "commitChange"
+--- @include "channelSold"
 
 -- Check everything first: Lua does not roll back a half-done script.
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
@@ -101,6 +103,7 @@ for i, line in ipairs(lines) do
   if record.r == 1 then
     lineResults[i] = { 'DUPLICATE', record.h, record.sf }
   else
+    local soldBefore = channelSoldShare(record)
     -- Units this reservation already shipped left on_hand before the reserve arrived; add
     -- them back so the check sees what it would have seen had the reserve come first.
     local available = inventory.on_hand - inventory.reserved + record.sh
@@ -117,6 +120,8 @@ for i, line in ipairs(lines) do
       cause = 'reserve', event = line.id, ref = line.id,
       d_reserved = heldNow, d_oversold = record.sf,
     })
+    -- A channel's sale moves its units out of that channel's exposure (I8) in this same step.
+    bookChannelSold(inventoryKey, line.id, soldBefore, channelSoldShare(record))
     lineResults[i] = { reservationState(record), held, record.sf }
   end
 end

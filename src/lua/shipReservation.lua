@@ -7,7 +7,7 @@ the same id with other content is a CONFLICT and changes nothing. A shipment tha
 before its reserve is remembered on the record so the later reserve converges (I5).
 on_hand may go below zero: a shipment is a physical fact, and reconciliation repairs drift.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[1] inventory hash (also `sold:<channel>`: I8)      KEYS[2] reservations hash
 KEYS[3] event marks hash    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -36,6 +36,7 @@ local quantity = tonumber(ARGV[5])
 --- @include "reservationState"
 --- @include "checkEventMark"
 --- @include "commitChange"
+--- @include "channelSold"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or shipmentId == nil or shipmentId == '' or reservationId == nil or reservationId == ''
@@ -60,7 +61,10 @@ if mark ~= 'NEW' then
 end
 
 local heldBefore = openUnits(record)
+local soldBefore = channelSoldShare(record)
 record.sh = record.sh + quantity
+-- A shipment of a line cancelled on the channel: those units did leave after all (I8).
+bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
 local heldAfter = openUnits(record)
 inventory.on_hand = inventory.on_hand - quantity
 inventory.reserved = inventory.reserved + heldAfter - heldBefore

@@ -2,16 +2,16 @@
 // strict, budget:N or auto, what each channel may be told comes from the pure allocate()
 // in src/domain/allocation.ts, fed with the I8 accounting kept here per SKU and channel.
 //
-// The walk, in one direction: a ledger change → decide() reads the SKU's journal since its
-// cursor (sales seen per channel, and the ledger numbers as of the last entry read, so the
-// two always agree), the channels' reports, settles the accounts and calls allocate() →
+// The walk, in one direction: a ledger change → decide() reads the units each channel sold
+// (the ledger's `sold:<channel>`, kept by the same script that reserves them) with on_hand
+// and reserved in one read, the channels' reports, settles the accounts, calls allocate() →
 // the coordinator offers the writes it may send to the lanes → beforeSend() records each
 // write as pending at the moment it leaves (and drops one that no longer fits) →
 // afterResult() books what the channel answered (a compare-and-set won or lost, an absolute
 // write accepted) → a channel report (LISTINGS_ITEM_MFN_QUANTITY_CHANGE) confirms it.
 //
 // The accounts live in the SKU's pushstate hash (fields `alloc:<channel>`, `alloc:auto`,
-// `alloc:cursor`, `alloc:vel:<channel>`), in the SKU's slot; one SKU's operations are
+// `alloc:booked:<channel>`, `alloc:vel:<channel>`), in the SKU's slot; one SKU's operations are
 // serialised in this process.
 import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
 import {
@@ -34,14 +34,13 @@ import {
 import { pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
 import type { KeySpace } from '../ledger/keys.ts';
-import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
 import type { PushOutcome, PushRequest } from './pusher.ts';
 import type { ChannelReport, SkuPushView } from './store.ts';
 
 export const WRITE_KINDS: Readonly<Record<SalesChannel, WriteKind>> = { shopify: 'cas', amazon: 'absolute' };
 
-const JOURNAL_PAGE = 1_000;
 /** How far the channel's clock may run behind ours when a report confirms a write. */
 const CLOCK_SLACK_MS = 2_000;
 const VELOCITY_BUCKET_MS = 1_000;
@@ -50,7 +49,8 @@ interface SkuAccounts {
   channels: Partial<Record<SalesChannel, ChannelAccount>>;
   velocity: Partial<Record<SalesChannel, Array<[number, number]>>>;
   auto: AutoState | null;
-  cursor: string | undefined;
+  /** `sold:<channel>` of the ledger as last booked into the accounts. */
+  booked: Partial<Record<SalesChannel, number>>;
 }
 
 export interface DecideInput {
@@ -66,7 +66,7 @@ export interface DecideInput {
 }
 
 export interface Decision {
-  /** on_hand − reserved the decision was made against (the ledger as of the journal read). */
+  /** on_hand − reserved the decision was made against (read with the sold counters). */
   available: number;
   limit: number;
   exposureBefore: number;
@@ -98,7 +98,7 @@ export class BoundedAllocator {
   decide(input: DecideInput): Promise<Decision | undefined> {
     return this.serialised(input.sku, async () => {
       const accounts = await this.load(input.sku);
-      const ledger = await this.readSales(input.sku, accounts, input.view, input.nowMs);
+      const ledger = await this.readSales(input.sku, accounts, input.nowMs);
       if (!ledger) return undefined;
       // Read after the journal: a sale recorded oversold since is already off the budget.
       const oversold = input.mode.kind === 'budget' ? Number((await this.options.redis.hget(this.options.keys.sku(input.sku).inventory, 'oversold')) ?? 0) : 0;
@@ -193,6 +193,12 @@ export class BoundedAllocator {
     });
   }
 
+  /** on_hand − reserved now (the send-time check). */
+  async available(sku: string): Promise<number | undefined> {
+    const [onHand, reserved] = await this.options.redis.hmget(this.options.keys.sku(sku).inventory, 'on_hand', 'reserved');
+    return onHand === null || onHand === undefined ? undefined : Number(onHand) - Number(reserved ?? 0);
+  }
+
   /** Σ_c exposure_c of the SKU as booked now (for gauges and tests). */
   async exposure(sku: string): Promise<number> {
     const accounts = await this.load(sku);
@@ -206,41 +212,28 @@ export class BoundedAllocator {
   }
 
   /**
-   * Reads the journal since the cursor: each sale (or cancellation) on a channel is booked
-   * against that channel's account and velocity. The ledger numbers returned are those after
-   * the last entry read, so sales seen and available describe the same moment.
+   * Books the sales each channel made since the last look. The ledger counts them in
+   * `sold:<channel>` of the SKU's inventory hash, in the same script that reserves (or,
+   * for a cancellation on the channel, releases) them; one HMGET reads those counters with
+   * on_hand and reserved, so the sales booked and available describe the same instant.
    */
-  private async readSales(sku: string, accounts: SkuAccounts, view: SkuPushView, nowMs: number): Promise<{ available: number } | undefined> {
-    if (!view.ledger) return undefined;
-    let last: JournalEntry | undefined;
-    if (accounts.cursor === undefined) {
-      // First look at this SKU: start from now; what the channels show is their account.
-      const newest = await this.options.ledger.latestJournalEntry(sku);
-      accounts.cursor = newest?.id ?? '0-0';
-      return { available: newest ? newest.onHand - newest.reserved : view.ledger.onHand - view.ledger.reserved };
-    }
-    for (let page = 0; page < 50; page += 1) {
-      const entries = await this.options.ledger.journal(sku, { afterId: accounts.cursor, count: JOURNAL_PAGE });
-      for (const entry of entries) {
-        last = entry;
-        accounts.cursor = entry.id;
-        const channel = channelOf(entry.ref);
-        if (!channel) continue;
-        const units = entry.cause === 'reserve' ? entry.dReserved + entry.dOversold : entry.cause === 'release' ? entry.dReserved : 0;
-        if (units === 0) continue;
-        const account = accounts.channels[channel];
-        if (account) accounts.channels[channel] = bookSale(account, units, entry.atMs);
-        if (units > 0) accounts.velocity[channel] = recordSales(accounts.velocity[channel] ?? [], entry.atMs, units, nowMs, this.window());
-      }
-      if (entries.length < JOURNAL_PAGE) break;
+  private async readSales(sku: string, accounts: SkuAccounts, nowMs: number): Promise<{ available: number } | undefined> {
+    const [onHand, reserved, soldShopify, soldAmazon] = await this.options.redis.hmget(this.options.keys.sku(sku).inventory, 'on_hand', 'reserved', 'sold:shopify', 'sold:amazon');
+    if (onHand === null || onHand === undefined) return undefined;
+    const totals: Record<SalesChannel, number> = { shopify: Number(soldShopify ?? 0), amazon: Number(soldAmazon ?? 0) };
+    for (const channel of ['shopify', 'amazon'] as const) {
+      const booked = accounts.booked[channel];
+      accounts.booked[channel] = totals[channel];
+      // First look: what the channel shows is its account; earlier sales are behind it.
+      if (booked === undefined) continue;
+      const units = totals[channel] - booked;
+      if (units === 0) continue;
+      const account = accounts.channels[channel];
+      if (account) accounts.channels[channel] = bookSale(account, units, nowMs);
+      if (units > 0) accounts.velocity[channel] = recordSales(accounts.velocity[channel] ?? [], nowMs, units, nowMs, this.window());
     }
     for (const channel of Object.keys(accounts.velocity) as SalesChannel[]) accounts.velocity[channel] = pruneSales(accounts.velocity[channel] ?? [], nowMs, this.window());
-    if (last) return { available: last.onHand - last.reserved };
-    // Nothing new in the journal: the numbers the view read are the journal's last state,
-    // unless a change landed between the two reads; then wait for the next pass.
-    const newest = await this.options.ledger.latestJournalEntry(sku);
-    if (newest && newest.id !== accounts.cursor) return undefined;
-    return { available: newest ? newest.onHand - newest.reserved : view.ledger.onHand - view.ledger.reserved };
+    return { available: Number(onHand) - Number(reserved ?? 0) };
   }
 
   /** A channel with no account yet: what it was last told or reported showing, else 0. */
@@ -290,13 +283,13 @@ export class BoundedAllocator {
   }
 
   private async load(sku: string): Promise<SkuAccounts> {
-    const fields = ['alloc:shopify', 'alloc:amazon', 'alloc:vel:shopify', 'alloc:vel:amazon', 'alloc:auto', 'alloc:cursor'];
-    const [shopify, amazon, velShopify, velAmazon, auto, cursor] = await this.options.redis.hmget(this.options.keys.pushState(sku), ...fields);
+    const fields = ['alloc:shopify', 'alloc:amazon', 'alloc:vel:shopify', 'alloc:vel:amazon', 'alloc:auto', 'alloc:booked:shopify', 'alloc:booked:amazon'];
+    const [shopify, amazon, velShopify, velAmazon, auto, bookedShopify, bookedAmazon] = await this.options.redis.hmget(this.options.keys.pushState(sku), ...fields);
     return {
       channels: { ...(shopify ? { shopify: JSON.parse(shopify) as ChannelAccount } : {}), ...(amazon ? { amazon: JSON.parse(amazon) as ChannelAccount } : {}) },
       velocity: { shopify: velShopify ? (JSON.parse(velShopify) as Array<[number, number]>) : [], amazon: velAmazon ? (JSON.parse(velAmazon) as Array<[number, number]>) : [] },
       auto: auto ? (JSON.parse(auto) as AutoState) : null,
-      cursor: cursor ?? undefined,
+      booked: { ...(bookedShopify ? { shopify: Number(bookedShopify) } : {}), ...(bookedAmazon ? { amazon: Number(bookedAmazon) } : {}) },
     };
   }
 
@@ -305,7 +298,7 @@ export class BoundedAllocator {
     for (const [channel, account] of Object.entries(accounts.channels)) if (account) fields.push(`alloc:${channel}`, JSON.stringify(account));
     for (const [channel, buckets] of Object.entries(accounts.velocity)) fields.push(`alloc:vel:${channel}`, JSON.stringify(buckets ?? []));
     if (accounts.auto) fields.push('alloc:auto', JSON.stringify(accounts.auto));
-    if (accounts.cursor !== undefined) fields.push('alloc:cursor', accounts.cursor);
+    for (const [channel, booked] of Object.entries(accounts.booked)) if (booked !== undefined) fields.push(`alloc:booked:${channel}`, String(booked));
     if (fields.length > 0) await this.options.redis.hset(this.options.keys.pushState(sku), ...fields);
   }
 
@@ -332,8 +325,8 @@ function budgetLeft(mode: AllocationMode, oversold: number): AllocationMode {
 }
 
 /**
- * Books a sale the ledger reserved. The journal has the ledger's time, not the channel's
- * order time, so it cannot tell a sale made before the last confirmation (one of the unseen
+ * Books a sale the ledger reserved. The counters carry no time, let alone the channel's
+ * order time, so the books cannot tell a sale made before the last confirmation (one of the unseen
  * sales a bucket bounds) from one made after it. It is taken from the buckets first: if it
  * was in fact made after, the buckets are left too small and the confirmed value too large
  * by the same units — exposure stays as high, and only falls when the bucket expires. The
@@ -352,11 +345,4 @@ function bookSale(account: ChannelAccount, units: number, atMs: number): Channel
     left -= taken;
   }
   return left > 0 ? recordSaleSeen(next, { units: left, soldAtMs: atMs }) : next;
-}
-
-/** The sales channel of a reservation id `channel:order:line`, for the channels we push to. */
-function channelOf(ref: string): SalesChannel | undefined {
-  if (ref.startsWith('shopify:')) return 'shopify';
-  if (ref.startsWith('amazon:')) return 'amazon';
-  return undefined;
 }

@@ -320,7 +320,7 @@ export class PushCoordinator {
         continue;
       }
       const fits = await this.allocator
-        .beforeSend(request, { mode, available: async () => (await this.options.ledger.latestJournalEntry(request.sku).then((entry) => (entry ? entry.onHand - entry.reserved : undefined))) })
+        .beforeSend(request, { mode, available: () => this.allocator.available(request.sku) })
         .catch(() => false);
       if (fits) sending.push(request);
     }

@@ -83,7 +83,7 @@ async function flashSale(target: Target, sku: string, mode: AllocationMode, stoc
     for (const choice of decision.decisions) {
       if (!choice.send) continue;
       const request = { sku, channel: choice.channel, entry, quantity: choice.value, known: choice.expected, knownAtMs: Date.now(), version: 0, changedAtMs: Date.now(), cause: 'allocation' } as PushRequest;
-      const latest = async () => ledger.latestJournalEntry(sku).then((last) => (last ? last.onHand - last.reserved : undefined));
+      const latest = () => allocator.available(sku);
       if (!(await allocator.beforeSend(request, { mode, available: latest }))) continue;
       let outcome: PushOutcome;
       if (choice.channel === 'shopify') {
