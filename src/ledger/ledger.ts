@@ -322,12 +322,6 @@ export class Ledger {
     return raw.map(([id, fields]) => decodeJournalEntry(id, fields));
   }
 
-  /** The SKU's newest journal entry, undefined when its journal is empty. */
-  async latestJournalEntry(sku: string): Promise<JournalEntry | undefined> {
-    const [newest] = await this.redis.xrevrange(this.keys.sku(sku).journal, '+', '-', 'COUNT', 1);
-    return newest ? decodeJournalEntry(newest[0], newest[1]) : undefined;
-  }
-
   /** Asks the pushers to look at the SKU again (a channel report that confirms a write frees slack). */
   touch(sku: string): Promise<void> {
     return this.markDirty([sku]);

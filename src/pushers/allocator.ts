@@ -34,7 +34,6 @@ import {
 import { pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
 import type { KeySpace } from '../ledger/keys.ts';
-import type { Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
 import type { PushOutcome, PushRequest } from './pusher.ts';
 import type { ChannelReport, SkuPushView } from './store.ts';
@@ -78,7 +77,6 @@ export interface Decision {
 export interface AllocatorOptions {
   redis: RedisClient;
   keys: KeySpace;
-  ledger: Ledger;
   timing: Readonly<Record<SalesChannel, ChannelTiming>>;
   /** Window for per-channel sales velocity (ms). */
   velocityWindowMs: number;

@@ -105,7 +105,6 @@ export class PushCoordinator {
     this.allocator = new BoundedAllocator({
       redis: options.redis,
       keys: options.ledger.keys,
-      ledger: options.ledger,
       timing: { ...DEFAULT_TIMING, ...options.timing },
       velocityWindowMs: options.settings.dynamicHoldback.windowMs,
       clock: this.clock,

@@ -36,7 +36,7 @@ async function flashSale(target: Target, sku: string, mode: AllocationMode, stoc
   const ledger = new Ledger({ redis, keyPrefix: target.prefix });
   const salesLedger = new Ledger({ redis: sales, keyPrefix: target.prefix });
   const store = new PushStore(redis, ledger.keys, ledger);
-  const allocator = new BoundedAllocator({ redis, keys: ledger.keys, ledger, timing: TIMING, velocityWindowMs: 5_000, clock: Date.now, reports: (name, channel) => store.channelReports(name, channel) });
+  const allocator = new BoundedAllocator({ redis, keys: ledger.keys, timing: TIMING, velocityWindowMs: 5_000, clock: Date.now, reports: (name, channel) => store.channelReports(name, channel) });
   const random = seededRandom(seed);
   await ledger.createSku(sku);
   await ledger.count(sku, { eventId: `open-${sku}`, counted: stock });
