@@ -104,7 +104,7 @@ export class BoundedAllocator {
       this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
         let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
-        if (account.writeKind === 'absolute') account = this.applyReports(channel, account, await this.options.reports(input.sku, channel));
+        if (account.writeKind === 'absolute') account = this.applyReports(channel, account, await this.options.reports(input.sku, channel), input.nowMs);
         accounts.channels[channel] = settleAccount(account, input.nowMs, this.options.timing[channel]);
       }
       const channelInputs = input.channels.map(({ channel, policy }) => ({
@@ -252,9 +252,15 @@ export class BoundedAllocator {
    * it was thought to show becomes unseen sales (the drift path of the accounting).
    * CAS channels are confirmed by their own write answers.
    */
-  private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[]): ChannelAccount {
+  private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[], nowMs: number): ChannelAccount {
+    // Reports are taken in the channel's time order, and only once every report before them
+    // has had its delivery-lag bound to arrive: a report taken early could be followed by an
+    // older one (the confirmation of a write whose earlier sales then go unbounded). Until
+    // then the write stays pending, counted in full: conservative.
+    const settledBefore = nowMs - this.options.timing[channel].deliveryLagBoundMs;
     let next = account;
     for (const [index, report] of reports.entries()) {
+      if (report.observedAtMs > settledBefore) break;
       // A report cannot confirm a write sent after it (a little slack for the channel's clock).
       // Nor can one that went down from the report before it: a sale lowers the quantity too,
       // and a sale report that happens to equal a pending value would otherwise confirm a
