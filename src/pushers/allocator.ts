@@ -83,6 +83,8 @@ export interface AllocatorOptions {
   clock: () => number;
   /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
   reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
+  /** Told of a report that raised the channel's quantity with no write of ours to explain it (a hand edit). */
+  onUnexplained?(sku: string, channel: SalesChannel, report: ChannelReport & { before: number }): void;
 }
 
 export class BoundedAllocator {
@@ -104,7 +106,7 @@ export class BoundedAllocator {
       this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
         let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
-        if (account.writeKind === 'absolute') account = this.applyReports(channel, account, await this.options.reports(input.sku, channel), input.nowMs);
+        if (account.writeKind === 'absolute') account = this.applyReports(input.sku, channel, account, await this.options.reports(input.sku, channel), input.nowMs);
         accounts.channels[channel] = settleAccount(account, input.nowMs, this.options.timing[channel]);
       }
       const channelInputs = input.channels.map(({ channel, policy }) => ({
@@ -252,7 +254,7 @@ export class BoundedAllocator {
    * it was thought to show becomes unseen sales (the drift path of the accounting).
    * CAS channels are confirmed by their own write answers.
    */
-  private applyReports(channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[], nowMs: number): ChannelAccount {
+  private applyReports(sku: string, channel: SalesChannel, account: ChannelAccount, reports: readonly ChannelReport[], nowMs: number): ChannelAccount {
     // Reports are taken in the channel's time order, and only once every report before them
     // has had its delivery-lag bound to arrive: a report taken early could be followed by an
     // older one (the confirmation of a write whose earlier sales then go unbounded). Until
@@ -276,6 +278,9 @@ export class BoundedAllocator {
         if (matching !== -1) next = { ...next, pending: next.pending.slice(matching + 1) };
         continue;
       }
+      // A raise no write of ours explains: someone set the quantity by hand (or the channel
+      // restocked on its own). It is the drift path: the account takes what the channel says.
+      if (matching === -1 && before !== undefined && report.quantity > before) this.options.onUnexplained?.(sku, channel, { ...report, before });
       next = recordShownReport(next, {
         shown: report.quantity,
         shownAtMs: report.observedAtMs,

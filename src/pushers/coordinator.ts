@@ -109,6 +109,10 @@ export class PushCoordinator {
       velocityWindowMs: options.settings.dynamicHoldback.windowMs,
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
+      onUnexplained: (sku, channel, report) => {
+        options.metrics.driftUnits.inc({ channel }, report.quantity - report.before);
+        options.logger.warn({ sku, channel, quantity: report.quantity, before: report.before }, 'the channel raised a bounded SKU with no write of ours (a hand edit?): its exposure is recomputed from what it reports');
+      },
     });
     this.decider = new SkuDecider({
       store: this.store,

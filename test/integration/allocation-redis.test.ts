@@ -172,6 +172,31 @@ function defineSuite(name: string, start: () => Promise<Target>): void {
       assert.ok(result.booked >= result.shownAtRest, `seed ${seed}: at rest the books (${result.booked}) count less than the channels show (${result.shownAtRest})`);
     }
   });
+  test('a raise on Amazon that no write explains (a hand edit) takes the drift path: reported, and the books follow the channel', async () => {
+    const redis = target.client();
+    const ledger = new Ledger({ redis, keyPrefix: target.prefix });
+    const store = new PushStore(redis, ledger.keys, ledger);
+    const unexplained: { quantity: number; before: number }[] = [];
+    const allocator = new BoundedAllocator({ redis, keys: ledger.keys, timing: { ...TIMING, amazon: { ...TIMING.amazon, deliveryLagBoundMs: 0 } }, velocityWindowMs: 5_000, clock: Date.now, reports: (name, channel) => store.channelReports(name, channel), onUnexplained: (_sku, _channel, report) => unexplained.push(report) });
+    const sku = 'HAND-EDIT';
+    await ledger.createSku(sku);
+    await ledger.count(sku, { eventId: 'open', counted: 10 });
+    const entry: CatalogEntry = { sku, holdback: 0, skuClass: 'hot', policies: {} };
+    const view = { ledger: { onHand: 10, reserved: 0, holdback: 0, version: 0, updatedMs: 0, oversold: 0 }, pushed: {}, observed: {}, state: { sales: [], cursor: undefined, dynamicHoldback: 0 } };
+    const decide = () => allocator.decide({ sku, entry, mode: parseAllocationMode('strict'), view, channels: [{ channel: 'amazon', policy: DEFAULT_POLICY }], holdbackUnits: 0, nowMs: Date.now() });
+    await decide();
+    const opened = Date.now();
+    await sleep(30);
+    await store.noteChannelReport(sku, 'amazon', { quantity: 0, observedAtMs: opened + 5 });
+    await store.noteChannelReport(sku, 'amazon', { quantity: 25, observedAtMs: opened + 10 });
+    const decision = (await decide())!;
+    assert.equal(unexplained.map((report) => [report.before, report.quantity]), [[0, 25]]);
+    const amazon = decision.decisions.find((choice) => choice.channel === 'amazon')!;
+    // The books now say Amazon shows 25 of 10 available: strict brings it down.
+    assert.is(amazon.account.confirmed, 25);
+    assert.ok(amazon.send && amazon.value < 25, `a decrease goes out: ${JSON.stringify(amazon)}`);
+  });
+
   test.run();
 }
 
