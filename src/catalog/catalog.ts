@@ -45,6 +45,9 @@ const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
   amazonFloor: whole,
 };
 
+// Compare-and-delete of one reverse-index field (see releaseItem).
+const RELEASE_ITEM = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
+
 export class Catalog {
   readonly keys: KeySpace;
   private readonly redis: RedisConnection;
@@ -109,7 +112,7 @@ export class Catalog {
     const previous = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
     // An item this entry gave up keeps its mapping when another SKU has taken it over.
     for (const field of previous.filter((candidate) => !current.includes(candidate))) {
-      if ((await this.redis.hGet(this.keys.catalogChannelItems(), field)) === entry.sku) await this.redis.hDel(this.keys.catalogChannelItems(), field);
+      await this.releaseItem(field, entry.sku);
     }
     for (const field of current) await this.redis.hSet(this.keys.catalogChannelItems(), field, entry.sku);
     return outcome;
@@ -147,7 +150,7 @@ export class Catalog {
     const stored = await this.repository.fetch(entityId(sku));
     const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
     for (const field of fields) {
-      if ((await this.redis.hGet(this.keys.catalogChannelItems(), field)) === sku) await this.redis.hDel(this.keys.catalogChannelItems(), field);
+      await this.releaseItem(field, sku);
     }
     await this.repository.remove(entityId(sku));
     return removed > 0;
@@ -160,6 +163,14 @@ export class Catalog {
   async skuForChannelItem(channel: SalesChannel, channelItemId: string): Promise<string | undefined> {
     const sku = await this.redis.hGet(this.keys.catalogChannelItems(), `${channel}:${channelItemId}`);
     return sku ?? undefined;
+  }
+
+  /**
+   * Drops the reverse-index field only while `sku` still owns it, in one step: two imports
+   * swapping an item between SKUs at once must not delete the mapping the other just wrote.
+   */
+  private async releaseItem(field: string, sku: string): Promise<void> {
+    await this.redis.eval(RELEASE_ITEM, { keys: [this.keys.catalogChannelItems()], arguments: [field, sku] });
   }
 
   /**
