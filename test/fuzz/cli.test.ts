@@ -85,9 +85,11 @@ test('run(argv): any argument list resolves to a documented exit code, never 4 (
       assert.ok(code !== EXIT.unexpected, `run(${JSON.stringify(args)}) was an unexpected failure:\n${lines.join('\n')}`);
       assert.ok(lines.length > 0, `run(${JSON.stringify(args)}) printed nothing`);
     }),
-    { numRuns: 150 },
+    // Random lists reach a refusal in most runs but not all (1 in 10 missed exit 1 in CI):
+    // these three are always tried first, so every code below is reached on every run.
+    { numRuns: 150, examples: [[['sku', 'FUZZ-A']], [['catalog', 'import', 'plain.txt']], [['--unknown']]] },
   );
-  // The generator reaches success, refusal and usage errors, so the property is not vacuous.
+  // The property saw success, refusal and usage errors, so it is not vacuous.
   for (const code of [EXIT.ok, EXIT.refused, EXIT.usage]) assert.ok(seen.has(code), `no run ended with exit ${code}`);
 });
 
