@@ -155,11 +155,19 @@ export function recordCasStale(account: ChannelAccount, read: { shown: number; a
 /**
  * The channel reported showing `shown` at shownAtMs (its own time: Amazon's
  * LISTINGS_ITEM_MFN_QUANTITY_CHANGE, a read), with every pending write sent at or before
- * appliedThroughSentAtMs now in effect. Call it before recording any sale made after
- * shownAtMs. Sales made before shownAtMs and not yet seen are bounded by what the channel
- * could sell in that time (the confirmed value and each applied write, in full) less what
- * it shows now and what was seen; on an absolute channel that bound lasts one delivery-lag
- * bound, after which such a sale is late.
+ * appliedThroughSentAtMs now in effect. Sales made before shownAtMs and not yet seen are
+ * bounded by what the channel could sell in that time (the confirmed value and each applied
+ * write, in full: `sellableSince`) less what it shows now and what was seen; on an absolute
+ * channel that bound lasts one delivery-lag bound, after which such a sale is late.
+ *
+ * The report may be taken after sales made since shownAtMs were seen (the daemon waits one
+ * delivery-lag bound before it trusts a report's order). Seen sales beyond the drop the
+ * report explains (sellableSince − shown) cannot have been made before it: they stay
+ * counted against the new value. Either way exposure after the report is sellableSince −
+ * sales seen (+ later pending writes); dropping them would overstate it by exactly those
+ * units, which starves the other channels near the tail. A report above sellableSince (a
+ * hand edit: the channel's count was reset) keeps none: the sales seen may have been made
+ * before the reset.
  */
 export function recordShownReport(
   account: ChannelAccount,
@@ -167,14 +175,16 @@ export function recordShownReport(
 ): ChannelAccount {
   const applied = account.pending.filter((write) => write.sentAtMs <= report.appliedThroughSentAtMs);
   const sellableSince = account.confirmed + sum(applied.map((write) => write.value));
-  const unseen = Math.max(0, sellableSince - report.shown - account.salesSeenSinceConfirm);
+  const explained = sellableSince - report.shown;
+  const unseen = Math.max(0, explained - account.salesSeenSinceConfirm);
+  const seenSince = explained >= 0 ? Math.max(0, account.salesSeenSinceConfirm - explained) : 0;
   const expiresAtMs = account.writeKind === 'absolute' ? report.shownAtMs + report.deliveryLagBoundMs : null;
   const bucket: UnseenSales = { units: unseen, madeAfterMs: account.confirmedAtMs, madeUntilMs: report.shownAtMs, expiresAtMs };
   return {
     ...account,
     confirmed: report.shown,
     confirmedAtMs: report.shownAtMs,
-    salesSeenSinceConfirm: 0,
+    salesSeenSinceConfirm: seenSince,
     unseenBefore: unseen > 0 ? [...account.unseenBefore, bucket] : account.unseenBefore,
     pending: account.pending.filter((write) => write.sentAtMs > report.appliedThroughSentAtMs),
     stuckSinceMs: null,
@@ -500,14 +510,19 @@ export function allocate(input: AllocationInput): Allocation {
     const intended = intendedValue(account);
     return { channel, account, target: targets[index]!, intended, exposure: exposures[index]!, direction: direction(targets[index]!, intended) };
   });
+  const limit = budget === null ? Number.POSITIVE_INFINITY : input.available + budget;
+  const entering = input.mode.kind === 'auto';
+  // Over the bound in strict or budget:N, the compare-and-set channels take the excess
+  // first (casAbsorbs): their decrease is exact and in effect within one round trip, while
+  // an absolute channel's 0 takes an apply lag and strands what it held until it is raised.
+  const absorbedByCas = budget === null || entering ? 0 : casAbsorbs(drafts, exposureBefore - limit);
   // Decreases before increases; among increases the fastest channel first (it would sell the
   // slack soonest); holds last. Stable, so equal channels keep their input order.
   const rank = (draft: Draft) => (draft.direction === 'decrease' ? 0 : draft.direction === 'increase' ? 1 : 2);
   const ordered = [...drafts].sort((a, b) => rank(a) - rank(b) || (a.direction === 'increase' ? b.channel.velocityPerSec - a.channel.velocityPerSec : 0));
-  const limit = budget === null ? Number.POSITIVE_INFINITY : input.available + budget;
   let total = exposureBefore;
   const decisions = ordered.map((draft) => {
-    const decision = budget === null ? decideShared(draft, input.nowMs) : decideBounded(draft, input.nowMs, limit - total, input.mode.kind === 'auto');
+    const decision = budget === null ? decideShared(draft, input.nowMs) : decideBounded(draft, input.nowMs, limit - total, entering, exposureBefore - absorbedByCas <= limit);
     total += decision.exposureAfter - decision.exposure;
     return decision;
   });
@@ -562,15 +577,19 @@ function shedOverBound(draft: Draft, nowMs: number): ChannelDecision {
   return decision(draft, false, draft.target, 'over the bound: an absolute decrease waits until it is at least a tenth', nowMs);
 }
 
-function decideBounded(draft: Draft, nowMs: number, slack: number, enteringFromShared: boolean): ChannelDecision {
+function decideBounded(draft: Draft, nowMs: number, slack: number, enteringFromShared: boolean, casCoversExcess: boolean): ChannelDecision {
   if (draft.direction === 'hold') return decision(draft, false, draft.target, 'already shown', nowMs);
   if (casBusy(draft)) return decision(draft, false, draft.target, 'a compare-and-set write is in flight', nowMs);
   const cost = (value: number) => exposureAfterSend(draft.account, value, nowMs) - draft.exposure;
   if (cost(draft.target) <= slack) return decision(draft, true, draft.target, 'fits the bound', nowMs);
   if (draft.direction === 'decrease') {
     if (slack < 0) {
-      // Over the bound (a ledger change outside the channels, or auto entering strict).
+      // Over the bound (a ledger change outside the channels, sales booked before the
+      // channel's report of them, or auto entering strict).
       if (enteringFromShared) return shedOverBound(draft, nowMs);
+      // A CAS decrease adds nothing while in flight and takes the excess off once it wins.
+      if (draft.account.writeKind === 'cas') return decision(draft, true, draft.target, 'over the bound: decrease to the target (compare-and-set, exact)', nowMs);
+      if (casCoversExcess) return decision(draft, false, draft.target, 'over the bound: the compare-and-set channels take the excess; the absolute channel sells its value down', nowMs);
       return decision(draft, true, 0, 'over the bound: 0 adds no exposure until the channel can be raised again', nowMs);
     }
     return decision(draft, false, draft.target, 'an absolute write counts in full: the channel sells its value down instead', nowMs);
@@ -578,6 +597,34 @@ function decideBounded(draft: Draft, nowMs: number, slack: number, enteringFromS
   const partial = largestFitting(draft, cost, slack);
   if (partial !== null) return decision(draft, true, partial, 'part of the raise fits the bound', nowMs);
   return decision(draft, false, draft.target, 'waits for slack', nowMs);
+}
+
+/**
+ * Over the bound by `excess` units: lowers the targets of the compare-and-set channels so
+ * that, once their decreases win, Σ exposure is back within the bound, taking from each
+ * what it shows (the first channel first; a channel already below its shown value counts
+ * what its target takes off). Mutates the drafts' targets and directions. Returns the units
+ * their decreases take off Σ exposure; when that is less than the excess, the absolute
+ * channels are sent 0 as before. An absolute decrease cannot help sooner: its value counts
+ * in full until the channel reports it, one apply lag and one delivery lag later.
+ */
+function casAbsorbs(drafts: Draft[], excess: number): number {
+  if (excess <= 0) return 0;
+  let absorbed = 0;
+  for (const draft of drafts) {
+    if (draft.account.writeKind !== 'cas') continue;
+    const shown = shownEstimate(draft.account);
+    const already = Math.max(0, shown - draft.target);
+    const extra = Math.min(Math.max(0, excess - absorbed - already), Math.max(0, shown - already));
+    const target = Math.min(draft.target, shown - extra);
+    if (target < draft.target) {
+      draft.target = target;
+      draft.direction = direction(target, draft.intended);
+    }
+    absorbed += Math.max(0, shown - draft.target);
+    if (absorbed >= excess) break;
+  }
+  return absorbed;
 }
 
 /** The largest value above the intended one whose cost fits the slack, or null. Cost grows with the value. */

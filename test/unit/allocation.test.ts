@@ -239,6 +239,53 @@ test('strict over its bound (stock taken outside the channels): absolute decreas
   assert.equal([amazon.direction, amazon.send, amazon.value, amazon.exposureAfter], ['decrease', true, 0, 10]);
 });
 
+test('strict over its bound: the compare-and-set channel takes the excess, the absolute channel keeps selling its value down', () => {
+  // Amazon shows 80 (its report), Shopify 70, available 148: over by 2. Lowering Shopify is
+  // exact within one round trip; a 0 to Amazon would strand its 80 for an apply lag.
+  const result = allocate({
+    mode: { kind: 'strict' },
+    available: 148,
+    holdback: 0,
+    nowMs: 1_000,
+    channels: [channel('shopify', openAccount('cas', 70, 0), 6), channel('amazon', openAccount('absolute', 80, 0), 4)],
+  });
+  const shopify = result.decisions.find((decision) => decision.id === 'shopify')!;
+  const amazon = result.decisions.find((decision) => decision.id === 'amazon')!;
+  assert.equal([shopify.direction, shopify.send], ['decrease', true]);
+  assert.ok(shopify.value <= 68, `Shopify lowered by at least the excess, got ${shopify.value}`);
+  assert.is(amazon.send, false);
+  // Once Shopify's decrease wins, Σ exposure is within the bound.
+  assert.ok(80 + shopify.value <= 148);
+  // When the compare-and-set channel shows less than the excess, the absolute one gets 0.
+  const short = allocate({
+    mode: { kind: 'strict' },
+    available: 70,
+    holdback: 0,
+    nowMs: 1_000,
+    channels: [channel('shopify', openAccount('cas', 3, 0), 6), channel('amazon', openAccount('absolute', 80, 0), 4)],
+  });
+  const amazonShort = short.decisions.find((decision) => decision.id === 'amazon')!;
+  assert.equal([amazonShort.send, amazonShort.value], [true, 0]);
+});
+
+test('a report taken after later sales were seen keeps them counted: exposure is what could be sold since less what was seen', () => {
+  // Amazon confirmed at 83; the ledger then saw 2 of its sales, one made after the report of 82 below.
+  let amazon = recordSaleSeen(openAccount('absolute', 83, 3_000), { units: 2, soldAtMs: 5_300 });
+  assert.is(exposureOf(amazon), 81);
+  amazon = recordShownReport(amazon, { shown: 82, shownAtMs: 3_750, appliedThroughSentAtMs: Number.NEGATIVE_INFINITY, deliveryLagBoundMs: 3_000 });
+  // The report explains one unit; the other seen sale was made after it: 82 − 1, not 82.
+  assert.is(amazon.salesSeenSinceConfirm, 1);
+  assert.is(exposureOf(amazon), 81);
+  // A report that explains more than was seen leaves the rest unseen, bounded for one delivery lag.
+  let other = recordSaleSeen(openAccount('absolute', 83, 3_000), { units: 1, soldAtMs: 3_500 });
+  other = recordShownReport(other, { shown: 80, shownAtMs: 3_750, appliedThroughSentAtMs: Number.NEGATIVE_INFINITY, deliveryLagBoundMs: 3_000 });
+  assert.equal([other.salesSeenSinceConfirm, exposureOf(other)], [0, 82]);
+  // A hand edit raises the count: the sales seen may be from before the reset, none are kept.
+  let edited = recordSaleSeen(openAccount('absolute', 10, 3_000), { units: 2, soldAtMs: 3_500 });
+  edited = recordShownReport(edited, { shown: 50, shownAtMs: 4_000, appliedThroughSentAtMs: Number.NEGATIVE_INFINITY, deliveryLagBoundMs: 3_000 });
+  assert.equal([edited.salesSeenSinceConfirm, exposureOf(edited)], [0, 50]);
+});
+
 test('auto entering strict: an absolute channel is sent its share less one apply lag of its sales, in steps of a tenth', () => {
   const amazon = (intended: number, applyLagBoundMs: number): ChannelInput => ({
     ...channel('amazon', recordWriteSent(openAccount('absolute', 300, 0), { value: intended, sentAtMs: 500 }), 10),
