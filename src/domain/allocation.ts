@@ -389,6 +389,12 @@ export interface ChannelInput {
   readonly policy: ChannelPolicy;
   /** Recent sales per second on this channel (e.g. salesRatePerSecond from dynamicHoldback.ts). */
   readonly velocityPerSec: number;
+  /**
+   * The same over the last few seconds when higher (burstRatePerSecond): auto's switch
+   * reads it, so the first seconds of a flash sale turn the SKU strict at once. The strict
+   * split keeps the steadier velocityPerSec. Default: velocityPerSec.
+   */
+  readonly burstVelocityPerSec?: number;
   readonly timing: ChannelTiming;
 }
 
@@ -453,7 +459,8 @@ function resolveMode(input: AllocationInput): { budget: number | null; auto: Aut
     case 'budget':
       return { budget: input.mode.budget, auto: null };
     case 'auto': {
-      const auto = autoDecision({ available: input.available, holdback: input.holdback, channels: input.channels, rule: input.autoRule, previous: input.autoPrevious });
+      const channels = input.channels.map((channel) => ({ ...channel, velocityPerSec: Math.max(channel.velocityPerSec, channel.burstVelocityPerSec ?? 0) }));
+      const auto = autoDecision({ available: input.available, holdback: input.holdback, channels, rule: input.autoRule, previous: input.autoPrevious });
       return { budget: auto.strict ? 0 : null, auto };
     }
   }

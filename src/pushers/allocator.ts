@@ -31,7 +31,7 @@ import {
   allocate,
   type WriteKind,
 } from '../domain/allocation.ts';
-import { pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
+import { burstRatePerSecond, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
 import type { KeySpace } from '../ledger/keys.ts';
 import type { RedisClient } from '../ledger/scripts.ts';
@@ -114,6 +114,8 @@ export class BoundedAllocator {
         account: accounts.channels[channel]!,
         policy,
         velocityPerSec: salesRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()),
+        // A flash sale's first seconds must count at once for auto's switch to strict.
+        burstVelocityPerSec: burstRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()),
         timing: this.options.timing[channel],
       }));
       const allocation = allocate({

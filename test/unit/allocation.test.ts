@@ -239,6 +239,18 @@ test('strict over its bound (stock taken outside the channels): absolute decreas
   assert.equal([amazon.direction, amazon.send, amazon.value, amazon.exposureAfter], ['decrease', true, 0, 10]);
 });
 
+test('auto reads the burst velocity: a flash sale\'s first seconds turn it strict, the strict split keeps the steady velocity', () => {
+  // 100 units; a minute window reads 10 sales in the last second as 0.17/s per channel:
+  // threshold max(20, 8 × Σ 0.17 × blind window) stays below 100, so auto would stay shared.
+  const quiet = [channel('shopify', openAccount('cas', 100, 0), 10 / 60), channel('amazon', openAccount('absolute', 100, 0), 10 / 60)];
+  assert.equal(allocate({ mode: { kind: 'auto' }, available: 100, holdback: 0, nowMs: 1_000, channels: quiet }).applied, { kind: 'shared' });
+  // The same channels with the last 2 s read at 5/s each: strict at once.
+  const burst = quiet.map((input) => ({ ...input, burstVelocityPerSec: 5 }));
+  const result = allocate({ mode: { kind: 'auto' }, available: 100, holdback: 0, nowMs: 1_000, channels: burst });
+  assert.equal(result.applied, { kind: 'bounded', budget: 0 });
+  assert.is(result.auto?.strict, true);
+});
+
 test('strict over its bound: the compare-and-set channel takes the excess, the absolute channel keeps selling its value down', () => {
   // Amazon shows 80 (its report), Shopify 70, available 148: over by 2. Lowering Shopify is
   // exact within one round trip; a 0 to Amazon would strand its 80 for an apply lag.

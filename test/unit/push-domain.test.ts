@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { judgeDrift } from '../../src/domain/drift.ts';
-import { dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../../src/domain/dynamicHoldback.ts';
+import { burstRatePerSecond, dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../../src/domain/dynamicHoldback.ts';
 import { LatencySamples } from '../../src/domain/latencySamples.ts';
 import { comparePushes, orderPushes, overPromise, type PushCandidate, pushClass } from '../../src/domain/pushOrder.ts';
 import { TokenBucket, predictedPoints, waitForPointsMs } from '../../src/domain/rateLimit.ts';
@@ -83,6 +83,22 @@ test('sales window: records into buckets, forgets what left the window, measures
   // a minute later everything has left the window
   assert.equal(pruneSales(sales, now + 62_000, WINDOW), []);
   assert.is(salesRatePerSecond(sales, now + 62_000, WINDOW), 0);
+});
+
+test('the burst rate shows the first seconds of a flash sale, which the minute window spreads thin', () => {
+  const now = 1_700_000_000_500;
+  // 10 sales in the last second, after a quiet minute.
+  const burst = recordSales([], now - 200, 10, now, WINDOW);
+  assert.is(salesRatePerSecond(burst, now, WINDOW), 10 / 60);
+  // The 2 s window holds the bucket of the last second (and counts a straddling one whole): 10 / 2.
+  assert.is(burstRatePerSecond(burst, now, WINDOW), 5);
+  // A steady 1 sale/s for a minute reads about the same in every window.
+  let steady: Array<[number, number]> = [];
+  for (let second = 59; second >= 0; second -= 1) steady = recordSales(steady, now - second * 1_000, 1, now, WINDOW);
+  assert.ok(burstRatePerSecond(steady, now, WINDOW) <= 1.5, 'steady sales are not read as a burst');
+  assert.ok(burstRatePerSecond(steady, now, WINDOW) >= salesRatePerSecond(steady, now, WINDOW));
+  // Never below the whole window's rate.
+  assert.is(burstRatePerSecond([], now, WINDOW), 0);
 });
 
 test('property: dynamic holdback is whole, within [0, max], and grows with rate and latency', () => {
