@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { KeySpace } from '../src/ledger/keys.ts';
-import { Ledger } from '../src/ledger/ledger.ts';
+import { DEFAULT_DEDUPE_HORIZON_MS, Ledger } from '../src/ledger/ledger.ts';
 import { scriptKeys } from '../src/ledger/operations/context.ts';
 import { ledgerScripts } from '../src/ledger/scripts.ts';
 import { benchEnv, type BenchEnv, describeEnv } from './lib/env.ts';
@@ -262,8 +262,10 @@ async function rawEvalshaDriver(settings: DriverSettings): Promise<Driver> {
           const pipeline = connections[worker]!.pipeline();
           for (let i = first; i < first + count; i += 1) {
             const keys = skuKeys[workload.opSku[i]!]!;
-            // ARGV as reserveOrder.lua's header lists them: now, retention, mode, n, (id, quantity)×n.
-            pipeline.evalsha(script.sha, keys.length, ...keys, Date.now(), RETENTION_MS, 'sale', 1, `${CHANNEL}:o${i}:1`, 1);
+            // ARGV as reserveOrder.lua's header lists them: now, retention, mode, n, (id, quantity)×n,
+            // the order's own time, the dedupe horizon.
+            const now = Date.now();
+            pipeline.evalsha(script.sha, keys.length, ...keys, now, RETENTION_MS, 'sale', 1, `${CHANNEL}:o${i}:1`, 1, now, DEFAULT_DEDUPE_HORIZON_MS);
           }
           const replies = await execPipeline(pipeline.exec());
           replies.forEach((reply, offset) => {

@@ -54,7 +54,11 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_API_TOKEN: secret,
   STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS: positiveInt(6 * 3600),
   STOCKGUARD_WMS_MAX_AGE_SECONDS: positiveInt(300),
-  STOCKGUARD_DEDUPE_WINDOW_SECONDS: positiveInt(7 * 86_400),
+  STOCKGUARD_DEDUPE_WINDOW_SECONDS: positiveInt(86_400),
+  // Dedupe horizons (docs/operations.md, "Dedupe horizons"): each at least the longest redelivery of its source.
+  STOCKGUARD_SQS_DEDUPE_WINDOW_SECONDS: positiveInt(15 * 86_400).describe('How long an Amazon SQS notification id is remembered at the edge, so a redelivered message appends nothing twice. At least the queue\'s message retention: SQS keeps an undeleted message for at most 14 days (`MessageRetentionPeriod` ≤ 1,209,600 s), and a message whose delete failed comes back until then.'),
+  STOCKGUARD_WMS_DEDUPE_WINDOW_SECONDS: positiveInt(15 * 86_400).describe('How long a WMS event id is remembered at the edge, so a retried webhook appends nothing twice. The WMS contract (docs/wms.md, "Retries") allows retries for 14 days after the event.'),
+  STOCKGUARD_EVENT_HORIZON_SECONDS: positiveInt(15 * 86_400).describe('The ledger\'s dedupe horizon: how long a WMS event or shipment mark, and a closed reservation record (cancelled, or fully shipped), is kept; swept in bounded space per SKU. An event the ledger has no mark of whose own time (order creation, WMS `occurredAt`, else receipt) is older than this is refused with STOCKGUARD_E_STALE_EVENT and dead-lettered, so an expired mark can never let it apply twice. At least the longest redelivery of any source (SQS retention, 14 days) and the time within which dead letters are replayed.'),
   STOCKGUARD_STREAM_PARTITIONS: z.coerce.number().int().min(1).max(256).default(4),
   STOCKGUARD_CONSUMER_GROUP: z.string().min(1).max(64).default('stockguard'),
   STOCKGUARD_CONSUMER_NAME: z.string().min(1).max(128).optional().describe('This replica\'s name in the consumer group; unset: HOSTNAME (the pod name in Kubernetes), else the host name. Keep it stable across restarts, so a restarted replica applies the entries its predecessor left pending at once; unique among live replicas (set it when several run on one host).'),
@@ -92,11 +96,22 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   STOCKGUARD_RECONCILE_REPORT_DIR: z.string().min(1).default('./reports/reconcile'),
   STOCKGUARD_RECONCILE_LOCK_TTL_MS: z.coerce.number().int().min(1_000).default(600_000),
+  STOCKGUARD_RECONCILE_PENDING_MAX_MS: z.coerce.number().int().min(1_000).max(30 * 86_400_000).default(12 * 3_600_000).describe('With a WMS watermark (docs/reconcile.md, "Pending and lost movements"): how long a WMS movement the snapshot includes may stay missing from the ledger (pending) before reconciliation takes it as lost and corrects the SKU over it. Keep it above the WMS\'s usual retry time.'),
   STOCKGUARD_SNAPSHOT_SCHEDULE: z.string().refine((value) => validCron(value), 'must be a cron expression (node-cron: 5 fields, or 6 with seconds)').optional(),
   STOCKGUARD_SNAPSHOT_DIR: z.string().min(1).default('./snapshots'),
   STOCKGUARD_SNAPSHOT_KEEP: z.coerce.number().int().min(1).max(10_000).default(7),
   AMAZON_SQS_QUEUE_URL: z.string().url().optional(),
   AMAZON_SQS_ENDPOINT: z.string().url().optional(),
+  AMAZON_SQS_QUEUE_ARN: z
+    .string()
+    .regex(/^arn:aws:sqs:\S+:\S+:\S+$/, 'must be an SQS queue ARN such as arn:aws:sqs:us-east-1:123456789012:stockguard')
+    .optional()
+    .describe('The queue\'s ARN, for `stockguard setup amazon` (the Notifications API destination). Unset: derived from AMAZON_SQS_QUEUE_URL when that is an AWS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>).'),
+  STOCKGUARD_PUBLIC_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('Where the channels reach this daemon\'s HTTP receiver from the internet, e.g. https://stockguard.example.com: `stockguard setup shopify` subscribes <this>/webhooks/shopify, and `stockguard doctor` checks the subscriptions point there. Shopify delivers only to https.'),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).default(60),
   STOCKGUARD_SQS_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
@@ -119,6 +134,15 @@ export const CONFIG_SCHEMA = z.object({
   AMAZON_SP_API_ENDPOINT: z.string().url().default('https://sellingpartnerapi-na.amazon.com'),
   STOCKGUARD_AMAZON_RATE_PER_SECOND: z.coerce.number().positive().max(1000).default(5),
   STOCKGUARD_AMAZON_BURST: z.coerce.number().int().min(1).max(1000).default(5),
+  // The JSON_LISTINGS_FEED path for backlogs (docs/pushers.md, "Amazon backlogs: feeds").
+  STOCKGUARD_AMAZON_FEED_THRESHOLD: z.coerce.number().int().min(0).max(1_000_000).default(300),
+  STOCKGUARD_AMAZON_FEED_MAX_MESSAGES: z.coerce.number().int().min(1).max(25_000).default(25_000),
+  STOCKGUARD_AMAZON_FEED_WINDOW_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  STOCKGUARD_AMAZON_FEED_POLL_SECONDS: z.coerce.number().min(1).max(600).default(10),
+  STOCKGUARD_AMAZON_FEED_TIMEOUT_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+  STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_UNITS: z.coerce.number().int().min(1).max(1_000_000).default(5),
+  STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_PERCENT: z.coerce.number().min(0).max(100).default(20),
+  STOCKGUARD_AMAZON_FEED_PATCH_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   STOCKGUARD_PUSH_SWEEP_CRON: z.string().refine((value) => validCron(value), 'must be a cron expression (node-cron: 5 fields, or 6 with seconds)').default('* * * * *'),
   STOCKGUARD_PUSH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(50),
   STOCKGUARD_PUSH_POLL_MS: z.coerce.number().int().min(1).max(10_000).default(50),
@@ -146,7 +170,10 @@ export interface Config {
   roles: Role[];
   http: { host: string; port: number; bodyLimitBytes: number };
   secrets: { shopifyAppSecrets: string[]; wmsWebhook: string | undefined; apiToken: string | undefined };
-  webhooks: { shopifyMaxAgeSeconds: number; wmsMaxAgeSeconds: number; dedupeWindowSeconds: number };
+  /** Delivery-mark lifetimes per source (seconds): Shopify (`dedupeWindowSeconds`), SQS, WMS. */
+  webhooks: { shopifyMaxAgeSeconds: number; wmsMaxAgeSeconds: number; dedupeWindowSeconds: number; sqsDedupeWindowSeconds: number; wmsDedupeWindowSeconds: number };
+  /** The ledger's dedupe horizon (docs/operations.md, "Dedupe horizons"). */
+  eventHorizonMs: number;
   streams: {
     partitions: number;
     group: string;
@@ -161,10 +188,13 @@ export interface Config {
   holdReapIntervalMs: number;
   /** The WMS stock API reconciliation pulls; url undefined = reconciliation cannot run. */
   wms: { url: string | undefined; token: string | undefined; pageSize: number; timeoutMs: number; retries: number };
-  reconcile: { schedule: string; timezone: string; thresholds: ThresholdsByClass; settleMs: number; reportDir: string; lockTtlMs: number };
+  /** pendingMaxMs: with a watermark, how long movements may stay pending before they count as lost. */
+  reconcile: { schedule: string; timezone: string; thresholds: ThresholdsByClass; settleMs: number; reportDir: string; lockTtlMs: number; pendingMaxMs: number };
   /** schedule undefined = no scheduled snapshots. */
   snapshots: { schedule: string | undefined; dir: string; keep: number };
-  sqs: { queueUrl: string | undefined; endpoint: string | undefined; region: string; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
+  sqs: { queueUrl: string | undefined; queueArn: string | undefined; endpoint: string | undefined; region: string; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
+  /** The daemon's public base URL (webhook subscriptions point under it); undefined = `setup shopify` cannot run. */
+  publicUrl: string | undefined;
   pushers: PusherSettings;
   /** Set when SHOPIFY_STORE_DOMAIN and SHOPIFY_ACCESS_TOKEN are. */
   shopify: ShopifySettings | undefined;
@@ -207,6 +237,23 @@ export interface AmazonSettings {
   lwa: { clientId: string; clientSecret: string; refreshToken: string; tokenUrl: string };
   ratePerSecond: number;
   burst: number;
+  /** The JSON_LISTINGS_FEED path for backlogs; left out or threshold 0 = PATCH only. */
+  feeds?: AmazonFeedSettings;
+}
+
+/** When values go to Amazon by JSON_LISTINGS_FEED instead of patchListingsItem (src/pushers/amazonFeed.ts). */
+export interface AmazonFeedSettings {
+  /** Values that may go by feed, waiting at once, from which a feed is sent; 0 = never. */
+  threshold: number;
+  maxMessages: number;
+  windowMs: number;
+  pollMs: number;
+  timeoutMs: number;
+  /** A decrease of at least this many units, or this percent of what Amazon shows, is urgent: it goes by PATCH. */
+  urgentDecreaseUnits: number;
+  urgentDecreasePercent: number;
+  /** A SKU PATCHed less than this long ago (ms) is not put in a feed: Amazon orders neither against the other. */
+  patchSettleMs: number;
 }
 
 /** Reads the configuration; throws STOCKGUARD_E_CONFIG naming every bad variable. */
@@ -219,6 +266,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
   }
   const values = parsed.data;
+  if (values.STOCKGUARD_DEDUPE_WINDOW_SECONDS < values.STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS) {
+    // A Shopify retry younger than the max age must still find the first delivery's mark.
+    throw new StockguardError('STOCKGUARD_E_CONFIG', `STOCKGUARD_DEDUPE_WINDOW_SECONDS (${values.STOCKGUARD_DEDUPE_WINDOW_SECONDS}) must be at least STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS (${values.STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS}): raise it, or lower the max age`, {
+      details: { variables: ['STOCKGUARD_DEDUPE_WINDOW_SECONDS'] },
+    });
+  }
   const missing: string[] = [];
   if ((values.SHOPIFY_STORE_DOMAIN === undefined) !== (values.SHOPIFY_ACCESS_TOKEN === undefined)) {
     missing.push(values.SHOPIFY_STORE_DOMAIN === undefined ? 'SHOPIFY_STORE_DOMAIN' : 'SHOPIFY_ACCESS_TOKEN');
@@ -260,7 +313,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       shopifyMaxAgeSeconds: values.STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS,
       wmsMaxAgeSeconds: values.STOCKGUARD_WMS_MAX_AGE_SECONDS,
       dedupeWindowSeconds: values.STOCKGUARD_DEDUPE_WINDOW_SECONDS,
+      sqsDedupeWindowSeconds: values.STOCKGUARD_SQS_DEDUPE_WINDOW_SECONDS,
+      wmsDedupeWindowSeconds: values.STOCKGUARD_WMS_DEDUPE_WINDOW_SECONDS,
     },
+    eventHorizonMs: values.STOCKGUARD_EVENT_HORIZON_SECONDS * 1000,
     streams: {
       partitions: values.STOCKGUARD_STREAM_PARTITIONS,
       group: values.STOCKGUARD_CONSUMER_GROUP,
@@ -289,15 +345,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       settleMs: values.STOCKGUARD_RECONCILE_SETTLE_MS,
       reportDir: values.STOCKGUARD_RECONCILE_REPORT_DIR,
       lockTtlMs: values.STOCKGUARD_RECONCILE_LOCK_TTL_MS,
+      pendingMaxMs: values.STOCKGUARD_RECONCILE_PENDING_MAX_MS,
     },
     snapshots: { schedule: values.STOCKGUARD_SNAPSHOT_SCHEDULE, dir: values.STOCKGUARD_SNAPSHOT_DIR, keep: values.STOCKGUARD_SNAPSHOT_KEEP },
     sqs: {
       queueUrl: values.AMAZON_SQS_QUEUE_URL,
+      queueArn: values.AMAZON_SQS_QUEUE_ARN,
       endpoint: values.AMAZON_SQS_ENDPOINT,
       region: values.AWS_REGION,
       visibilityTimeoutSeconds: values.STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS,
       waitTimeSeconds: values.STOCKGUARD_SQS_WAIT_SECONDS,
     },
+    publicUrl: values.STOCKGUARD_PUBLIC_URL,
     pushers: {
       sweepCron: values.STOCKGUARD_PUSH_SWEEP_CRON,
       lingerMs: values.STOCKGUARD_PUSH_LINGER_MS,
@@ -340,6 +399,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             },
             ratePerSecond: values.STOCKGUARD_AMAZON_RATE_PER_SECOND,
             burst: values.STOCKGUARD_AMAZON_BURST,
+            feeds: {
+              threshold: values.STOCKGUARD_AMAZON_FEED_THRESHOLD,
+              maxMessages: values.STOCKGUARD_AMAZON_FEED_MAX_MESSAGES,
+              windowMs: values.STOCKGUARD_AMAZON_FEED_WINDOW_MS,
+              pollMs: Math.round(values.STOCKGUARD_AMAZON_FEED_POLL_SECONDS * 1000),
+              timeoutMs: values.STOCKGUARD_AMAZON_FEED_TIMEOUT_SECONDS * 1000,
+              urgentDecreaseUnits: values.STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_UNITS,
+              urgentDecreasePercent: values.STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_PERCENT,
+              patchSettleMs: values.STOCKGUARD_AMAZON_FEED_PATCH_SETTLE_SECONDS * 1000,
+            },
           }
         : undefined,
     lagBounds: {
@@ -374,6 +443,7 @@ export function redactConfig(config: Config): Config {
     shopify: config.shopify ? { ...config.shopify, accessToken: '***', baseUrl: optionalUrl(config.shopify.baseUrl) } : undefined,
     wms: { ...config.wms, url: optionalUrl(config.wms.url), token: hide(config.wms.token) },
     sqs: { ...config.sqs, queueUrl: optionalUrl(config.sqs.queueUrl), endpoint: optionalUrl(config.sqs.endpoint) },
+    publicUrl: optionalUrl(config.publicUrl),
     amazon: config.amazon
       ? { ...config.amazon, endpoint: redactUrl(config.amazon.endpoint), lwa: { ...config.amazon.lwa, clientSecret: '***', refreshToken: '***', tokenUrl: redactUrl(config.amazon.lwa.tokenUrl) } }
       : undefined,

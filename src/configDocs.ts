@@ -79,6 +79,7 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     section: 'http',
     text: 'Its port, 0–65535 (`0`: any free port; the address is logged as `http listening`).',
   },
+  STOCKGUARD_PUBLIC_URL: { section: 'http' },
   STOCKGUARD_HTTP_BODY_LIMIT_BYTES: {
     section: 'http',
     text: 'Largest request body on every route; a larger one is refused with 413 before it is parsed.',
@@ -109,8 +110,11 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
   },
   STOCKGUARD_DEDUPE_WINDOW_SECONDS: {
     section: 'http',
-    text: 'How long a delivery id (Shopify topic + `X-Shopify-Event-Id`, a WMS event id, an SQS notification id) is remembered, so a redelivery appends nothing twice. Ledger effects are idempotent on their own ids regardless.',
+    text: 'How long a Shopify delivery id (topic + `X-Shopify-Event-Id`) is remembered, so a redelivery appends nothing twice. At least `STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS` (checked at start-up): Shopify retries for 4 hours with the original `X-Shopify-Triggered-At`, and older deliveries are refused. SQS and WMS ids have their own windows below; the ledger\'s own marks follow `STOCKGUARD_EVENT_HORIZON_SECONDS`.',
   },
+  STOCKGUARD_SQS_DEDUPE_WINDOW_SECONDS: { section: 'http' },
+  STOCKGUARD_WMS_DEDUPE_WINDOW_SECONDS: { section: 'http' },
+  STOCKGUARD_EVENT_HORIZON_SECONDS: { section: 'streams' },
 
   // --- Streams, consumers and checkout holds -----------------------------------------------
   STOCKGUARD_STREAM_PARTITIONS: {
@@ -156,6 +160,7 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     section: 'sqs',
     text: 'URL of the SQS queue the SP-API notification subscriptions deliver to (`docs/amazon-notifications.md`). Unset: the `sqs` role logs one line and polls nothing.',
   },
+  AMAZON_SQS_QUEUE_ARN: { section: 'sqs' },
   AMAZON_SQS_ENDPOINT: {
     section: 'sqs',
     text: "Send SQS requests here instead of AWS's endpoint for `AWS_REGION`: a local SQS (fauxqs, ElasticMQ, LocalStack; `docs/try-it.md`) or a VPC endpoint, e.g. `http://127.0.0.1:4566`.",
@@ -206,6 +211,7 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     section: 'reconcile',
     text: "TTL of the one-run-at-a-time lock (renewed every third of it while the run is alive); also the snapshot lock's.",
   },
+  STOCKGUARD_RECONCILE_PENDING_MAX_MS: { section: 'reconcile' },
   STOCKGUARD_SNAPSHOT_SCHEDULE: {
     section: 'reconcile',
     default: 'unset (off)',
@@ -247,6 +253,20 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
   AMAZON_SP_API_ENDPOINT: { section: 'pushers', text: "SP-API endpoint of the account's region (`-eu`, `-fe`), or the fake." },
   STOCKGUARD_AMAZON_RATE_PER_SECOND: { section: 'pushers', text: 'patchListingsItem usage plan rate; the pusher uses 95 % of it.' },
   STOCKGUARD_AMAZON_BURST: { section: 'pushers', text: "The plan's burst; one token is kept in reserve." },
+  STOCKGUARD_AMAZON_FEED_THRESHOLD: {
+    section: 'pushers',
+    text: 'When at least this many Amazon values that may wait (not zeros, not large decreases) are waiting, they go in one JSON_LISTINGS_FEED instead of one PATCH each (`docs/pushers.md`, "Amazon backlogs: feeds"). `0`: PATCH only.',
+  },
+  STOCKGUARD_AMAZON_FEED_MAX_MESSAGES: { section: 'pushers', text: 'Most messages in one feed; Amazon allows 25,000.' },
+  STOCKGUARD_AMAZON_FEED_WINDOW_MS: { section: 'pushers', text: 'How long a backlog over the threshold keeps collecting before its feed goes: Amazon takes 5 feeds per 5 minutes.' },
+  STOCKGUARD_AMAZON_FEED_POLL_SECONDS: { section: 'pushers', text: 'How often a feed in flight is polled (getFeed).' },
+  STOCKGUARD_AMAZON_FEED_TIMEOUT_SECONDS: { section: 'pushers', text: 'A feed not processed after this long: its values go back to the queue.' },
+  STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_UNITS: { section: 'pushers', text: 'A decrease of at least this many units below what Amazon shows never waits for a feed: it goes by PATCH.' },
+  STOCKGUARD_AMAZON_FEED_URGENT_DECREASE_PERCENT: { section: 'pushers', text: 'Likewise a decrease of at least this percent of what Amazon shows.' },
+  STOCKGUARD_AMAZON_FEED_PATCH_SETTLE_SECONDS: {
+    section: 'pushers',
+    text: 'A SKU PATCHed less than this long ago stays off feeds (its PATCH may not have taken effect yet, and Amazon does not order a feed against a PATCH); 0 = no wait.',
+  },
   STOCKGUARD_PUSH_SWEEP_CRON: {
     section: 'pushers',
     text: 'node-cron expression of the full sweep (every catalogue SKU re-checked, Shopify locations re-checked, drift judged). Also runs at start-up. Each sweep reads every SKU: widen it for very large catalogues.',

@@ -53,7 +53,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   runtime.redis.on('error', () => metrics.redisErrors.inc());
   const { redis, ledger, catalog } = runtime;
   const roles = new Set(config.roles);
-  const sink = meteredSink(new RedisEventSink({ redis, keys: ledger.keys, partitions: config.streams.partitions, dedupeWindowSeconds: config.webhooks.dedupeWindowSeconds }), metrics);
+  const sink = meteredSink(
+    new RedisEventSink({
+      redis,
+      keys: ledger.keys,
+      partitions: config.streams.partitions,
+      dedupeWindowSeconds: config.webhooks.dedupeWindowSeconds,
+      // Each source's delivery marks live as long as it can redeliver (docs/operations.md, "Dedupe horizons").
+      dedupeWindowsBySource: { 'amazon-sqs': config.webhooks.sqsDedupeWindowSeconds, 'wms-webhook': config.webhooks.wmsDedupeWindowSeconds },
+    }),
+    metrics,
+  );
   const holds = new CheckoutHolds(redis, ledger, clock);
   const streams = EVENT_KINDS.flatMap((kind) => ledger.keys.eventStreams(kind, config.streams.partitions));
   const timers: NodeJS.Timeout[] = [];

@@ -79,6 +79,10 @@ export const ERROR_CATALOGUE = {
     fix: 'Send the request with a fresh timestamp; replays older than STOCKGUARD_SHOPIFY_MAX_AGE_SECONDS (Shopify) or STOCKGUARD_WMS_MAX_AGE_SECONDS (WMS) are refused',
     status: 401,
   },
+  STOCKGUARD_E_STALE_EVENT: {
+    message: 'An event the ledger has no mark of is older than the dedupe horizon: it may have been applied before, and its mark swept',
+    fix: 'Nothing was changed and the event is in the dead-letter stream. Check whether its effect is already in the ledger (`stockguard sku <SKU>`); if it is not, apply it by hand (`stockguard adjust`) or let reconciliation correct on_hand. Senders must retry within the horizons in docs/operations.md, and dead letters must be replayed within STOCKGUARD_EVENT_HORIZON_SECONDS of the event',
+  },
   STOCKGUARD_E_BAD_JSON: {
     message: 'The body is not valid JSON',
     fix: 'Send a UTF-8 JSON body with content-type application/json',
@@ -145,6 +149,22 @@ export const ERROR_CATALOGUE = {
   STOCKGUARD_E_SHOPIFY_LOCATION: {
     message: 'A catalogue SKU maps to a Shopify location that is unknown, inactive or does not fulfil online orders',
     fix: 'Activate the location and tick "Fulfill online orders from this location" in Shopify, or map the SKU to another location; stockguard never writes to it until then',
+  },
+  STOCKGUARD_E_DISCOVER_READ: {
+    message: 'Reading the catalogue from a channel failed (`stockguard catalog discover`)',
+    fix: 'Check the credentials (a Shopify token with read_products and read_inventory; the LWA credentials and AMAZON_SELLER_ID), the network and the channel status, then run discover again; no file was written',
+  },
+  STOCKGUARD_E_DISCOVER_LOCATION: {
+    message: 'Discover cannot tell which Shopify location the catalogue should map: the shop has none, or several, that are active and fulfil online orders',
+    fix: 'Pass --location gid://shopify/Location/<id> naming the active, online-fulfilling location whose stock stockguard sets',
+  },
+  STOCKGUARD_E_OUTPUT_EXISTS: {
+    message: 'The output file already exists',
+    fix: 'Pass --force to replace it, or name another file with --out',
+  },
+  STOCKGUARD_E_SETUP: {
+    message: 'A channel refused or failed a setup request (`stockguard setup`)',
+    fix: 'Read the channel\'s answer in the message: check the credentials and their scopes (Shopify: an app token; Amazon: the LWA client may call the Notifications API), STOCKGUARD_PUBLIC_URL or the SQS queue ARN, then run setup again; it only adds what is missing',
   },
   STOCKGUARD_E_TEST_REDIS: {
     message: 'No Redis is available for the tests',

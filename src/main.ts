@@ -43,7 +43,7 @@ export async function openRuntime(config: Config, options: { logger?: Logger; cl
     redis.disconnect();
     throw error;
   }
-  const ledger = new Ledger({ redis, keyPrefix: config.keyPrefix, clock: options.clock, journalRetentionMs: config.journalRetentionMs });
+  const ledger = new Ledger({ redis, keyPrefix: config.keyPrefix, clock: options.clock, journalRetentionMs: config.journalRetentionMs, dedupeHorizonMs: config.eventHorizonMs });
   const catalog = new Catalog({ redis: catalogRedis, keyPrefix: config.keyPrefix });
   return {
     config,

@@ -109,6 +109,8 @@ export const DEFAULT_PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode
   'STOCKGUARD_E_BAD_SKU',
   'STOCKGUARD_E_CONFLICT',
   'STOCKGUARD_E_BAD_EVENT',
+  // Older than the dedupe horizon with no mark: retrying cannot make it safe to apply.
+  'STOCKGUARD_E_STALE_EVENT',
 ]);
 
 export interface StopOptions {

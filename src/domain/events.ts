@@ -12,6 +12,8 @@ export type Channel = (typeof CHANNELS)[number];
 const id = z.string().min(1).max(256);
 const sku = z.string().min(1).max(200);
 const quantity = z.number().int().min(1).max(1_000_000_000);
+/** The WMS movement number of the SKU (docs/wms.md, "Watermark"): 1, 2, 3, … per SKU. */
+const movementNumber = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional();
 /**
  * A channel identifier of an order line as a catalogue reference `<kind>:<identifier>`
  * (`amazon:<seller SKU>`, `shopify-variant:<variant gid>`, `shopify-sku:<SKU text>`): the
@@ -44,6 +46,12 @@ const base = {
   /** Where the event came from, for logs and the dead-letter stream. */
   source: z.enum(['shopify-webhook', 'amazon-sqs', 'wms-webhook', 'reservation-api', 'replay']),
   receivedAtMs: z.number().int().nonnegative(),
+  /**
+   * When the event happened at its source (the order's creation time, the WMS `occurredAt`):
+   * the ledger refuses an event it has no mark of that is older than the dedupe horizon
+   * (STOCKGUARD_E_STALE_EVENT). Absent: `receivedAtMs` stands in.
+   */
+  occurredAtMs: z.number().int().nonnegative().optional(),
 };
 
 /** A sale: reserve these lines (one reserve call per SKU). */
@@ -73,6 +81,7 @@ export const WmsShipmentEvent = z.object({
   orderId: id,
   lineId: id,
   quantity,
+  seq: movementNumber,
 });
 
 /** The WMS received stock or adjusted it (signed delta). */
@@ -82,6 +91,7 @@ export const WmsAdjustmentEvent = z.object({
   sku,
   cause: z.enum(['receipt', 'adjustment']),
   delta: z.number().int().min(-1_000_000_000).max(1_000_000_000).refine((value) => value !== 0, 'must not be 0'),
+  seq: movementNumber,
 });
 
 /** A cycle count: on_hand is what was counted. */
@@ -90,6 +100,7 @@ export const WmsCountEvent = z.object({
   type: z.literal('wms.count'),
   sku,
   counted: z.number().int().min(0).max(1_000_000_000),
+  seq: movementNumber,
 });
 
 /** What a channel says it is selling now (drift detection input). */

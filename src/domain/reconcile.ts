@@ -50,7 +50,7 @@ export function onHandAsOf(currentOnHand: number, changes: readonly OnHandChange
   return onHand;
 }
 
-export type Verdict = 'match' | 'correct' | 'report' | 'unsettled';
+export type Verdict = 'match' | 'correct' | 'report' | 'unsettled' | 'pending';
 
 export type VerdictReason =
   /** WMS and ledger agree. */
@@ -65,7 +65,25 @@ export type VerdictReason =
    * reached the ledger after it, which looks like a discrepancy of the same size. Left to
    * the next run rather than corrected twice.
    */
-  | 'wms-change-in-settle-window';
+  | 'wms-change-in-settle-window'
+  /**
+   * A count the ledger applied after the snapshot (after its watermark, or after its time)
+   * already set on_hand to a newer warehouse figure: a correction on top would count the
+   * difference twice. Left to the next run.
+   */
+  | 'count-after-snapshot'
+  /**
+   * Watermark: the snapshot includes WMS movements of the SKU the ledger has not applied
+   * yet (still being delivered or retried). Not a discrepancy: the SKU is reported pending
+   * and compared again by the next run.
+   */
+  | 'wms-events-pending'
+  /**
+   * Watermark: movements the snapshot includes have been missing for longer than the
+   * pending limit: taken as lost and corrected, and the correction covers them, so one
+   * that still arrives does not move on_hand a second time.
+   */
+  | 'lost-wms-events';
 
 export interface OnHandComparison {
   readonly wmsOnHand: number;
@@ -84,6 +102,15 @@ export interface CompareInput {
   threshold: Threshold;
   /** WMS-caused journal entries the ledger applied in (asOf, asOf + settle window]. */
   wmsChangesInSettleWindow: number;
+  /** A count is among the ledger's changes after the snapshot. */
+  countAfter?: boolean;
+  /**
+   * Watermark: the first movement number the snapshot includes and the ledger has not
+   * applied (0 or absent: none). `pendingExpired`: it has been missing longer than the
+   * pending limit (a lost event).
+   */
+  firstPendingSeq?: number;
+  pendingExpired?: boolean;
 }
 
 export function compareOnHand(input: CompareInput): OnHandComparison {
@@ -91,10 +118,16 @@ export function compareOnHand(input: CompareInput): OnHandComparison {
   const magnitude = Math.abs(delta);
   const percent = (magnitude / Math.max(1, input.wmsOnHand)) * 100;
   const result = (verdict: Verdict, reason: VerdictReason): OnHandComparison => ({ wmsOnHand: input.wmsOnHand, ledgerOnHandAsOf: input.ledgerOnHandAsOf, delta, percent, verdict, reason });
-  if (delta === 0) return result('match', 'equal');
+  const pending = (input.firstPendingSeq ?? 0) > 0;
+  // Checked before the difference: a pending movement can hide a real discrepancy or fake one.
+  if (pending && !input.pendingExpired) return result('pending', 'wms-events-pending');
+  // Lost movements that cancel out still need covering: one of them arriving late alone
+  // would otherwise move a right on_hand (the correction is of 0 units).
+  if (delta === 0) return pending ? result('correct', 'lost-wms-events') : result('match', 'equal');
   if (magnitude < input.threshold.units || percent < input.threshold.percent) return result('report', 'below-threshold');
+  if (input.countAfter) return result('unsettled', 'count-after-snapshot');
   if (input.wmsChangesInSettleWindow > 0) return result('unsettled', 'wms-change-in-settle-window');
-  return result('correct', 'above-threshold');
+  return result('correct', pending ? 'lost-wms-events' : 'above-threshold');
 }
 
 /** Journal causes that come from the WMS (the ones a late webhook can explain). */
@@ -104,11 +137,13 @@ export interface ReconcileTotals {
   /** SKUs in the WMS snapshot that the ledger has, compared. */
   compared: number;
   matched: number;
-  /** Discrepancies found: corrected + reported + unsettled (+ would-correct on a dry run). */
+  /** Discrepancies found: corrected + reported + unsettled (+ would-correct on a dry run). Pending SKUs are not discrepancies. */
   discrepancies: number;
   corrected: number;
   reported: number;
   unsettled: number;
+  /** Watermark: SKUs with WMS movements in the snapshot the ledger has not applied yet; not compared, not corrected. */
+  pending: number;
   /** Σ |delta| of the corrections applied (or that a dry run would apply). */
   unitsCorrected: number;
   /** Σ delta of the corrections: negative = shrinkage. */
@@ -130,6 +165,7 @@ export function emptyTotals(): ReconcileTotals {
     corrected: 0,
     reported: 0,
     unsettled: 0,
+    pending: 0,
     unitsCorrected: 0,
     netUnitsCorrected: 0,
     reservedRepairs: 0,
@@ -142,6 +178,10 @@ export function emptyTotals(): ReconcileTotals {
 /** Adds one comparison to the totals; `corrected` says whether its correction was applied (or would be, on a dry run). */
 export function countComparison(totals: ReconcileTotals, comparison: OnHandComparison): void {
   totals.compared += 1;
+  if (comparison.verdict === 'pending') {
+    totals.pending += 1;
+    return;
+  }
   if (comparison.verdict === 'match') {
     totals.matched += 1;
     return;

@@ -23,7 +23,7 @@ export function mapShopifyWebhook(topic: string, payload: unknown, context: Webh
     case 'orders/create':
     case 'orders/updated':
     case 'orders/cancelled':
-      return mapOrder(topic, payload, base);
+      return mapOrder(topic, payload, { ...base, ...orderCreatedAt(payload) });
     case 'inventory_levels/update':
       return mapInventoryLevel(payload, base);
     case 'inventory_items/update':
@@ -34,7 +34,17 @@ export function mapShopifyWebhook(topic: string, payload: unknown, context: Webh
   }
 }
 
-type Base = Pick<OrderPlacedEvent, 'eventId' | 'source' | 'receivedAtMs'>;
+type Base = Pick<OrderPlacedEvent, 'eventId' | 'source' | 'receivedAtMs' | 'occurredAtMs'>;
+
+/**
+ * The order's `created_at` as the events' own time: every later `orders/updated` of the order
+ * carries the same, so a delivery about an order older than the dedupe horizon whose
+ * reservation records were swept is refused as stale instead of reserving it again.
+ */
+function orderCreatedAt(order: Record<string, unknown>): { occurredAtMs?: number } {
+  const createdAtMs = typeof order.created_at === 'string' ? Date.parse(order.created_at) : Number.NaN;
+  return Number.isFinite(createdAtMs) && createdAtMs >= 0 ? { occurredAtMs: createdAtMs } : {};
+}
 
 function mapOrder(topic: string, order: Record<string, unknown>, base: Base): WebhookOutcome {
   const orderId = gidOrId(order, 'Order');

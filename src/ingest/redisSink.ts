@@ -14,6 +14,11 @@ export interface RedisSinkOptions {
   partitions: number;
   /** How long a delivery id is remembered (seconds); longer than the senders' retry horizon. */
   dedupeWindowSeconds: number;
+  /**
+   * Per source, instead of `dedupeWindowSeconds` (docs/operations.md, "Dedupe horizons"):
+   * e.g. SQS ids for the queue's retention (14 days), Shopify ids for its retry window.
+   */
+  dedupeWindowsBySource?: Partial<Record<StockguardEvent['source'], number>>;
 }
 
 export function decodeAppendEvent(raw: unknown): PublishResult {
@@ -31,13 +36,18 @@ export class RedisEventSink implements EventSink {
     return this.options.keys.eventStream(streamKindOf(event), partition);
   }
 
+  /** How long the delivery id of this event is remembered (seconds). */
+  dedupeWindowFor(event: StockguardEvent): number {
+    return this.options.dedupeWindowsBySource?.[event.source] ?? this.options.dedupeWindowSeconds;
+  }
+
   async publish(event: StockguardEvent, options: { deliveryId?: string } = {}): Promise<PublishResult> {
     const stream = this.streamFor(event);
     const mark = options.deliveryId ? this.options.keys.deliveryMark(stream, options.deliveryId) : `${stream}:no-mark`;
     const raw = await ledgerScripts().appendEvent.run(
       this.options.redis,
       [stream, mark],
-      [JSON.stringify(event), options.deliveryId ? this.options.dedupeWindowSeconds : 0],
+      [JSON.stringify(event), options.deliveryId ? this.dedupeWindowFor(event) : 0],
     );
     return decodeAppendEvent(raw);
   }

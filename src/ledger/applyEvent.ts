@@ -31,18 +31,28 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
       // The lines that resolve are reserved even when another does not: a sale is a fact.
       // The dead letter carries the whole event; a replay after the catalogue fix reserves
       // the rest, and the reserved lines are duplicates the ledger ignores.
-      const lines = resolved.length === 0 ? [] : await ledger.reserveOrder({ channel: event.channel, orderId: event.orderId, lines: resolved });
+      const lines = resolved.length === 0 ? [] : await ledger.reserveOrder({ channel: event.channel, orderId: event.orderId, lines: resolved, eventAtMs: eventTimeOf(event) });
       if (unmapped.length > 0) throw unmappedError(event, unmapped);
       return { kind: 'reserved', lines };
     }
     case 'order.cancelled': {
       const { resolved, unmapped } = await resolveLines(event, dependencies);
       let units = 0;
+      // A line refused as stale (its record swept) must not keep the other lines held: every
+      // line is tried, then the first refusal is thrown (the event is dead-lettered; a
+      // replay releases nothing twice).
+      let stale: unknown;
       for (const line of resolved) {
-        const result = await ledger.release(line.sku, reservationId(event.channel, event.orderId, line.lineId));
-        units += result.released;
+        try {
+          const result = await ledger.release(line.sku, reservationId(event.channel, event.orderId, line.lineId), eventTimeOf(event));
+          units += result.released;
+        } catch (error) {
+          if (!(error instanceof StockguardError && error.code === 'STOCKGUARD_E_STALE_EVENT')) throw error;
+          stale ??= error;
+        }
       }
       if (unmapped.length > 0) throw unmappedError(event, unmapped);
+      if (stale !== undefined) throw stale;
       return { kind: 'released', units };
     }
     case 'wms.shipment': {
@@ -50,15 +60,17 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
         shipmentId: event.eventId,
         reservationId: reservationId(event.channel, event.orderId, event.lineId),
         quantity: event.quantity,
+        ...(event.seq === undefined ? {} : { seq: event.seq }),
+        eventAtMs: eventTimeOf(event),
       });
       return { kind: result.status === 'DUPLICATE' ? 'duplicate' : 'applied' };
     }
     case 'wms.adjustment': {
-      const result = await ledger.adjust(event.sku, { eventId: event.eventId, delta: event.delta, cause: event.cause });
+      const result = await ledger.adjust(event.sku, { eventId: event.eventId, delta: event.delta, cause: event.cause, ...(event.seq === undefined ? {} : { seq: event.seq }), eventAtMs: eventTimeOf(event) });
       return { kind: result.status === 'DUPLICATE' ? 'duplicate' : 'applied' };
     }
     case 'wms.count': {
-      const result = await ledger.count(event.sku, { eventId: event.eventId, counted: event.counted });
+      const result = await ledger.count(event.sku, { eventId: event.eventId, counted: event.counted, ...(event.seq === undefined ? {} : { seq: event.seq }), eventAtMs: eventTimeOf(event) });
       return { kind: result.status === 'DUPLICATE' ? 'duplicate' : 'applied' };
     }
     case 'channel.level': {
@@ -83,6 +95,11 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
       return { kind: 'observed', fresh };
     }
   }
+}
+
+/** The event's own time for the dedupe horizon: when it happened at its source, else when stockguard received it (kept on stream redelivery and replay). */
+export function eventTimeOf(event: StockguardEvent): number {
+  return event.occurredAtMs ?? event.receivedAtMs;
 }
 
 type EventLine = OrderPlacedEvent['lines'][number] | OrderCancelledEvent['lines'][number];

@@ -142,6 +142,15 @@ export class KeySpace {
     return `${this.prefix}:lock:${name}`;
   }
 
+  /**
+   * Hash owned by reconciliation: SKU → `<first pending movement number>:<ms first seen>`
+   * for SKUs whose WMS movements were pending at the last run (docs/reconcile.md,
+   * "Pending and lost movements"). Holds only the SKUs pending at the last completed run.
+   */
+  reconcilePending(): string {
+    return `${this.prefix}:reconcile-pending`;
+  }
+
   /** String marking that one replica took a scheduled job's time slot (node-cron run coordination); expires. */
   scheduledSlot(slotKey: string): string {
     return `${this.prefix}:schedule:${slotKey}`;

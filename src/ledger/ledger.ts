@@ -8,6 +8,7 @@ import { KeySpace } from './keys.ts';
 import { type AdjustCause, adjustOnHand } from './operations/adjustOnHand.ts';
 import type { Clock, ScriptContext } from './operations/context.ts';
 import { countOnHand } from './operations/countOnHand.ts';
+import { type CoverGapInput, coverWmsGap } from './operations/coverWmsGap.ts';
 import { createSku } from './operations/createSku.ts';
 import { releaseReservation } from './operations/releaseReservation.ts';
 import { type ReserveLineResult, type ReserveMode, reserveOrder } from './operations/reserveOrder.ts';
@@ -27,6 +28,8 @@ export interface LedgerOptions {
   keyPrefix: string;
   clock?: Clock;
   journalRetentionMs?: number;
+  /** How long event marks and closed reservation records are kept (default 15 days; docs/operations.md). */
+  dedupeHorizonMs?: number;
 }
 
 export interface OrderLine {
@@ -39,6 +42,8 @@ export interface Order {
   channel: string;
   orderId: string;
   lines: readonly OrderLine[];
+  /** When the channel took the order (ms); a line the ledger has no record of is refused as stale outside the dedupe horizon. Default: now. */
+  eventAtMs?: number;
 }
 
 export interface OrderLineResult extends ReserveLineResult {
@@ -71,17 +76,22 @@ export interface JournalEntry {
   onHand: number;
   reserved: number;
   atMs: number;
+  /** The WMS movement number of the event, when the WMS sent one (docs/wms.md, "Watermark"). */
+  seq?: number;
 }
 
 export type ChangeResult<S extends LedgerStatus> = { status: S; inventory: InventorySnapshot };
 
 const DEFAULT_RETENTION_MS = 35 * 86_400_000;
+/** The default dedupe horizon: longer than SQS's longest retention (14 days), docs/operations.md. */
+export const DEFAULT_DEDUPE_HORIZON_MS = 15 * 86_400_000;
 
 export class Ledger {
   readonly keys: KeySpace;
   private readonly redis: RedisClient;
   private readonly clock: Clock;
   private readonly journalRetentionMs: number;
+  private readonly dedupeHorizonMs: number;
   private dirtyBatch: { members: Map<string, number>; written: Promise<void> } | undefined;
 
   constructor(options: LedgerOptions) {
@@ -89,6 +99,7 @@ export class Ledger {
     this.keys = new KeySpace(options.keyPrefix);
     this.clock = options.clock ?? Date.now;
     this.journalRetentionMs = options.journalRetentionMs ?? DEFAULT_RETENTION_MS;
+    this.dedupeHorizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
   }
 
   /** Starts a SKU's ledger at on_hand 0; a SKU that exists is left alone. */
@@ -110,6 +121,8 @@ export class Ledger {
   async reserveOrder(order: Order): Promise<OrderLineResult[]> {
     const { results, unknown } = await this.reserveBySku(order, 'sale');
     if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
+    const stale = results.lines.filter((line) => line.status === LedgerStatus.STALE);
+    if (stale.length > 0) throw staleEvent(`order ${order.orderId} (lines ${stale.map((line) => line.lineId).join(', ')})`, order.eventAtMs ?? this.clock(), this.dedupeHorizonMs);
     return results.lines;
   }
 
@@ -158,7 +171,7 @@ export class Ledger {
     let insufficient = false;
     await Promise.all(
       [...bySku].map(async ([sku, lines]) => {
-        const reply = await reserveOrder(this.context(sku), lines, mode);
+        const reply = await reserveOrder(this.context(sku), lines, mode, mode === 'sale' ? order.eventAtMs : undefined);
         if (reply.status === LedgerStatus.UNKNOWN_SKU) return void unknown.push(sku);
         if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('reserveOrder', sku);
         if (reply.status === LedgerStatus.INSUFFICIENT) insufficient = true;
@@ -177,33 +190,52 @@ export class Ledger {
     return { results: { lines, created }, unknown, insufficient };
   }
 
-  /** Cancels one order line before it ships; idempotent. */
-  async release(sku: string, id: string): Promise<{ status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE; released: number; inventory: InventorySnapshot }> {
+  /**
+   * Cancels one order line before it ships; idempotent. `eventAtMs`: the cancellation's own
+   * time; with no record of the line it is refused as stale outside the dedupe horizon.
+   */
+  async release(sku: string, id: string, eventAtMs?: number): Promise<{ status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE; released: number; inventory: InventorySnapshot }> {
     assertId('reservationId', id);
-    const reply = await releaseReservation(this.context(sku), id);
+    const reply = await releaseReservation(this.context(sku), id, eventAtMs);
     if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('releaseReservation', sku);
-    if (reply.status !== LedgerStatus.DUPLICATE) await this.markDirty([sku]);
-    return reply;
+    if (reply.status === LedgerStatus.STALE) throw staleEvent(`cancellation of ${id}`, eventAtMs ?? this.clock(), this.dedupeHorizonMs);
+    const { status } = reply;
+    if (status !== LedgerStatus.DUPLICATE) await this.markDirty([sku]);
+    return { status, released: reply.released, inventory: reply.inventory };
   }
 
-  /** The WMS shipped (or picked) units of a reservation; idempotent on the shipment id. */
-  async ship(sku: string, shipment: { shipmentId: string; reservationId: string; quantity: number }) {
+  /**
+   * The WMS shipped (or picked) units of a reservation; idempotent on the shipment id. `seq`:
+   * the WMS movement number (docs/wms.md). `eventAtMs`: the shipment's own time; with no mark
+   * of it, it is refused as stale (STOCKGUARD_E_STALE_EVENT) outside the dedupe horizon.
+   */
+  async ship(sku: string, shipment: { shipmentId: string; reservationId: string; quantity: number; seq?: number; eventAtMs?: number }) {
     assertId('shipmentId', shipment.shipmentId);
     assertId('reservationId', shipment.reservationId);
     assertQuantity('quantity', shipment.quantity, 'positive');
+    assertMovementNumber(shipment.seq);
     const reply = await shipReservation(this.context(sku), shipment);
     if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('shipReservation', sku);
     if (reply.status === LedgerStatus.CONFLICT) throw conflict(shipment.shipmentId);
+    if (reply.status === LedgerStatus.STALE) throw staleEvent(`shipment ${shipment.shipmentId}`, shipment.eventAtMs ?? this.clock(), this.dedupeHorizonMs);
     if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
     return reply;
   }
 
-  /** A receipt (delta > 0) or adjustment (either sign); idempotent on the WMS event id. */
-  async adjust(sku: string, adjustment: { eventId: string; delta: number; cause: AdjustCause }) {
+  /**
+   * A receipt (delta > 0) or adjustment (either sign); idempotent on the WMS event id. `seq`:
+   * the WMS movement number (docs/wms.md). `eventAtMs`: the event's own time; with no mark of
+   * it, it is refused as stale (STOCKGUARD_E_STALE_EVENT) outside the dedupe horizon.
+   */
+  async adjust(sku: string, adjustment: { eventId: string; delta: number; cause: AdjustCause; seq?: number; eventAtMs?: number }) {
     assertId('eventId', adjustment.eventId);
     assertQuantity('delta', adjustment.delta, 'nonZero');
+    assertMovementNumber(adjustment.seq);
+    if (adjustment.cause === 'reconcile' && adjustment.seq !== undefined) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'a reconciliation correction carries no WMS movement number; use coverWmsGap to cover missing movements');
+    }
     if (adjustment.cause === 'receipt' && adjustment.delta < 0) {
       throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `a receipt must add stock, got delta ${adjustment.delta}; send a negative change as an adjustment`);
     }
@@ -211,18 +243,43 @@ export class Ledger {
     if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('adjustOnHand', sku);
     if (reply.status === LedgerStatus.CONFLICT) throw conflict(adjustment.eventId);
+    if (reply.status === LedgerStatus.STALE) throw staleEvent(`WMS event ${adjustment.eventId}`, adjustment.eventAtMs ?? this.clock(), this.dedupeHorizonMs);
     if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
     return reply;
   }
 
-  /** A cycle count: on_hand becomes what was counted, journaled as the delta. */
-  async count(sku: string, count: { eventId: string; counted: number }) {
+  /**
+   * A cycle count: on_hand becomes what was counted, journaled as the delta. `seq`: the WMS
+   * movement number (docs/wms.md). `eventAtMs`: as for adjust.
+   */
+  async count(sku: string, count: { eventId: string; counted: number; seq?: number; eventAtMs?: number }) {
     assertId('eventId', count.eventId);
     assertQuantity('counted', count.counted, 'nonNegative');
+    assertMovementNumber(count.seq);
     const reply = await countOnHand(this.context(sku), count);
     if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('countOnHand', sku);
     if (reply.status === LedgerStatus.CONFLICT) throw conflict(count.eventId);
+    if (reply.status === LedgerStatus.STALE) throw staleEvent(`WMS event ${count.eventId}`, count.eventAtMs ?? this.clock(), this.dedupeHorizonMs);
+    if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
+    return reply;
+  }
+
+  /**
+   * A reconciliation correction over WMS movements the ledger never received
+   * (docs/reconcile.md, "Pending and lost movements"): on_hand moves by `delta` and every
+   * movement number up to `watermark` counts as covered, so a covered movement arriving
+   * later does not move on_hand again. STALE (nothing written) when the SKU's record of
+   * applied numbers changed since the reconciliation read it.
+   */
+  async coverWmsGap(sku: string, cover: CoverGapInput) {
+    assertId('eventId', cover.eventId);
+    if (!Number.isSafeInteger(cover.delta)) throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `delta must be a whole number, got ${String(cover.delta)}`);
+    assertMovementNumber(cover.watermark);
+    const reply = await coverWmsGap(this.context(sku), cover);
+    if (reply.status === LedgerStatus.UNKNOWN_SKU) throw unknownSku([sku]);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('coverWmsGap', sku);
+    if (reply.status === LedgerStatus.CONFLICT) throw conflict(cover.eventId);
     if (reply.status === LedgerStatus.APPLIED) await this.markDirty([sku]);
     return reply;
   }
@@ -350,7 +407,7 @@ export class Ledger {
   }
 
   private context(sku: string): ScriptContext {
-    return { redis: this.redis, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs };
+    return { redis: this.redis, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
   }
 }
 
@@ -397,6 +454,7 @@ function decodeJournalEntry(id: string, fields: string[]): JournalEntry {
     onHand: num('on_hand'),
     reserved: num('reserved'),
     atMs: num('at_ms'),
+    ...(map.has('seq') ? { seq: num('seq') } : {}),
   };
 }
 
@@ -406,8 +464,24 @@ function unknownSku(skus: string[], details: Record<string, unknown> = {}): Stoc
   });
 }
 
+/** A WMS movement number (docs/wms.md, "Watermark"): absent, or a whole number from 1 to 2^53 − 1. */
+function assertMovementNumber(seq: number | undefined): void {
+  if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 1)) {
+    throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `a WMS movement number (seq) is a whole number ≥ 1, got ${String(seq)}`);
+  }
+}
+
+/** An event the ledger has no mark of, whose own time lies outside the dedupe horizon: applying it could apply it twice. */
+function staleEvent(what: string, eventAtMs: number, horizonMs: number): StockguardError {
+  return new StockguardError(
+    'STOCKGUARD_E_STALE_EVENT',
+    `${what}: its time ${new Date(eventAtMs).toISOString()} lies outside the dedupe horizon of ${horizonMs / 86_400_000} days, so the ledger can no longer tell whether it was applied; nothing was changed`,
+    { details: { eventAtMs, horizonMs } },
+  );
+}
+
 function conflict(eventId: string): StockguardError {
-  return new StockguardError('STOCKGUARD_E_CONFLICT', `event id ${JSON.stringify(eventId)} was applied before with other content`, {
+  return new StockguardError('STOCKGUARD_E_CONFLICT', `event id ${JSON.stringify(eventId)} was applied before with other content, or its WMS movement number (seq) was applied under another event id`, {
     details: { eventId },
   });
 }

@@ -22,6 +22,7 @@ export const SCRIPT_NAMES = [
   'repairReserved',
   'closeHold',
   'removeHold',
+  'coverWmsGap',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

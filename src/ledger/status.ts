@@ -31,7 +31,8 @@ export type LineStatus =
   | LedgerStatus.OVERSOLD
   | LedgerStatus.SHIPPED
   | LedgerStatus.CANCELLED
-  | LedgerStatus.DUPLICATE;
+  | LedgerStatus.DUPLICATE
+  | LedgerStatus.STALE;
 
 /** State of a reservation record, derived from its fields. */
 export type ReservationState =

@@ -3,20 +3,30 @@ adjustOnHand: a WMS receipt, a stock adjustment or a reconciliation correction m
 on_hand by a signed delta.
 
 Idempotent on the WMS event id; the same id with other content is a CONFLICT and
-changes nothing.
+changes nothing. With a WMS movement number (docs/wms.md, "Watermark") the SKU's record of
+applied numbers is kept too: a number another event id already used is a CONFLICT, and a
+number a reconciliation correction covered is journaled without moving on_hand (the
+correction counted it).
+An event with no mark whose own time lies outside the dedupe horizon is STALE and changes
+nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). Marks and
+reservation records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] WMS event id
 ARGV[4] delta (non-zero integer)
 ARGV[5] cause: receipt | adjustment | reconcile
+ARGV[6] WMS movement number (integer >= 1), or '' (none; always none with reconcile)
+ARGV[7] the event's own time (ms; when it happened at the WMS, else when stockguard received it)
+ARGV[8] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
-Status codes: APPLIED, DUPLICATE, CONFLICT, UNKNOWN_SKU, BAD_ARGUMENT
+Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
 local inventoryKey = KEYS[1]
+local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
@@ -24,15 +34,27 @@ local retentionMs = tonumber(ARGV[2])
 local eventId = ARGV[3]
 local delta = tonumber(ARGV[4])
 local cause = ARGV[5]
+local seq = tonumber(ARGV[6] or '')
+local eventMs = tonumber(ARGV[7])
+local horizonMs = tonumber(ARGV[8])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
+--- @include "isOutsideHorizon"
 --- @include "checkEventMark"
+--- @include "keepEventMark"
+--- @include "stampClosed"
+--- @include "sweepExpiredMarks"
 --- @include "commitChange"
+--- @include "loadWmsSequence"
+--- @include "classifyWmsSeq"
+--- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or eventId == nil or eventId == '' or not isWholeNumber(delta, -1000000000, 1000000000) or delta == 0
-  or (cause ~= 'receipt' and cause ~= 'adjustment' and cause ~= 'reconcile') then
+  or (cause ~= 'receipt' and cause ~= 'adjustment' and cause ~= 'reconcile')
+  or (ARGV[6] ~= nil and ARGV[6] ~= '' and (not isWholeNumber(seq, 1, 2^53) or cause == 'reconcile'))
+  or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local inventory = loadInventory(inventoryKey)
@@ -45,13 +67,28 @@ end
 
 local markId = 'evt:' .. eventId
 local fingerprint = cause .. '|' .. delta
-local mark = checkEventMark(marksKey, markId, fingerprint)
+sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horizonMs)
 if mark ~= 'NEW' then
   return reply(mark)
 end
-inventory.on_hand = inventory.on_hand + delta
-redis.call('HSET', marksKey, markId, fingerprint)
+local sequence = nil
+local moved = delta
+if seq then
+  sequence = loadWmsSequence(inventoryKey)
+  local seqState = classifyWmsSeq(sequence, seq)
+  if seqState == 'TAKEN' then
+    return reply('CONFLICT')
+  elseif seqState == 'COVERED' then
+    moved = 0
+  end
+end
+inventory.on_hand = inventory.on_hand + moved
+keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
+if seq then
+  storeWmsSequence(inventoryKey, sequence, seq, seq)
+end
 commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
-  cause = cause, event = eventId, d_on_hand = delta,
+  cause = cause, event = eventId, d_on_hand = moved, seq = seq,
 })
 return reply('APPLIED')

@@ -2,33 +2,55 @@
 countOnHand: a cycle count sets on_hand to what was counted, journaled as the delta so
 that replaying the journal still reproduces on_hand (invariant I4).
 
-Idempotent on the WMS event id; the same id with another count is a CONFLICT.
+Idempotent on the WMS event id; the same id with another count is a CONFLICT. With a WMS
+movement number (docs/wms.md, "Watermark") the SKU's record of applied numbers is kept
+too: a number another event id already used is a CONFLICT, and a number a reconciliation
+correction covered is journaled without moving on_hand (the correction counted it).
+An event with no mark whose own time lies outside the dedupe horizon is STALE and changes
+nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). Marks and
+reservation records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] WMS event id
 ARGV[4] counted on_hand (integer >= 0)
+ARGV[5] WMS movement number (integer >= 1), or '' (none)
+ARGV[6] the event's own time (ms; when it happened at the WMS, else when stockguard received it)
+ARGV[7] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, delta applied }
-Status codes: APPLIED, DUPLICATE, CONFLICT, UNKNOWN_SKU, BAD_ARGUMENT
+Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
 local inventoryKey = KEYS[1]
+local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
 local eventId = ARGV[3]
 local counted = tonumber(ARGV[4])
+local seq = tonumber(ARGV[5] or '')
+local eventMs = tonumber(ARGV[6])
+local horizonMs = tonumber(ARGV[7])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
+--- @include "isOutsideHorizon"
 --- @include "checkEventMark"
+--- @include "keepEventMark"
+--- @include "stampClosed"
+--- @include "sweepExpiredMarks"
 --- @include "commitChange"
+--- @include "loadWmsSequence"
+--- @include "classifyWmsSeq"
+--- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
-  or eventId == nil or eventId == '' or not isWholeNumber(counted, 0, 1000000000) then
+  or eventId == nil or eventId == '' or not isWholeNumber(counted, 0, 1000000000)
+  or (ARGV[5] ~= nil and ARGV[5] ~= '' and not isWholeNumber(seq, 1, 2^53))
+  or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local inventory = loadInventory(inventoryKey)
@@ -41,14 +63,28 @@ end
 
 local markId = 'evt:' .. eventId
 local fingerprint = 'count|' .. counted
-local mark = checkEventMark(marksKey, markId, fingerprint)
+sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horizonMs)
 if mark ~= 'NEW' then
   return reply(mark, 0)
 end
+local sequence = nil
 local delta = counted - inventory.on_hand
-inventory.on_hand = counted
-redis.call('HSET', marksKey, markId, fingerprint)
+if seq then
+  sequence = loadWmsSequence(inventoryKey)
+  local seqState = classifyWmsSeq(sequence, seq)
+  if seqState == 'TAKEN' then
+    return reply('CONFLICT', 0)
+  elseif seqState == 'COVERED' then
+    delta = 0
+  end
+end
+inventory.on_hand = inventory.on_hand + delta
+keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
+if seq then
+  storeWmsSequence(inventoryKey, sequence, seq, seq)
+end
 commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
-  cause = 'count', event = eventId, d_on_hand = delta,
+  cause = 'count', event = eventId, d_on_hand = delta, seq = seq,
 })
 return reply('APPLIED', delta)

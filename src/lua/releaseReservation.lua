@@ -4,24 +4,32 @@ releaseReservation: cancel one reservation before it ships and return its held u
 Idempotent on the reservation id. A cancel that arrives before its reserve is remembered
 (the record is created cancelled) so the later reserve holds nothing (invariant I5).
 Units already shipped stay shipped: only what is still held is released.
+A cancel with no record whose own time lies outside the dedupe horizon is STALE and
+changes nothing: the record may have been swept (issue 13 §2). Marks and reservation
+records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] reservation id
+ARGV[4] the cancellation's own time (ms; when the channel sent it, else when stockguard received it)
+ARGV[5] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, released units }
-Status codes: RELEASED, PENDING, DUPLICATE, UNKNOWN_SKU, BAD_ARGUMENT
+Status codes: RELEASED, PENDING, DUPLICATE, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 (PENDING: no reserve seen yet; the cancel is remembered.)
 ]]
 local inventoryKey = KEYS[1]
 local reservationsKey = KEYS[2]
+local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
 local reservationId = ARGV[3]
+local eventMs = tonumber(ARGV[4])
+local horizonMs = tonumber(ARGV[5])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
@@ -29,9 +37,13 @@ local reservationId = ARGV[3]
 --- @include "openUnits"
 --- @include "commitChange"
 --- @include "channelSold"
+--- @include "isOutsideHorizon"
+--- @include "stampClosed"
+--- @include "sweepExpiredMarks"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
-  or reservationId == nil or reservationId == '' then
+  or reservationId == nil or reservationId == ''
+  or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local inventory = loadInventory(inventoryKey)
@@ -42,9 +54,13 @@ local function reply(status, released)
   return { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, released }
 end
 
-local record = loadReservation(reservationsKey, reservationId)
+sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+local record, exists = loadReservation(reservationsKey, reservationId)
 if record.c == 1 then
   return reply('DUPLICATE', 0)
+end
+if not exists and isOutsideHorizon(eventMs, nowMs, horizonMs) then
+  return reply('STALE', 0)
 end
 local released = openUnits(record)
 local soldBefore = channelSoldShare(record)
@@ -53,6 +69,7 @@ record.c = 1
 -- channel's own count (Shopify restocks, Amazon MFN too), in this same step (I8).
 bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
 inventory.reserved = inventory.reserved - released
+stampClosed(record, math.max(eventMs, nowMs))
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
 commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
   cause = 'release', event = reservationId, ref = reservationId, d_reserved = -released,

@@ -10,24 +10,31 @@ reservation's events ends in the same state (invariant I5).
 Mode `hold` (the synchronous reservation API, a checkout asking before it sells) is
 all-or-nothing instead: when any new line would be short, nothing is written and the
 reply is INSUFFICIENT with what each line would have got.
+A line with no record whose order time lies outside the dedupe horizon is STALE and
+changes nothing: its record may have been swept (issue 13 §2). Marks and reservation
+records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`, the units each sales channel sold: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] mode: sale | hold
 ARGV[4] number of lines n (>= 1)
 ARGV[5 .. 4+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
+ARGV[5+2n] the order's own time (ms; when the channel took it, else when stockguard received it)
+ARGV[6+2n] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version,
           then per line in input order: line status, held, shortfall }
 Status codes: OK, INSUFFICIENT, UNKNOWN_SKU, BAD_ARGUMENT
-Line status codes: RESERVED, OVERSOLD, SHIPPED, CANCELLED, DUPLICATE
-(DUPLICATE: the reservation id was reserved before; held and shortfall are the stored ones.)
+Line status codes: RESERVED, OVERSOLD, SHIPPED, CANCELLED, DUPLICATE, STALE
+(DUPLICATE: the reservation id was reserved before; held and shortfall are the stored ones.
+STALE: held and shortfall are 0.)
 ]]
 local inventoryKey = KEYS[1]
 local reservationsKey = KEYS[2]
+local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
@@ -41,11 +48,19 @@ local lineCount = tonumber(ARGV[4])
 --- @include "reservationState"
 --- @include "commitChange"
 --- @include "channelSold"
+--- @include "isOutsideHorizon"
+--- @include "stampClosed"
+--- @include "sweepExpiredMarks"
 
 -- Check everything first: Lua does not roll back a half-done script.
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or (mode ~= 'sale' and mode ~= 'hold')
-  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 4 + 2 * lineCount then
+  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 6 + 2 * lineCount then
+  return { 'BAD_ARGUMENT' }
+end
+local eventMs = tonumber(ARGV[5 + 2 * lineCount])
+local horizonMs = tonumber(ARGV[6 + 2 * lineCount])
+if not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local lines = {}
@@ -64,6 +79,9 @@ if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
 
+sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+local stale = isOutsideHorizon(eventMs, nowMs, horizonMs)
+
 local function replyWith(status, results)
   local reply = { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version }
   for _, result in ipairs(results) do
@@ -80,9 +98,11 @@ if mode == 'hold' then
   local wouldGet = {}
   local short = false
   for i, line in ipairs(lines) do
-    local record = loadReservation(reservationsKey, line.id)
+    local record, exists = loadReservation(reservationsKey, line.id)
     if record.r == 1 then
       wouldGet[i] = { 'DUPLICATE', record.h, record.sf }
+    elseif stale and not exists then
+      wouldGet[i] = { 'STALE', 0, 0 }
     else
       local held = math.min(line.quantity, math.max(0, available + record.sh))
       available = available - held
@@ -99,9 +119,11 @@ end
 
 local lineResults = {}
 for i, line in ipairs(lines) do
-  local record = loadReservation(reservationsKey, line.id)
+  local record, exists = loadReservation(reservationsKey, line.id)
   if record.r == 1 then
     lineResults[i] = { 'DUPLICATE', record.h, record.sf }
+  elseif stale and not exists then
+    lineResults[i] = { 'STALE', 0, 0 }
   else
     local soldBefore = channelSoldShare(record)
     -- Units this reservation already shipped left on_hand before the reserve arrived; add
@@ -115,6 +137,7 @@ for i, line in ipairs(lines) do
     local heldNow = openUnits(record)
     inventory.reserved = inventory.reserved + heldNow
     inventory.oversold = inventory.oversold + record.sf
+    stampClosed(record, math.max(eventMs, nowMs))
     redis.call('HSET', reservationsKey, line.id, cjson.encode(record))
     commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
       cause = 'reserve', event = line.id, ref = line.id,

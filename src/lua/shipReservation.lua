@@ -6,17 +6,28 @@ still held, at most quantity). Partial shipments add up. Idempotent on the shipm
 the same id with other content is a CONFLICT and changes nothing. A shipment that arrives
 before its reserve is remembered on the record so the later reserve converges (I5).
 on_hand may go below zero: a shipment is a physical fact, and reconciliation repairs drift.
+With a WMS movement number (docs/wms.md, "Watermark") the SKU's record of applied numbers
+is kept too: a number another event id already used is a CONFLICT, and a number a
+reconciliation correction covered consumes the reservation without moving on_hand (the
+correction counted the units).
+A shipment with no mark whose own time lies outside the dedupe horizon is STALE and
+changes nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons").
+Marks and reservation records closed longer ago than the horizon are swept here; a record
+this shipment closes (reserved and fully shipped) is stamped with its closing time.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)      KEYS[2] reservations hash
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
 ARGV[3] shipment id (the WMS event id)
 ARGV[4] reservation id
 ARGV[5] quantity shipped (integer >= 1)
+ARGV[6] WMS movement number (integer >= 1), or '' (none)
+ARGV[7] the shipment's own time (ms; when it happened at the WMS, else when stockguard received it)
+ARGV[8] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, reservation state }
-Status codes: APPLIED, DUPLICATE, CONFLICT, UNKNOWN_SKU, BAD_ARGUMENT
+Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 Reservation state codes: PENDING, RESERVED, OVERSOLD, SHIPPED, CANCELLED
 ]]
 local inventoryKey = KEYS[1]
@@ -28,25 +39,38 @@ local retentionMs = tonumber(ARGV[2])
 local shipmentId = ARGV[3]
 local reservationId = ARGV[4]
 local quantity = tonumber(ARGV[5])
+local seq = tonumber(ARGV[6] or '')
+local eventMs = tonumber(ARGV[7])
+local horizonMs = tonumber(ARGV[8])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "reservationState"
+--- @include "isOutsideHorizon"
 --- @include "checkEventMark"
+--- @include "keepEventMark"
+--- @include "stampClosed"
+--- @include "sweepExpiredMarks"
 --- @include "commitChange"
 --- @include "channelSold"
+--- @include "loadWmsSequence"
+--- @include "classifyWmsSeq"
+--- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or shipmentId == nil or shipmentId == '' or reservationId == nil or reservationId == ''
-  or not isWholeNumber(quantity, 1, 1000000000) then
+  or not isWholeNumber(quantity, 1, 1000000000)
+  or (ARGV[6] ~= nil and ARGV[6] ~= '' and not isWholeNumber(seq, 1, 2^53))
+  or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local inventory = loadInventory(inventoryKey)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
+sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
 local record = loadReservation(reservationsKey, reservationId)
 local function reply(status)
   return { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version,
@@ -55,9 +79,20 @@ end
 
 local markId = 'ship:' .. shipmentId
 local fingerprint = reservationId .. '|' .. quantity
-local mark = checkEventMark(marksKey, markId, fingerprint)
+local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horizonMs)
 if mark ~= 'NEW' then
   return reply(mark)
+end
+local sequence = nil
+local leaving = quantity
+if seq then
+  sequence = loadWmsSequence(inventoryKey)
+  local seqState = classifyWmsSeq(sequence, seq)
+  if seqState == 'TAKEN' then
+    return reply('CONFLICT')
+  elseif seqState == 'COVERED' then
+    leaving = 0
+  end
 end
 
 local heldBefore = openUnits(record)
@@ -66,12 +101,16 @@ record.sh = record.sh + quantity
 -- A shipment of a line cancelled on the channel: those units did leave after all (I8).
 bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
 local heldAfter = openUnits(record)
-inventory.on_hand = inventory.on_hand - quantity
+inventory.on_hand = inventory.on_hand - leaving
 inventory.reserved = inventory.reserved + heldAfter - heldBefore
+stampClosed(record, math.max(eventMs, nowMs))
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
-redis.call('HSET', marksKey, markId, fingerprint)
+keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
+if seq then
+  storeWmsSequence(inventoryKey, sequence, seq, seq)
+end
 commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
   cause = 'ship', event = shipmentId, ref = reservationId,
-  d_on_hand = -quantity, d_reserved = heldAfter - heldBefore,
+  d_on_hand = -leaving, d_reserved = heldAfter - heldBefore, seq = seq,
 })
 return reply('APPLIED')

@@ -151,6 +151,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['action'] as const,
       registers,
     }),
+    reconcilePendingSkus: new Gauge({
+      name: 'stockguard_reconcile_pending_skus',
+      help: 'SKUs the last reconciliation run left pending: their WMS snapshot (watermark) includes movements the ledger had not applied yet; not compared, not corrected',
+      registers,
+    }),
     reconcileUnitsCorrected: new Counter({
       name: 'stockguard_reconcile_units_corrected_total',
       help: 'Units of on_hand corrected by reconciliation (sum of absolute corrections)',

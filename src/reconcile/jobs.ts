@@ -51,6 +51,7 @@ export function runReconciliation(runtime: Runtime, options: RunReconciliationOp
     settleMs: config.reconcile.settleMs,
     reportDir: config.reconcile.reportDir,
     lockTtlMs: config.reconcile.lockTtlMs,
+    pendingMaxMs: config.reconcile.pendingMaxMs,
     clock: options.clock,
     logger: options.logger,
     metrics: options.metrics,

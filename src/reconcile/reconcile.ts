@@ -34,8 +34,17 @@ export interface ReconcileOptions {
   ledger: Ledger;
   wms: WmsAdapter;
   thresholds: ThresholdsByClass;
-  /** WMS changes the ledger applied this soon after the snapshot make a discrepancy "unsettled". */
+  /**
+   * Without a watermark: WMS changes the ledger applied this soon after the snapshot make a
+   * discrepancy "unsettled", and the run waits this long after the snapshot. With one: the
+   * clock skew allowed between the WMS and the ledger (docs/reconcile.md).
+   */
   settleMs: number;
+  /**
+   * With a watermark: how long movements the snapshot includes may stay missing (pending)
+   * before they count as lost and the SKU is corrected over them. Default 12 hours.
+   */
+  pendingMaxMs?: number;
   /** Where reports go; a dry run writes none. */
   reportDir: string;
   lockTtlMs: number;
@@ -64,6 +73,23 @@ export interface ReconcileProgress {
 
 export type DiscrepancyAction = 'corrected' | 'would-correct' | 'reported' | 'unsettled' | 'failed';
 
+/** A SKU whose snapshot includes WMS movements the ledger has not applied yet: not compared, not corrected. */
+export interface PendingSku {
+  sku: string;
+  skuClass: string;
+  wmsOnHand: number;
+  /** The ledger's on_hand as of the watermark without the pending movements. */
+  ledgerOnHandAsOf: number;
+  /** The SKU's last movement number in the snapshot. */
+  watermarkSeq: number;
+  /** Every movement up to this one is applied (`wms_seq`). */
+  appliedSeq: number;
+  /** The first movement number still missing. */
+  firstPendingSeq: number;
+  /** When a run first found this movement missing (ISO 8601). */
+  pendingSince: string;
+}
+
 export interface SkuDiscrepancy {
   sku: string;
   skuClass: string;
@@ -76,7 +102,10 @@ export interface SkuDiscrepancy {
   delta: number;
   percent: number;
   action: DiscrepancyAction;
-  reason: VerdictReason | 'error';
+  /** `changed-during-run`: a missing movement arrived between the read and the correction, which was not made. */
+  reason: VerdictReason | 'error' | 'changed-during-run';
+  /** The SKU's last WMS movement number in the snapshot, when it has one (the watermark). */
+  watermarkSeq?: number;
   /** The journal event id of the correction. */
   eventId?: string;
   error?: string;
@@ -106,7 +135,13 @@ export interface ReconcileReport {
   settleMs: number;
   thresholds: ThresholdsByClass;
   totals: ReconcileTotals;
+  /** SKUs compared at a watermark (the rest used the settle window). */
+  atWatermark: number;
+  /** How long movements may stay pending before they count as lost (ms). */
+  pendingMaxMs: number;
   discrepancies: SkuDiscrepancy[];
+  /** SKUs whose snapshot includes movements the ledger has not applied yet. */
+  pending: PendingSku[];
   reservedRepairs: ReservedRepair[];
   wmsOnly: { sku: string; wmsOnHand: number }[];
   ledgerOnly: { sku: string; onHand: number }[];
@@ -126,6 +161,7 @@ const DEFAULT_BATCH = 500;
 const DEFAULT_READ_CONCURRENCY = 4;
 const DEFAULT_LIST_LIMIT = 100_000;
 const WRITE_CONCURRENCY = 32;
+const DEFAULT_PENDING_MAX_MS = 12 * 3_600_000;
 
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileResult> {
   const clock = options.clock ?? Date.now;
@@ -174,6 +210,11 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRes
 class Run {
   readonly totals = emptyTotals();
   readonly discrepancies: SkuDiscrepancy[] = [];
+  readonly pending: PendingSku[] = [];
+  /** Pending SKUs of the last run (from Redis) and of this one: SKU → first pending movement and when first seen. */
+  private pendingBefore = new Map<string, { seq: number; sinceMs: number }>();
+  private readonly pendingNow = new Map<string, { seq: number; sinceMs: number }>();
+  private atWatermark = 0;
   readonly repairs: ReservedRepair[] = [];
   readonly wmsOnly: { sku: string; wmsOnHand: number }[] = [];
   readonly ledgerOnly: { sku: string; onHand: number }[] = [];
@@ -202,6 +243,7 @@ class Run {
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH;
     const ledgerSkus = this.scanLedgerSkus();
     ledgerSkus.catch(() => undefined);
+    this.pendingBefore = await this.loadPending();
     const pages = this.options.wms.snapshot()[Symbol.asyncIterator]();
     let next = pages.next();
     try {
@@ -214,8 +256,10 @@ class Run {
         next.catch(() => undefined);
         checkLock();
         this.firstAsOfMs ??= page.asOfMs;
-        await this.waitForSettle(page.asOfMs);
-        const valid: { sku: string; wmsOnHand: number }[] = [];
+        // With a watermark on every SKU, the comparison is exact at once; the settle window is
+        // for SKUs without one (docs/reconcile.md).
+        if (page.items.some((item) => item.seq === undefined)) await this.waitForSettle(page.asOfMs);
+        const valid: Row[] = [];
         for (const item of page.items) {
           const problem = skuProblem(item.sku) ?? (this.seen.has(item.sku) ? 'listed twice in the snapshot; the first row was used' : undefined);
           if (problem) {
@@ -224,7 +268,7 @@ class Run {
             continue;
           }
           this.seen.add(item.sku);
-          valid.push({ sku: item.sku, wmsOnHand: item.onHand });
+          valid.push({ sku: item.sku, wmsOnHand: item.onHand, seq: item.seq });
         }
         const batches: (() => Promise<void>)[] = [];
         for (let from = 0; from < valid.length; from += batchSize) {
@@ -233,6 +277,8 @@ class Run {
             const readings = await (this.options.readLedger ?? readLedgerBatch)(this.options.redis, this.options.ledger.keys, batch.map((row) => row.sku), {
               asOfMs: page.asOfMs,
               settleEndMs: page.asOfMs + this.options.settleMs,
+              watermarks: batch.map((row) => row.seq),
+              clockSkewMs: this.options.settleMs,
             });
             checkLock();
             await this.compareBatch(batch, readings);
@@ -245,10 +291,13 @@ class Run {
       }
     } catch (error) {
       this.stopped = true;
+      // What this run learnt about pending SKUs still counts; the ones it did not reach keep theirs.
+      await this.savePending(false).catch(() => undefined);
       throw error;
     } finally {
       await pages.return?.();
     }
+    await this.savePending(true);
     this.compareMs = performance.now() - started;
     await this.ledgerOnlySkus(await ledgerSkus, checkLock, batchSize);
     this.ledgerOnlyMs = performance.now() - started - this.compareMs;
@@ -267,7 +316,7 @@ class Run {
     if (wait > 0) await (this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(wait);
   }
 
-  private async compareBatch(batch: readonly { sku: string; wmsOnHand: number }[], readings: readonly LedgerReading[]): Promise<void> {
+  private async compareBatch(batch: readonly Row[], readings: readonly LedgerReading[]): Promise<void> {
     const writes: (() => Promise<void>)[] = [];
     batch.forEach((row, index) => {
       const reading = readings[index]!;
@@ -277,14 +326,32 @@ class Run {
         return;
       }
       const skuClass = reading.skuClass ?? 'default';
+      const sequence = reading.sequence;
+      const gap = sequence && sequence.firstPending > 0 ? this.pendingGap(row.sku, sequence.firstPending) : undefined;
+      if (sequence) this.atWatermark += 1;
       const comparison = compareOnHand({
         wmsOnHand: row.wmsOnHand,
         ledgerOnHandAsOf: reading.onHand - reading.onHandChangesAfter,
         threshold: thresholdFor(this.options.thresholds, skuClass),
         wmsChangesInSettleWindow: reading.wmsChangesInSettleWindow,
+        countAfter: reading.countAfter ?? false,
+        firstPendingSeq: sequence?.firstPending ?? 0,
+        pendingExpired: gap !== undefined && this.clock() - gap.sinceMs >= (this.options.pendingMaxMs ?? DEFAULT_PENDING_MAX_MS),
       });
       countComparison(this.totals, comparison);
-      if (comparison.verdict !== 'match') {
+      if (gap && comparison.verdict === 'pending') {
+        this.pendingNow.set(row.sku, gap);
+        this.push(this.pending, {
+          sku: row.sku,
+          skuClass,
+          wmsOnHand: row.wmsOnHand,
+          ledgerOnHandAsOf: comparison.ledgerOnHandAsOf,
+          watermarkSeq: row.seq!,
+          appliedSeq: sequence!.applied,
+          firstPendingSeq: gap.seq,
+          pendingSince: new Date(gap.sinceMs).toISOString(),
+        });
+      } else if (comparison.verdict !== 'match') {
         const discrepancy: SkuDiscrepancy = {
           sku: row.sku,
           skuClass,
@@ -296,26 +363,49 @@ class Run {
           percent: Math.round(comparison.percent * 100) / 100,
           action: comparison.verdict === 'correct' ? (this.dryRun ? 'would-correct' : 'corrected') : comparison.verdict === 'report' ? 'reported' : 'unsettled',
           reason: comparison.reason,
+          ...(row.seq === undefined ? {} : { watermarkSeq: row.seq }),
         };
         this.push(this.discrepancies, discrepancy);
-        if (comparison.verdict === 'correct' && !this.dryRun) writes.push(() => this.correct(discrepancy));
+        if (comparison.verdict === 'correct' && !this.dryRun) {
+          // Over a gap, the correction covers the missing movements (one that still arrives
+          // then leaves on_hand alone); only if the SKU's record is still the one read.
+          const cover = comparison.reason === 'lost-wms-events' && sequence ? { watermark: row.seq!, expected: { applied: sequence.applied, ahead: sequence.ahead } } : undefined;
+          writes.push(() => this.correct(discrepancy, cover));
+        }
       }
       if (reading.reserved !== reading.openUnits) writes.push(() => this.repair(reading));
     });
     await runLimited(writes, WRITE_CONCURRENCY);
   }
 
-  private async correct(discrepancy: SkuDiscrepancy): Promise<void> {
+  private async correct(discrepancy: SkuDiscrepancy, cover?: { watermark: number; expected: { applied: number; ahead: string } }): Promise<void> {
     // Idempotent per run: a retry of this run's correction is a DUPLICATE, never a second delta.
     const eventId = `reconcile:${this.runId}:${discrepancy.sku}`;
     discrepancy.eventId = eventId;
-    try {
-      const result = await this.options.ledger.adjust(discrepancy.sku, { eventId, delta: discrepancy.delta, cause: 'reconcile' });
-      discrepancy.onHandAfter = result.inventory.onHand;
-    } catch (error) {
+    const undo = () => {
       this.totals.corrected -= 1;
       this.totals.unitsCorrected -= Math.abs(discrepancy.delta);
       this.totals.netUnitsCorrected -= discrepancy.delta;
+    };
+    try {
+      if (cover) {
+        const result = await this.options.ledger.coverWmsGap(discrepancy.sku, { eventId, delta: discrepancy.delta, ...cover });
+        if (result.status === LedgerStatus.STALE) {
+          // A missing movement arrived after the read: the next run compares again.
+          undo();
+          this.totals.unsettled += 1;
+          discrepancy.action = 'unsettled';
+          discrepancy.reason = 'changed-during-run';
+          delete discrepancy.eventId;
+          return;
+        }
+        discrepancy.onHandAfter = result.inventory.onHand;
+        return;
+      }
+      const result = await this.options.ledger.adjust(discrepancy.sku, { eventId, delta: discrepancy.delta, cause: 'reconcile' });
+      discrepancy.onHandAfter = result.inventory.onHand;
+    } catch (error) {
+      undo();
       discrepancy.action = 'failed';
       discrepancy.reason = 'error';
       discrepancy.error = describe(error);
@@ -384,6 +474,40 @@ class Run {
     }
   }
 
+  /** The SKU's pending gap: since when this run or an earlier one has seen movement `firstPending` missing. */
+  private pendingGap(sku: string, firstPending: number): { seq: number; sinceMs: number } {
+    const before = this.pendingBefore.get(sku);
+    return before && before.seq === firstPending ? before : { seq: firstPending, sinceMs: this.clock() };
+  }
+
+  private async loadPending(): Promise<Map<string, { seq: number; sinceMs: number }>> {
+    const stored = await this.options.redis.hgetall(this.options.ledger.keys.reconcilePending());
+    const pending = new Map<string, { seq: number; sinceMs: number }>();
+    for (const [sku, value] of Object.entries(stored)) {
+      const match = /^(\d+):(\d+)$/.exec(value);
+      if (match) pending.set(sku, { seq: Number(match[1]), sinceMs: Number(match[2]) });
+    }
+    return pending;
+  }
+
+  /**
+   * Remembers when each pending SKU was first seen pending, for the next run. A completed
+   * run replaces the record (SKUs no longer pending leave it); a run that stopped part-way
+   * only adds what it saw. A dry run writes nothing.
+   */
+  private async savePending(complete: boolean): Promise<void> {
+    if (this.dryRun) return;
+    const key = this.options.ledger.keys.reconcilePending();
+    const fields = [...this.pendingNow].flatMap(([sku, gap]) => [sku, `${gap.seq}:${gap.sinceMs}`]);
+    if (!complete) {
+      if (fields.length > 0) await this.options.redis.hset(key, ...fields);
+      return;
+    }
+    const transaction = this.options.redis.multi().del(key);
+    if (fields.length > 0) transaction.hset(key, ...fields);
+    await transaction.exec();
+  }
+
   private push<T>(list: T[], item: T): void {
     if (list.length < this.limit) list.push(item);
     else this.truncated = true;
@@ -404,7 +528,10 @@ class Run {
       settleMs: this.options.settleMs,
       thresholds: this.options.thresholds,
       totals: this.totals,
+      atWatermark: this.atWatermark,
+      pendingMaxMs: this.options.pendingMaxMs ?? DEFAULT_PENDING_MAX_MS,
       discrepancies: this.discrepancies,
+      pending: this.pending,
       reservedRepairs: this.repairs,
       wmsOnly: this.wmsOnly,
       ledgerOnly: this.ledgerOnly,
@@ -417,6 +544,13 @@ class Run {
     }
     return report;
   }
+}
+
+/** One WMS row to compare: `seq` is the SKU's watermark when the WMS gives one. */
+interface Row {
+  sku: string;
+  wmsOnHand: number;
+  seq: number | undefined;
 }
 
 function skuProblem(sku: string): string | undefined {
@@ -463,6 +597,7 @@ function record(options: ReconcileOptions, report: ReconcileReport): void {
   metrics.reconcileDiscrepancies.inc({ action: 'corrected' }, report.totals.corrected);
   metrics.reconcileDiscrepancies.inc({ action: 'reported' }, report.totals.reported);
   metrics.reconcileDiscrepancies.inc({ action: 'unsettled' }, report.totals.unsettled);
+  metrics.reconcilePendingSkus.set(report.totals.pending);
   metrics.reconcileUnitsCorrected.inc(report.totals.unitsCorrected);
   metrics.reconcileReservedRepairs.inc(report.totals.reservedRepairs);
 }

@@ -9,7 +9,12 @@ import { StockguardError } from '../errors.ts';
 export interface WmsStockPage {
   /** When the WMS took the snapshot (ms since the epoch). */
   asOfMs: number;
-  items: { sku: string; onHand: number }[];
+  /**
+   * `seq`, the watermark (docs/wms.md, "Watermark"): the SKU's last movement number the
+   * on-hand includes (0: none yet). Absent from a WMS without a watermark: that SKU is
+   * compared with the settle window.
+   */
+  items: { sku: string; onHand: number; seq?: number }[];
 }
 
 export interface WmsAdapter {
@@ -20,7 +25,15 @@ export interface WmsAdapter {
 /** The body of `GET /v1/stock` (docs/wms.md). */
 export const WmsStockResponse = z.object({
   asOf: z.string().datetime({ offset: true }),
-  items: z.array(z.object({ sku: z.string().min(1).max(1000), onHand: z.number().int().min(-1_000_000_000).max(1_000_000_000) })).max(10_000),
+  items: z
+    .array(
+      z.object({
+        sku: z.string().min(1).max(1000),
+        onHand: z.number().int().min(-1_000_000_000).max(1_000_000_000),
+        seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+      }),
+    )
+    .max(10_000),
   nextCursor: z.string().min(1).max(2000).nullable(),
 });
 export type WmsStockResponse = z.infer<typeof WmsStockResponse>;

@@ -52,7 +52,9 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(env: Record<string, string> = {}): Promise<World> {
+// `wms`: options of the WMS fake; `{ watermark: false }` plays a WMS without a watermark, for
+// the tests of the settle window (the fallback, docs/reconcile.md).
+async function world(env: Record<string, string> = {}, wmsOptions: { watermark?: boolean } = {}): Promise<World> {
   worlds += 1;
   const prefix = `${redis.prefix}-w${worlds}`;
   const reportDir = mkdtempSync(join(tmpdir(), 'sg-reconcile-'));
@@ -71,7 +73,7 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   });
   const daemon = await startDaemon({ config, logger: pino({ level: 'silent' }), clock });
   const runtime = daemon.runtime;
-  const wms = await WmsFake.start({ token: TOKEN, webhook: { url: `${daemon.http!.url}/webhooks/wms`, secret: SECRET }, clock });
+  const wms = await WmsFake.start({ token: TOKEN, webhook: { url: `${daemon.http!.url}/webhooks/wms`, secret: SECRET }, clock, ...wmsOptions });
   const adapter = new HttpWmsAdapter({ baseUrl: wms.url, token: TOKEN, retries: 3, sleep: async () => undefined });
   const extraRuntimes: Runtime[] = [];
   const self: World = {
@@ -152,6 +154,7 @@ test('shrinkage is found and corrected through the journal (cause reconcile), th
         percent: 17.65,
         action: 'corrected',
         reason: 'above-threshold',
+        watermarkSeq: 0,
         eventId: `reconcile:${report.runId}:SHRINK-1`,
       },
     ]);
@@ -206,7 +209,7 @@ test('a pick confirmed between the snapshot and the comparison is not counted tw
 });
 
 test('a pick in flight when the snapshot was taken is left unsettled, not corrected; the next run agrees', async () => {
-  const w = await world();
+  const w = await world({}, { watermark: false });
   try {
     await w.stock('FLIGHT-1', 10);
     await w.runtime.ledger.reserveOrder({ channel: 'shopify', orderId: 'o-flight', lines: [{ lineId: '1', sku: 'FLIGHT-1', quantity: 1 }] });
@@ -225,7 +228,7 @@ test('a pick in flight when the snapshot was taken is left unsettled, not correc
 });
 
 test('a snapshot taken in the middle of a burst of picks causes no false correction', async () => {
-  const w = await world();
+  const w = await world({}, { watermark: false });
   try {
     await w.stock('BURST-1', 50);
     await w.stock('BURST-2', 50);
@@ -363,7 +366,7 @@ test('a dry run writes nothing: no ledger change, no lock, no report file', asyn
 });
 
 test('lost events and mis-picks are corrected; WMS-only, ledger-only and invalid SKUs are reported, never created', async () => {
-  const w = await world();
+  const w = await world({}, { watermark: false });
   try {
     await w.stock('LOST-1', 10);
     await w.stock('MIS-A', 10);

@@ -60,7 +60,8 @@ test('pages cover every SKU exactly once, all with the snapshot time, and later 
     assert.is(pages.length, 4, 'limit 10 is capped at the fake maximum of 7: 7+7+7+4');
     assert.equal(new Set(pages.map((page) => page.asOfMs)), new Set([1_795_000_000_000]));
     const items = pages.flatMap((page) => page.items);
-    assert.equal(items, Array.from({ length: 25 }, (_, index) => ({ sku: `SKU-${index}`, onHand: index })));
+    // Seeded stock has no movements yet: watermark 0.
+    assert.equal(items, Array.from({ length: 25 }, (_, index) => ({ sku: `SKU-${index}`, onHand: index, seq: 0 })));
   } finally {
     await fake.close();
   }
@@ -82,7 +83,7 @@ test('a wrong token is refused with STOCKGUARD_E_WMS_RESPONSE; 5xx pages are ret
     const retries: string[] = [];
     fake.setPageFaults({ failNext: 2, status: 503 });
     const patient = new HttpWmsAdapter({ baseUrl: fake.url, token: TOKEN, retries: 2, sleep: noSleep, onRetry: (_attempt, reason) => retries.push(reason) });
-    assert.equal((await collect(patient)).flatMap((page) => page.items), [{ sku: 'A', onHand: 1 }]);
+    assert.equal((await collect(patient)).flatMap((page) => page.items), [{ sku: 'A', onHand: 1, seq: 0 }]);
     assert.equal(retries, ['page 0: HTTP 503', 'page 0: HTTP 503']);
 
     fake.setPageFaults({ failNext: 3, status: 500 });
@@ -137,6 +138,9 @@ test('operations move on-hand and send signed, schema-valid webhooks; lost event
     const events = target.received.map((delivery) => (JSON.parse(delivery.body) as WmsWebhookPayload).events[0]!);
     assert.equal(events.map((event) => [event.type, event.sku]), [['shipment', 'TEE'], ['receipt', 'MUG'], ['adjustment', 'MUG'], ['count', 'TEE'], ['shipment', 'TEE']]);
     assert.is(new Set(events.map((event) => event.id)).size, 5, 'every event has its own id');
+    // Movement numbers per SKU (docs/wms.md, "Watermark"): the lost adjustment took TEE's 3.
+    assert.equal(events.map((event) => [event.sku, event.seq]), [['TEE', 1], ['MUG', 1], ['MUG', 2], ['TEE', 2], ['TEE', 4]]);
+    assert.equal([fake.lastMovement('TEE'), fake.lastMovement('MUG')], [4, 2], 'shrinkage is no movement');
 
     // A 5xx from the receiver is retried with the same event id.
     target.status.next.push(503);
@@ -144,6 +148,8 @@ test('operations move on-hand and send signed, schema-valid webhooks; lost event
     assert.is(retried.outcome, 202);
     const lastTwo = target.received.slice(-2).map((delivery) => (JSON.parse(delivery.body) as WmsWebhookPayload).events[0]!.id);
     assert.equal(lastTwo, [retried.eventId, retried.eventId]);
+    const lastSeqs = target.received.slice(-2).map((delivery) => (JSON.parse(delivery.body) as WmsWebhookPayload).events[0]!.seq);
+    assert.equal(lastSeqs, [5, 5], 'a retry keeps its movement number');
   } finally {
     await fake.close();
     target.server.close();
@@ -158,9 +164,26 @@ test('snapshotBeforeDelivery pins a snapshot holding the change before the webho
     await fake.ship('TEE', 3, { channel: 'api', orderId: 'o-1', lineId: '1' }, { snapshotBeforeDelivery: true });
     await fake.receive('TEE', 50);
     const pages = await collect(new HttpWmsAdapter({ baseUrl: fake.url, token: TOKEN, sleep: noSleep }));
-    assert.equal(pages.flatMap((page) => page.items), [{ sku: 'TEE', onHand: 7 }], 'the pinned snapshot: after the pick, before the receipt');
+    assert.equal(pages.flatMap((page) => page.items), [{ sku: 'TEE', onHand: 7, seq: 1 }], 'the pinned snapshot: after the pick, before the receipt');
     const fresh = await collect(new HttpWmsAdapter({ baseUrl: fake.url, token: TOKEN, sleep: noSleep }));
-    assert.equal(fresh.flatMap((page) => page.items), [{ sku: 'TEE', onHand: 57 }], 'the pin is used once');
+    assert.equal(fresh.flatMap((page) => page.items), [{ sku: 'TEE', onHand: 57, seq: 2 }], 'the pin is used once');
+  } finally {
+    await fake.close();
+    target.server.close();
+  }
+});
+
+test('watermark:false plays a WMS without a watermark: no seq on webhooks or in the snapshot', async () => {
+  const target = await receiver();
+  const fake = await WmsFake.start({ token: TOKEN, webhook: { url: target.url, secret: SECRET }, watermark: false });
+  try {
+    fake.seed([['TEE', 10]]);
+    await fake.ship('TEE', 3, { channel: 'api', orderId: 'o-1', lineId: '1' });
+    await fake.receive('TEE', 5);
+    const events = target.received.map((delivery) => (JSON.parse(delivery.body) as WmsWebhookPayload).events[0]!);
+    assert.equal(events.map((event) => [event.type, 'seq' in event]), [['shipment', false], ['receipt', false]]);
+    const pages = await collect(new HttpWmsAdapter({ baseUrl: fake.url, token: TOKEN, sleep: noSleep }));
+    assert.equal(pages.flatMap((page) => page.items), [{ sku: 'TEE', onHand: 12 }]);
   } finally {
     await fake.close();
     target.server.close();

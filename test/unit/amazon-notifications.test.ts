@@ -120,6 +120,8 @@ test("Amazon's ORDER_CHANGE example (MFN, Unshipped, buyer asked to cancel) keep
       eventId: 'd0e9e693-c3ad-4373-979f-ed4ec98dd746',
       source: 'amazon-sqs',
       receivedAtMs: OPTIONS.receivedAtMs,
+      // The order's own time for the dedupe horizon: Summary.PurchaseDate of the example.
+      occurredAtMs: Date.parse(String(objectAt(orderExample(), SUMMARY)['PurchaseDate'])),
       type: 'order.placed',
       channel: 'amazon',
       orderId: '903-8868176-2219830',
@@ -154,6 +156,7 @@ test('a Canceled MFN order becomes order.cancelled for every line, a 0-quantity 
       eventId: 'd0e9e693-c3ad-4373-979f-ed4ec98dd746',
       source: 'amazon-sqs',
       receivedAtMs: OPTIONS.receivedAtMs,
+      occurredAtMs: Date.parse(String(objectAt(orderExample(), SUMMARY)['PurchaseDate'])),
       type: 'order.cancelled',
       channel: 'amazon',
       orderId: '903-8868176-2219830',

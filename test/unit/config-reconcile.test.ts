@@ -25,6 +25,7 @@ test('defaults: daily at 03:30 UTC, every discrepancy corrected, 60 s settle, sn
     settleMs: 60_000,
     reportDir: './reports/reconcile',
     lockTtlMs: 600_000,
+    pendingMaxMs: 12 * 3_600_000,
   });
   assert.equal(config.snapshots, { schedule: undefined, dir: './snapshots', keep: 7 });
   assert.equal(config.wms, { url: undefined, token: undefined, pageSize: 1000, timeoutMs: 30_000, retries: 5 });

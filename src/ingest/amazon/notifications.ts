@@ -174,8 +174,12 @@ function mapOrderChange({ notification, notificationId, options }: MappingContex
   }
   const lineIdOf = (index: number) => lineIds[index]!;
   const managed = (item: JsonObject) => options.isLedgerSku?.(string(item['SellerSKU'])) ?? true;
-  const base = { eventId: notificationId, source: 'amazon-sqs', receivedAtMs: options.receivedAtMs } as const;
+  // The order's own time (PurchaseDate, else EventTime): later changes of one order share it,
+  // so a change about an order older than the dedupe horizon is refused as stale, not re-reserved.
+  const purchasedAtMs = [summary['PurchaseDate'], notification['EventTime']].map((value) => (typeof value === 'string' ? Date.parse(value) : Number.NaN)).find((ms) => Number.isFinite(ms) && ms >= 0);
+  const base = { eventId: notificationId, source: 'amazon-sqs', receivedAtMs: options.receivedAtMs, ...(purchasedAtMs === undefined ? {} : { occurredAtMs: purchasedAtMs }) } as const;
   const orderOrigins: Array<[string, string]> = [
+    ['occurredAtMs', 'Payload.OrderChangeNotification.Summary.PurchaseDate'],
     ['eventId', 'NotificationMetadata.NotificationId'],
     ['orderId', 'Payload.OrderChangeNotification.AmazonOrderId'],
     ['receivedAtMs', 'options.receivedAtMs'],

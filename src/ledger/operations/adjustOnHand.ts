@@ -1,7 +1,7 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
 import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus } from '../status.ts';
-import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
 /** `reconcile`: a correction from a reconciliation run (event id `reconcile:<run>:<sku>`). */
 export type AdjustCause = 'receipt' | 'adjustment' | 'reconcile';
@@ -10,10 +10,14 @@ export interface AdjustInput {
   eventId: string;
   delta: number;
   cause: AdjustCause;
+  /** The WMS movement number (docs/wms.md, "Watermark"); never on a `reconcile` correction. */
+  seq?: number;
+  /** The event's own time (ms) for the dedupe horizon; default now (never stale). */
+  eventAtMs?: number;
 }
 
 export type AdjustReply =
-  | { status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT; inventory: InventorySnapshot }
+  | { status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT | LedgerStatus.STALE; inventory: InventorySnapshot }
   | ScriptRefusal;
 
 export function decodeAdjustOnHand(raw: unknown): AdjustReply {
@@ -22,6 +26,7 @@ export function decodeAdjustOnHand(raw: unknown): AdjustReply {
     LedgerStatus.APPLIED,
     LedgerStatus.DUPLICATE,
     LedgerStatus.CONFLICT,
+    LedgerStatus.STALE,
     LedgerStatus.UNKNOWN_SKU,
     LedgerStatus.BAD_ARGUMENT,
   ]);
@@ -36,6 +41,8 @@ export async function adjustOnHand(context: ScriptContext, adjustment: AdjustInp
     adjustment.eventId,
     adjustment.delta,
     adjustment.cause,
+    adjustment.seq ?? '',
+    ...horizonArgs(context, adjustment.eventAtMs),
   ]);
   return decodeAdjustOnHand(raw);
 }

@@ -10,11 +10,21 @@ export interface ScriptContext {
   readonly keys: SkuKeys;
   readonly nowMs: number;
   readonly journalRetentionMs: number;
+  /** How long event marks and closed reservation records are kept (docs/operations.md, "Dedupe horizons"). */
+  readonly dedupeHorizonMs: number;
 }
 
 /** KEYS in the order every ledger script declares them. */
 export function scriptKeys(keys: SkuKeys): string[] {
   return [keys.inventory, keys.reservations, keys.eventMarks, keys.journal];
+}
+
+/**
+ * The two arguments every script that keeps dedupe state takes last: the event's own time
+ * (now when the caller has none: never stale) and the dedupe horizon.
+ */
+export function horizonArgs(context: ScriptContext, eventAtMs: number | undefined): number[] {
+  return [eventAtMs ?? context.nowMs, context.dedupeHorizonMs];
 }
 
 /** The two arguments every ledger script takes first. */

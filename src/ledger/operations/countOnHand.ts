@@ -1,16 +1,20 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
 import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus } from '../status.ts';
-import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
 export interface CountInput {
   eventId: string;
   counted: number;
+  /** The WMS movement number (docs/wms.md, "Watermark"). */
+  seq?: number;
+  /** The event's own time (ms) for the dedupe horizon; default now (never stale). */
+  eventAtMs?: number;
 }
 
 export type CountReply =
   | {
-      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT;
+      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT | LedgerStatus.STALE;
       inventory: InventorySnapshot;
       delta: number;
     }
@@ -22,6 +26,7 @@ export function decodeCountOnHand(raw: unknown): CountReply {
     LedgerStatus.APPLIED,
     LedgerStatus.DUPLICATE,
     LedgerStatus.CONFLICT,
+    LedgerStatus.STALE,
     LedgerStatus.UNKNOWN_SKU,
     LedgerStatus.BAD_ARGUMENT,
   ]);
@@ -35,6 +40,8 @@ export async function countOnHand(context: ScriptContext, count: CountInput): Pr
     ...baseArgs(context),
     count.eventId,
     count.counted,
+    count.seq ?? '',
+    ...horizonArgs(context, count.eventAtMs),
   ]);
   return decodeCountOnHand(raw);
 }

@@ -1,11 +1,11 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
 import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus } from '../status.ts';
-import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
 export type ReleaseReply =
   | {
-      status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE;
+      status: LedgerStatus.RELEASED | LedgerStatus.PENDING | LedgerStatus.DUPLICATE | LedgerStatus.STALE;
       inventory: InventorySnapshot;
       released: number;
     }
@@ -17,6 +17,7 @@ export function decodeReleaseReservation(raw: unknown): ReleaseReply {
     LedgerStatus.RELEASED,
     LedgerStatus.PENDING,
     LedgerStatus.DUPLICATE,
+    LedgerStatus.STALE,
     LedgerStatus.UNKNOWN_SKU,
     LedgerStatus.BAD_ARGUMENT,
   ]);
@@ -29,10 +30,12 @@ export function decodeReleaseReservation(raw: unknown): ReleaseReply {
   };
 }
 
-export async function releaseReservation(context: ScriptContext, reservationId: string): Promise<ReleaseReply> {
+/** `eventAtMs`: the cancellation's own time; with no record it is STALE outside the dedupe horizon. */
+export async function releaseReservation(context: ScriptContext, reservationId: string, eventAtMs?: number): Promise<ReleaseReply> {
   const raw = await ledgerScripts().releaseReservation.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     reservationId,
+    ...horizonArgs(context, eventAtMs),
   ]);
   return decodeReleaseReservation(raw);
 }

@@ -1,7 +1,7 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
 import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus, type LineStatus } from '../status.ts';
-import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
 export interface ReserveLineInput {
   reservationId: string;
@@ -28,6 +28,7 @@ const LINE_STATUSES = [
   LedgerStatus.SHIPPED,
   LedgerStatus.CANCELLED,
   LedgerStatus.DUPLICATE,
+  LedgerStatus.STALE,
 ] as const;
 
 export function decodeReserveOrder(raw: unknown, lines: readonly ReserveLineInput[]): ReserveOrderReply {
@@ -47,9 +48,11 @@ export function decodeReserveOrder(raw: unknown, lines: readonly ReserveLineInpu
   };
 }
 
-export async function reserveOrder(context: ScriptContext, lines: readonly ReserveLineInput[], mode: ReserveMode = 'sale'): Promise<ReserveOrderReply> {
+/** `eventAtMs`: the order's own time; a line with no record is STALE when it lies outside the dedupe horizon. */
+export async function reserveOrder(context: ScriptContext, lines: readonly ReserveLineInput[], mode: ReserveMode = 'sale', eventAtMs?: number): Promise<ReserveOrderReply> {
   const args: (string | number)[] = [...baseArgs(context), mode, lines.length];
   for (const line of lines) args.push(line.reservationId, line.quantity);
+  args.push(...horizonArgs(context, eventAtMs));
   const raw = await ledgerScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
   return decodeReserveOrder(raw, lines);
 }

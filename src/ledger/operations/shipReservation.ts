@@ -1,17 +1,21 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
 import { ledgerScripts } from '../scripts.ts';
 import { LedgerStatus, type ReservationState } from '../status.ts';
-import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
+import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
 export interface ShipInput {
   shipmentId: string;
   reservationId: string;
   quantity: number;
+  /** The WMS movement number (docs/wms.md, "Watermark"). */
+  seq?: number;
+  /** The event's own time (ms) for the dedupe horizon; default now (never stale). */
+  eventAtMs?: number;
 }
 
 export type ShipReply =
   | {
-      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT;
+      status: LedgerStatus.APPLIED | LedgerStatus.DUPLICATE | LedgerStatus.CONFLICT | LedgerStatus.STALE;
       inventory: InventorySnapshot;
       reservationState: ReservationState;
     }
@@ -31,6 +35,7 @@ export function decodeShipReservation(raw: unknown): ShipReply {
     LedgerStatus.APPLIED,
     LedgerStatus.DUPLICATE,
     LedgerStatus.CONFLICT,
+    LedgerStatus.STALE,
     LedgerStatus.UNKNOWN_SKU,
     LedgerStatus.BAD_ARGUMENT,
   ]);
@@ -49,6 +54,8 @@ export async function shipReservation(context: ScriptContext, shipment: ShipInpu
     shipment.shipmentId,
     shipment.reservationId,
     shipment.quantity,
+    shipment.seq ?? '',
+    ...horizonArgs(context, shipment.eventAtMs),
   ]);
   return decodeShipReservation(raw);
 }

@@ -2,7 +2,7 @@
 -- pushers compare against) and appends one journal entry. Stream ids come from the
 -- injected clock, never earlier than the last entry's, so a clock that steps back cannot
 -- make XADD fail half-way through a script. Entries older than the retention are trimmed
--- (by age, never by count).
+-- (by age, never by count). `entry.seq`, when set, is journaled as `seq`.
 local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, entry)
   local journalMs = math.max(nowMs, inventory.journal_ms)
   inventory.version = inventory.version + 1
@@ -10,9 +10,17 @@ local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentio
   redis.call('HSET', inventoryKey,
     'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'holdback', inventory.holdback,
     'oversold', inventory.oversold, 'version', inventory.version, 'updated_ms', nowMs, 'journal_ms', journalMs)
-  redis.call('XADD', journalKey, 'MINID', '~', math.max(0, journalMs - retentionMs), journalMs .. '-*',
+  local fields = {
     'cause', entry.cause, 'event', entry.event, 'ref', entry.ref or '',
     'd_on_hand', entry.d_on_hand or 0, 'd_reserved', entry.d_reserved or 0,
     'd_oversold', entry.d_oversold or 0, 'd_holdback', entry.d_holdback or 0,
-    'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'at_ms', nowMs)
+    'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'at_ms', nowMs,
+  }
+  -- A WMS movement number (docs/wms.md, "Watermark"): reconciliation takes back exactly the
+  -- movements after the snapshot's.
+  if entry.seq then
+    fields[#fields + 1] = 'seq'
+    fields[#fields + 1] = string.format('%d', entry.seq)
+  end
+  redis.call('XADD', journalKey, 'MINID', '~', math.max(0, journalMs - retentionMs), journalMs .. '-*', unpack(fields))
 end

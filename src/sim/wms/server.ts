@@ -29,6 +29,13 @@ export interface WmsFakeOptions {
    * receiver outage of several seconds. close() cuts the waiting short and stops retrying.
    */
   webhookRetryDelayMs?: number;
+  /**
+   * Number every SKU's movements (`seq` on each webhook event: 1, 2, 3, … per SKU) and state
+   * in the snapshot, per SKU, the last movement its figure includes (docs/wms.md,
+   * "Watermark"). Default true; false plays a WMS without a watermark (reconciliation then
+   * uses the settle window).
+   */
+  watermark?: boolean;
 }
 
 export interface OrderRef {
@@ -79,6 +86,8 @@ interface FrozenSnapshot {
   asOfMs: number;
   skus: string[];
   onHand: Float64Array;
+  /** Per SKU, the last movement number the figure includes. */
+  seq: Float64Array;
 }
 
 type WmsEventBody = WmsWebhookPayload['events'][number];
@@ -88,6 +97,8 @@ export class WmsFake {
   pageRequests = 0;
   readonly deliveries: Delivery[] = [];
   private readonly stock = new Map<string, number>();
+  /** Per SKU, the number of its last movement (the watermark). */
+  private readonly movements = new Map<string, number>();
   /** Per SKU, the end of its last webhook delivery (deliveries of one SKU go in order). */
   private readonly skuDeliveries = new Map<string, Promise<void>>();
   /** Lines waiting for stock, per SKU, oldest first. */
@@ -145,6 +156,11 @@ export class WmsFake {
 
   onHand(sku: string): number | undefined {
     return this.stock.get(sku);
+  }
+
+  /** The SKU's last movement number (0 before its first movement). */
+  lastMovement(sku: string): number {
+    return this.movements.get(sku) ?? 0;
   }
 
   get skuCount(): number {
@@ -212,7 +228,7 @@ export class WmsFake {
     if (taken === 0) return this.ship(orderedSku, quantity, order);
     this.stock.set(pickedSku, (this.stock.get(pickedSku) ?? 0) - taken);
     if (taken < quantity) this.backorder({ sku: orderedSku, quantity: quantity - taken, order });
-    return { ...(await this.deliver({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity: taken, order })), shipped: taken };
+    return { ...(await this.deliver(this.numbered({ id: this.nextId('ship'), type: 'shipment', sku: orderedSku, quantity: taken, order }))), shipped: taken };
   }
 
   /** Lines waiting for stock (all SKUs, or one), oldest first. */
@@ -288,8 +304,20 @@ export class WmsFake {
     return `wmsfake-${this.instance}-${kind}-${this.sequence}`;
   }
 
-  private async operate(sku: string, delta: number, event: WmsEventBody, options: OperationOptions): Promise<Delivery> {
+  /**
+   * The event with the SKU's next movement number, taken when the warehouse records the
+   * movement: a lost event still uses its number, as it would in a real WMS.
+   */
+  private numbered(event: WmsEventBody): WmsEventBody {
+    if (this.options.watermark === false) return event;
+    const seq = (this.movements.get(event.sku) ?? 0) + 1;
+    this.movements.set(event.sku, seq);
+    return { ...event, seq };
+  }
+
+  private async operate(sku: string, delta: number, unnumbered: WmsEventBody, options: OperationOptions): Promise<Delivery> {
     this.stock.set(sku, (this.stock.get(sku) ?? 0) + delta);
+    const event = this.numbered(unnumbered);
     if (options.lose) {
       const delivery: Delivery = { eventId: event.id, outcome: 'lost' };
       this.deliveries.push(delivery);
@@ -368,7 +396,8 @@ export class WmsFake {
   }
 
   private freeze(): FrozenSnapshot {
-    return { asOfMs: this.clock(), skus: [...this.stock.keys()], onHand: Float64Array.from(this.stock.values()) };
+    const skus = [...this.stock.keys()];
+    return { asOfMs: this.clock(), skus, onHand: Float64Array.from(this.stock.values()), seq: Float64Array.from(skus, (sku) => this.movements.get(sku) ?? 0) };
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -411,7 +440,10 @@ export class WmsFake {
     const snapshot = this.snapshots.get(snapshotId)!;
     const end = Math.min(offset + pageSize, snapshot.skus.length);
     const items: WmsStockResponse['items'] = [];
-    for (let index = offset; index < end; index += 1) items.push({ sku: snapshot.skus[index]!, onHand: snapshot.onHand[index]! });
+    const watermark = this.options.watermark !== false;
+    for (let index = offset; index < end; index += 1) {
+      items.push({ sku: snapshot.skus[index]!, onHand: snapshot.onHand[index]!, ...(watermark ? { seq: snapshot.seq[index]! } : {}) });
+    }
     const nextCursor = end < snapshot.skus.length ? `${snapshotId}.${end}` : null;
     if (nextCursor === null) this.snapshots.delete(snapshotId);
     const body: WmsStockResponse = { asOf: new Date(snapshot.asOfMs).toISOString(), items, nextCursor };
