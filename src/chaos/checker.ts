@@ -44,8 +44,18 @@ export class ReservationWatch {
   }
 }
 
-export async function checkLedger(figures: ChaosFigures, truth: { orders: readonly ChannelOrder[]; wmsAcked: readonly WmsAck[]; entries: readonly CatalogEntry[]; wms: WmsFake; runtime: Runtime }): Promise<void> {
+/**
+ * Whether a fact acknowledged at `atMs` on `sku` can have been lost by a SIGKILLed Cluster
+ * master (asynchronous replication): then it counts in clusterFailovers.writesLostToFailover.
+ */
+export type LostToFailover = (fact: { sku: string; atMs: number }) => boolean;
+
+export async function checkLedger(
+  figures: ChaosFigures,
+  truth: { orders: readonly ChannelOrder[]; wmsAcked: readonly WmsAck[]; entries: readonly CatalogEntry[]; wms: WmsFake; runtime: Runtime; lostToFailover?: LostToFailover },
+): Promise<void> {
   const { orders, wmsAcked, entries, wms, runtime } = truth;
+  const lostToFailover = truth.lostToFailover ?? (() => false);
   const { ledger } = runtime;
   const problem = (text: string) => {
     if (figures.problems.length < 40) figures.problems.push(text);
@@ -82,9 +92,29 @@ export async function checkLedger(figures: ChaosFigures, truth: { orders: readon
       figures.i4Violations += 1;
       problem(`I4 ${entry.sku}: journal replays to on_hand ${onHand} reserved ${reserved} oversold ${oversold}, ledger has ${inventory.onHand}/${inventory.reserved}/${inventory.oversold}`);
     }
+    // Exactly once for acknowledged WMS events: one journal entry each.
+    const byEvent = new Map<string, number>();
+    for (const line of journal) if (line.cause === 'ship' || line.cause === 'receipt') byEvent.set(line.event, (byEvent.get(line.event) ?? 0) + 1);
+    let wmsLostToFailover = 0;
+    for (const event of wmsBySku.get(entry.sku) ?? []) {
+      const seen = byEvent.get(event.eventId) ?? 0;
+      if (seen === 0 && lostToFailover({ sku: event.sku, atMs: event.ackedAtMs })) {
+        figures.clusterFailovers.writesLostToFailover += 1;
+        wmsLostToFailover += 1;
+        problem(`lost to a master kill: WMS ${event.type} ${event.eventId} (${event.quantity} × ${event.sku}), acknowledged ${event.ackedAtMs}`);
+      } else if (seen === 0) {
+        figures.lost += 1;
+        problem(`lost: WMS ${event.type} ${event.eventId} (${event.quantity} × ${event.sku})`);
+      } else if (seen > 1) {
+        figures.doubled += 1;
+        problem(`doubled: WMS ${event.type} ${event.eventId} journaled ${seen} times`);
+      }
+    }
     // Conservation against the warehouse: every WMS event here was answered, or counted unacknowledged.
     if (figures.wmsUnacknowledged === 0 && wms.onHand(entry.sku) !== inventory.onHand) {
-      figures.onHandMismatches += 1;
+      // A WMS event a killed master took and never replicated leaves on_hand short of it.
+      if (wmsLostToFailover > 0) figures.clusterFailovers.onHandMismatchesFromLostWrites += 1;
+      else figures.onHandMismatches += 1;
       problem(`on_hand ${entry.sku}: ledger ${inventory.onHand}, warehouse ${wms.onHand(entry.sku)}`);
     }
     // Exactly once for channel orders: one record with the quantity, one reserve entry.
@@ -100,8 +130,13 @@ export async function checkLedger(figures: ChaosFigures, truth: { orders: readon
       const id = reservationId(order.channel, order.orderId, order.lineId);
       const record = byId.get(id);
       if (!record || !record.reserveSeen) {
-        figures.lost += 1;
-        problem(`lost: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku})`);
+        if (lostToFailover({ sku: order.sku, atMs: order.acceptedAtMs })) {
+          figures.clusterFailovers.writesLostToFailover += 1;
+          problem(`lost to a master kill: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku}), accepted ${order.acceptedAtMs}`);
+        } else {
+          figures.lost += 1;
+          problem(`lost: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku})`);
+        }
         continue;
       }
       if ((reserveEntries.get(id) ?? 0) > 1) {
@@ -112,22 +147,12 @@ export async function checkLedger(figures: ChaosFigures, truth: { orders: readon
         figures.wrongQuantity += 1;
         problem(`quantity: ${id} recorded ${record.quantity}, sold ${order.quantity}`);
       }
-      if (order.cancelled !== record.cancelled) {
+      if (order.cancelled && !record.cancelled && order.cancelledAtMs !== undefined && lostToFailover({ sku: order.sku, atMs: order.cancelledAtMs })) {
+        figures.clusterFailovers.writesLostToFailover += 1;
+        problem(`cancel lost to a master kill: ${id}, cancelled ${order.cancelledAtMs}`);
+      } else if (order.cancelled !== record.cancelled) {
         figures.cancelMismatches += 1;
         problem(`cancel: ${id} cancelled on the channel ${order.cancelled}, in the ledger ${record.cancelled}`);
-      }
-    }
-    // Exactly once for acknowledged WMS events: one journal entry each.
-    const byEvent = new Map<string, number>();
-    for (const line of journal) if (line.cause === 'ship' || line.cause === 'receipt') byEvent.set(line.event, (byEvent.get(line.event) ?? 0) + 1);
-    for (const event of wmsBySku.get(entry.sku) ?? []) {
-      const seen = byEvent.get(event.eventId) ?? 0;
-      if (seen === 0) {
-        figures.lost += 1;
-        problem(`lost: WMS ${event.type} ${event.eventId} (${event.quantity} × ${event.sku})`);
-      } else if (seen > 1) {
-        figures.doubled += 1;
-        problem(`doubled: WMS ${event.type} ${event.eventId} journaled ${seen} times`);
       }
     }
   }

@@ -8,8 +8,11 @@ import { runReconciliation } from '../reconcile/jobs.ts';
 import type { ChaosFigures } from './figures.ts';
 import { type LoadGenerator, resendUntil } from './load.ts';
 import { sleep } from '../pushers/wait.ts';
+import type { RedisCluster, RedisServer } from '../sim/redisServer.ts';
+import type { TcpProxy } from '../sim/tcpProxy.ts';
 import type { ChaosSystem, StockguardProcess } from './system.ts';
 
+/** The kinds of a run on one redis-server behind the fault proxy (the default run). */
 export const FAULT_KINDS = [
   'consumer-kill',
   'edge-kill',
@@ -24,7 +27,35 @@ export const FAULT_KINDS = [
   'delayed-retry',
 ] as const;
 
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * The kinds of a run on a Redis Cluster of 3 masters and 3 replicas (`--cluster`, issue 13
+ * §5). No proxy stands between stockguard and the Cluster (the nodes announce their own
+ * addresses to the clients), so there is no redis-delay or redis-reset; the master faults
+ * replace redis-kill.
+ */
+export const CLUSTER_FAULT_KINDS = [
+  'consumer-kill',
+  'edge-kill',
+  'cluster-failover',
+  'cluster-master-kill',
+  'latency-spike',
+  'throttle-storm',
+  'server-errors',
+  'channel-network',
+  'wms-snapshot',
+  'delayed-retry',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof CLUSTER_FAULT_KINDS)[number];
+
+/** Fault kinds that need the single server and its proxy, or the Cluster. */
+const SERVER_ONLY: readonly FaultKind[] = ['redis-kill', 'redis-delay', 'redis-reset'];
+const CLUSTER_ONLY: readonly FaultKind[] = ['cluster-failover', 'cluster-master-kill'];
+
+/** The kinds a run on `redis` cannot act out (the CLI refuses them). */
+export function unsupportedKinds(kinds: readonly FaultKind[], redis: 'server' | 'cluster'): FaultKind[] {
+  return kinds.filter((kind) => (redis === 'cluster' ? SERVER_ONLY : CLUSTER_ONLY).includes(kind));
+}
 
 export interface ScheduledFault {
   atMs: number;
@@ -34,7 +65,7 @@ export interface ScheduledFault {
 }
 
 export function isFaultKind(kind: string): kind is FaultKind {
-  return FAULT_KINDS.some((known) => known === kind);
+  return [...FAULT_KINDS, ...CLUSTER_FAULT_KINDS].some((known) => known === kind);
 }
 
 /** The fault schedule is drawn up front from the seed, so it is the same on every run. */
@@ -67,8 +98,8 @@ export async function actOut(
   log: (line: string) => void,
   track: (work: Promise<void>) => void = (work) => void work,
 ): Promise<void> {
-  const { shopify, amazon, proxy } = system;
-  figures.faults[fault.kind] += 1;
+  const { shopify, amazon } = system;
+  figures.faults[fault.kind] = (figures.faults[fault.kind] ?? 0) + 1;
   log(`  fault at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.kind}${fault.kind === 'consumer-kill' ? ` chaos-consumer-${fault.target}` : ''} for ${fault.lengthMs} ms`);
   switch (fault.kind) {
     case 'consumer-kill': {
@@ -96,26 +127,73 @@ export async function actOut(
       await system.edge.ready().catch((error: unknown) => figures.problems.push(`edge did not come back: ${String(error)}`));
       break;
     }
-    case 'redis-kill':
-      await system.redisServer.kill();
+    case 'redis-kill': {
+      const { server } = singleServer(system);
+      await server.kill();
       await sleep(fault.lengthMs);
-      await system.redisServer.restart();
+      await server.restart();
       break;
+    }
     case 'redis-delay': {
       // Every byte between stockguard and Redis waits this long, both ways.
       const delayMs = 20 + (fault.lengthMs % 130);
       figures.redisDelayMs = Math.max(figures.redisDelayMs, delayMs);
+      const { proxy } = singleServer(system);
       proxy.setDelay(delayMs);
       await sleep(fault.lengthMs);
       proxy.setDelay(0);
       break;
     }
-    case 'redis-reset':
+    case 'redis-reset': {
       // Every stockguard connection to Redis is reset, twice, mid-command.
+      const { proxy } = singleServer(system);
       figures.redisConnectionsReset += proxy.resetAll();
       await sleep(fault.lengthMs);
       figures.redisConnectionsReset += proxy.resetAll();
       break;
+    }
+    case 'cluster-failover': {
+      // An operator's (or an upgrade's) failover: CLUSTER FAILOVER on the replica, which
+      // takes the slots over only once it has every write the master acknowledged.
+      const cluster = theCluster(system);
+      const masters = await cluster.masters();
+      const master = masters[fault.target % masters.length]!;
+      const { replica, askedAtMs, promotedAtMs, agreedAtMs } = await cluster.failover(master);
+      figures.clusterFailovers.manual += 1;
+      figures.clusterFailovers.failoverMaxS = Math.max(figures.clusterFailovers.failoverMaxS, (promotedAtMs - askedAtMs) / 1000);
+      figures.clusterFailovers.takeoverMaxS = Math.max(figures.clusterFailovers.takeoverMaxS, (agreedAtMs - askedAtMs) / 1000);
+      log(`  cluster-failover: port ${replica.port} took over from ${master.port}: elected ${((promotedAtMs - askedAtMs) / 1000).toFixed(1)} s after the request (its log), every node's view agreed (as the harness saw it) after ${((agreedAtMs - askedAtMs) / 1000).toFixed(1)} s`);
+      await sleep(fault.lengthMs);
+      break;
+    }
+    case 'cluster-master-kill': {
+      // A crash: SIGKILL of a master; the Cluster elects its replica after
+      // cluster-node-timeout. Replication is asynchronous, so writes the master acknowledged
+      // in its last moments may never have reached the replica: the checker counts what is
+      // missing for that reason apart (figures.clusterFailovers.writesLostToFailover).
+      const cluster = theCluster(system);
+      const masters = await cluster.masters();
+      const master = masters[fault.target % masters.length]!;
+      const slots = (await cluster.topology()).find((view) => view.server === master)?.slots ?? [];
+      const before = await cluster.replication(master);
+      const kill = { killedAtMs: Date.now(), slots };
+      system.masterKills.push(kill);
+      const { replica, killedAtMs, promotedAtMs, agreedAtMs, promoted } = await cluster.killMaster(master);
+      kill.killedAtMs = killedAtMs;
+      // second_repl_offset is the promoted replica's offset when it stopped following + 1.
+      const gap = promoted.secondOffset > 0 ? Math.max(0, before.offset - (promoted.secondOffset - 1)) : 0;
+      figures.clusterFailovers.masterKills += 1;
+      figures.clusterFailovers.replicationGapBytes += gap;
+      figures.clusterFailovers.electedMaxS = Math.max(figures.clusterFailovers.electedMaxS, (promotedAtMs - killedAtMs) / 1000);
+      figures.clusterFailovers.takeoverMaxS = Math.max(figures.clusterFailovers.takeoverMaxS, (agreedAtMs - killedAtMs) / 1000);
+      log(`  cluster-master-kill: port ${master.port} killed, ${replica.port} elected after ${((promotedAtMs - killedAtMs) / 1000).toFixed(1)} s (its log), every node's view agreed (as the harness saw it) after ${((agreedAtMs - killedAtMs) / 1000).toFixed(1)} s; replication gap at the kill ≥ ${gap} bytes`);
+      await sleep(fault.lengthMs);
+      // It comes back from its AOF and rejoins as the replica of the node that replaced it.
+      const rejoinAt = Date.now();
+      await cluster.rejoin(master);
+      log(`  cluster-master-kill: port ${master.port} back as a replica, linked ${((Date.now() - rejoinAt) / 1000).toFixed(1)} s after its restart`);
+      break;
+    }
     case 'latency-spike': {
       shopify.injectFault({ kind: 'latency', ms: 800 }, { times: 40 });
       const id = amazon.injectFault({ kind: 'latency', latencyMs: 800, rate: 1 });
@@ -203,6 +281,16 @@ export async function actOut(
       break;
     }
   }
+}
+
+function singleServer(system: ChaosSystem): { server: RedisServer; proxy: TcpProxy } {
+  if (!system.redisServer || !system.proxy) throw new Error('this fault needs the single redis-server and its proxy (not a --cluster run)');
+  return { server: system.redisServer, proxy: system.proxy };
+}
+
+function theCluster(system: ChaosSystem): RedisCluster {
+  if (!system.redisCluster) throw new Error('this fault needs a Redis Cluster with replicas (a --cluster run)');
+  return system.redisCluster;
 }
 
 /** SIGKILLs of each consumer process so far: a watch ends when its consumer is killed again. */

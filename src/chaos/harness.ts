@@ -6,16 +6,25 @@
 // (docs/reliability.md).
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
-import { checkLedger, ReservationWatch } from './checker.ts';
-import { actOut, FAULT_KINDS, type FaultKind, faultSchedule } from './faults.ts';
-import { type ChaosFigures, emptyFigures } from './figures.ts';
+import { partitionFor } from '../consumers/partition.ts';
+import { EVENT_KINDS } from '../ledger/keys.ts';
+import { checkLedger, type LostToFailover, ReservationWatch } from './checker.ts';
+import { actOut, CLUSTER_FAULT_KINDS, FAULT_KINDS, type FaultKind, faultSchedule, unsupportedKinds } from './faults.ts';
+import { type ChaosFigures, type ChaosRedis, emptyFigures } from './figures.ts';
 import { LoadGenerator } from './load.ts';
 import { sleep } from '../pushers/wait.ts';
 import { FAKE_LOCATION } from '../sim/world.ts';
 import { startChaosSystem } from './system.ts';
 
-export { FAULT_KINDS, type FaultKind, faultSchedule, isFaultKind } from './faults.ts';
-export { type ChaosFigures, failedChecks } from './figures.ts';
+export { CLUSTER_FAULT_KINDS, FAULT_KINDS, type FaultKind, faultSchedule, isFaultKind, unsupportedKinds } from './faults.ts';
+export { type ChaosFigures, checkResults, failedChecks } from './figures.ts';
+
+/**
+ * How long before a master's SIGKILL a fact may have been acknowledged and still be lost
+ * with it: a delivery accepted by the channel reaches Redis within seconds, retries
+ * included; replication to the replica lags by milliseconds here.
+ */
+const FAILOVER_LOSS_WINDOW_MS = 30_000;
 
 /** Operations in flight at most; the load waits beyond (figures.loadHeldBackS). */
 const MAX_IN_FLIGHT = 2000;
@@ -31,8 +40,10 @@ export interface ChaosOptions {
   convergenceTimeoutMs?: number;
   /** Then, how long the channels get to show sellable(c). Default 30 s. */
   channelTimeoutMs?: number;
-  /** Only these fault kinds (default: all of them). */
+  /** Only these fault kinds (default: every kind the Redis of the run allows). */
   faultKinds?: readonly FaultKind[];
+  /** One redis-server behind the fault proxy (default), or a Cluster of 3 masters and 3 replicas. */
+  redis?: ChaosRedis;
   log?: (line: string) => void;
 }
 
@@ -40,14 +51,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   const log = options.log ?? (() => undefined);
   const skus = options.skus ?? 40;
   const durationMs = options.durationS * 1000;
-  const figures = emptyFigures({ seed: options.seed, events: options.events, durationS: options.durationS, skus });
-  const system = await startChaosSystem({ seed: options.seed, skus, log });
+  const redis = options.redis ?? 'server';
+  const kinds = options.faultKinds ?? (redis === 'cluster' ? CLUSTER_FAULT_KINDS : FAULT_KINDS);
+  const unsupported = unsupportedKinds(kinds, redis);
+  if (unsupported.length > 0) throw new Error(`fault kind(s) ${unsupported.join(', ')} cannot run on ${redis === 'cluster' ? 'a Redis Cluster' : 'one redis-server (use --cluster)'}`);
+  const figures = emptyFigures({ seed: options.seed, events: options.events, durationS: options.durationS, skus, redis }, kinds);
+  const system = await startChaosSystem({ seed: options.seed, skus, redis, log });
   try {
     const { shopify, amazon, runtime, entries } = system;
     const load = new LoadGenerator(system, figures, seededRandom(options.seed));
 
     // --- Load and faults ---------------------------------------------------------------------
-    const schedule = faultSchedule(options.seed, durationMs, options.faultKinds ?? FAULT_KINDS);
+    const schedule = faultSchedule(options.seed, durationMs, kinds);
     let lastFaultEndMs = 0;
     const faultRuns: Promise<void>[] = [];
     // Watches that outlive their fault (a killed consumer's entries until acknowledged).
@@ -58,8 +73,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const resources = new Map<string, Promise<unknown>>();
     const runFault = (index: number) => {
       const fault = schedule[index]!;
-      const resource = fault.kind === 'consumer-kill' ? `consumer-${fault.target}` : fault.kind.startsWith('redis-') ? 'redis' : fault.kind;
-      const run = (resources.get(resource) ?? Promise.resolve()).then(() => actOut(fault, system, load, figures, log, track));
+      const resource = fault.kind === 'consumer-kill' ? `consumer-${fault.target}` : fault.kind.startsWith('redis-') || fault.kind.startsWith('cluster-') ? 'redis' : fault.kind;
+      const run = (resources.get(resource) ?? Promise.resolve()).then(() => {
+        // A Cluster fault must happen under load to prove anything: count the ones that did.
+        if (fault.kind.startsWith('cluster-') && loadEnd === undefined) figures.clusterFailovers.startedUnderLoad += 1;
+        return actOut(fault, system, load, figures, log, track);
+      });
       resources.set(resource, run.catch(() => undefined));
       return run.then(
         () => {
@@ -70,6 +89,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       );
     };
     const loadStart = Date.now();
+    let loadEnd: number | undefined;
     let sent = 0;
     let nextFault = 0;
     let nextReport = loadStart + 30_000;
@@ -93,7 +113,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       await sleep(due > 200 && !heldBack ? 0 : 5);
       if (heldBack) figures.loadHeldBackS += (Date.now() - before) / 1000;
     }
-    const loadEnd = Date.now();
+    loadEnd = Date.now();
     figures.loadS = (loadEnd - loadStart) / 1000;
     // Faults the load outran still happen, in order.
     while (nextFault < schedule.length) await runFault(nextFault++);
@@ -125,7 +145,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       }
       if (Date.now() > nextReport) {
         nextReport += 5000;
-        log(`  ${((Date.now() - lastFaultEndMs) / 1000).toFixed(0)} s after the last fault: streams drained ${drained}, channel orders not yet in the ledger ${drained ? watch.missing : '?'}, channels = sellable ${inSync}`);
+        const waitingOn = drained ? '' : ` (${await backlog(system).catch((error: unknown) => String(error))})`;
+        log(`  ${((Date.now() - lastFaultEndMs) / 1000).toFixed(0)} s after the last fault: streams drained ${drained}${waitingOn}, channel orders not yet in the ledger ${drained ? watch.missing : '?'}, channels = sellable ${inSync}`);
       }
       await sleep(200);
     }
@@ -135,7 +156,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     if (!figures.converged) await describeMismatches(figures, system, lastFaultEndMs);
 
     // --- Checker ------------------------------------------------------------------------------
-    await checkLedger(figures, { orders: load.orders, wmsAcked: load.wmsAcked, entries, wms: system.wms, runtime });
+    await checkLedger(figures, { orders: load.orders, wmsAcked: load.wmsAcked, entries, wms: system.wms, runtime, lostToFailover: await lostToMasterKills(system) });
     figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSkus.has(patch.sku)).length;
     figures.deadLetters = await runtime.redis.xlen(runtime.ledger.keys.deadLetters());
     figures.crashes = [system.edge, ...system.consumers].flatMap((child) => child.crashes);
@@ -144,6 +165,51 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   } finally {
     await system.close();
   }
+}
+
+/**
+ * A fact on a SKU is excused as lost to a master kill only when the SKU's keys or its event
+ * streams were in the killed master's slots and it was acknowledged in the window before the
+ * kill. Nothing is excused on a run without kills (manual failovers included).
+ */
+async function lostToMasterKills(system: Awaited<ReturnType<typeof startChaosSystem>>): Promise<LostToFailover> {
+  const cluster = system.redisCluster;
+  if (!cluster || system.masterKills.length === 0) return () => false;
+  const { ledger, config } = system.runtime;
+  const slotsOf = new Map<string, number[]>();
+  for (const entry of system.entries) {
+    const partition = partitionFor(entry.sku, config.streams.partitions);
+    const keys = [ledger.keys.sku(entry.sku).inventory, ...EVENT_KINDS.map((kind) => ledger.keys.eventStream(kind, partition))];
+    slotsOf.set(entry.sku, await Promise.all(keys.map((key) => cluster.slotOf(key))));
+  }
+  return ({ sku, atMs }) =>
+    system.masterKills.some(
+      (kill) => atMs <= kill.killedAtMs && atMs >= kill.killedAtMs - FAILOVER_LOSS_WINDOW_MS && (slotsOf.get(sku) ?? []).some((slot) => kill.slots.some(([first, last]) => slot >= first && slot <= last)),
+    );
+}
+
+/** What the ledger is still busy with: entries not yet delivered or not acknowledged, by kind, and dirty SKUs. */
+async function backlog(system: Awaited<ReturnType<typeof startChaosSystem>>): Promise<string> {
+  const { redis, ledger, config } = system.runtime;
+  const parts: string[] = [];
+  for (const kind of EVENT_KINDS) {
+    let undelivered = 0;
+    let pending = 0;
+    for (const stream of ledger.keys.eventStreams(kind, config.streams.partitions)) {
+      const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+      const info = (await redis.xinfo('STREAM', stream).catch(() => [])) as unknown[];
+      const lastGenerated = String(info[info.indexOf('last-generated-id') + 1] ?? '0-0');
+      for (const group of groups) {
+        const field = (name: string) => group[group.indexOf(name) + 1];
+        pending += Number(field('pending') ?? 0);
+        if (String(field('last-delivered-id')) !== lastGenerated) undelivered += 1;
+      }
+    }
+    if (undelivered > 0 || pending > 0) parts.push(`${kind}: ${pending} pending, ${undelivered} partitions not read to the end`);
+  }
+  const dirty = await redis.zcard(ledger.keys.dirtySkus());
+  if (dirty > 0) parts.push(`${dirty} dirty SKUs`);
+  return parts.join('; ') || 'nothing';
 }
 
 async function describeMismatches(figures: ChaosFigures, system: Awaited<ReturnType<typeof startChaosSystem>>, lastFaultEndMs: number): Promise<void> {

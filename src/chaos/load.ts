@@ -18,6 +18,8 @@ export interface ChannelOrder {
   quantity: number;
   acceptedAtMs: number;
   cancelled: boolean;
+  /** When the cancel was made on the channel (before its webhook was sent). */
+  cancelledAtMs?: number;
   shipped: boolean;
   /** Position in the open Shopify orders (cancel candidates), -1 when not there. */
   openIndex: number;
@@ -28,6 +30,8 @@ export interface WmsAck {
   type: 'shipment' | 'receipt';
   sku: string;
   quantity: number;
+  /** When the daemon's 2xx reached the WMS. */
+  ackedAtMs: number;
 }
 
 interface AcknowledgedDelivery {
@@ -73,7 +77,7 @@ export class LoadGenerator {
       this.track(
         wms.ship(shippable.sku, shippable.quantity, { channel: shippable.channel, orderId: shippable.orderId, lineId: shippable.lineId }).then((delivery) => {
           // A line the shelf cannot cover is shipped in part or backordered (it ships with a later receipt).
-          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'shipment', sku: shippable.sku, quantity: delivery.shipped ?? shippable.quantity });
+          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'shipment', sku: shippable.sku, quantity: delivery.shipped ?? shippable.quantity, ackedAtMs: Date.now() });
           else if (delivery.outcome !== 'backordered') figures.wmsUnacknowledged += 1;
         }),
       );
@@ -83,7 +87,7 @@ export class LoadGenerator {
       figures.sent.receipts += 1;
       this.track(
         wms.receive(entry.sku, receiptQuantity).then((delivery) => {
-          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'receipt', sku: entry.sku, quantity: receiptQuantity });
+          if (typeof delivery.outcome === 'number' && isOk(delivery.outcome)) this.wmsAcked.push({ eventId: delivery.eventId, type: 'receipt', sku: entry.sku, quantity: receiptQuantity, ackedAtMs: Date.now() });
           else figures.wmsUnacknowledged += 1;
         }),
       );
@@ -91,6 +95,7 @@ export class LoadGenerator {
       if (this.openShopify.length === 0) return;
       const victim = this.openShopify[Math.floor(random() * this.openShopify.length)]!;
       victim.cancelled = true;
+      victim.cancelledAtMs = Date.now();
       this.closeOpen(victim);
       figures.sent.cancels += 1;
       const orderId = victim.shopifyOrderId!;

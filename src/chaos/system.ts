@@ -4,6 +4,11 @@
 // (http, sqs, holds, pushers) and two consumers in one consumer group — that reach Redis
 // only through the proxy. The harness keeps its own connection straight to Redis for
 // setting up and checking, so network faults never slow the checker.
+//
+// With `redis: 'cluster'` (issue 13 §5) Redis is a local Cluster of 3 masters and 3
+// replicas (AOF `appendfsync always` on every node) instead, reached directly in Cluster
+// mode by every process (a proxy cannot stand in front of a Cluster: the nodes announce
+// their own addresses), so that masters can be failed over and killed under load.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +20,7 @@ import { sellable } from '../domain/sellable.ts';
 import { openRuntime, type Runtime } from '../main.ts';
 import { type AmazonFake, startAmazonFake } from '../sim/amazon/index.ts';
 import { freePort } from '../sim/ports.ts';
-import { RedisServer } from '../sim/redisServer.ts';
+import { RedisCluster, RedisServer } from '../sim/redisServer.ts';
 import { type ShopifyFake, startShopifyFake } from '../sim/shopify/index.ts';
 import { type LocalSqs, startLocalSqs } from '../sim/sqs.ts';
 import { startTcpProxy, type TcpProxy } from '../sim/tcpProxy.ts';
@@ -96,9 +101,14 @@ export class StockguardProcess {
 }
 
 export interface ChaosSystem {
-  redisServer: RedisServer;
-  /** Every stockguard process reaches Redis through it (delay, resets). */
-  proxy: TcpProxy;
+  /** The single server (not on a Cluster run). */
+  redisServer: RedisServer | undefined;
+  /** Every stockguard process reaches the single server through it (delay, resets). */
+  proxy: TcpProxy | undefined;
+  /** The Cluster of 3 masters and 3 replicas (a Cluster run). */
+  redisCluster: RedisCluster | undefined;
+  /** Masters SIGKILLed so far: when, and the slots they served (the checker's input). */
+  masterKills: { killedAtMs: number; slots: [number, number][] }[];
   sqs: LocalSqs;
   shopify: ShopifyFake;
   amazon: AmazonFake;
@@ -118,7 +128,33 @@ export interface ChaosSystem {
   close(): Promise<void>;
 }
 
-export async function startChaosSystem(options: { seed: number; skus: number; log: (line: string) => void }): Promise<ChaosSystem> {
+/**
+ * What a Kubernetes Service in front of a Redis Cluster's pods does for a client's first
+ * contact (src/chaos/clusterService.ts, in its own process): resolves with its port.
+ */
+async function startClusterService(cluster: RedisCluster, logFile: string): Promise<{ port: number; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/chaos/clusterService.ts', ...cluster.nodes.map((node) => String(node.port))], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', openSync(logFile, 'a')] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = /^(\d+)\n/.exec(out);
+      if (line) resolvePort(Number(line[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`the Cluster service exited (${String(code)}) before it listened; see ${logFile}`)));
+  });
+  return {
+    port,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export async function startChaosSystem(options: { seed: number; skus: number; redis?: 'server' | 'cluster'; log: (line: string) => void }): Promise<ChaosSystem> {
   const random = seededRandom(options.seed);
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
@@ -126,10 +162,39 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
   };
   try {
     const logDir = mkdtempSync(join(tmpdir(), `stockguard-chaos-${options.seed}-`));
-    const redisServer = await RedisServer.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-    cleanups.push(() => redisServer.stop());
-    const proxy = await startTcpProxy({ target: { host: '127.0.0.1', port: redisServer.port } });
-    cleanups.unshift(() => proxy.close());
+    const durable = ['--appendonly', 'yes', '--appendfsync', 'always'];
+    let redisServer: RedisServer | undefined;
+    let proxy: TcpProxy | undefined;
+    let redisCluster: RedisCluster | undefined;
+    // What the harness dials, and what the stockguard processes dial.
+    let direct: Record<string, string>;
+    let forDaemons: Record<string, string>;
+    if (options.redis === 'cluster') {
+      // cluster-node-timeout 3 s: a killed master's replica is elected a few seconds after the
+      // kill (5 s, the helper's default, makes each kill an outage of about 7 s here).
+      // repl-diskless-sync-delay 0: a killed master that comes back resyncs from its new
+      // master at once (Redis waits 5 s by default for more replicas to share the transfer).
+      const cluster = await RedisCluster.start({ replicas: 1, clusterNodeTimeoutMs: 3000, args: [...durable, '--repl-diskless-sync-delay', '0'] });
+      redisCluster = cluster;
+      cleanups.push(() => cluster.stop());
+      // REDIS_URL names one address from which the clients learn the others. Naming one node
+      // would keep a daemon that starts while that node is down from starting (seen: an edge
+      // restarted during a master kill waited 19 s for the killed node); in Kubernetes it is a
+      // Service in front of every node (docs/operations.md, Cluster), here the same thing.
+      const service = await startClusterService(cluster, join(logDir, 'cluster-service.log'));
+      cleanups.unshift(() => service.close());
+      direct = { REDIS_URL: `redis://127.0.0.1:${service.port}`, STOCKGUARD_REDIS_CLUSTER: 'true' };
+      forDaemons = direct;
+    } else {
+      const server = await RedisServer.start({ args: durable });
+      redisServer = server;
+      cleanups.push(() => server.stop());
+      const serverProxy = await startTcpProxy({ target: { host: '127.0.0.1', port: server.port } });
+      proxy = serverProxy;
+      cleanups.unshift(() => serverProxy.close());
+      direct = { REDIS_URL: server.url };
+      forDaemons = { REDIS_URL: `redis://127.0.0.1:${serverProxy.port}` };
+    }
     const sqs = await startLocalSqs();
     cleanups.push(() => sqs.stop());
 
@@ -182,7 +247,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
     const runtime = await openRuntime(
       loadConfig({
         ...common,
-        REDIS_URL: redisServer.url,
+        ...direct,
         STOCKGUARD_WMS_URL: wms.url,
         STOCKGUARD_WMS_TOKEN: SECRETS.wmsToken,
         STOCKGUARD_RECONCILE_REPORT_DIR: join(logDir, 'reconcile'),
@@ -198,10 +263,10 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
       await runtime.ledger.count(sku, { eventId: `opening-count:${sku}`, counted: onHand });
     }
 
-    // --- stockguard: one edge process and two consumer processes, all through the proxy ---
-    const viaProxy: Record<string, string> = {
+    // --- stockguard: one edge process and two consumer processes (through the proxy, or to the Cluster) ---
+    const daemonEnv: Record<string, string> = {
       ...common,
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      ...forDaemons,
       STOCKGUARD_CONSUMER_BATCH: '64',
       STOCKGUARD_CLAIM_IDLE_MS: '500',
       STOCKGUARD_RECLAIM_INTERVAL_MS: '250',
@@ -210,7 +275,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
     const edge = new StockguardProcess(
       'chaos-edge',
       {
-        ...viaProxy,
+        ...daemonEnv,
         STOCKGUARD_ROLES: 'http,sqs,holds,pushers',
         STOCKGUARD_HTTP_HOST: '127.0.0.1',
         STOCKGUARD_HTTP_PORT: String(port),
@@ -226,7 +291,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
       join(logDir, 'chaos-edge.log'),
       `${daemonUrl}/readyz`,
     );
-    const consumers = [0, 1].map((index) => new StockguardProcess(`chaos-consumer-${index}`, { ...viaProxy, STOCKGUARD_ROLES: 'consumers', STOCKGUARD_CONSUMER_NAME: `chaos-consumer-${index}` }, join(logDir, `chaos-consumer-${index}.log`)));
+    const consumers = [0, 1].map((index) => new StockguardProcess(`chaos-consumer-${index}`, { ...daemonEnv, STOCKGUARD_ROLES: 'consumers', STOCKGUARD_CONSUMER_NAME: `chaos-consumer-${index}` }, join(logDir, `chaos-consumer-${index}.log`)));
     cleanups.unshift(async () => {
       for (const child of [edge, ...consumers]) await child.close();
     });
@@ -236,8 +301,9 @@ export async function startChaosSystem(options: { seed: number; skus: number; lo
 
     const { expected, inSync } = channelTargets({ redis: runtime.redis, ledger: runtime.ledger, catalog: runtime.catalog, shopify, amazon, entries });
     await waitUntil(() => inSync().catch(() => false), 60_000, 'the opening stock on every channel');
-    options.log(`opening stock on every channel; ${options.skus} SKUs (${fbaSkus.size} FBA on Amazon); edge ${daemonUrl}, consumers chaos-consumer-0/1, Redis via proxy :${proxy.port}; child logs in ${logDir}`);
-    return { redisServer, proxy, sqs, shopify, amazon, wms, entries, fbaSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
+    const reached = redisCluster ? `Redis Cluster ${redisCluster.nodes.map((node) => node.port).join(',')} (3 masters, 3 replicas; first contact through ${direct.REDIS_URL})` : `Redis via proxy :${proxy!.port}`;
+    options.log(`opening stock on every channel; ${options.skus} SKUs (${fbaSkus.size} FBA on Amazon); edge ${daemonUrl}, consumers chaos-consumer-0/1, ${reached}; child logs in ${logDir}`);
+    return { redisServer, proxy, redisCluster, masterKills: [], sqs, shopify, amazon, wms, entries, fbaSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
   } catch (error) {
     await close();
     throw error;
