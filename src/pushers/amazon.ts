@@ -17,12 +17,15 @@ import { isStockguardError } from '../errors.ts';
 import type { Clock } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { AmazonFeedSender } from './amazonFeed.ts';
 import { LwaTokenProvider } from './lwa.ts';
 import type { Eligibility, PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
 import { sleep } from './wait.ts';
 
 /** Share of the usage plan's rate we use (see the constructor). */
 export const RATE_SAFETY = 0.95;
+/** How often a request waiting for an earlier one's answer looks again (takeSendToken). */
+const UNANSWERED_POLL_MS = 10;
 
 export interface AmazonPusherOptions {
   settings: AmazonSettings;
@@ -44,6 +47,8 @@ export class AmazonPusher implements Pusher {
   readonly maxBatch = 1;
   readonly concurrency: number;
   readonly auth: LwaTokenProvider;
+  /** JSON_LISTINGS_FEED for backlogs (amazonFeed.ts); undefined when settings.feeds is off. */
+  readonly bulk: AmazonFeedSender | undefined;
   private readonly api: ListingsItemsApi;
   /** Paces the choice of what to send next (acquire()). */
   private readonly bucket: TokenBucket;
@@ -55,6 +60,8 @@ export class AmazonPusher implements Pusher {
   private readonly marketplaces: ReadonlySet<string>;
   /** After a 429 nothing is sent before this time, whatever the local bucket says. */
   private pausedUntilMs = 0;
+  /** Requests sent whose answer has not come back (takeSendToken). */
+  private unanswered = 0;
   private readonly closing = new AbortController();
 
   constructor(private readonly options: AmazonPusherOptions) {
@@ -80,6 +87,10 @@ export class AmazonPusher implements Pusher {
     axios.defaults.timeout = options.requestTimeoutMs;
     // The generated class takes (configuration, basePath, axios): the endpoint comes from configuration.
     this.api = new ListingsItemsApi(undefined, settings.endpoint.replace(/\/+$/, ''), axios);
+    this.bulk =
+      settings.feeds && settings.feeds.threshold > 0
+        ? new AmazonFeedSender({ settings, feeds: settings.feeds, auth: this.auth, metrics: options.metrics, logger: options.logger, clock: this.clock, requestTimeoutMs: options.requestTimeoutMs, closing: this.closing.signal })
+        : undefined;
   }
 
   eligibility(entry: CatalogEntry): Eligibility {
@@ -140,17 +151,22 @@ export class AmazonPusher implements Pusher {
     let refusedTokens = 0;
     for (let attempt = 0; attempt < this.options.maxAttempts; attempt += 1) {
       if (attempt > 0) await this.acquire(this.closing.signal);
-      await this.takeSendToken();
-      if (this.closing.signal.aborted) return { kind: 'failed', message: 'the pusher is closing' };
+      const taken = await this.takeSendToken();
+      if (this.closing.signal.aborted) {
+        if (taken) this.answered();
+        return { kind: 'failed', message: 'the pusher is closing' };
+      }
       const started = this.clock();
       try {
-        const response = await this.api.patchListingsItem({
-          sellerId: this.options.settings.sellerId,
-          sku: listing.sellerSku,
-          marketplaceIds: [listing.marketplaceId],
-          body,
-          includedData: ['issues'],
-        });
+        const response = await this.api
+          .patchListingsItem({
+            sellerId: this.options.settings.sellerId,
+            sku: listing.sellerSku,
+            marketplaceIds: [listing.marketplaceId],
+            body,
+            includedData: ['issues'],
+          })
+          .finally(() => this.answered());
         this.observe(started);
         const submission = response.data;
         if (submission.status === 'ACCEPTED') return { kind: 'acked', atMs: this.clock() };
@@ -190,8 +206,41 @@ export class AmazonPusher implements Pusher {
     return { kind: 'failed', message: `${lastProblem} after ${this.options.maxAttempts} attempts` };
   }
 
-  private async takeSendToken(): Promise<void> {
-    while (!this.closing.signal.aborted && !this.sendBucket.tryTake()) await sleep(this.sendBucket.waitMs(), this.closing.signal);
+  /**
+   * Takes a send token; the request must be sent right after (it counts as unanswered until
+   * its answer). Amazon counts a request when it arrives, and requests held up on the way (a
+   * busy event loop, connection set-up) arrive together: if our bucket had refilled in the
+   * meantime, what it let through next would land on top of them. So tokens plus unanswered
+   * requests never exceed our burst: the bucket refills only into the room the unanswered
+   * requests leave (capped at every send and every answer; between the two the cap is
+   * constant, so capping then is the same as capping all along).
+   */
+  private async takeSendToken(): Promise<boolean> {
+    while (!this.closing.signal.aborted) {
+      const room = this.sendBucket.burst - this.unanswered;
+      if (room >= 1) {
+        this.capSendBucket(room);
+        if (this.sendBucket.tryTake()) {
+          this.unanswered += 1;
+          return true;
+        }
+      }
+      await sleep(room >= 1 ? this.sendBucket.waitMs() : UNANSWERED_POLL_MS, this.closing.signal);
+    }
+    return false;
+  }
+
+  /** A request's answer came back (or it was never sent): first the cap it was under, then its room back. */
+  private answered(): void {
+    this.capSendBucket(Math.max(0, this.sendBucket.burst - this.unanswered));
+    this.unanswered -= 1;
+  }
+
+  /** Leaves at most `room` whole tokens in the send bucket (drains, then gives back up to `room`). */
+  private capSendBucket(room: number): void {
+    let taken = 0;
+    while (this.sendBucket.tryTake()) taken += 1;
+    for (let index = 0; index < Math.min(taken, room); index += 1) this.sendBucket.refund();
   }
 
   private pauseFor(ms: number): void {

@@ -9,6 +9,7 @@
 // docs/pushers.md explains the whole flow.
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { Catalog } from '../catalog/catalog.ts';
+import { writeDeadLetter } from '../consumers/deadLetters.ts';
 import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
 import type { PusherSettings } from '../config.ts';
 import type { ChannelTiming } from '../domain/allocation.ts';
@@ -366,6 +367,7 @@ export class PushCoordinator {
         case 'rejected': {
           const error = new StockguardError('STOCKGUARD_E_CHANNEL_REJECTED', `${channel} refused ${request.quantity} for SKU ${JSON.stringify(sku)}: ${outcome.code}`);
           this.options.logger.warn({ err: { code: error.code, message: error.message }, sku, channel, quantity: request.quantity, code: outcome.code, reason: outcome.message, issues: outcome.issues }, 'push refused');
+          if (outcome.feed) writes.push(this.deadLetterFeedMessage(request, outcome.code, outcome.message, outcome.feed, now));
           break;
         }
         case 'blocked':
@@ -390,6 +392,28 @@ export class PushCoordinator {
     }
     await Promise.all(writes);
     if (now - this.gaugesAtMs >= 1_000) this.updateGauges(true);
+  }
+
+  /**
+   * A message Amazon refused inside a feed is dead-lettered with Amazon's code, so it is
+   * listed with the other events that could not be applied (`stockguard dlq list`); it is
+   * not replayable (its stream is not an event stream): the sweep offers the value again.
+   */
+  private async deadLetterFeedMessage(request: PushRequest, code: string, message: string, feed: { feedId: string; messageId: number }, atMs: number): Promise<void> {
+    await writeDeadLetter(this.options.redis, this.options.ledger.keys.deadLetters(), {
+      stream: `amazon-feed:${feed.feedId}`,
+      id: String(feed.messageId),
+      event: JSON.stringify({ sku: request.sku, sellerSku: request.entry.amazon?.sellerSku, marketplaceId: request.entry.amazon?.marketplaceId, quantity: request.quantity }),
+      reason: code,
+      message,
+      deliveries: 1,
+      group: 'pushers',
+      consumer: 'amazon-feed',
+      atMs,
+    }).then(
+      () => this.options.metrics.deadLetters.inc({ reason: code }),
+      (error: unknown) => this.options.logger.error({ err: error, sku: request.sku, feedId: feed.feedId }, 'dead-lettering a refused feed message failed'),
+    );
   }
 
   private updateGauges(force: boolean): void {

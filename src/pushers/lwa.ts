@@ -20,6 +20,12 @@ export interface LwaOptions {
   /** Refresh this long before the token expires. Default 60 s (amazon-notes.md §4.3). */
   refreshMarginMs?: number;
   timeoutMs?: number;
+  /**
+   * A grantless token instead of a seller one: `client_credentials` with this scope
+   * (amazon-notes.md §2.1), e.g. `sellingpartnerapi::notifications` for the Notifications
+   * API's destinations. The refresh token is then not sent.
+   */
+  scope?: string;
 }
 
 export class LwaTokenProvider extends SellingPartnerApiAuth {
@@ -28,6 +34,7 @@ export class LwaTokenProvider extends SellingPartnerApiAuth {
   private readonly clock: Clock;
   private readonly refreshMarginMs: number;
   private readonly timeoutMs: number;
+  private readonly scope: string | undefined;
   /** Token requests sent to LWA so far. */
   requests = 0;
 
@@ -39,6 +46,7 @@ export class LwaTokenProvider extends SellingPartnerApiAuth {
     this.clock = options.clock ?? Date.now;
     this.refreshMarginMs = options.refreshMarginMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.scope = options.scope;
   }
 
   override async getAccessToken(): Promise<string> {
@@ -62,12 +70,11 @@ export class LwaTokenProvider extends SellingPartnerApiAuth {
       response = await fetch(this.credentials.tokenUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded;charset=UTF-8' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          refresh_token: this.credentials.refreshToken,
-          client_id: this.credentials.clientId,
-          client_secret: this.credentials.clientSecret,
-        }),
+        body: new URLSearchParams(
+          this.scope === undefined
+            ? { grant_type: 'refresh_token', refresh_token: this.credentials.refreshToken, client_id: this.credentials.clientId, client_secret: this.credentials.clientSecret }
+            : { grant_type: 'client_credentials', scope: this.scope, client_id: this.credentials.clientId, client_secret: this.credentials.clientSecret },
+        ),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {

@@ -36,7 +36,8 @@ export type PushOutcome =
   /** Compare-and-set lost (Shopify): `channelQuantity` is what a read-back found. */
   | { readonly kind: 'stale'; readonly channelQuantity: number | undefined }
   /** The channel refused this value: Amazon INVALID, a Shopify userError, a 4xx. */
-  | { readonly kind: 'invalid' | 'rejected'; readonly code: string; readonly message: string; readonly issues?: readonly unknown[] }
+  /** `feed`: refused inside an Amazon JSON_LISTINGS_FEED (amazonFeed.ts); the coordinator dead-letters it. */
+  | { readonly kind: 'invalid' | 'rejected'; readonly code: string; readonly message: string; readonly issues?: readonly unknown[]; readonly feed?: { readonly feedId: string; readonly messageId: number } }
   /** Never sent, on purpose (invariant I6): a Shopify location that may not be written. */
   | { readonly kind: 'blocked'; readonly reason: string }
   /** Retries exhausted (throttling storm, 5xx, network): the SKU stays due. */
@@ -55,8 +56,34 @@ export type Eligibility =
   /** Fulfilled by Amazon: its quantity is Amazon's and never written (I6); counted. */
   | { readonly push: false; readonly reason: 'fba' };
 
+/**
+ * A second, slower path for backlogs (Amazon's JSON_LISTINGS_FEED, amazonFeed.ts): many
+ * values in one submission that takes effect minutes later. The lane (lane.ts) hands it the
+ * values that may wait once enough of them are waiting; docs/pushers.md, "Backlogs".
+ */
+export interface BulkPusher {
+  /** Values that may go by bulk, waiting at once, from which a bulk is sent. */
+  readonly threshold: number;
+  /** Most values in one bulk. */
+  readonly maxMessages: number;
+  /** How long a backlog over the threshold collects before its bulk goes (ms). */
+  readonly windowMs: number;
+  /** A SKU whose request was acknowledged less than this long ago stays off bulks (ms): the two are not ordered on the channel. */
+  readonly patchSettleMs: number;
+  /** True for a value that must not wait for a bulk (a zero, a large decrease, a correction). */
+  patchOnly(request: PushRequest): boolean;
+  /** Values with the same key may share a bulk (Amazon: one marketplace per feed). */
+  groupOf(request: PushRequest): string;
+  /** Takes the rate-limit tokens one bulk needs when they are all there; false otherwise. */
+  tryAcquire(): boolean;
+  /** Sends one bulk and waits for its outcome; one result per request. Never throws. */
+  push(batch: readonly PushRequest[]): Promise<PushResult[]>;
+}
+
 export interface Pusher {
   readonly channel: SalesChannel;
+  /** The bulk path, when the channel has one and it is enabled. */
+  readonly bulk?: BulkPusher;
   /** Most requests one push() call may carry. */
   readonly maxBatch: number;
   /** push() calls that may run at once. */

@@ -42,6 +42,8 @@ test('Shopify and Amazon settings with their defaults', () => {
     lwa: { clientId: 'amzn1.application-oa2-client.x', clientSecret: 'lwa-client-secret-value', refreshToken: 'Atzr|refresh-token-value', tokenUrl: 'https://api.amazon.com/auth/o2/token' },
     ratePerSecond: 5,
     burst: 5,
+    // The JSON_LISTINGS_FEED path for backlogs, on by default (docs/pushers.md, "Amazon backlogs: feeds").
+    feeds: { threshold: 300, maxMessages: 25_000, windowMs: 5_000, pollMs: 10_000, timeoutMs: 3_600_000, urgentDecreaseUnits: 5, urgentDecreasePercent: 20, patchSettleMs: 300_000 },
   });
 });
 

@@ -1,7 +1,7 @@
 // Fault injection for the Amazon fake: decided per request, before authentication, so a
 // fault reaches the client exactly as a network or Amazon-side failure would.
 
-export type FaultOperation = 'lwaToken' | 'getListingsItem' | 'patchListingsItem';
+export type FaultOperation = 'lwaToken' | 'getListingsItem' | 'patchListingsItem' | 'searchListingsItems';
 
 export type FaultKind =
   /** Answer normally, but only after `latencyMs`. Combines with the other kinds. */

@@ -1,5 +1,6 @@
 // The fake Amazon SP-API (LWA + Listings Items 2021-08-01 + SQS notifications). See docs/sim-amazon.md.
 export { startAmazonFake } from './server.ts';
+export type { FeedControls, FeedFakeOptions, FeedLogEntry, FeedReport, FeedReportIssue, FeedStatus } from './feeds.ts';
 export type { AmazonFake, AmazonFakeOptions, AmazonOperation, ListingSnapshot, NotifyOptions, PatchLogEntry, RequestLogEntry, SaleOptions, SaleResult } from './server.ts';
 export type { FaultKind, FaultOperation, FaultRule } from './faults.ts';
 export type { FbaInventory, Fulfillment, ListingSeed, PatchOperationRequest, PatchRequest } from './listings.ts';

@@ -46,6 +46,8 @@ export interface ListingSeed {
   itemName?: string;
   /** FBA only; derived from the marketplace when left out. */
   fbaChannelCode?: string;
+  /** When the listing was created (ms); the fake's clock when left out. searchListingsItems filters and sorts on it. */
+  createdAtMs?: number;
 }
 
 /** FBA warehouse counts, as FBA_INVENTORY_AVAILABILITY_CHANGES reports them. */
@@ -146,8 +148,8 @@ export class ListingStore {
         asin: seed.asin ?? `B0${String(this.listings.size + 1).padStart(8, '0')}`,
         fnSku: undefined,
         itemName: seed.itemName ?? seed.sku,
-        createdAtMs: now,
-        updatedAtMs: now,
+        createdAtMs: seed.createdAtMs ?? now,
+        updatedAtMs: Math.max(now, seed.createdAtMs ?? now),
         complete: true,
         fulfillmentAvailability: new Map(),
         attributes: new Map(),
@@ -159,7 +161,7 @@ export class ListingStore {
     // can hold DEFAULT and AMAZON_xx records at once (spec notes §1.2).
     listing.complete = true;
     listing.productType = seed.productType;
-    listing.updatedAtMs = now;
+    listing.updatedAtMs = Math.max(now, listing.createdAtMs);
     if (seed.fulfillment === 'MFN') {
       listing.fulfillmentAvailability.set(MFN_CHANNEL, { fulfillment_channel_code: MFN_CHANNEL, quantity: seed.quantity });
     } else {

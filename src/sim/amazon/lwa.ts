@@ -19,6 +19,8 @@ interface IssuedToken {
   expiresAtMs: number;
   /** Seller tokens come from a refresh token; grantless ones (client_credentials) only reach grantless operations. */
   grant: 'refresh_token' | 'client_credentials';
+  /** The scopes a grantless token was issued for. */
+  scopes: readonly string[];
 }
 
 /** Scopes LWA grants for SP-API grantless operations (the @sp-api-sdk/auth AuthorizationScope values). */
@@ -97,7 +99,7 @@ export class LwaTokenService {
     if (scopes.length === 0 || !scopes.every((scope) => GRANTLESS_SCOPES.has(scope))) {
       return oauthError(400, 'invalid_scope', 'An unknown scope was requested');
     }
-    return { status: 200, body: { access_token: this.issue('client_credentials'), token_type: 'bearer', expires_in: this.lifetimeSeconds } };
+    return { status: 200, body: { access_token: this.issue('client_credentials', scopes), token_type: 'bearer', expires_in: this.lifetimeSeconds } };
   }
 
   /** Checks an `x-amz-access-token` value for a seller (refresh-token) operation. */
@@ -108,15 +110,23 @@ export class LwaTokenService {
     return this.now() < issued.expiresAtMs ? 'valid' : 'expired';
   }
 
+  /** Checks an `x-amz-access-token` value for a grantless operation that needs `scope`. */
+  checkGrantlessToken(token: string | undefined, scope: string): AccessTokenCheck {
+    if (!token) return 'missing';
+    const issued = this.tokens.get(token);
+    if (!issued || issued.grant !== 'client_credentials' || !issued.scopes.includes(scope)) return 'invalid';
+    return this.now() < issued.expiresAtMs ? 'valid' : 'expired';
+  }
+
   /** Makes every token issued so far expired, as if its hour had passed. */
   expireAll(): void {
     const now = this.now();
     for (const token of this.tokens.values()) token.expiresAtMs = Math.min(token.expiresAtMs, now);
   }
 
-  private issue(grant: IssuedToken['grant']): string {
+  private issue(grant: IssuedToken['grant'], scopes: readonly string[] = []): string {
     const accessToken = `Atza|${randomBytes(48).toString('base64url')}`;
-    this.tokens.set(accessToken, { expiresAtMs: this.now() + this.lifetimeSeconds * 1000, grant });
+    this.tokens.set(accessToken, { expiresAtMs: this.now() + this.lifetimeSeconds * 1000, grant, scopes });
     return accessToken;
   }
 }

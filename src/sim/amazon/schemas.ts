@@ -41,7 +41,7 @@ const LISTINGS_MODEL_FILE = 'listingsItems_2021-08-01.json';
 const LISTINGS_MODEL_ID = 'https://github.com/amzn/selling-partner-api-models/models/listings-items-api-model/listingsItems_2021-08-01.json';
 const SWAGGER_PARAMETER_SCHEMA_KEYS = ['type', 'items', 'enum', 'format', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems'];
 
-export type ListingsOperationId = 'getListingsItem' | 'patchListingsItem';
+export type ListingsOperationId = 'getListingsItem' | 'patchListingsItem' | 'searchListingsItems';
 type ParameterLocation = 'path' | 'query';
 
 export interface OperationParameter {
@@ -49,6 +49,8 @@ export interface OperationParameter {
   readonly location: ParameterLocation;
   readonly required: boolean;
   readonly isArray: boolean;
+  /** The Swagger type (`string`, `integer`, `array`…): query values arrive as text and are coerced by it. */
+  readonly type: string | undefined;
   readonly defaultValue: unknown;
 }
 
@@ -90,13 +92,19 @@ function compileListingsModel(): ReadonlyMap<ListingsOperationId, ListingsOperat
 
   const operations = new Map<ListingsOperationId, ListingsOperation>();
   const itemPath = '/listings/2021-08-01/items/{sellerId}/{sku}';
-  const pathItem = paths[itemPath];
-  if (!isJsonObject(pathItem)) throw new Error(`${LISTINGS_MODEL_FILE}: path ${itemPath} is missing`);
+  const searchPath = '/listings/2021-08-01/items/{sellerId}';
+  const served = [
+    [itemPath, 'GET', 'getListingsItem'],
+    [itemPath, 'PATCH', 'patchListingsItem'],
+    [searchPath, 'GET', 'searchListingsItems'],
+  ] as const;
 
-  for (const [method, operationId] of [['GET', 'getListingsItem'], ['PATCH', 'patchListingsItem']] as const) {
+  for (const [path, method, operationId] of served) {
+    const pathItem = paths[path];
+    if (!isJsonObject(pathItem)) throw new Error(`${LISTINGS_MODEL_FILE}: path ${path} is missing`);
     const operation = pathItem[method.toLowerCase()];
     if (!isJsonObject(operation) || operation['operationId'] !== operationId || !Array.isArray(operation['parameters'])) {
-      throw new Error(`${LISTINGS_MODEL_FILE}: ${method} ${itemPath} is not ${operationId}`);
+      throw new Error(`${LISTINGS_MODEL_FILE}: ${method} ${path} is not ${operationId}`);
     }
     const parameters: OperationParameter[] = [];
     const properties: JsonObject = {};
@@ -118,7 +126,8 @@ function compileListingsModel(): ReadonlyMap<ListingsOperationId, ListingsOperat
       properties[name] = schema;
       const isRequired = parameter['required'] === true;
       if (isRequired) required.push(name);
-      parameters.push({ name, location, required: isRequired, isArray: parameter['type'] === 'array', defaultValue: parameter['default'] });
+      const type = typeof parameter['type'] === 'string' ? parameter['type'] : undefined;
+      parameters.push({ name, location, required: isRequired, isArray: type === 'array', type, defaultValue: parameter['default'] });
     }
     const validateResponse = new Map<number, ValidateFunction>();
     const responses = operation['responses'];
@@ -132,7 +141,7 @@ function compileListingsModel(): ReadonlyMap<ListingsOperationId, ListingsOperat
     operations.set(operationId, {
       operationId,
       method,
-      pathTemplate: itemPath,
+      pathTemplate: path,
       parameters,
       validateParameters: ajv.compile({ type: 'object', properties, required }),
       validateBody,

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import type { Issue, ListingsItemSubmissionResponse } from '@sp-api-sdk/listings-items-api-2021-08-01';
 import { FaultInjector, type FaultOperation, type FaultRule } from './faults.ts';
+import { type FeedControls, type FeedFakeOptions, type FeedRouteOperation, feedRoute, FeedService } from './feeds.ts';
 import {
   type Fulfillment,
   type GetIncludedData,
@@ -36,6 +37,8 @@ import { lagSampler, type LagSpec } from '../lag.ts';
 import { NotificationPublisher, type PublishedNotification, type PublishOptions, type SqsBatchOptions, type SqsDestination } from './publisher.ts';
 import { TokenBucket, type UsagePlan } from './rateLimit.ts';
 import { describeAjvErrors, isJsonObject, listingsOperation, type ListingsOperation, type ListingsOperationId } from './schemas.ts';
+import { searchListings } from './search.ts';
+import { NOTIFICATIONS_PREFIX, NotificationsApiFake } from './notificationsApi.ts';
 
 export interface AmazonFakeOptions {
   clientId: string;
@@ -98,12 +101,14 @@ export interface AmazonFakeOptions {
   submissionLogLimit?: number;
   /** Keep about this many entries in `requests()`: the newest. Default: keep every one. */
   requestLogLimit?: number;
+  /** The Feeds API (JSON_LISTINGS_FEED): processing delay, usage plans, report compression (feeds.ts). */
+  feeds?: FeedFakeOptions;
 }
 
 export type AmazonOperation = FaultOperation;
 
 export interface RequestLogEntry {
-  operation: AmazonOperation | 'unknown';
+  operation: AmazonOperation | FeedRouteOperation | 'unknown';
   method: string;
   path: string;
   /** HTTP status, or how the request ended without one. */
@@ -210,11 +215,18 @@ export interface AmazonFake {
 
   /** Responses the fake produced that its own model check rejected (should stay empty). */
   modelViolations(): readonly string[];
+
+  /** The Feeds API's feeds and controls (feeds.ts). */
+  readonly feeds: FeedControls;
+
+  /** The Notifications API's destinations, subscriptions and request log (notificationsApi.ts). */
+  readonly notificationsApi: NotificationsApiFake;
 }
 
 const DEFAULT_USAGE_PLANS: Record<ListingsOperationId, UsagePlan> = {
   patchListingsItem: { rate: 5, burst: 5 },
   getListingsItem: { rate: 5, burst: 10 },
+  searchListingsItems: { rate: 5, burst: 5 },
 };
 const LISTINGS_ITEM_PREFIX = '/listings/2021-08-01/items/';
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -266,7 +278,7 @@ function route(method: string, path: string): Route | { notImplemented: string }
   if (path === '/auth/o2/token') return method === 'POST' ? { operation: 'lwaToken', segments: [] } : { operation: 'unknown', segments: [] };
   if (!path.startsWith(LISTINGS_ITEM_PREFIX)) return { operation: 'unknown', segments: [] };
   const segments = path.slice(LISTINGS_ITEM_PREFIX.length).split('/');
-  if (segments.length === 1 && segments[0]) return method === 'GET' ? { notImplemented: 'searchListingsItems' } : { operation: 'unknown', segments };
+  if (segments.length === 1 && segments[0]) return method === 'GET' ? { operation: 'searchListingsItems', segments } : { operation: 'unknown', segments };
   if (segments.length !== 2 || !segments[0] || !segments[1]) return { operation: 'unknown', segments };
   if (method === 'GET') return { operation: 'getListingsItem', segments };
   if (method === 'PATCH') return { operation: 'patchListingsItem', segments };
@@ -367,11 +379,12 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   const submissionLogLimit = checkLogLimit('submissionLogLimit', options.submissionLogLimit);
   const requestLogLimit = checkLogLimit('requestLogLimit', options.requestLogLimit);
   const store = new ListingStore(options.sellerId, now);
+  let baseUrl = '';
   const publisher = new NotificationPublisher(options.sqs, { batch: options.sqsBatch, logLimit: options.notificationLogLimit });
   const faults = new FaultInjector(options.random ?? Math.random);
   for (const rule of options.faults ?? []) faults.add(rule);
   const buckets = new Map<ListingsOperationId, TokenBucket>();
-  for (const operationId of ['patchListingsItem', 'getListingsItem'] as const) {
+  for (const operationId of ['patchListingsItem', 'getListingsItem', 'searchListingsItems'] as const) {
     buckets.set(operationId, new TokenBucket(options.usagePlans?.[operationId] ?? DEFAULT_USAGE_PLANS[operationId], now));
   }
   const sleeps = new Sleeps();
@@ -384,6 +397,11 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   const queuedPatches = new Map<PatchLogEntry, { timer: NodeJS.Timeout; apply: () => void }>();
   const requestLog: RequestLogEntry[] = [];
   const violations: string[] = [];
+  const feedService = new FeedService(
+    { store, now, baseUrl: () => baseUrl, checkToken: (token) => lwa.checkSellerToken(token), onChanges: (changes) => echoMfnChanges(changes), violations },
+    options.feeds,
+  );
+  const notificationsApi = new NotificationsApiFake({ lwa, now, violations });
   let closed = false;
   let orderSequence = 0;
 
@@ -477,6 +495,9 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     const requestId = randomUUID();
     const method = request.method ?? 'GET';
     const [rawPath = '/', rawQuery = ''] = (request.url ?? '/').split('?', 2);
+    if (rawPath.startsWith(NOTIFICATIONS_PREFIX)) return notificationsApi.handle(request, response, rawPath, rawQuery);
+    const feed = feedRoute(method, rawPath);
+    if (feed) return feedService.handle(request, response, feed, rawQuery, await readBody(request));
     const matched = route(method, rawPath);
     if ('notImplemented' in matched) {
       sendJson(response, 501, ERRORS.notImplemented(matched.notImplemented), { 'x-amzn-RequestId': requestId });
@@ -553,6 +574,16 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     const sku = String(parameters.values['sku']);
     const marketplaceIds = stringArray(parameters.values['marketplaceIds']);
     if (sellerId !== store.sellerId) return sendListings(response, operation, requestId, 403, ERRORS.unauthorized());
+
+    if (operation.operationId === 'searchListingsItems') {
+      const found = searchListings(store, parameters.values);
+      if (found.kind === 'notImplemented') {
+        sendJson(response, 501, ERRORS.notImplemented(found.what), { 'x-amzn-RequestId': requestId });
+        return 501;
+      }
+      if (found.kind === 'invalid') return sendListings(response, operation, requestId, 400, ERRORS.invalidInput(found.details));
+      return sendListings(response, operation, requestId, 200, found.body);
+    }
 
     if (operation.operationId === 'getListingsItem') {
       const listings = marketplaceIds.map((marketplaceId) => store.get(sellerId, marketplaceId, sku)).filter((listing): listing is Listing => listing !== undefined);
@@ -636,7 +667,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
 
   const server = createServer((request, response) => {
     const entry: RequestLogEntry = { operation: 'unknown', method: request.method ?? '', path: (request.url ?? '').split('?')[0] ?? '', outcome: 500, atMs: now() };
-    const matched = route(entry.method, entry.path);
+    const matched = feedRoute(entry.method, entry.path) ?? route(entry.method, entry.path);
     if (!('notImplemented' in matched)) entry.operation = matched.operation;
     requestLog.push(entry);
     trimLog(requestLog, requestLogLimit);
@@ -659,6 +690,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('the Amazon fake is not listening on a TCP port');
   const url = `http://127.0.0.1:${address.port}`;
+  baseUrl = url;
 
   // -------------------------------------------------------------------------------------
   // Control API
@@ -694,6 +726,7 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
       if (closed) return;
       closed = true;
       sleeps.cancelAll();
+      feedService.close();
       for (const queued of queuedPatches.values()) clearTimeout(queued.timer);
       queuedPatches.clear();
       lanes.clear();
@@ -868,6 +901,10 @@ export async function startAmazonFake(options: AmazonFakeOptions): Promise<Amazo
     modelViolations() {
       return violations;
     },
+
+    feeds: feedService,
+
+    notificationsApi,
   };
 }
 
@@ -908,10 +945,11 @@ function isGetIncludedData(value: string): value is GetIncludedData {
 /** Builds `{ name: value }` from the path segments and query string, as the model declares them (csv arrays, defaults). */
 function parseParameters(operation: ListingsOperation, segments: readonly string[], rawQuery: string): { values: Record<string, unknown> } | { error: string } {
   const values: Record<string, unknown> = {};
-  const [sellerSegment = '', skuSegment = ''] = segments;
+  const [sellerSegment = '', skuSegment] = segments;
   try {
     values['sellerId'] = decodeURIComponent(sellerSegment);
-    values['sku'] = decodeURIComponent(skuSegment);
+    // searchListingsItems has no {sku} segment.
+    if (skuSegment !== undefined) values['sku'] = decodeURIComponent(skuSegment);
   } catch {
     return { error: 'path: malformed percent-encoding' };
   }
@@ -923,6 +961,9 @@ function parseParameters(operation: ListingsOperation, segments: readonly string
       if (parameter.isArray) {
         const items = given.flatMap((value) => value.split(',')).filter((item) => item !== '');
         if (items.length > 0) values[parameter.name] = items;
+      } else if (parameter.type === 'integer' && given.length === 1 && /^-?\d+$/.test(given[0] ?? '')) {
+        // Query values are text; an integer parameter (pageSize) is checked as a number.
+        values[parameter.name] = Number(given[0]);
       } else {
         // A repeated scalar parameter fails the schema's type check, as it should.
         values[parameter.name] = given.length === 1 ? given[0] : given;
