@@ -3,6 +3,10 @@
 // 5 busy (another reconciliation run holds the lock).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { discoverCatalog } from './catalog/discover/discover.ts';
+import { runDoctor } from './doctor/doctor.ts';
+import { setupAmazon } from './setup/amazon.ts';
+import { setupShopify } from './setup/shopify.ts';
 import { importCatalog } from './catalog/import.ts';
 import { loadConfig, redactConfig } from './config.ts';
 import { sellable } from './domain/sellable.ts';
@@ -24,6 +28,11 @@ Usage:
   stockguard serve                           run the daemon (HTTP receiver, consumers, SQS poller, hold reaper)
   stockguard config                          print the effective configuration (secrets redacted)
   stockguard catalog import [FILE]           import a catalogue (JSON or CSV; default STOCKGUARD_CATALOG_FILE)
+  stockguard catalog discover [--out FILE] [--shopify] [--amazon] [--location GID] [--force]
+                                             read the stores' variants and listings, propose a catalogue file (default catalog.proposed.json) and a review file
+  stockguard setup shopify                   create or verify the webhook subscriptions at STOCKGUARD_PUBLIC_URL; check the mapped locations
+  stockguard setup amazon                    create or verify the SQS destination and the notification subscriptions
+  stockguard doctor                          check Redis, the channels, the WMS and the catalogue; print each problem and its fix
   stockguard sku SKU [--journal N]           ledger, open reservations, journal tail, sellable per channel
   stockguard adjust SKU DELTA [--receipt] [--event-id ID]
                                              move on_hand (a receipt adds stock; an adjustment either way)
@@ -62,6 +71,9 @@ export async function run(argv: readonly string[], out: (line: string) => void =
         'dry-run': { type: 'boolean' },
         out: { type: 'string' },
         force: { type: 'boolean' },
+        shopify: { type: 'boolean' },
+        amazon: { type: 'boolean' },
+        location: { type: 'string' },
       },
     });
   } catch (error) {
@@ -87,8 +99,36 @@ export async function run(argv: readonly string[], out: (line: string) => void =
       return EXIT.ok;
     }
     if (command === 'serve') return await serve(config);
+    // Discover reads the channels only: no Redis needed.
+    if (command === 'catalog' && rest[0] === 'discover') {
+      if (rest.length > 1) throw new UsageError(`catalog discover takes no arguments (use --out FILE), got ${JSON.stringify(rest.slice(1).join(' '))}`);
+      await discoverCatalog({ config, out: values.out, force: values.force, shopify: values.shopify, amazon: values.amazon, locationId: values.location, print: out, requestTimeoutMs: config.pushers.requestTimeoutMs });
+      return EXIT.ok;
+    }
+    // Amazon setup talks to the Notifications API only: no Redis needed.
+    if (command === 'setup' && rest[0] === 'amazon' && rest.length === 1) {
+      out('setup amazon:');
+      await setupAmazon({ config, print: out });
+      return EXIT.ok;
+    }
+    if (command === 'setup' && (rest.length !== 1 || rest[0] !== 'shopify')) throw new UsageError(`setup takes one channel, "shopify" or "amazon", got ${JSON.stringify(rest.join(' '))}`);
+    if (command === 'doctor' && rest.length > 0) throw new UsageError(`doctor takes no arguments, got ${JSON.stringify(rest.join(' '))}`);
     const runtime = await openRuntime(config, { connectionName: 'stockguard-cli' });
     try {
+      if (command === 'setup') {
+        out('setup shopify:');
+        const skus = await runtime.catalog.list();
+        const locationIds = new Set<string>();
+        for (let start = 0; start < skus.length; start += 200) {
+          for (const entry of await Promise.all(skus.slice(start, start + 200).map((sku) => runtime.catalog.get(sku)))) if (entry?.shopify) locationIds.add(entry.shopify.locationId);
+        }
+        const result = await setupShopify({ config, locationIds: [...locationIds], print: out });
+        return result.ok ? EXIT.ok : EXIT.refused;
+      }
+      if (command === 'doctor') {
+        const result = await runDoctor({ config, redis: runtime.redis, catalog: runtime.catalog, print: out });
+        return result.ok ? EXIT.ok : EXIT.refused;
+      }
       return await dispatch(runtime, command, rest, values, out);
     } finally {
       await runtime.close();
@@ -130,7 +170,7 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
   const { ledger, catalog, config } = runtime;
   switch (command) {
     case 'catalog': {
-      if (args[0] !== 'import') throw new UsageError(`unknown catalog command ${JSON.stringify(args[0] ?? '')}: use "catalog import FILE"`);
+      if (args[0] !== 'import') throw new UsageError(`unknown catalog command ${JSON.stringify(args[0] ?? '')}: use "catalog import FILE" or "catalog discover"`);
       const file = args[1] ?? config.catalogFile;
       if (!file) throw new UsageError('catalog import needs a FILE (or STOCKGUARD_CATALOG_FILE)');
       const report = await importCatalog({ file, catalog, ledger });

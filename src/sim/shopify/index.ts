@@ -17,3 +17,4 @@ export {
 } from './webhooks.ts';
 export { gid, inventoryLevelGid, parseGid } from './ids.ts';
 export { SCHEMA_API_VERSION } from './schema.ts';
+export type { WebhookSubscriptionRecord } from './webhookSubscriptions.ts';

@@ -53,6 +53,8 @@ export interface ItemRecord {
   readonly title: string;
   readonly variantId: bigint;
   readonly productId: bigint;
+  /** InventoryItem.tracked: false when Shopify does not count this variant's stock. */
+  readonly tracked: boolean;
   readonly createdAt: string;
   updatedAt: string;
 }
@@ -116,6 +118,8 @@ export interface ItemInput {
   title?: string;
   /** The item's variant (order lines name it): a gid or its number; assigned by the fake when left out. */
   variantId?: string | bigint;
+  /** Whether Shopify tracks the item's quantity (InventoryItem.tracked); default true. */
+  tracked?: boolean;
 }
 
 export type StockInput = { available: number } & Partial<Record<Exclude<StateName, 'available'>, number>>;
@@ -205,6 +209,7 @@ export class InventoryStore {
       title: input.title ?? input.sku ?? `Item ${numericId}`,
       variantId,
       productId: variantId + 1n,
+      tracked: input.tracked ?? true,
       createdAt: now,
       updatedAt: now,
     };
@@ -246,6 +251,10 @@ export class InventoryStore {
 
   item(id: string): ItemRecord | undefined {
     return this.itemsById.get(id);
+  }
+
+  items(): ItemRecord[] {
+    return [...this.itemsById.values()];
   }
 
   level(itemId: string, locationId: string): LevelRecord | undefined {

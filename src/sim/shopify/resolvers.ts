@@ -351,8 +351,9 @@ export class Models {
       id: item.id,
       legacyResourceId: item.numericId.toString(),
       sku: item.sku,
-      tracked: true,
+      tracked: item.tracked,
       requiresShipping: true,
+      variant: lazy(() => this.variant(item)),
       createdAt: item.createdAt,
       updatedAt: lazy(() => item.updatedAt),
       inventoryLevel: lazy((args) => {
@@ -364,6 +365,27 @@ export class Models {
         const levels = store.levels().filter((level) => level.itemId === item.id);
         return connection(levels.map((level) => ({ id: level.locationId, model: this.level(level) })), pageArgs(args));
       }),
+    };
+  }
+
+  /** The item's variant. The fake keeps one variant per product, so the product is the variant's own. */
+  variant(item: ItemRecord): Model {
+    const product: Model = {
+      id: gid('Product', item.productId),
+      legacyResourceId: item.productId.toString(),
+      title: item.title,
+      hasOnlyDefaultVariant: true,
+    };
+    return {
+      id: gid('ProductVariant', item.variantId),
+      legacyResourceId: item.variantId.toString(),
+      sku: item.sku,
+      title: 'Default Title',
+      displayName: `${item.title} - Default Title`,
+      createdAt: item.createdAt,
+      updatedAt: lazy(() => item.updatedAt),
+      inventoryItem: lazy(() => this.item(item)),
+      product,
     };
   }
 
@@ -493,6 +515,21 @@ export function createRootValue(context: ResolverContext): Model {
     inventoryItem: lazy((args) => {
       const item = store.item(asString(args.id, 'id'));
       return item ? models.item(item) : null;
+    }),
+    productVariants: lazy((args, info) => {
+      if (typeof args.query === 'string') throw notImplemented(info, 'The query argument of QueryRoot.productVariants');
+      if (typeof args.savedSearchId === 'string') throw notImplemented(info, 'The savedSearchId argument of QueryRoot.productVariants');
+      const sortKey = typeof args.sortKey === 'string' ? args.sortKey : 'ID';
+      if (sortKey !== 'ID') throw notImplemented(info, `Sort key ${sortKey} of QueryRoot.productVariants`);
+      const items = store.items().sort((a, b) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0));
+      return connection(items.map((item) => ({ id: gid('ProductVariant', item.variantId), model: models.variant(item) })), pageArgs(args));
+    }),
+    productVariantsCount: lazy((args, info) => {
+      if (typeof args.query === 'string') throw notImplemented(info, 'The query argument of QueryRoot.productVariantsCount');
+      // Shopify counts up to `limit` (default 10000; null: no limit) and says AT_LEAST above it.
+      const limit = typeof args.limit === 'number' ? args.limit : undefined;
+      const count = store.items().length;
+      return limit !== undefined && count > limit ? { count: limit, precision: 'AT_LEAST' } : { count, precision: 'EXACT' };
     }),
     inventoryLevel: lazy((args) => {
       const parsed = parseInventoryLevelGid(asString(args.id, 'id'));

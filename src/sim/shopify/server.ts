@@ -25,6 +25,7 @@ import { gid, requireGid } from './ids.ts';
 import { type ItemInput, InventoryStore, type LevelRecord, type LevelSnapshot, type LocationInput, type StockInput } from './inventory.ts';
 import { type AcceptedWrite, IdempotencyStore, type ResolverContext, createRootValue, fieldResolver } from './resolvers.ts';
 import { SCHEMA_API_VERSION, adminSchema } from './schema.ts';
+import { WebhookSubscriptionStore, type WebhookSubscriptionRecord, webhookSubscriptionRootFields } from './webhookSubscriptions.ts';
 import { lagSampler, type LagSpec } from '../lag.ts';
 import {
   type EmitOptions,
@@ -166,6 +167,7 @@ export class ShopifyFake {
   readonly shopDomain: string;
   private readonly clock: () => number;
   private readonly store: InventoryStore;
+  private readonly subscriptions: WebhookSubscriptionStore;
   private readonly bucket: LeakyBucket;
   private readonly idempotency: IdempotencyStore;
   private readonly faultPlan: FaultPlan;
@@ -190,6 +192,7 @@ export class ShopifyFake {
     this.shopDomain = options.shopDomain;
     this.clock = options.clock ?? Date.now;
     this.store = new InventoryStore(this.clock);
+    this.subscriptions = new WebhookSubscriptionStore(this.clock);
     this.bucket = new LeakyBucket(options.bucket?.maximumAvailable ?? 2000, options.bucket?.restoreRate ?? 100, this.clock);
     this.idempotency = new IdempotencyStore(this.clock, options.idempotencyRetentionMs ?? 24 * 60 * 60 * 1000);
     this.faultPlan = new FaultPlan(options.faults);
@@ -407,6 +410,23 @@ export class ShopifyFake {
       }
     }
     return { order, levels: snapshots, deliveries };
+  }
+
+  // ---- webhook subscriptions (what webhookSubscriptionCreate made; deliveries still go to webhookUrl)
+
+  /** The app's webhook subscriptions, in creation order (copies). */
+  webhookSubscriptions(): WebhookSubscriptionRecord[] {
+    return this.subscriptions.list().map((record) => ({ ...record, includeFields: [...record.includeFields], metafieldNamespaces: [...record.metafieldNamespaces] }));
+  }
+
+  /** Adds a subscription without the API, e.g. one an earlier install left at an old address. */
+  addWebhookSubscription(topic: string, uri: string): WebhookSubscriptionRecord {
+    return { ...this.subscriptions.add(topic, uri) };
+  }
+
+  /** Removes a subscription without the API (Shopify drops one after repeated delivery failures). */
+  removeWebhookSubscription(id: string): boolean {
+    return this.subscriptions.remove(id);
   }
 
   // ---- webhooks
@@ -632,7 +652,7 @@ export class ShopifyFake {
     const result = await execute({
       schema,
       document,
-      rootValue: createRootValue(context),
+      rootValue: { ...createRootValue(context), ...webhookSubscriptionRootFields(this.subscriptions) },
       contextValue: context,
       variableValues: input.variables,
       operationName: input.operationName,
