@@ -9,6 +9,7 @@
 //   --rounds N           interleaved measurements per variant (default 3)
 //   --auto-pipelining    enableAutoPipelining on the stockguard variant's clients
 //   --no-write           print only; leave the JSON and the docs alone
+//   --days N             soak: simulated days (default 30)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,8 @@ import { propagationMarkdown, propagationTextReport, runPropagationScenario } fr
 import { persistenceMarkdown, persistenceTextReport, runPersistenceScenario } from './persistence.ts';
 import { openBenchRedis } from './lib/redis.ts';
 import { allocationMarkdown, allocationTextReport, runAllocationBench } from './allocation.ts';
+import { amazonBulkMarkdown, amazonBulkTextReport, runAmazonBulkScenario } from './amazonBulk.ts';
+import { runSoakScenario, soakMarkdown, soakTextReport } from './soak.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,6 +42,7 @@ interface CommonOptions {
   workloads?: string;
   opsScale?: number;
   rounds?: number;
+  days?: number;
   autoPipelining: boolean;
   write: boolean;
 }
@@ -137,6 +141,36 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
       await redis.close();
     }
   },
+  // The opening push of 10,000 Amazon SKUs, PATCH only (partly extrapolated) vs feeds + PATCH.
+  // --ops-scale scales the catalogue (at least 1,000 SKUs) for a quick look.
+  async 'amazon-bulk'(options) {
+    const redis = await openBenchRedis();
+    console.log(`amazon-bulk: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const skus = Math.max(1_000, Math.round(10_000 * scale));
+      const variants = pickList(options.variants, ['patch-only', 'feeds+patch'] as const, '--variants');
+      const result = await runAmazonBulkScenario({ redisUrl: redis.url, skus, patchOnlyMeasureSkus: Math.min(1_000, Math.round(skus / 10)), variants, log: (line) => console.log(line) });
+      console.log(`\n${amazonBulkTextReport(result)}`);
+      if (options.write) writeResults('amazon-bulk', result, amazonBulkMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
+  // 30 simulated days on 10,000 SKUs with an injected clock (issue 13 §2): memory per SKU and
+  // the process heap at the end of each day. --ops-scale scales the SKUs (at least 100).
+  async soak(options) {
+    const redis = await openBenchRedis();
+    console.log(`soak: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL: bytes per SKU include whatever else the server does)'}`);
+    try {
+      const skus = Math.max(100, Math.round(10_000 * (options.opsScale ?? 1)));
+      const result = await runSoakScenario({ redisUrl: redis.url, skus, days: options.days, redisPrivate: redis.private, log: (line) => console.log(line) });
+      console.log(`\n${soakTextReport(result)}`);
+      if (options.write) writeResults('soak', result, soakMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
 };
 
 /** Writes bench/results/<scenario>.json and replaces the scenario's section of docs/benchmarks.md. */
@@ -183,6 +217,7 @@ async function main(): Promise<void> {
       workloads: { type: 'string' },
       'ops-scale': { type: 'string' },
       rounds: { type: 'string' },
+      days: { type: 'string' },
       'auto-pipelining': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
     },
@@ -199,6 +234,7 @@ async function main(): Promise<void> {
     workloads: values.workloads,
     opsScale: positiveNumber(values['ops-scale'], '--ops-scale'),
     rounds: positiveNumber(values.rounds, '--rounds'),
+    days: positiveNumber(values.days, '--days'),
     autoPipelining: values['auto-pipelining'] ?? false,
     write: !(values['no-write'] ?? false),
   };
