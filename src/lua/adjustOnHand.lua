@@ -48,6 +48,7 @@ local horizonMs = tonumber(ARGV[8])
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "classifyWmsSeq"
+--- @include "checkWmsSeq"
 --- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
@@ -72,17 +73,11 @@ local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horiz
 if mark ~= 'NEW' then
   return reply(mark)
 end
-local sequence = nil
-local moved = delta
-if seq then
-  sequence = loadWmsSequence(inventoryKey)
-  local seqState = classifyWmsSeq(sequence, seq)
-  if seqState == 'TAKEN' then
-    return reply('CONFLICT')
-  elseif seqState == 'COVERED' then
-    moved = 0
-  end
+local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+if seqState == 'TAKEN' then
+  return reply('CONFLICT')
 end
+local moved = seqState == 'COVERED' and 0 or delta
 inventory.on_hand = inventory.on_hand + moved
 keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then

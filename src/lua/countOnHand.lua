@@ -45,6 +45,7 @@ local horizonMs = tonumber(ARGV[7])
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "classifyWmsSeq"
+--- @include "checkWmsSeq"
 --- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
@@ -68,17 +69,11 @@ local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horiz
 if mark ~= 'NEW' then
   return reply(mark, 0)
 end
-local sequence = nil
-local delta = counted - inventory.on_hand
-if seq then
-  sequence = loadWmsSequence(inventoryKey)
-  local seqState = classifyWmsSeq(sequence, seq)
-  if seqState == 'TAKEN' then
-    return reply('CONFLICT', 0)
-  elseif seqState == 'COVERED' then
-    delta = 0
-  end
+local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+if seqState == 'TAKEN' then
+  return reply('CONFLICT', 0)
 end
+local delta = seqState == 'COVERED' and 0 or counted - inventory.on_hand
 inventory.on_hand = inventory.on_hand + delta
 keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then

@@ -57,6 +57,7 @@ local horizonMs = tonumber(ARGV[8])
 --- @include "channelSold"
 --- @include "loadWmsSequence"
 --- @include "classifyWmsSeq"
+--- @include "checkWmsSeq"
 --- @include "storeWmsSequence"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
@@ -83,17 +84,11 @@ local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horiz
 if mark ~= 'NEW' then
   return reply(mark)
 end
-local sequence = nil
-local leaving = quantity
-if seq then
-  sequence = loadWmsSequence(inventoryKey)
-  local seqState = classifyWmsSeq(sequence, seq)
-  if seqState == 'TAKEN' then
-    return reply('CONFLICT')
-  elseif seqState == 'COVERED' then
-    leaving = 0
-  end
+local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+if seqState == 'TAKEN' then
+  return reply('CONFLICT')
 end
+local leaving = seqState == 'COVERED' and 0 or quantity
 
 local heldBefore = openUnits(record)
 local soldBefore = channelSoldShare(record)
