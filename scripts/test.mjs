@@ -18,13 +18,25 @@ function findTests(directory) {
   });
 }
 
-function run(command, args) {
+// A file that hangs (a server that never exits, a client waiting on a dead node) is killed
+// after this long and counted as failed, so the suite always ends (STOCKGUARD_TEST_FILE_TIMEOUT_MS).
+const fileTimeoutMs = Number(process.env.STOCKGUARD_TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
+
+function run(command, args, timeoutMs = 0) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
     let output = '';
+    let timedOut = false;
+    const timer = timeoutMs > 0 ? setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs) : undefined;
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: timedOut ? `${output}\nkilled: still running after ${timeoutMs / 1000} s (STOCKGUARD_TEST_FILE_TIMEOUT_MS)` : output, timedOut });
+    });
   });
 }
 
@@ -53,8 +65,8 @@ const queue = [...files];
 async function worker() {
   for (let file = queue.shift(); file; file = queue.shift()) {
     const fileStarted = Date.now();
-    const { code, output } = await run(process.execPath, ['--import', 'tsx', file]);
-    const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN);
+    const { code, output, timedOut } = await run(process.execPath, ['--import', 'tsx', file], fileTimeoutMs);
+    const total = timedOut ? NaN : Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN);
     const ok = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN);
     const skip = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
     const seconds = ((Date.now() - fileStarted) / 1000).toFixed(1);

@@ -29,6 +29,9 @@ async function ask(port: number, ...args: string[]): Promise<string> {
   }
 }
 
+/** How long a SIGTERM may take before the server is killed (terminate). */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
   args?: readonly string[];
@@ -89,7 +92,20 @@ export class RedisServer {
     if (!child || !this.running) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
-    await exited;
+    if (signal === 'SIGKILL') return exited;
+    // Redis can refuse a SIGTERM ("Errors trying to shut down the server"), e.g. while the
+    // AOF rewrite that CONFIG SET appendonly yes starts is still running: it then keeps
+    // serving, and a caller waiting for the exit would wait for ever. Kill it after a while.
+    let timer: NodeJS.Timeout | undefined;
+    const refused = new Promise<'refused'>((resolve) => {
+      timer = setTimeout(() => resolve('refused'), SHUTDOWN_GRACE_MS);
+    });
+    const outcome = await Promise.race([exited, refused]);
+    clearTimeout(timer);
+    if (outcome === 'refused') {
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 
   private async launch(): Promise<void> {
