@@ -71,6 +71,8 @@ export interface AllocationE2eCell extends AllocationCell {
   e2e: true;
   skus: number;
   stock_per_sku: number;
+  /** STOCKGUARD_ALLOCATION_CHANNEL_MIX the daemon ran with (null: none, equal shares at first). */
+  channel_mix: string | null;
   demand_seconds: number;
   ledger_oversold: number;
   refused: { shopify: number; amazon: number };
@@ -113,7 +115,10 @@ export const E2E = {
   runs: [
     { stockPerSku: 100, modes: ['shared', 'strict', 'auto'] },
     { stockPerSku: 167, modes: ['strict'] },
-  ] as const,
+    // The same with the buyers' channel mix configured as the daemon's prior
+    // (STOCKGUARD_ALLOCATION_CHANNEL_MIX), as the simulator knows it from the start.
+    { stockPerSku: 167, modes: ['strict'], channelMix: 'shopify=60,amazon=40' },
+  ] as ReadonlyArray<{ stockPerSku: number; modes: readonly string[]; channelMix?: string }>,
   bounds: { shopifyDeliverySeconds: 3, amazonDeliverySeconds: 3, amazonApplySeconds: 6 },
   pushPollMs: 10,
   seed: SEED,
@@ -161,8 +166,8 @@ export async function runAllocationE2e(options: { log?: (line: string) => void; 
   try {
     const env = await benchEnv(client);
     log(`allocation e2e: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}, ${describeEnv(env)}`);
-    const runs = E2E.runs.flatMap((run) => run.modes.filter((mode) => !options.modes || options.modes.includes(mode)).map((mode) => ({ mode, stockPerSku: run.stockPerSku })));
-    for (const { mode, stockPerSku } of runs) {
+    const runs = E2E.runs.flatMap((run) => run.modes.filter((mode) => !options.modes || options.modes.includes(mode)).map((mode) => ({ mode, stockPerSku: run.stockPerSku, channelMix: run.channelMix })));
+    for (const { mode, stockPerSku, channelMix } of runs) {
       const keyPrefix = `bench-alloc-e2e-${mode}-${Date.now().toString(36)}`;
       const started = performance.now();
       let figures: FlashCellFigures;
@@ -178,6 +183,7 @@ export async function runAllocationE2e(options: { log?: (line: string) => void; 
           amazonDeliveryLag: { ORDER_CHANGE: { minMs: E2E.deliveryLagMs * 0.1, maxMs: E2E.deliveryLagMs, seed: E2E.seed + 3 } },
           bounds: E2E.bounds,
           pushPollMs: E2E.pushPollMs,
+          ...(channelMix ? { channelMix } : {}),
           buyers: { velocityPerSku: E2E.velocityPerSku, durationMs: E2E.demandSeconds * 1000, shopifyShare: SHOPIFY_SHARE, seed: E2E.seed },
         });
       } finally {
@@ -199,6 +205,7 @@ export async function runAllocationE2e(options: { log?: (line: string) => void; 
         e2e: true,
         skus: E2E.skus,
         stock_per_sku: stockPerSku,
+        channel_mix: channelMix ?? null,
         demand_seconds: E2E.demandSeconds,
         ledger_oversold: figures.ledgerOversold,
         refused: figures.refused,
@@ -210,7 +217,7 @@ export async function runAllocationE2e(options: { log?: (line: string) => void; 
       };
       cells.push(cell);
       log(
-        `e2e ${mode}, stock ${stockPerSku}/SKU: oversold ${cell.oversold} (ledger ${cell.ledger_oversold}), sell-through ${cell.sell_through}, stranded ${cell.stranded}, writes ${cell.writes} (Amazon 429s ${cell.amazon_throttled}), time to quiet ${cell.time_to_quiet_ms} ms, quiet ${cell.quiet_after_buyers_ms} ms after the buyers; ` +
+        `e2e ${mode}${channelMix ? ` (prior ${channelMix})` : ''}, stock ${stockPerSku}/SKU: oversold ${cell.oversold} (ledger ${cell.ledger_oversold}), sell-through ${cell.sell_through}, stranded ${cell.stranded}, writes ${cell.writes} (Amazon 429s ${cell.amazon_throttled}), time to quiet ${cell.time_to_quiet_ms} ms, quiet ${cell.quiet_after_buyers_ms} ms after the buyers; ` +
           `simulator on the same shape: oversold ${sim.oversold}, sell-through ${sim.sell_through}, stranded ${sim.stranded} (${round((performance.now() - started) / 1000, 1)} s)`,
       );
     }
@@ -399,13 +406,14 @@ const rows = (result: AllocationBenchResult) =>
     `${round(cell.time_to_quiet_ms / 1000, 1)} s`,
   ]);
 
+const modeLabel = (cell: AllocationE2eCell) => (cell.channel_mix ? `${cell.mode} (prior ${cell.channel_mix})` : cell.mode);
 const e2eCells = (result: AllocationBenchResult) => result.cells.filter((cell): cell is AllocationE2eCell => cell.e2e);
 const E2E_HEADER = ['stock per SKU', 'mode', 'run', 'oversold', 'ledger oversold', 'sell-through', 'stranded', 'writes (Shopify + Amazon)', 'Amazon 429s', 'time to quiet', 'quiet after buyers', 'channels ≤ ledger'];
 const e2eRows = (result: AllocationBenchResult) =>
   e2eCells(result).flatMap((cell) => [
     [
       String(cell.stock_per_sku),
-      cell.mode,
+      modeLabel(cell),
       'e2e',
       String(cell.oversold),
       String(cell.ledger_oversold),
@@ -417,7 +425,7 @@ const e2eRows = (result: AllocationBenchResult) =>
       `${round(cell.quiet_after_buyers_ms / 1000, 1)} s`,
       cell.channels_within_ledger ? 'yes' : 'NO',
     ],
-    [String(cell.stock_per_sku), cell.mode, 'simulator', String(cell.sim.oversold), '', `${round(cell.sim.sell_through * 100, 2)} %`, String(cell.sim.stranded), String(cell.sim.writes), '', `${round(cell.sim.time_to_quiet_ms / 1000, 1)} s`, '', ''],
+    [String(cell.stock_per_sku), modeLabel(cell), 'simulator', String(cell.sim.oversold), '', `${round(cell.sim.sell_through * 100, 2)} %`, String(cell.sim.stranded), String(cell.sim.writes), '', `${round(cell.sim.time_to_quiet_ms / 1000, 1)} s`, '', ''],
   ]);
 
 /** The e2e targets: strict oversold 0 and sell-through ≥ 98 % (apply lag 5 s); auto against shared. */
@@ -426,13 +434,13 @@ export function allocationE2eVerdicts(result: AllocationBenchResult): string[] {
   const percent = (value: number) => `${round(value * 100, 1)} %`;
   const lines: string[] = [];
   for (const stockPerSku of [...new Set(cells.map((cell) => cell.stock_per_sku))]) {
-    const find = (mode: string) => cells.find((cell) => cell.mode === mode && cell.stock_per_sku === stockPerSku);
-    const at = `stock ${stockPerSku}/SKU`;
-    const strict = find('strict');
-    if (strict) {
+    const find = (mode: string) => cells.find((cell) => cell.mode === mode && cell.stock_per_sku === stockPerSku && !cell.channel_mix);
+    for (const strict of cells.filter((cell) => cell.mode === 'strict' && cell.stock_per_sku === stockPerSku)) {
+      const at = `stock ${stockPerSku}/SKU${strict.channel_mix ? `, prior ${strict.channel_mix}` : ''}`;
       lines.push(`e2e strict oversold 0 (${at}): ${strict.oversold === 0 && strict.ledger_oversold === 0 ? 'met' : `MISSED (${strict.oversold} units, ledger ${strict.ledger_oversold})`}`);
       lines.push(`e2e strict sell-through ≥ 98 % (apply lag ≤ 5 s; ${at}): ${strict.sell_through >= 0.98 ? `met (${percent(strict.sell_through)})` : `MISSED (${percent(strict.sell_through)}, ${strict.stranded} units stranded; simulator ${percent(strict.sim.sell_through)})`}`);
     }
+    const at = `stock ${stockPerSku}/SKU`;
     const shared = find('shared');
     const auto = find('auto');
     if (shared && auto) {
@@ -445,7 +453,7 @@ export function allocationE2eVerdicts(result: AllocationBenchResult): string[] {
 
 function e2eText(result: AllocationBenchResult): string[] {
   if (e2eCells(result).length === 0) return [];
-  return ['', `end to end (${describeEnv(result.e2e_env!)}): ${E2E.skus} hot SKUs × ${E2E.velocityPerSku} orders/s for ${E2E.demandSeconds} s, stock ${E2E.runs.map((run) => run.stockPerSku).join(' / ')} each, Amazon apply lag ${E2E.applyLagMs / 1000} s, delivery lag ${E2E.deliveryLagMs / 1000} s`, textTable(E2E_HEADER, e2eRows(result)), '', ...allocationE2eVerdicts(result)];
+  return ['', `end to end (${describeEnv(result.e2e_env!)}): ${E2E.skus} hot SKUs × ${E2E.velocityPerSku} orders/s for ${E2E.demandSeconds} s, stock ${[...new Set(E2E.runs.map((run) => run.stockPerSku))].join(' / ')} each, Amazon apply lag ${E2E.applyLagMs / 1000} s, delivery lag ${E2E.deliveryLagMs / 1000} s`, textTable(E2E_HEADER, e2eRows(result)), '', ...allocationE2eVerdicts(result)];
 }
 
 export function allocationTextReport(result: AllocationBenchResult): string {
@@ -475,7 +483,7 @@ function e2eMarkdown(result: AllocationBenchResult): string[] {
     '',
     '### allocation: one cell end to end (e2e: true)',
     '',
-    `Measured ${result.date.slice(0, 10)} on ${describeEnv(result.e2e_env!)} (${String(settings.redis)}). The real daemon (http, consumers, sqs, pushers; push poll ${E2E.pushPollMs} ms) on a real redis-server, Shopify webhooks over HTTP, Amazon notifications over a local SQS (fauxqs), the Shopify and Amazon fakes (src/sim/flashCell.ts, the setup of test/e2e/strict.test.ts). ${E2E.skus} hot SKUs, stock 100 each (10 s of demand: sold out around the middle; shared, strict, auto) or 167 each (demand 1.2 × stock, the grid's ratio; strict), buyers for ${E2E.demandSeconds} s at ${E2E.velocityPerSku} orders/s per SKU (Poisson, 1 unit, 60 % Shopify, 40 % Amazon; a channel refuses what it does not show), Amazon applying each PATCH after ${E2E.applyLagMs * 0.0002}–${E2E.applyLagMs / 1000} s, Shopify webhooks and Amazon ORDER_CHANGE delivered after ${E2E.deliveryLagMs / 10_000}–${E2E.deliveryLagMs / 1000} s; daemon bounds: delivery ${E2E.bounds.amazonDeliverySeconds} s, Amazon apply ${E2E.bounds.amazonApplySeconds} s. One run per mode, seed ${E2E.seed}, each on a fresh Redis prefix, SQS and fakes. "simulator" is src/sim/allocationSim.ts on the same shape (each SKU alone, seeds ${E2E.seed}–${E2E.seed + E2E.skus - 1}, summed; it knows the 60/40 split from the start, the daemon measures it). Oversold: units the channels accepted beyond stock (ground truth); ledger oversold: what the ledger recorded. Time to quiet: last channel write less last sale, as in the simulator; quiet after buyers: wall time from the end of the buyers until the fakes and the daemon were quiet.`,
+    `Measured ${result.date.slice(0, 10)} on ${describeEnv(result.e2e_env!)} (${String(settings.redis)}). The real daemon (http, consumers, sqs, pushers; push poll ${E2E.pushPollMs} ms) on a real redis-server, Shopify webhooks over HTTP, Amazon notifications over a local SQS (fauxqs), the Shopify and Amazon fakes (src/sim/flashCell.ts, the setup of test/e2e/strict.test.ts). ${E2E.skus} hot SKUs, stock 100 each (10 s of demand: sold out around the middle; shared, strict, auto) or 167 each (demand 1.2 × stock, the grid's ratio; strict, once without and once with the buyers' 60/40 channel mix configured as the daemon's prior, \`STOCKGUARD_ALLOCATION_CHANNEL_MIX\`), buyers for ${E2E.demandSeconds} s at ${E2E.velocityPerSku} orders/s per SKU (Poisson, 1 unit, 60 % Shopify, 40 % Amazon; a channel refuses what it does not show), Amazon applying each PATCH after ${E2E.applyLagMs * 0.0002}–${E2E.applyLagMs / 1000} s, Shopify webhooks and Amazon ORDER_CHANGE delivered after ${E2E.deliveryLagMs / 10_000}–${E2E.deliveryLagMs / 1000} s; daemon bounds: delivery ${E2E.bounds.amazonDeliverySeconds} s, Amazon apply ${E2E.bounds.amazonApplySeconds} s. One run per mode, seed ${E2E.seed}, each on a fresh Redis prefix, SQS and fakes. "simulator" is src/sim/allocationSim.ts on the same shape (each SKU alone, seeds ${E2E.seed}–${E2E.seed + E2E.skus - 1}, summed; it knows the 60/40 split from the start, the daemon measures it unless the prior is configured). Oversold: units the channels accepted beyond stock (ground truth); ledger oversold: what the ledger recorded. Time to quiet: last channel write less last sale, as in the simulator; quiet after buyers: wall time from the end of the buyers until the fakes and the daemon were quiet.`,
     '',
     ...allocationE2eVerdicts(result).map((line) => `- ${line}`),
     '',

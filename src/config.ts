@@ -153,6 +153,17 @@ export const CONFIG_SCHEMA = z.object({
   STOCKGUARD_DYNAMIC_HOLDBACK_DEFAULT_LATENCY_MS: z.coerce.number().int().min(0).max(600_000).default(1_000),
   STOCKGUARD_DRIFT_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
   STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: z.coerce.number().int().min(0).max(100).default(10),
+  STOCKGUARD_ALLOCATION_CHANNEL_MIX: z
+    .string()
+    .transform((text, context) => {
+      const mix = parseChannelMix(text);
+      if (typeof mix === 'string') {
+        context.addIssue({ code: 'custom', message: mix });
+        return z.NEVER;
+      }
+      return mix;
+    })
+    .optional(),
   // Channel lag bounds (docs/operations.md, StockguardChannelLagOverBound).
   STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS: lagBound(60),
   STOCKGUARD_AMAZON_DELIVERY_LAG_BOUND_SECONDS: lagBound(300),
@@ -219,6 +230,28 @@ export interface PusherSettings {
   dynamicHoldback: { windowMs: number; maxUnits: number; defaultLatencyMs: number };
   driftSettleMs: number;
   topExposureSkus: number;
+  /**
+   * The merchant's usual share of sales per channel (weights), the bounded allocation's
+   * prior before a SKU's own velocity is known (docs/allocation.md); unset: equal shares.
+   */
+  channelMix?: Partial<Record<'shopify' | 'amazon', number>>;
+}
+
+/**
+ * `shopify=60,amazon=40`: each channel's usual share of sales, as weights (any scale, at
+ * least one above 0). Returns the weights, or what is wrong.
+ */
+export function parseChannelMix(text: string): Partial<Record<'shopify' | 'amazon', number>> | string {
+  const mix: Partial<Record<'shopify' | 'amazon', number>> = {};
+  for (const part of text.split(',').map((piece) => piece.trim()).filter((piece) => piece !== '')) {
+    const match = /^(shopify|amazon)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
+    if (!match) return `must be channel=weight pairs such as "shopify=60,amazon=40" (channels: shopify, amazon), got ${JSON.stringify(part)}`;
+    const channel = match[1] as 'shopify' | 'amazon';
+    if (mix[channel] !== undefined) return `names ${channel} twice`;
+    mix[channel] = Number(match[2]);
+  }
+  if (!Object.values(mix).some((weight) => weight > 0)) return 'needs at least one channel with a weight above 0, e.g. "shopify=60,amazon=40"';
+  return mix;
 }
 
 export interface ShopifySettings {
@@ -370,6 +403,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
       driftSettleMs: values.STOCKGUARD_DRIFT_SETTLE_SECONDS * 1000,
       topExposureSkus: values.STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS,
+      ...(values.STOCKGUARD_ALLOCATION_CHANNEL_MIX ? { channelMix: values.STOCKGUARD_ALLOCATION_CHANNEL_MIX } : {}),
     },
     shopify:
       values.SHOPIFY_STORE_DOMAIN !== undefined && values.SHOPIFY_ACCESS_TOKEN !== undefined

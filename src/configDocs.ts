@@ -292,6 +292,11 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     text: "Quiet time (since the push, the channel's report and the ledger's last change) before a disagreement counts as drift. Keep it above the p99 sale-to-ledger latency.",
   },
   STOCKGUARD_PUSH_TOP_EXPOSURE_SKUS: { section: 'pushers', text: 'How many SKUs `stockguard_exposure_top_units` lists (0–100).' },
+  STOCKGUARD_ALLOCATION_CHANNEL_MIX: {
+    section: 'pushers',
+    default: 'unset (equal shares)',
+    text: 'Your usual share of sales per channel, e.g. `shopify=60,amazon=40`: strict, budget:N and auto split a SKU by it until its own sales say otherwise (it counts as ten sales spread over the velocity window, `docs/allocation.md`). Without it a SKU that has not sold lately opens with equal shares.',
+  },
   STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS: {
     section: 'pushers',
     text: 'Bound on the Shopify delivery lag (from `X-Shopify-Triggered-At` to receipt): alert `StockguardChannelLagOverBound` fires when the p99 of `stockguard_channel_delivery_lag_seconds{channel="shopify"}` stays above it. Shopify calls webhooks near-real-time but warns of rare delays up to a day (docs/sim.md, "Lags").',

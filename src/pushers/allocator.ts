@@ -43,6 +43,8 @@ export const WRITE_KINDS: Readonly<Record<SalesChannel, WriteKind>> = { shopify:
 /** How far the channel's clock may run behind ours when a report confirms a write. */
 const CLOCK_SLACK_MS = 2_000;
 const VELOCITY_BUCKET_MS = 1_000;
+/** How many sales the configured channel mix counts as (allocator.priorRate). */
+export const PRIOR_SALES = 10;
 
 interface SkuAccounts {
   channels: Partial<Record<SalesChannel, ChannelAccount>>;
@@ -80,6 +82,8 @@ export interface AllocatorOptions {
   timing: Readonly<Record<SalesChannel, ChannelTiming>>;
   /** Window for per-channel sales velocity (ms). */
   velocityWindowMs: number;
+  /** The merchant's usual channel mix (weights), the velocity prior; unset: none (equal shares at first). */
+  channelMix?: Partial<Record<SalesChannel, number>>;
   clock: () => number;
   /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
   reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
@@ -113,7 +117,7 @@ export class BoundedAllocator {
         id: channel,
         account: accounts.channels[channel]!,
         policy,
-        velocityPerSec: salesRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()),
+        velocityPerSec: salesRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()) + this.priorRate(channel, input.channels),
         // A flash sale's first seconds must count at once for auto's switch to strict.
         burstVelocityPerSec: burstRatePerSecond(accounts.velocity[channel] ?? [], input.nowMs, this.window()),
         timing: this.options.timing[channel],
@@ -207,6 +211,20 @@ export class BoundedAllocator {
     let total = 0;
     for (const account of Object.values(accounts.channels)) if (account) total += exposureOf(account);
     return total;
+  }
+
+  /**
+   * The channel mix as a prior: PRIOR_SALES pseudo-sales spread over the velocity window
+   * in the configured shares, added to the measured rate. It decides a SKU's split before it
+   * sells (a flash sale's opening push) and fades as its own sales arrive (at 10 sales/s
+   * over a 60 s window it is under 2 % after one second).
+   */
+  private priorRate(channel: SalesChannel, channels: DecideInput['channels']): number {
+    const mix = this.options.channelMix;
+    if (!mix) return 0;
+    const total = channels.reduce((sum, { channel: other }) => sum + Math.max(0, mix[other] ?? 0), 0);
+    if (total <= 0) return 0;
+    return (PRIOR_SALES * Math.max(0, mix[channel] ?? 0)) / total / (this.options.velocityWindowMs / 1000);
   }
 
   private window() {

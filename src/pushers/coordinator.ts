@@ -108,6 +108,7 @@ export class PushCoordinator {
       keys: options.ledger.keys,
       timing: { ...DEFAULT_TIMING, ...options.timing },
       velocityWindowMs: options.settings.dynamicHoldback.windowMs,
+      ...(options.settings.channelMix ? { channelMix: options.settings.channelMix } : {}),
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
       onUnexplained: (sku, channel, report) => {

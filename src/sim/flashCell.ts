@@ -50,6 +50,8 @@ export interface FlashCellOptions {
   amazonDeliveryLag?: LagSpec | Partial<Record<'ORDER_CHANGE' | 'LISTINGS_ITEM_MFN_QUANTITY_CHANGE' | 'FBA_INVENTORY_AVAILABILITY_CHANGES', LagSpec>>;
   /** The lag bounds the daemon is configured with (seconds). */
   bounds: { shopifyDeliverySeconds: number; amazonDeliverySeconds: number; amazonApplySeconds: number };
+  /** STOCKGUARD_ALLOCATION_CHANNEL_MIX, e.g. `shopify=60,amazon=40`; default unset (equal shares at first). */
+  channelMix?: string;
   /** STOCKGUARD_PUSH_POLL_MS; default 10. */
   pushPollMs?: number;
   /** Shopify `inventory_levels/update` webhooks; default false (orders/create carries the sales). */
@@ -182,6 +184,7 @@ export async function startFlashCell(options: FlashCellOptions): Promise<FlashCe
       STOCKGUARD_HTTP_PORT: '0',
       STOCKGUARD_CONSUMER_NAME: 'flash-cell',
       STOCKGUARD_PUSH_POLL_MS: String(options.pushPollMs ?? 10),
+      ...(options.channelMix ? { STOCKGUARD_ALLOCATION_CHANNEL_MIX: options.channelMix } : {}),
       STOCKGUARD_PUSH_SWEEP_CRON: '*/5 * * * * *',
       STOCKGUARD_SHOPIFY_DELIVERY_LAG_BOUND_SECONDS: String(options.bounds.shopifyDeliverySeconds),
       STOCKGUARD_AMAZON_DELIVERY_LAG_BOUND_SECONDS: String(options.bounds.amazonDeliverySeconds),

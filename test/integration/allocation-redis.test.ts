@@ -197,6 +197,23 @@ function defineSuite(name: string, start: () => Promise<Target>): void {
     assert.ok(amazon.send && amazon.value < 25, `a decrease goes out: ${JSON.stringify(amazon)}`);
   });
 
+  test('the channel mix is the prior of a SKU that has not sold: a fresh strict SKU opens 60/40, and without it 50/50', async () => {
+    const redis = target.client();
+    const ledger = new Ledger({ redis, keyPrefix: target.prefix });
+    const store = new PushStore(redis, ledger.keys, ledger);
+    const opening = async (sku: string, channelMix?: Partial<Record<SalesChannel, number>>) => {
+      const allocator = new BoundedAllocator({ redis, keys: ledger.keys, timing: TIMING, velocityWindowMs: 60_000, clock: Date.now, reports: (name, channel) => store.channelReports(name, channel), ...(channelMix ? { channelMix } : {}) });
+      await ledger.createSku(sku);
+      await ledger.count(sku, { eventId: 'open', counted: 100 });
+      const entry: CatalogEntry = { sku, holdback: 0, skuClass: 'hot', policies: {} };
+      const view = { ledger: { onHand: 100, reserved: 0, holdback: 0, version: 0, updatedMs: 0, oversold: 0 }, pushed: {}, observed: {}, state: { sales: [], cursor: undefined, dynamicHoldback: 0 } };
+      const decision = (await allocator.decide({ sku, entry, mode: parseAllocationMode('strict'), view, channels: [{ channel: 'shopify', policy: DEFAULT_POLICY }, { channel: 'amazon', policy: DEFAULT_POLICY }], holdbackUnits: 0, nowMs: Date.now() }))!;
+      return Object.fromEntries(decision.decisions.map((choice) => [choice.channel, choice.target]));
+    };
+    assert.equal(await opening('MIX-PRIOR', { shopify: 60, amazon: 40 }), { shopify: 60, amazon: 40 });
+    assert.equal(await opening('MIX-NONE'), { shopify: 50, amazon: 50 });
+  });
+
   test.run();
 }
 

@@ -64,6 +64,14 @@ test('bad values are refused: batch over 250, a cron that does not parse, a mark
   assert.throws(() => loadConfig({ SHOPIFY_API_VERSION: 'latest' }), /SHOPIFY_API_VERSION/);
 });
 
+test('STOCKGUARD_ALLOCATION_CHANNEL_MIX: channel=weight pairs, refused with what is wrong', () => {
+  assert.equal(loadConfig({ STOCKGUARD_ALLOCATION_CHANNEL_MIX: 'shopify=60, amazon=40' }).pushers.channelMix, { shopify: 60, amazon: 40 });
+  assert.is(loadConfig({}).pushers.channelMix, undefined);
+  assert.throws(() => loadConfig({ STOCKGUARD_ALLOCATION_CHANNEL_MIX: 'ebay=10' }), /STOCKGUARD_ALLOCATION_CHANNEL_MIX must be channel=weight pairs/);
+  assert.throws(() => loadConfig({ STOCKGUARD_ALLOCATION_CHANNEL_MIX: 'shopify=1,shopify=2' }), /names shopify twice/);
+  assert.throws(() => loadConfig({ STOCKGUARD_ALLOCATION_CHANNEL_MIX: 'shopify=0' }), /at least one channel with a weight above 0/);
+});
+
 test('the printed configuration hides the Shopify token and the LWA secret and refresh token', () => {
   const printed = JSON.stringify(redactConfig(loadConfig({ ...SHOPIFY, ...AMAZON })));
   for (const secret of ['shpat_secret_value_123', 'lwa-client-secret-value', 'Atzr|refresh-token-value']) assert.not.ok(printed.includes(secret), secret);
