@@ -51,7 +51,20 @@ export function createPushCoordinator(dependencies: PusherDependencies): PushCoo
     // The bounded allocation's blind windows come from the configured lag bounds.
     timing: {
       shopify: { deliveryLagBoundMs: config.lagBounds.shopify.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.shopify.applySeconds * 1000, confirmTimeoutMs: Math.max(60_000, 2 * config.lagBounds.shopify.applySeconds * 1000) },
-      amazon: { deliveryLagBoundMs: config.lagBounds.amazon.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.amazon.applySeconds * 1000, confirmTimeoutMs: 2 * config.lagBounds.amazon.applySeconds * 1000 },
+      amazon: { deliveryLagBoundMs: config.lagBounds.amazon.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.amazon.applySeconds * 1000, confirmTimeoutMs: amazonConfirmTimeoutMs(config.lagBounds.amazon) },
     },
   });
+}
+
+/**
+ * When an unconfirmed Amazon write is written off (ChannelTiming.confirmTimeoutMs). A write
+ * applied within the apply-lag bound is reported by then, and its report is taken one
+ * delivery-lag bound after its time (allocator.ts): the write must stay pending at least
+ * apply + delivery bound, or its own report arrives as an unexplained raise after the write
+ * was written off, and what the channel sold meanwhile was not counted (the demo oversold 21
+ * units in strict with a delivery bound above the apply bound). Twice the apply bound plus
+ * the delivery bound leaves room for a slow decision.
+ */
+export function amazonConfirmTimeoutMs(bounds: { deliverySeconds: number; applySeconds: number }): number {
+  return (2 * bounds.applySeconds + bounds.deliverySeconds) * 1000;
 }
