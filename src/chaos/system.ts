@@ -54,6 +54,11 @@ export class StockguardProcess {
   }
 
   start(): void {
+    // A fault that was killing and restarting this process when the run ended must not
+    // start it again after close(): the child would outlive the run, keep the harness's
+    // process alive and hold the test file open (seen in CI: a consumer restarted after the
+    // Cluster was stopped).
+    if (this.closed) return;
     const log = openSync(this.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/stockguard.ts', 'serve'], {
       cwd: REPO_ROOT,
