@@ -7,7 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig, redactConfig, redactUrl } from '../../src/config.ts';
 import { isStockguardError } from '../../src/errors.ts';
+import { Redis } from 'ioredis';
 import { createLogger } from '../../src/logger.ts';
+import { RedisServer } from '../../src/sim/redisServer.ts';
 
 /** A password-like string: a marker no URL part contains, then anything URL-ish, "@", "/", ":" and "%" included. */
 const password = fc
@@ -102,6 +104,39 @@ test('the logger hides secrets even in an unredacted configuration or request he
   for (const value of [...Object.entries(secrets).filter(([name]) => /SECRET|TOKEN/.test(name)).map(([, value]) => value), 'RedisPw-0c41d', 'AwsSecret-0c41d']) {
     assert.not.ok(output.includes(value), `${value} is in the log:\n${output}`);
   }
+});
+
+test('a Redis error logged as err or error never shows the command arguments (a failed AUTH carries the password)', async () => {
+  const server = await RedisServer.start();
+  const client = new Redis({ port: server.port, host: '127.0.0.1' });
+  await client.config('SET', 'requirepass', 'ServerPw-77ab');
+  let output = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      output += chunk.toString();
+      done();
+    },
+  });
+  try {
+    // The same AUTH a client sends when it reconnects after the server's password changed.
+    const refused = await client.call('AUTH', 'default', 'ClientPw-77ab').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof Error && /WRONGPASS/.test(refused.message), `the wrong password was not refused: ${String(refused)}`);
+    // What the client really attaches: the AUTH command with its arguments.
+    assert.ok(JSON.stringify(refused).includes('ClientPw-77ab'), 'the Redis error no longer carries the password; this test would pass vacuously');
+    const logger = createLogger({ level: 'trace', destination });
+    logger.error({ err: refused }, 'dead-letter write failed');
+    logger.warn({ error: refused }, 'read failed');
+    logger.warn({ err: new Error('wrapped', { cause: refused }) }, 'wrapped');
+  } finally {
+    client.disconnect();
+    await server.stop();
+  }
+  assert.match(output, /WRONGPASS/);
+  assert.match(output, /"command":\{"name":"auth","args":"\*\*\* \(2 arguments\)"\}/i);
+  assert.not.ok(output.includes('ClientPw-77ab'), `the password is in the log:\n${output}`);
 });
 
 test.run();
