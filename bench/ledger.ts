@@ -18,17 +18,17 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { KeySpace } from '../src/ledger/keys.ts';
+import { KeySpace } from '../src/redis/keys.ts';
 import { DEFAULT_DEDUPE_HORIZON_MS, Ledger } from '../src/ledger/ledger.ts';
 import { scriptKeys } from '../src/ledger/operations/context.ts';
-import { ledgerScripts } from '../src/ledger/scripts.ts';
+import { luaScripts } from '../src/redis/scripts.ts';
 import { benchEnv, type BenchEnv, describeEnv } from './lib/env.ts';
 import { closedLoop } from './lib/loop.ts';
 import { markdownTable, textTable } from './lib/markdown.ts';
 import { ConnectionPool } from './lib/pool.ts';
 import { BENCH_SCHEMA, dropSchemaIfEmpty, openBenchPostgres } from './lib/postgres.ts';
 import { seededRandom } from './lib/random.ts';
-import { connect, deleteKeys, disconnect } from './lib/redis.ts';
+import { connect, deleteKeys, disconnect, execPipeline } from './lib/redis.ts';
 import { round, summarizeLatencies } from './lib/stats.ts';
 
 export const VARIANT_NAMES = ['raw-evalsha', 'stockguard', 'watch-multi', 'postgres-row-lock', 'naive'] as const;
@@ -232,22 +232,13 @@ async function hashReserved(redis: Redis, inventoryKeys: readonly string[]): Pro
   return total;
 }
 
-async function execPipeline(pending: Promise<[error: Error | null, result: unknown][] | null>): Promise<unknown[]> {
-  const replies = await pending;
-  if (replies === null) throw new Error('pipeline aborted');
-  return replies.map(([error, result]) => {
-    if (error) throw error;
-    return result;
-  });
-}
-
 function inventoryKeysOf(keys: KeySpace, workload: Workload): string[] {
   return workload.skus.map((sku) => keys.sku(sku).inventory);
 }
 
 async function rawEvalshaDriver(settings: DriverSettings): Promise<Driver> {
   const connections = await connect(settings.redisUrl, settings.connections);
-  const script = ledgerScripts().reserveOrder;
+  const script = luaScripts().reserveOrder;
   await connections[0]!.script('LOAD', script.source);
   return {
     workers: connections.length,

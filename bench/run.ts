@@ -32,6 +32,7 @@ import { openBenchRedis } from './lib/redis.ts';
 import { allocationMarkdown, allocationTextReport, runAllocationBench } from './allocation.ts';
 import { amazonBulkMarkdown, amazonBulkTextReport, runAmazonBulkScenario } from './amazonBulk.ts';
 import { runSoakScenario, soakMarkdown, soakTextReport } from './soak.ts';
+import { LAYOUT_CANDIDATES, layoutMarkdown, layoutTextReport, runLayoutScenario } from './layout.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -153,6 +154,25 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
       const result = await runAmazonBulkScenario({ redisUrl: redis.url, skus, patchOnlyMeasureSkus: Math.min(1_000, Math.round(skus / 10)), variants, log: (line) => console.log(line) });
       console.log(`\n${amazonBulkTextReport(result)}`);
       if (options.write) writeResults('amazon-bulk', result, amazonBulkMarkdown(result));
+    } finally {
+      await redis.close();
+    }
+  },
+  // Redis bytes per SKU under each candidate key layout (issue 13 §1), 100,000 and 1,000,000
+  // SKUs. --ops-scale scales the sizes (at least 1,000), --variants picks candidates.
+  async layout(options) {
+    const redis = await openBenchRedis();
+    console.log(`layout: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL: bytes per SKU include whatever else the server does)'}`);
+    try {
+      const scale = options.opsScale ?? 1;
+      const result = await runLayoutScenario({
+        redisUrl: redis.url,
+        sizes: [100_000, 1_000_000].map((skus) => Math.max(1000, Math.round(skus * scale))),
+        candidates: pickList(options.variants, LAYOUT_CANDIDATES, '--variants'),
+        log: (line) => console.log(line),
+      });
+      console.log(`\n${layoutTextReport(result)}`);
+      if (options.write) writeResults('layout', result, layoutMarkdown(result));
     } finally {
       await redis.close();
     }

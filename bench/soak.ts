@@ -36,6 +36,9 @@
 //     of SKUs (extrapolated to all SKUs), of every event stream, the dead-letter stream and
 //     the dirty index, and of one delivery mark in 20 (extrapolated by the count of marks).
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
@@ -46,12 +49,14 @@ import { partitionSkuOf, StockguardEvent } from '../src/domain/events.ts';
 import { StockguardError } from '../src/errors.ts';
 import { RedisEventSink } from '../src/ingest/redisSink.ts';
 import { applyEvent } from '../src/ledger/applyEvent.ts';
-import { EVENT_KINDS } from '../src/ledger/keys.ts';
+import { EVENT_KINDS } from '../src/redis/keys.ts';
+import { JournalAuditFiles, trimJournals } from '../src/ledger/journalTrimmer.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
+import { reportHorizonMs } from '../src/pushers/index.ts';
 import { PushStore } from '../src/pushers/store.ts';
 import { type BenchEnv, benchEnv, describeEnv } from './lib/env.ts';
 import { markdownTable, textTable } from './lib/markdown.ts';
-import { deleteKeys } from './lib/redis.ts';
+import { deleteKeys, usedMemory } from './lib/redis.ts';
 import { round } from './lib/stats.ts';
 
 const DAY_MS = 86_400_000;
@@ -117,6 +122,10 @@ export interface SoakCounts {
   event_stream_entries: number;
   dead_letters: number;
   dirty_skus: number;
+  /** Journal entries the day's trimmer pass wrote to the audit files, then trimmed. */
+  journal_entries_exported: number;
+  /** Size of the audit files so far, per SKU (disk, not Redis). */
+  audit_file_bytes_per_sku: number;
 }
 
 export interface SoakDay {
@@ -220,6 +229,7 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (error: Error) => log(`soak redis client: ${error.message}`));
   let consumer: StreamConsumer | undefined;
+  let auditDir: string | undefined;
   const started = Date.now();
   try {
     const env = await benchEnv(redis);
@@ -238,7 +248,11 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
       dedupeWindowSeconds: windows.shopify,
       dedupeWindowsBySource: { 'amazon-sqs': windows.sqs, 'wms-webhook': windows.wms },
     });
-    const pushStore = new PushStore(redis, keys, ledger);
+    const pushStore = new PushStore(redis, keys, ledger, reportHorizonMs(config));
+    // The daemon's journal trimmer (hourly there; here once at the end of each simulated day,
+    // before the day is measured) writing its audit files to a temporary directory.
+    auditDir = mkdtempSync(join(tmpdir(), 'stockguard-soak-audit-'));
+    const audit = new JournalAuditFiles(auditDir, prefix, clock);
     const streams = EVENT_KINDS.flatMap((kind) => keys.eventStreams(kind, partitions));
 
     let handled = 0;
@@ -292,6 +306,8 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
         Array.from({ length: Math.min(500, skus - from) }, async (_, offset) => {
           const index = from + offset;
           await ledger.createSku(skuName(index));
+          // Catalogued, as an imported SKU is: the journal trimmer walks the catalogue index.
+          await redis.sadd(keys.catalogIndex(), skuName(index));
           sequence[index] = 1;
           await ledger.adjust(skuName(index), { eventId: `init-${index}`, delta: 1000, cause: 'receipt', seq: 1, eventAtMs: simNow });
         }),
@@ -341,6 +357,8 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
       simNow = dayStartMs + DAY_MS;
       await waitForAcks(redis, streams, config.streams.group);
       await trimStreams(redis, streams);
+      const trim = await trimJournals({ redis, keys, retentionMs, clock, audit });
+      const auditBytes = readdirSync(auditDir).reduce((sum, name) => sum + statSync(join(auditDir!, name)).size, 0);
       const expiry = await expireDeliveryMarks(redis, keys.eventStreamPrefix(), simNow, sliceReal, sliceSim);
       gc();
       const heapMb = process.memoryUsage().heapUsed / 1_048_576;
@@ -383,6 +401,8 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
           event_stream_entries: measured.counts.streamEntries,
           dead_letters: measured.counts.deadLetters,
           dirty_skus: measured.counts.dirty,
+          journal_entries_exported: trim.exported,
+          audit_file_bytes_per_sku: round(auditBytes / skus, 1),
         },
       };
       rows.push(row);
@@ -432,7 +452,7 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
         settled && settled.day < last.day
           ? {
               bytes_per_sku: verdict(settled.day, last.day, settled.bytes_per_sku, last.bytes_per_sku),
-              // The journal keeps STOCKGUARD_JOURNAL_RETENTION_DAYS (35) of entries: on a shorter run it is still filling.
+              // The journal keeps STOCKGUARD_JOURNAL_RETENTION_DAYS of entries: on a run shorter than that it is still filling.
               bytes_per_sku_without_journal: verdict(settled.day, last.day, round(settled.bytes_per_sku - settled.by_structure.journal, 1), round(last.bytes_per_sku - last.by_structure.journal, 1)),
               daemon_heap_mb: verdict(settled.day, last.day, settled.daemon_heap_mb, last.daemon_heap_mb),
             }
@@ -450,6 +470,7 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
     await consumer?.stop({ deadlineMs: 5000 });
     await deleteKeys(redis, prefix).catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
+    if (auditDir) rmSync(auditDir, { recursive: true, force: true });
   }
 }
 
@@ -654,11 +675,6 @@ async function memoryStats(redis: Redis): Promise<{ mainTable: number; expiresTa
   };
 }
 
-async function usedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
-}
-
 /** global.gc, exposed at run time when node was started without --expose-gc. */
 function forcedGc(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
@@ -792,6 +808,16 @@ export function soakMarkdown(result: SoakResult): string {
     caveats.push(
       `The longest horizon (${longest} days) is longer than day ${result.verdicts.bytes_per_sku.from_day}: on that day the dedupe structures hold ${result.verdicts.bytes_per_sku.from_day} days of marks and are still filling, ` +
         `so day ${result.verdicts.bytes_per_sku.to_day} against day ${result.verdicts.bytes_per_sku.from_day} measures the fill, not a leak. The "after the horizons" lines compare two days after every horizon (and one sweep interval) has passed.`,
+    );
+  }
+  const settledRow = result.after_horizon ? result.bytes_per_sku_by_day.find((row) => row.day === result.after_horizon!.bytes_per_sku.from_day) : undefined;
+  const lastRow = result.bytes_per_sku_by_day[result.bytes_per_sku_by_day.length - 1];
+  if (settledRow && lastRow && s.journal_retention_days < result.days) {
+    const journalBytes = result.bytes_per_sku_by_day.filter((row) => row.day >= settledRow.day).map((row) => row.by_structure.journal);
+    caveats.push(
+      `The journal keeps ${s.journal_retention_days} days in Redis (older entries go to the audit files: ${lastRow.counts.audit_file_bytes_per_sku} B per SKU of disk by day ${lastRow.day}). ` +
+        `Its entries per SKU hold steady (${settledRow.counts.journal_entries_per_sku} on day ${settledRow.day}, ${lastRow.counts.journal_entries_per_sku} on day ${lastRow.day}), but its bytes swing between ${Math.min(...journalBytes)} and ${Math.max(...journalBytes)} per SKU from day ${settledRow.day}: ` +
+        'a trimmed entry is only marked deleted inside its stream node, appends go on filling the last node to stream-node-max-bytes (4 KB), and a node is freed once every entry in it is gone, so each SKU\'s journal is one pre-allocated node most days and two for the few days until the older one empties. Which day a verdict compares decides whether the swing counts; the compact layout (docs/decisions.md) removes the per-SKU stream.',
     );
   }
   if (s.journal_retention_days >= result.days) {

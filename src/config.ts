@@ -37,7 +37,8 @@ export const CONFIG_SCHEMA = z.object({
     .max(64)
     .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-" only')
     .default('sg'),
-  STOCKGUARD_JOURNAL_RETENTION_DAYS: positiveInt(35),
+  STOCKGUARD_JOURNAL_RETENTION_DAYS: positiveInt(3),
+  STOCKGUARD_JOURNAL_AUDIT_DIR: z.string().min(1).default('./journal-audit'),
   STOCKGUARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STOCKGUARD_CATALOG_FILE: z.string().min(1).optional(),
   STOCKGUARD_ROLES: z
@@ -176,6 +177,8 @@ export interface Config {
   redis: { url: string; cluster: boolean; tls: RedisTlsFiles | undefined };
   keyPrefix: string;
   journalRetentionMs: number;
+  /** Directory of the journal's audit files; undefined when STOCKGUARD_JOURNAL_AUDIT_DIR is `off`. */
+  journalAuditDir: string | undefined;
   logLevel: z.infer<typeof CONFIG_SCHEMA>['STOCKGUARD_LOG_LEVEL'];
   catalogFile: string | undefined;
   roles: Role[];
@@ -333,6 +336,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: { url: values.REDIS_URL, cluster: values.STOCKGUARD_REDIS_CLUSTER, tls: tls ? tlsFiles : undefined },
     keyPrefix: values.STOCKGUARD_KEY_PREFIX,
     journalRetentionMs: values.STOCKGUARD_JOURNAL_RETENTION_DAYS * 86_400_000,
+    journalAuditDir: values.STOCKGUARD_JOURNAL_AUDIT_DIR === 'off' ? undefined : values.STOCKGUARD_JOURNAL_AUDIT_DIR,
     logLevel: values.STOCKGUARD_LOG_LEVEL,
     catalogFile: values.STOCKGUARD_CATALOG_FILE,
     roles: values.STOCKGUARD_ROLES,

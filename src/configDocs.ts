@@ -49,7 +49,11 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
   },
   STOCKGUARD_JOURNAL_RETENTION_DAYS: {
     section: 'redis',
-    text: 'Journal entries older than this are trimmed (by age, never by count). Keep it longer than the reconciliation interval.',
+    text: 'How long the journal stays in Redis. Older entries are written to the audit files (`STOCKGUARD_JOURNAL_AUDIT_DIR`) and then trimmed, hourly, by age, never by count. Keep it longer than the time from a WMS snapshot to its reconciliation plus `STOCKGUARD_RECONCILE_PENDING_MAX_MS` (docs/ledger.md, "Journal retention and audit files").',
+  },
+  STOCKGUARD_JOURNAL_AUDIT_DIR: {
+    section: 'redis',
+    text: 'Where journal entries go before they are trimmed: one gzipped NDJSON file per UTC day, `stockguard-<prefix>-journal-<date>.ndjson.gz`, written by one consumer replica at a time. Mount a PersistentVolume here. `off` trims without writing them: the trail then ends at the retention.',
   },
 
   // --- The process -------------------------------------------------------------------------

@@ -14,14 +14,17 @@ import { RedisEventSink } from './ingest/redisSink.ts';
 import type { EventSink, PublishResult } from './ingest/sink.ts';
 import { applyEvent } from './ledger/applyEvent.ts';
 import { CheckoutHolds } from './ledger/holds.ts';
-import { EVENT_KINDS } from './ledger/keys.ts';
+import { JournalAuditFiles, JournalTrimmer } from './ledger/journalTrimmer.ts';
+import { RunLock } from './reconcile/lock.ts';
+import { EVENT_KINDS } from './redis/keys.ts';
 import type { Clock } from './ledger/ledger.ts';
 import type { Logger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
-import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, SaleLatencyReporter } from './pushers/index.ts';
+import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, reportHorizonMs, SaleLatencyReporter } from './pushers/index.ts';
 import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
-import { compareStreamIds, replyFields } from './consumers/streamId.ts';
+import { compareStreamIds } from './consumers/streamId.ts';
+import { replyFields } from './redis/streams.ts';
 
 export interface DaemonOptions {
   config: Config;
@@ -64,7 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }),
     metrics,
   );
-  const holds = new CheckoutHolds(redis, ledger, clock);
+  const holds = new CheckoutHolds(redis, ledger, clock, (skus) => catalog.bundleComponents(skus));
   const streams = EVENT_KINDS.flatMap((kind) => ledger.keys.eventStreams(kind, config.streams.partitions));
   const timers: NodeJS.Timeout[] = [];
   let consumersReady = !roles.has('consumers');
@@ -73,10 +76,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics.channelLagBound.set({ channel, kind: 'apply' }, config.lagBounds[channel].applySeconds);
   }
   // Apply lag: a fresh channel level equal to the last acknowledged push confirms that push.
-  const pushStore = new PushStore(redis, ledger.keys, ledger);
+  const pushStore = new PushStore(redis, ledger.keys, ledger, reportHorizonMs(config));
 
   let consumer: StreamConsumer | undefined;
   let trimmer: StreamTrimmer | undefined;
+  let journalTrimmer: JournalTrimmer | undefined;
   // The consumers measure sale-to-ledger latency; its p99 sizes the pushers' dynamic holdback.
   const saleLatency = roles.has('consumers') ? new SaleLatencyReporter(pushStore, clock) : undefined;
   if (roles.has('consumers')) {
@@ -108,6 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           ledger,
           resolveChannelItem: (channel, itemId) => catalog.skuForChannelItem(channel, itemId),
           resolveRefs: (refs) => catalog.resolveRefs(refs),
+          bundleComponents: (skus) => catalog.bundleComponents(skus),
           untrackedLine: (channel) => metrics.untrackedLines.inc({ channel }),
         });
         recordApplied(metrics, event, outcome, clock);
@@ -139,6 +144,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     consumersReady = true;
     trimmer = new StreamTrimmer({ redis, streams, logger: logger.child({ part: 'trimmer' }) });
     trimmer.start();
+    // Hourly: the journals of SKUs that stopped changing (commitChange trims only on a change).
+    // With an audit directory, one replica at a time writes the old entries out, then trims them.
+    const audit = config.journalAuditDir === undefined ? {} : { audit: new JournalAuditFiles(config.journalAuditDir, config.keyPrefix, clock), lock: new RunLock(redis, ledger.keys.runLock('journal-trim'), config.reconcile.lockTtlMs) };
+    journalTrimmer = new JournalTrimmer({ redis, keys: ledger.keys, retentionMs: config.journalRetentionMs, clock, logger: logger.child({ part: 'journal-trimmer' }), ...audit });
+    journalTrimmer.start();
   }
 
   let poller: SqsPoller | undefined;
@@ -272,6 +282,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await http?.close();
       await poller?.stop();
       trimmer?.stop();
+      await journalTrimmer?.stop();
       await jobs?.stop(config.shutdownDeadlineMs);
       const result = consumer ? await consumer.stop({ deadlineMs: config.shutdownDeadlineMs }) : { graceful: true, unfinished: 0 };
       // After the consumers: their last changes are in the dirty index; what the pushers

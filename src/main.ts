@@ -6,9 +6,9 @@ import { Catalog } from './catalog/catalog.ts';
 import type { Config } from './config.ts';
 import { StockguardError } from './errors.ts';
 import { type Clock, Ledger } from './ledger/ledger.ts';
-import type { RedisClient } from './ledger/scripts.ts';
+import type { RedisClient } from './redis/client.ts';
 import type { Logger } from './logger.ts';
-import { createRedisClient, describeRedisError, redisEndpoint } from './redis.ts';
+import { createRedisClient, describeRedisError, redisEndpoint } from './redis/client.ts';
 
 export interface Runtime {
   config: Config;

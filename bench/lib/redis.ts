@@ -41,3 +41,22 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
 }
+
+/**
+ * A pipeline's replies, in order; throws the first error among them (ioredis reports a
+ * failed command in its reply pair, not by rejecting) and when the pipeline was aborted.
+ */
+export async function execPipeline(pending: Promise<[error: Error | null, result: unknown][] | null>): Promise<unknown[]> {
+  const replies = await pending;
+  if (replies === null) throw new Error('pipeline aborted');
+  return replies.map(([error, result]) => {
+    if (error) throw error;
+    return result;
+  });
+}
+
+/** INFO memory used_memory, in bytes. */
+export async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+}

@@ -4,10 +4,13 @@
 // a set at `<prefix>:catalog-index` lists every SKU, because without RediSearch nothing
 // else can enumerate the entries short of a SCAN over the whole keyspace.
 import { type RedisConnection, Repository, Schema, type SchemaDefinition } from 'redis-om';
+import { type BundleComponent, bundlesByComponent, formatComponents, parseComponents } from '../domain/bundles.ts';
 import { type ChannelPolicy, resolvePolicy } from '../domain/sellable.ts';
 import { assertSku } from '../domain/validate.ts';
 import { StockguardError } from '../errors.ts';
-import { KeySpace } from '../ledger/keys.ts';
+import { KeySpace } from '../redis/keys.ts';
+import { luaScripts } from '../redis/scripts.ts';
+import { nodeRedisEval } from '../redis/topology.ts';
 import { type CatalogEntry, type CatalogRecord, entryToRecord, rowToEntry, type SalesChannel } from './entry.ts';
 import { checkRow } from './row.ts';
 
@@ -43,10 +46,9 @@ const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
   amazonMaxShown: whole,
   amazonSafety: whole,
   amazonFloor: whole,
+  components: text,
 };
 
-// Compare-and-delete of one reverse-index field (see releaseItem).
-const RELEASE_ITEM = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
 
 export class Catalog {
   readonly keys: KeySpace;
@@ -100,6 +102,7 @@ export class Catalog {
         { details: { sku: entry.sku, channel: taken.channel, item: taken.item, mappedTo: taken.owner } },
       );
     }
+    await this.checkBundleRules(entry);
     const id = entityId(entry.sku);
     const stored = await this.repository.fetch(id);
     const outcome: PutOutcome =
@@ -107,6 +110,9 @@ export class Catalog {
     // save() replaces the whole hash (UNLINK + HSET in one MULTI), so a field removed from
     // the entry is removed from Redis too.
     if (outcome !== 'unchanged') await this.repository.save(id, record);
+    // The bundle table follows the entry (written after it, healed by a re-put like the index).
+    if (entry.components) await this.redis.hSet(this.keys.catalogBundles(), entry.sku, formatComponents(entry.components));
+    else await this.redis.hDel(this.keys.catalogBundles(), entry.sku);
     // Always, so that an entry whose index write was lost (crash between the two) heals.
     await this.redis.sAdd(this.keys.catalogIndex(), entry.sku);
     const previous = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
@@ -146,6 +152,13 @@ export class Catalog {
    */
   async remove(sku: string): Promise<boolean> {
     assertSku(sku);
+    const users = await this.usersOf(sku);
+    if (users.length > 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `SKU ${JSON.stringify(sku)} is a component of bundle${users.length > 1 ? 's' : ''} ${users.map((bundle) => JSON.stringify(bundle)).join(', ')}; remove it from ${users.length > 1 ? 'those bundles' : 'that bundle'} first`, {
+        details: { sku, bundles: users },
+      });
+    }
+    await this.redis.hDel(this.keys.catalogBundles(), sku);
     const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
     const stored = await this.repository.fetch(entityId(sku));
     const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
@@ -170,7 +183,10 @@ export class Catalog {
    * swapping an item between SKUs at once must not delete the mapping the other just wrote.
    */
   private async releaseItem(field: string, sku: string): Promise<void> {
-    await this.redis.eval(RELEASE_ITEM, { keys: [this.keys.catalogChannelItems()], arguments: [field, sku] });
+    // Compare-and-delete (src/lua/releaseChannelItem.lua). The catalogue's client is
+    // node-redis (redis-om), which the ioredis runner does not drive: the source goes as
+    // EVAL, routed by its key (nodeRedisEval says why).
+    await nodeRedisEval(this.redis, luaScripts().releaseChannelItem.source, [this.keys.catalogChannelItems()], [field, sku]);
   }
 
   /**
@@ -181,6 +197,48 @@ export class Catalog {
     if (refs.length === 0) return [];
     const skus = await this.redis.hmGet(this.keys.catalogChannelItems(), [...refs]);
     return skus.map((sku) => sku ?? undefined);
+  }
+
+  /**
+   * The components of each SKU that is a bundle, one answer per SKU in one round trip:
+   * undefined for a SKU that is not a bundle (the consumers and the checkout holds expand
+   * sales of bundles with it).
+   */
+  async bundleComponents(skus: readonly string[]): Promise<(BundleComponent[] | undefined)[]> {
+    if (skus.length === 0) return [];
+    const stored = await this.redis.hmGet(this.keys.catalogBundles(), [...skus]);
+    return stored.map((value, index) => (value === null || value === undefined ? undefined : storedComponents(skus[index]!, value)));
+  }
+
+  /** Every bundle with its components (the pushers map component changes to bundles with it). */
+  async bundles(): Promise<Map<string, BundleComponent[]>> {
+    const stored = await this.redis.hGetAll(this.keys.catalogBundles());
+    return new Map(Object.entries(stored).map(([bundle, value]) => [bundle, storedComponents(bundle, value)]));
+  }
+
+  /**
+   * A bundle's components must be catalogue SKUs that are not bundles themselves (bundles
+   * inside bundles are not supported), and a SKU that is a component may not become a
+   * bundle. Written components first, then the bundle (`catalog import` orders its rows so).
+   */
+  private async checkBundleRules(entry: CatalogEntry): Promise<void> {
+    const fail = (problem: string, details: Record<string, unknown>) => {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `catalogue entry of SKU ${JSON.stringify(entry.sku)}: ${problem}`, { details: { sku: entry.sku, ...details } });
+    };
+    if (!entry.components) return;
+    const skus = entry.components.map((component) => component.sku);
+    const listed = await this.redis.smIsMember(this.keys.catalogIndex(), skus);
+    const missing = skus.filter((_sku, index) => !listed[index]);
+    if (missing.length > 0) fail(`component${missing.length > 1 ? 's' : ''} ${missing.map((sku) => JSON.stringify(sku)).join(', ')} not in the catalogue; import the component rows first (or in the same file)`, { missing });
+    const bundled = await this.bundleComponents(skus);
+    const nested = skus.filter((_sku, index) => bundled[index] !== undefined);
+    if (nested.length > 0) fail(`component${nested.length > 1 ? 's' : ''} ${nested.map((sku) => JSON.stringify(sku)).join(', ')} ${nested.length > 1 ? 'are bundles' : 'is a bundle'}; bundles inside bundles are not supported: list the inner bundle's components instead`, { nested });
+    const users = await this.usersOf(entry.sku);
+    if (users.length > 0) fail(`it is a component of bundle${users.length > 1 ? 's' : ''} ${users.map((sku) => JSON.stringify(sku)).join(', ')}, so it cannot be a bundle itself (bundles inside bundles are not supported)`, { usedBy: users });
+  }
+
+  private async usersOf(sku: string): Promise<string[]> {
+    return (bundlesByComponent(await this.bundles()).get(sku) ?? []).map(({ bundle }) => bundle);
   }
 
   /** Every SKU in the catalogue, sorted. */
@@ -239,6 +297,12 @@ function channelItemFields(record: Partial<CatalogRecord>): string[] {
 /** redis-om's id for the SKU: the key becomes `<schema name>:<id>` = `<prefix>:catalog:{SKU}`. */
 function entityId(sku: string): string {
   return `{${sku}}`;
+}
+
+function storedComponents(bundle: string, value: string): BundleComponent[] {
+  const parsed = parseComponents(value, bundle);
+  if (!parsed.ok) throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `the stored components of bundle ${JSON.stringify(bundle)} are invalid: ${parsed.problem}; import its row again`, { details: { sku: bundle } });
+  return parsed.components;
 }
 
 function sameRecord(stored: Record<string, unknown>, record: CatalogRecord): boolean {

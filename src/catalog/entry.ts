@@ -1,6 +1,7 @@
 // The catalogue entry of one SKU as the rest of stockguard uses it, and its conversion
 // to and from the flat row that files and the stored Redis hash share.
 import { type AllocationMode, parseAllocationMode } from '../domain/allocation.ts';
+import { type BundleComponent, formatComponents, parseComponents } from '../domain/bundles.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
 import type { CatalogRow } from './row.ts';
 
@@ -49,6 +50,11 @@ export interface CatalogEntry {
   amazon?: AmazonListing;
   /** Per-channel overrides of DEFAULT_POLICY; a field left out takes the default. */
   policies: { shopify?: Partial<ChannelPolicy>; amazon?: Partial<ChannelPolicy> };
+  /**
+   * Set when the entry is a bundle: the SKUs one unit of it draws on. A bundle has no ledger
+   * of its own; its sales reserve the components (docs/catalog.md, "Bundles").
+   */
+  components?: BundleComponent[];
 }
 
 export const DEFAULT_SKU_CLASS = 'default';
@@ -85,6 +91,11 @@ export function rowToEntry(row: CatalogRow): CatalogEntry {
     entry.amazon = { sellerSku: row.amazonSellerSku, marketplaceId: row.amazonMarketplaceId, fulfillment: row.amazonFulfillment };
     if (row.amazonProductType !== undefined) entry.amazon.productType = row.amazonProductType;
   }
+  if (row.components !== undefined) {
+    const parsed = parseComponents(row.components, row.sku);
+    if (!parsed.ok) throw new Error(`components of ${row.sku}: ${parsed.problem}`);
+    entry.components = parsed.components;
+  }
   const shopifyPolicy = policyOf(row.shopifyPercent, row.shopifyMaxShown, row.shopifySafety, row.shopifyFloor);
   if (shopifyPolicy) entry.policies.shopify = shopifyPolicy;
   const amazonPolicy = policyOf(row.amazonPercent, row.amazonMaxShown, row.amazonSafety, row.amazonFloor);
@@ -117,6 +128,7 @@ export function entryToRecord(entry: CatalogEntry): CatalogRecord {
     amazonMaxShown: amazon.maxShown,
     amazonSafety: amazon.safety,
     amazonFloor: amazon.floor,
+    components: entry.components === undefined ? undefined : formatComponents(entry.components),
   });
 }
 

@@ -4,6 +4,7 @@
 // so a SKU the catalogue lists always has a ledger. Importing the same file again
 // changes nothing.
 import { performance } from 'node:perf_hooks';
+import { type BundleComponent, bundlesByComponent } from '../domain/bundles.ts';
 import { StockguardError } from '../errors.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LedgerStatus } from '../ledger/status.ts';
@@ -65,10 +66,21 @@ export async function importCatalog(options: CatalogImportOptions): Promise<Cata
     ignoredOnHand: [],
     durationMs: 0,
   };
-  const queue = rows.map(({ row }) => row);
   // Every SKU of the file gets the file's mapping, so an item may move between them.
-  const inFile = new Set(queue.map((row) => row.sku));
+  const inFile = new Set(rows.map(({ row }) => row.sku));
   await refuseTakenItems(options, rows, inFile);
+  await refuseBadBundles(options, rows);
+  // Plain SKUs first, bundles after: a bundle's components are in the catalogue before it.
+  await writeRows(rows.filter(({ row }) => row.components === undefined).map(({ row }) => row), options, report, inFile);
+  await writeRows(rows.filter(({ row }) => row.components !== undefined).map(({ row }) => row), options, report, inFile);
+
+  report.ignoredOnHand.sort((a, b) => a.sku.localeCompare(b.sku));
+  report.durationMs = performance.now() - started;
+  return report;
+}
+
+async function writeRows(queue: CatalogRow[], options: CatalogImportOptions, report: CatalogImportReport, inFile: ReadonlySet<string>): Promise<void> {
+  if (queue.length === 0) return;
   const worker = async () => {
     for (let row = queue.shift(); row; row = queue.shift()) {
       try {
@@ -82,13 +94,9 @@ export async function importCatalog(options: CatalogImportOptions): Promise<Cata
   };
   const concurrency = Math.max(1, options.concurrency ?? 16);
   // allSettled, so no write is still in flight when the caller sees the error.
-  const workers = await Promise.allSettled(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
+  const workers = await Promise.allSettled(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
   const failed = workers.find((result) => result.status === 'rejected');
   if (failed) throw failed.reason;
-
-  report.ignoredOnHand.sort((a, b) => a.sku.localeCompare(b.sku));
-  report.durationMs = performance.now() - started;
-  return report;
 }
 
 /** Every row, checked; throws STOCKGUARD_E_CATALOG_ROW listing every bad row. */
@@ -163,6 +171,41 @@ async function refuseTakenItems(options: CatalogImportOptions, rows: readonly Nu
   }
 }
 
+/**
+ * Nothing is written when a bundle row breaks a bundle rule: every component must be a SKU
+ * of the file or of the catalogue, and not a bundle (bundles inside bundles are not
+ * supported); a SKU some bundle uses as a component cannot become a bundle.
+ */
+async function refuseBadBundles(options: CatalogImportOptions, rows: readonly NumberedRow[]): Promise<void> {
+  const fileRows = new Map(rows.map(({ row, number }) => [row.sku, { row, number }]));
+  const bundleRows = rows.filter(({ row }) => row.components !== undefined);
+  if (bundleRows.length === 0) return;
+  const stored = await options.catalog.bundles();
+  const listed = new Set(await options.catalog.list());
+  // What each SKU will be after the import: the file's row wins over the catalogue.
+  const isBundle = (sku: string) => (fileRows.has(sku) ? fileRows.get(sku)!.row.components !== undefined : stored.has(sku));
+  const componentsAfter = new Map<string, BundleComponent[]>([...stored].filter(([bundle]) => !fileRows.has(bundle)));
+  for (const { row } of bundleRows) componentsAfter.set(row.sku, rowToEntry(row).components!);
+  const usedBy = bundlesByComponent(componentsAfter);
+  const errors: RowError[] = [];
+  for (const { row, number } of bundleRows) {
+    for (const { sku: component } of componentsAfter.get(row.sku)!) {
+      if (!fileRows.has(component) && !listed.has(component)) {
+        errors.push({ row: number, field: 'components', problem: `component ${JSON.stringify(component)} is neither in this file nor in the catalogue; add its row` });
+      } else if (isBundle(component)) {
+        errors.push({ row: number, field: 'components', problem: `component ${JSON.stringify(component)} is a bundle; bundles inside bundles are not supported: list its components instead` });
+      }
+    }
+    const users = usedBy.get(row.sku);
+    if (users) errors.push({ row: number, field: 'components', problem: `${JSON.stringify(row.sku)} is a component of bundle ${users.map(({ bundle }) => JSON.stringify(bundle)).join(', ')}, so it cannot be a bundle itself (bundles inside bundles are not supported)` });
+  }
+  if (errors.length > 0) {
+    throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `${options.file}: ${new Set(errors.map((error) => error.row)).size} bundle rows are bad, nothing was imported:\n${errors.slice(0, ERRORS_IN_MESSAGE).map(formatRowError).join('\n')}\n`, {
+      details: { file: options.file, errors },
+    });
+  }
+}
+
 async function importRow(
   row: CatalogRow,
   options: CatalogImportOptions,
@@ -171,6 +214,8 @@ async function importRow(
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const entry: CatalogEntry = rowToEntry(row);
   const { ledger, catalog } = options;
+  // A bundle has no ledger of its own: its sales reserve its components.
+  if (entry.components) return catalog.put(entry, { releasedBy: inFile });
   const ledgerSku = await ledger.createSku(entry.sku);
   const ledgerCreated = ledgerSku.status === LedgerStatus.CREATED;
   if (row.onHand !== undefined) {

@@ -4,6 +4,7 @@
 // (without onHand), so a file and what `stockguard catalog` shows read the same.
 import { z } from 'zod';
 import { parseAllocationMode } from '../domain/allocation.ts';
+import { formatComponents, parseComponents } from '../domain/bundles.ts';
 import { assertSku, MAX_QUANTITY } from '../domain/validate.ts';
 
 /** Every column a catalogue file may have, in the order the docs and examples list them. */
@@ -29,6 +30,7 @@ export const CATALOG_COLUMNS = [
   'amazonMaxShown',
   'amazonSafety',
   'amazonFloor',
+  'components',
 ] as const;
 export type CatalogColumn = (typeof CATALOG_COLUMNS)[number];
 
@@ -109,6 +111,19 @@ export const CATALOG_ROW_SCHEMA = z.strictObject({
   amazonMaxShown: quantity.optional(),
   amazonSafety: quantity.optional(),
   amazonFloor: quantity.optional(),
+  // A bundle's components (src/domain/bundles.ts): "A*2;B" or [{"sku":"A","quantity":2}];
+  // kept in the canonical JSON form, so a file and the stored entry compare equal.
+  components: z
+    .union([z.string(), z.array(z.unknown())], { error: 'must be a list of components: "SKU-A*2;SKU-B" or [{"sku":"SKU-A","quantity":2}]' })
+    .transform((value, context) => {
+      const parsed = parseComponents(value);
+      if (!parsed.ok) {
+        context.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return formatComponents(parsed.components);
+    })
+    .optional(),
 });
 
 /** A row that passed every check. */
@@ -158,7 +173,8 @@ export function checkRow(source: SourceRow): RowCheck {
         continue;
       }
       const field = String(issue.path[0] ?? '');
-      const problem = issue.input === undefined ? 'is required' : `${issue.message}, got ${describe(issue.input)}`;
+      const problem =
+        field === 'components' && issue.code === 'custom' ? issue.message : issue.input === undefined ? 'is required' : `${issue.message}, got ${describe(issue.input)}`;
       problems.push({ field, problem });
     }
   }
@@ -231,6 +247,14 @@ function crossFieldProblems(
     } else if (values.amazonFulfillment === 'FBA') {
       problems.push({ field: column, problem: 'does not apply to an FBA listing: FBA quantities are Amazon\'s and never pushed' });
     }
+  }
+  // A bundle has no stock of its own: stock, holdback and allocation live on its components.
+  if (present('components')) {
+    if (present('onHand')) problems.push({ field: 'onHand', problem: 'is set on a bundle; a bundle has no stock of its own (set onHand on its components)' });
+    if (typeof values.holdback === 'number' && values.holdback > 0) problems.push({ field: 'holdback', problem: 'is set on a bundle; hold units back on its components' });
+    if (present('allocationMode')) problems.push({ field: 'allocationMode', problem: 'is set on a bundle; a bundle follows its components\' allocation modes' });
+    const parsed = parseComponents(values.components, typeof values.sku === 'string' ? values.sku : undefined);
+    if (!parsed.ok && parsed.problem.includes('cannot contain itself')) problems.push({ field: 'components', problem: parsed.problem });
   }
   for (const channel of ['shopify', 'amazon'] as const) {
     const floor = values[`${channel}Floor`];

@@ -3,7 +3,7 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { seededRandom } from '../domain/random.ts';
 import { compareStreamIds } from '../consumers/streamId.ts';
-import { EVENT_KINDS } from '../ledger/keys.ts';
+import { EVENT_KINDS } from '../redis/keys.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import type { ChaosFigures } from './figures.ts';
 import { type LoadGenerator, resendUntil } from './load.ts';

@@ -7,7 +7,7 @@
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
 import { partitionFor } from '../consumers/partition.ts';
-import { EVENT_KINDS } from '../ledger/keys.ts';
+import { EVENT_KINDS } from '../redis/keys.ts';
 import { checkLedger, type LostToFailover, ReservationWatch } from './checker.ts';
 import { actOut, CLUSTER_FAULT_KINDS, FAULT_KINDS, type FaultKind, faultSchedule, unsupportedKinds } from './faults.ts';
 import { type ChaosFigures, type ChaosRedis, emptyFigures } from './figures.ts';

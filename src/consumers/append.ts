@@ -1,7 +1,7 @@
 // The producer side of the event streams: one field `event` holding a JSON document.
 // Used by the HTTP webhook receiver, the SQS poller and the DLQ replay.
 import { StockguardError } from '../errors.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { EVENT_FIELD } from './entries.ts';
 
 export interface AppendOptions {

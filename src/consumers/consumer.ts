@@ -7,13 +7,14 @@
 // under a name that did not come back, once another consumer has claimed their entries.
 // Delivery is at least once; the handlers' idempotency makes the effect exactly once
 // (invariant I2). docs/streams.md describes the protocol.
-import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { type ErrorCode, StockguardError } from '../errors.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { autoClaim, decodeReadReply, type RawEntry, readGroup, readGroupArguments } from '../redis/streams.ts';
+import { blockingClientId, duplicateForBlocking, isCluster, streamSetsPerRead, unblockClient } from '../redis/topology.ts';
 import { retireDeadConsumers } from './deadConsumers.ts';
 import { TOO_MANY_DELIVERIES, writeDeadLetter } from './deadLetters.ts';
-import { type DecodedEvent, decodeAutoClaimReply, decodeEvent, decodeReadReply, type RawEntry } from './entries.ts';
+import { type DecodedEvent, decodeEvent } from './entries.ts';
 
 /** What the handler receives: one event, already parsed from JSON. */
 export interface StreamEntry {
@@ -214,7 +215,7 @@ export class StreamConsumer {
       await this.ensureGroups();
       // On Cluster the partitions live in different slots and one XREADGROUP may only
       // name keys of one slot, so each stream gets its own reader there.
-      const streamSets = this.redis instanceof Cluster ? this.streams.map((stream) => [stream]) : [this.streams];
+      const streamSets = streamSetsPerRead(this.redis, this.streams);
       for (const streams of streamSets) this.readers.push(await this.openReader(streams));
     } catch (error) {
       this.state = 'stopped';
@@ -278,13 +279,12 @@ export class StreamConsumer {
   private async openReader(streams: readonly string[]): Promise<Reader> {
     // Blocking reads get their own connection so they never hold up acks, dead-letter
     // writes and reclaims, and so stop() can interrupt them.
-    const connection: RedisClient =
-      this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate({ commandTimeout: undefined });
+    const connection = duplicateForBlocking(this.redis);
     connection.on('error', (error: Error) => this.logger.debug({ err: { message: error.message } }, 'blocking connection error'));
     const reader: Reader = { streams, connection, clientId: undefined, reading: undefined, loop: undefined };
-    if (!(connection instanceof Cluster)) {
+    if (!isCluster(connection)) {
       const refreshId = async (): Promise<void> => {
-        reader.clientId = Number(await connection.call('CLIENT', ['ID']));
+        reader.clientId = await blockingClientId(connection);
       };
       // A reconnect gets a new client id; CLIENT UNBLOCK needs the current one.
       connection.on('ready', () => void refreshId().catch(() => undefined));
@@ -310,12 +310,10 @@ export class StreamConsumer {
           nextReclaimAt = Date.now() + this.reclaimIntervalMs;
         }
         if (this.state !== 'running') break;
-        const reading = reader.connection.call('XREADGROUP', [
-          'GROUP', this.group, this.consumer,
-          'COUNT', this.batchSize,
-          'BLOCK', this.blockMs,
-          'STREAMS', ...reader.streams, ...reader.streams.map(() => '>'),
-        ]);
+        const reading = reader.connection.call(
+          'XREADGROUP',
+          readGroupArguments({ group: this.group, consumer: this.consumer, count: this.batchSize, blockMs: this.blockMs }, reader.streams, reader.streams.map(() => '>')),
+        );
         reader.reading = reading;
         let reply: unknown;
         try {
@@ -348,9 +346,9 @@ export class StreamConsumer {
     for (const reader of this.readers) {
       while (reader.reading && !passed) {
         const reading = reader.reading;
-        if (reader.clientId !== undefined && !(this.redis instanceof Cluster)) {
+        if (reader.clientId !== undefined && !isCluster(this.redis)) {
           try {
-            await this.redis.call('CLIENT', ['UNBLOCK', reader.clientId, 'TIMEOUT']);
+            await unblockClient(this.redis, reader.clientId);
           } catch {
             reader.connection.disconnect();
           }
@@ -377,10 +375,7 @@ export class StreamConsumer {
       let after = '0';
       for (;;) {
         if (this.state !== 'running') return;
-        const reply: unknown = await this.redis.call('XREADGROUP', [
-          'GROUP', this.group, this.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, after,
-        ]);
-        const entries = decodeReadReply(reply);
+        const entries = await readGroup(this.redis, { group: this.group, consumer: this.consumer, count: this.batchSize }, [stream], [after]);
         if (entries.length === 0) break;
         after = entries[entries.length - 1]!.id;
         // Entries deleted from the stream while pending come back without fields.
@@ -438,10 +433,7 @@ export class StreamConsumer {
     let cursor = '0-0';
     do {
       if (this.state !== 'running') return;
-      const reply: unknown = await this.redis.call('XAUTOCLAIM', [
-        stream, this.group, this.consumer, this.minIdleMs, cursor, 'COUNT', this.reclaimCount,
-      ]);
-      const claim = decodeAutoClaimReply(stream, reply);
+      const claim = await autoClaim(this.redis, stream, this.group, this.consumer, this.minIdleMs, cursor, this.reclaimCount);
       cursor = claim.next;
       if (claim.deleted.length > 0) {
         this.logger.warn({ stream, ids: claim.deleted }, 'pending entries were deleted from the stream before they were acknowledged');

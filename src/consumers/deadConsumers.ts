@@ -4,30 +4,10 @@
 // its pending entries it owns nothing, and XGROUP DELCONSUMER is safe. Deleting a consumer
 // that still owns pending entries would drop them from the group's pending list (lost, never
 // redelivered), so the check and the delete run in one script: nothing can be delivered to
-// the consumer between them. docs/streams.md, "Dead consumers".
-import type { RedisClient } from '../ledger/scripts.ts';
-import { replyFields } from './streamId.ts';
-
-/**
- * KEYS[1] the stream; ARGV[1] the group; ARGV[2] the consumer; ARGV[3] the idle time (ms)
- * it must have reached. Returns 1 when it was deleted; 0 when it owns pending entries, was
- * active more recently, or does not exist.
- */
-const RETIRE_SCRIPT = `
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local name, idle
-  for i = 1, #consumer, 2 do
-    if consumer[i] == 'name' then name = consumer[i + 1] elseif consumer[i] == 'idle' then idle = consumer[i + 1] end
-  end
-  if name == ARGV[2] then
-    if idle == nil or idle < tonumber(ARGV[3]) then return 0 end
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-    return 1
-  end
-end
-return 0
-`;
+// the consumer between them (src/lua/retireConsumer.lua). docs/streams.md, "Dead consumers".
+import type { RedisClient } from '../redis/client.ts';
+import { luaScripts } from '../redis/scripts.ts';
+import { replyFields } from '../redis/streams.ts';
 
 export interface GroupMember {
   name: string;
@@ -56,7 +36,7 @@ export async function groupMembers(redis: RedisClient, stream: string, group: st
  * been idle at least `minIdleMs`. True when it was deleted.
  */
 export async function retireConsumer(redis: RedisClient, stream: string, group: string, consumer: string, minIdleMs: number): Promise<boolean> {
-  return Number(await redis.eval(RETIRE_SCRIPT, 1, stream, group, consumer, minIdleMs)) === 1;
+  return Number(await luaScripts().retireConsumer.run(redis, [stream], [group, consumer, minIdleMs])) === 1;
 }
 
 /**

@@ -3,10 +3,10 @@
 // Writers (the consumer) XADD here *before* they XACK the original, so a crash between
 // the two leaves a duplicate, never a loss.
 import { StockguardError } from '../errors.ts';
-import type { KeySpace } from '../ledger/keys.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { KeySpace } from '../redis/keys.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { decodeRangeReply, type RawEntry } from '../redis/streams.ts';
 import { appendPayload } from './append.ts';
-import { decodeRangeReply, type RawEntry } from './entries.ts';
 import { compareStreamIds } from './streamId.ts';
 
 /** The `reason` of an entry delivered more often than the consumer's maxDeliveries. */
@@ -118,6 +118,11 @@ export async function replayDeadLetters(redis: RedisClient, keys: KeySpace, sele
   };
 
   if ('ids' in selection) {
+    // Checked before any replay, so a typo replays nothing rather than reaching Redis as a bad range.
+    const bad = selection.ids.filter((dlqId) => !/^[0-9]+-[0-9]+$/.test(dlqId));
+    if (bad.length > 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `${bad.map((dlqId) => JSON.stringify(dlqId)).join(', ')} ${bad.length > 1 ? 'are not dead-letter ids' : 'is not a dead-letter id'}: use the ids "dlq list" prints, like 1733390000000-0`, { details: { ids: bad } });
+    }
     for (const dlqId of selection.ids) {
       const reply: unknown = await redis.xrange(dlq, dlqId, dlqId);
       const [letter] = decodeRangeReply(dlq, reply).map(toDeadLetter);

@@ -33,10 +33,3 @@ export function minStreamId(ids: readonly string[]): string | undefined {
   for (const id of ids) if (smallest === undefined || compareStreamIds(id, smallest) < 0) smallest = id;
   return smallest;
 }
-
-/** A flat Redis reply `[field, value, field, value, …]` (XINFO GROUPS rows, XINFO STREAM) as a map. */
-export function replyFields(flat: readonly unknown[]): Map<string, unknown> {
-  const fields = new Map<string, unknown>();
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1]);
-  return fields;
-}

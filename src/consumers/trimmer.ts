@@ -7,8 +7,10 @@
 // when XTRIM runs. A stream without any group is left alone: nobody has read it yet.
 import type { Logger } from 'pino';
 import { StockguardError } from '../errors.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
-import { minStreamId, nextStreamId, replyFields } from './streamId.ts';
+import { PeriodicPass } from '../periodic.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { decodeGroupsReply, decodePendingSummary, type GroupState, trimToMinId } from '../redis/streams.ts';
+import { minStreamId, nextStreamId } from './streamId.ts';
 
 export interface TrimOptions {
   /**
@@ -29,17 +31,11 @@ export interface TrimResult {
   readonly trimmed: number;
 }
 
-interface GroupState {
-  readonly name: string;
-  readonly pending: number;
-  readonly lastDeliveredId: string;
-}
-
 /** The lowest id every group can do without, or undefined when the stream has no group. */
 export async function safeTrimId(redis: RedisClient, stream: string): Promise<string | undefined> {
   let groups: GroupState[];
   try {
-    groups = decodeGroups(await redis.xinfo('GROUPS', stream));
+    groups = decodeGroupsReply(await redis.xinfo('GROUPS', stream));
   } catch (error) {
     if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
     throw error;
@@ -67,8 +63,8 @@ export async function trimStream(redis: RedisClient, stream: string, options: Tr
     const cutoff = `${Math.max(0, (options.clock ?? Date.now)() - retainMs)}-0`;
     safeId = minStreamId([safeId, cutoff])!;
   }
-  const trimmed = await redis.call('XTRIM', [stream, 'MINID', options.approximate === false ? '=' : '~', safeId]);
-  return { stream, safeId, trimmed: Number(trimmed) };
+  const trimmed = await trimToMinId(redis, stream, safeId, options.approximate !== false);
+  return { stream, safeId, trimmed };
 }
 
 export async function trimStreams(redis: RedisClient, streams: readonly string[], options: TrimOptions = {}): Promise<TrimResult[]> {
@@ -86,32 +82,11 @@ export interface StreamTrimmerOptions extends TrimOptions {
 }
 
 /** Runs trimStreams on a schedule until stop(). */
-export class StreamTrimmer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
-  private readonly intervalMs: number;
-  private readonly logger: Logger;
-
+export class StreamTrimmer extends PeriodicPass<TrimResult[]> {
   constructor(private readonly options: StreamTrimmerOptions) {
-    this.intervalMs = options.intervalMs ?? 60_000;
-    if (!Number.isSafeInteger(this.intervalMs) || this.intervalMs < 1) {
-      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `intervalMs must be a whole number ≥ 1, got ${String(options.intervalMs)}`);
-    }
-    this.logger = options.logger.child({ component: 'stream-trimmer' });
+    super(options, 60_000, 'stream-trimmer');
   }
 
-  start(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.trimOnce()
-        .then(() => undefined)
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** One pass over every stream; errors are logged, not thrown (the next pass retries). */
   async trimOnce(): Promise<TrimResult[]> {
     try {
       const results = await trimStreams(this.options.redis, this.options.streams, this.options);
@@ -123,33 +98,4 @@ export class StreamTrimmer {
       return [];
     }
   }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-}
-
-/** XINFO GROUPS: one flat [field, value, …] list per group. */
-function decodeGroups(reply: unknown): GroupState[] {
-  if (!Array.isArray(reply)) throw new Error(`unexpected XINFO GROUPS reply: ${String(JSON.stringify(reply)).slice(0, 200)}`);
-  return reply.map((row: unknown) => {
-    if (!Array.isArray(row)) throw new Error(`unexpected XINFO GROUPS row: ${String(JSON.stringify(row)).slice(0, 200)}`);
-    const fields = replyFields(row);
-    const name = fields.get('name');
-    const lastDeliveredId = fields.get('last-delivered-id');
-    if (typeof name !== 'string' || typeof lastDeliveredId !== 'string') {
-      throw new Error(`XINFO GROUPS row without name or last-delivered-id: ${JSON.stringify(row)}`);
-    }
-    return { name, lastDeliveredId, pending: Number(fields.get('pending') ?? 0) };
-  });
-}
-
-/** XPENDING summary: [count, oldest id, newest id, consumers]; ids are nil when nothing is pending. */
-function decodePendingSummary(reply: unknown): string | undefined {
-  if (!Array.isArray(reply)) throw new Error(`unexpected XPENDING reply: ${String(JSON.stringify(reply)).slice(0, 200)}`);
-  const oldest: unknown = reply[1];
-  return typeof oldest === 'string' ? oldest : undefined;
 }

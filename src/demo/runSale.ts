@@ -12,7 +12,7 @@ import type { CatalogEntry } from '../catalog/entry.ts';
 import { loadConfig } from '../config.ts';
 import { isQuiet, startDaemon } from '../daemon.ts';
 import { parseAllocationMode } from '../domain/allocation.ts';
-import { EVENT_KINDS } from '../ledger/keys.ts';
+import { EVENT_KINDS } from '../redis/keys.ts';
 import { runReconciliation } from '../reconcile/jobs.ts';
 import { startAmazonFake } from '../sim/amazon/index.ts';
 import { freePort } from '../sim/ports.ts';

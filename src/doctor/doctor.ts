@@ -5,7 +5,7 @@
 // catalogue against what the channels list (unmapped variants and listings, SKUs mapped to
 // items the channel does not have, MFN/FBA disagreements). Reads only: it changes nothing.
 // A `fail` makes the command exit 1; a `warn` does not.
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.ts';
 import { readAmazonListings } from '../catalog/discover/amazon.ts';
 import { type DiscoveredListing, fulfillmentOf } from '../catalog/discover/match.ts';
@@ -13,7 +13,8 @@ import { readVariants } from '../catalog/discover/shopify.ts';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import type { Config } from '../config.ts';
 import { isStockguardError } from '../errors.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { isCluster, masters } from '../redis/topology.ts';
 import { LwaTokenProvider } from '../pushers/lwa.ts';
 import { HttpWmsAdapter } from '../reconcile/wms.ts';
 import { AMAZON_SETUP_TYPES, NOTIFICATIONS_SCOPE, NotificationsClient, queueArnOf } from '../setup/amazon.ts';
@@ -118,7 +119,7 @@ function infoField(info: string, name: string): string | undefined {
 
 /** Version and persistence of the server, or of every master of a Cluster. */
 export async function checkRedis(redis: RedisClient, add: (finding: Finding) => void): Promise<void> {
-  const nodes: Array<{ label: string; client: Redis }> = isCluster(redis) ? redis.nodes('master').map((node) => ({ label: `${node.options.host}:${node.options.port}`, client: node })) : [{ label: 'redis', client: redis }];
+  const nodes: Array<{ label: string; client: Redis }> = isCluster(redis) ? masters(redis).map((node) => ({ label: `${node.options.host}:${node.options.port}`, client: node })) : [{ label: 'redis', client: redis }];
   for (const { label, client } of nodes) {
     const where = nodes.length > 1 ? `${label}: ` : '';
     const server = await client.info('server');
@@ -151,10 +152,6 @@ export async function checkRedis(redis: RedisClient, add: (finding: Finding) => 
       add({ area: 'redis', check: 'redis-persistence', severity: 'ok', detail: `${where}AOF on${fsync ? `, appendfsync ${fsync}` : ''}` });
     }
   }
-}
-
-function isCluster(redis: RedisClient): redis is Cluster {
-  return typeof (redis as Cluster).nodes === 'function' && (redis as Cluster).isCluster === true;
 }
 
 // ---- Shopify

@@ -2,8 +2,9 @@
 import { partitionFor } from '../consumers/partition.ts';
 import { partitionSkuOf, type StockguardEvent, streamKindOf } from '../domain/events.ts';
 import { replyArray, replyStatus } from '../ledger/decode.ts';
-import type { KeySpace } from '../ledger/keys.ts';
-import { ledgerScripts, type RedisClient } from '../ledger/scripts.ts';
+import type { KeySpace } from '../redis/keys.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { luaScripts } from '../redis/scripts.ts';
 import { LedgerStatus } from '../ledger/status.ts';
 import { StockguardError } from '../errors.ts';
 import type { EventSink, PublishResult } from './sink.ts';
@@ -44,7 +45,7 @@ export class RedisEventSink implements EventSink {
   async publish(event: StockguardEvent, options: { deliveryId?: string } = {}): Promise<PublishResult> {
     const stream = this.streamFor(event);
     const mark = options.deliveryId ? this.options.keys.deliveryMark(stream, options.deliveryId) : `${stream}:no-mark`;
-    const raw = await ledgerScripts().appendEvent.run(
+    const raw = await luaScripts().appendEvent.run(
       this.options.redis,
       [stream, mark],
       [JSON.stringify(event), options.deliveryId ? this.dedupeWindowFor(event) : 0],

@@ -1,6 +1,7 @@
 // Applies one normalised event to the ledger: the consumers' handler. Every branch is
 // idempotent through the ledger's own ids (reservation id, shipment id, WMS event id,
 // newest-observation-wins), so a redelivered stream entry has no second effect (I2).
+import { type BundleLookup, expandWithLookup } from '../domain/bundles.ts';
 import type { OrderCancelledEvent, OrderPlacedEvent, StockguardEvent } from '../domain/events.ts';
 import { StockguardError } from '../errors.ts';
 import type { Ledger, OrderLineResult } from './ledger.ts';
@@ -14,6 +15,11 @@ export interface ApplyDependencies {
   resolveRefs(refs: readonly string[]): Promise<(string | undefined)[]>;
   /** Told of each line left out because its untracked item maps to no SKU (not a warehouse sale). */
   untrackedLine?(channel: string, refs: readonly string[]): void;
+  /**
+   * The components of each SKU that is a bundle (undefined for a plain SKU), one answer per
+   * SKU. Absent: no SKU is a bundle.
+   */
+  bundleComponents?: BundleLookup;
 }
 
 export type ApplyOutcome =
@@ -28,6 +34,7 @@ export async function applyEvent(event: StockguardEvent, dependencies: ApplyDepe
   switch (event.type) {
     case 'order.placed': {
       const { resolved, unmapped } = await resolveLines(event, dependencies);
+      // A bundle line reserves each of its components (docs/catalog.md, "Bundles").
       // The lines that resolve are reserved even when another does not: a sale is a fact.
       // The dead letter carries the whole event; a replay after the catalogue fix reserves
       // the rest, and the reserved lines are duplicates the ledger ignores.
@@ -128,8 +135,11 @@ async function resolveLines<L extends EventLine>(
     else if (line.tracked === false) dependencies.untrackedLine?.(event.channel, line.refs ?? []);
     else unmapped.push(line);
   }
-  return { resolved, unmapped };
+  // A bundle line becomes one line per component, under the same line id (same reservation id in each component's hash).
+  const expanded = await expandWithLookup(resolved as unknown as Array<{ sku: string; lineId: string }>, dependencies.bundleComponents);
+  return { resolved: expanded as unknown as Resolved<L>[], unmapped };
 }
+
 
 function unmappedError(event: { channel: string; orderId: string }, lines: readonly EventLine[]): StockguardError {
   const named = lines.map((line) => `line ${line.lineId} (${(line.refs ?? []).map(describeRef).join(' or ')})`);

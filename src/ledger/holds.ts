@@ -14,12 +14,13 @@
 //   4. removeHold.lua removes the index entry, last, and only while it still has the mark.
 // A closing entry sorts before every expiry, so the reaper picks it up on its next round;
 // a retry of the same cancel or confirm resumes it and answers as the first call would have.
+import { type BundleLookup, expandWithLookup } from '../domain/bundles.ts';
 import { StockguardError } from '../errors.ts';
 import type { Clock, Ledger, OrderLine, OrderLineResult } from './ledger.ts';
 import { closeHold, type HoldCloseAction } from './operations/closeHold.ts';
 import { removeHold } from './operations/removeHold.ts';
 import { reservationId } from './reservationId.ts';
-import type { RedisClient } from './scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { LedgerStatus } from './status.ts';
 
 export const HOLD_CHANNEL = 'api';
@@ -33,12 +34,20 @@ export class CheckoutHolds {
     private readonly redis: RedisClient,
     private readonly ledger: Ledger,
     private readonly clock: Clock,
+    /** The components of each SKU that is a bundle (the catalogue's); absent: no SKU is a bundle. */
+    private readonly bundleComponents?: BundleLookup,
   ) {}
 
-  async hold(orderId: string, lines: readonly OrderLine[], ttlSeconds: number): Promise<HoldResult> {
+  /**
+   * Holds every line or nothing. A line on a bundle holds each component under the line's id
+   * (the hold's recorded lines are the component lines, so a cancel, the reaper and a crash
+   * recovery release exactly those); the answer has one line per component.
+   */
+  async hold(orderId: string, requested: readonly OrderLine[], ttlSeconds: number): Promise<HoldResult> {
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400) {
       throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `ttlSeconds must be a whole number from 1 to 86400, got ${ttlSeconds}`);
     }
+    const lines = (await expandWithLookup(requested, this.bundleComponents)).map(({ lineId, sku, quantity }) => ({ lineId, sku, quantity }));
     const keys = this.ledger.keys;
     const encodedLines = JSON.stringify(lines.map(({ sku, lineId }) => ({ sku, lineId })));
     const alreadyOpen = await this.redis.zscore(keys.holdExpiries(), orderId);

@@ -4,7 +4,7 @@
 import { StockguardError } from '../errors.ts';
 import { assertId, assertQuantity, assertSku } from '../domain/validate.ts';
 import type { InventorySnapshot } from './decode.ts';
-import { KeySpace } from './keys.ts';
+import { KeySpace } from '../redis/keys.ts';
 import { type AdjustCause, adjustOnHand } from './operations/adjustOnHand.ts';
 import type { Clock, ScriptContext } from './operations/context.ts';
 import { countOnHand } from './operations/countOnHand.ts';
@@ -17,7 +17,8 @@ import { shipReservation } from './operations/shipReservation.ts';
 import { recordObservation } from './operations/recordObservation.ts';
 import { repairReserved } from './operations/repairReserved.ts';
 import { reservationId } from './reservationId.ts';
-import type { RedisClient } from './scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { JOURNAL_TRIM_GRACE_MS } from './journalTrimmer.ts';
 import { LedgerStatus, type ReservationState } from './status.ts';
 
 export type { InventorySnapshot } from './decode.ts';
@@ -27,6 +28,7 @@ export interface LedgerOptions {
   redis: RedisClient;
   keyPrefix: string;
   clock?: Clock;
+  /** STOCKGUARD_JOURNAL_RETENTION_DAYS in ms (default 3 days); the scripts trim JOURNAL_TRIM_GRACE_MS later. */
   journalRetentionMs?: number;
   /** How long event marks and closed reservation records are kept (default 15 days; docs/operations.md). */
   dedupeHorizonMs?: number;
@@ -82,7 +84,8 @@ export interface JournalEntry {
 
 export type ChangeResult<S extends LedgerStatus> = { status: S; inventory: InventorySnapshot };
 
-const DEFAULT_RETENTION_MS = 35 * 86_400_000;
+/** STOCKGUARD_JOURNAL_RETENTION_DAYS's default (docs/configuration.md). */
+const DEFAULT_RETENTION_MS = 3 * 86_400_000;
 /** The default dedupe horizon: longer than SQS's longest retention (14 days), docs/operations.md. */
 export const DEFAULT_DEDUPE_HORIZON_MS = 15 * 86_400_000;
 
@@ -98,7 +101,9 @@ export class Ledger {
     this.redis = options.redis;
     this.keys = new KeySpace(options.keyPrefix);
     this.clock = options.clock ?? Date.now;
-    this.journalRetentionMs = options.journalRetentionMs ?? DEFAULT_RETENTION_MS;
+    // The scripts trim a SKU's journal on its own changes one grace behind the trimmer, which
+    // writes entries to the audit trail before it trims them (journalTrimmer.ts).
+    this.journalRetentionMs = (options.journalRetentionMs ?? DEFAULT_RETENTION_MS) + JOURNAL_TRIM_GRACE_MS;
     this.dedupeHorizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
   }
 
@@ -135,7 +140,7 @@ export class Ledger {
   async holdOrder(order: Order): Promise<{ held: boolean; lines: OrderLineResult[] }> {
     const { results, unknown, insufficient } = await this.reserveBySku(order, 'hold');
     if (unknown.length > 0 || insufficient) {
-      const fresh = results.lines.filter((line) => line.status === LedgerStatus.RESERVED && results.created.has(line.reservationId));
+      const fresh = results.lines.filter((line) => line.status === LedgerStatus.RESERVED && results.created.has(`${line.sku}\u0000${line.reservationId}`));
       for (const line of fresh) await this.release(line.sku, line.reservationId);
       if (unknown.length > 0) throw unknownSku(unknown, { orderId: order.orderId });
     }
@@ -155,10 +160,11 @@ export class Ledger {
       assertId('lineId', line.lineId);
       assertQuantity(`quantity of line ${line.lineId}`, line.quantity, 'positive');
       const id = reservationId(order.channel, order.orderId, line.lineId);
-      if (seen.has(id)) {
-        throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `line id ${line.lineId} appears twice in order ${order.orderId}`);
+      // A bundle line reserves each component under the same id, one per SKU's hash.
+      if (seen.has(`${line.sku}\u0000${id}`)) {
+        throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `line id ${line.lineId} appears twice for SKU ${line.sku} in order ${order.orderId}`);
       }
-      seen.add(id);
+      seen.add(`${line.sku}\u0000${id}`);
       const group = bySku.get(line.sku) ?? [];
       group.push({ lineId: line.lineId, reservationId: id, quantity: line.quantity });
       bySku.set(line.sku, group);
@@ -177,15 +183,15 @@ export class Ledger {
         if (reply.status === LedgerStatus.INSUFFICIENT) insufficient = true;
         lines.forEach((line, index) => {
           const result = reply.lines[index]!;
-          byId.set(line.reservationId, { ...result, sku, lineId: line.lineId });
-          if (reply.status === LedgerStatus.OK && result.status !== LedgerStatus.DUPLICATE) created.add(line.reservationId);
+          byId.set(`${sku}\u0000${line.reservationId}`, { ...result, sku, lineId: line.lineId });
+          if (reply.status === LedgerStatus.OK && result.status !== LedgerStatus.DUPLICATE) created.add(`${sku}\u0000${line.reservationId}`);
         });
         if (reply.status === LedgerStatus.OK && reply.lines.some((line) => line.status !== LedgerStatus.DUPLICATE)) changed.push(sku);
       }),
     );
     await this.markDirty(changed);
     const lines = order.lines
-      .map((line) => byId.get(reservationId(order.channel, order.orderId, line.lineId)))
+      .map((line) => byId.get(`${line.sku}\u0000${reservationId(order.channel, order.orderId, line.lineId)}`))
       .filter((line): line is OrderLineResult => line !== undefined);
     return { results: { lines, created }, unknown, insufficient };
   }

@@ -33,8 +33,8 @@ import {
 } from '../domain/allocation.ts';
 import { burstRatePerSecond, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
 import type { ChannelPolicy } from '../domain/sellable.ts';
-import type { KeySpace } from '../ledger/keys.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { KeySpace } from '../redis/keys.ts';
+import type { RedisClient } from '../redis/client.ts';
 import type { PushOutcome, PushRequest } from './pusher.ts';
 import type { ChannelReport, SkuPushView } from './store.ts';
 
@@ -88,7 +88,7 @@ export interface AllocatorOptions {
   /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
   reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
   /** Told of a report that raised the channel's quantity with no write of ours to explain it (a hand edit). */
-  onUnexplained?(sku: string, channel: SalesChannel, report: ChannelReport & { before: number }): void;
+  onUnexplained?(sku: string, channel: SalesChannel, report: ChannelReport & { before: number }, account: ChannelAccount): void;
 }
 
 export class BoundedAllocator {
@@ -283,6 +283,12 @@ export class BoundedAllocator {
     let next = account;
     for (const [index, report] of reports.entries()) {
       if (report.observedAtMs > settledBefore) break;
+      // The oldest kept report once older ones were dropped (PushStore.keptReports): with no
+      // known predecessor it could be a sale's report as well as a write's (a flash sale
+      // drops a report per unit). Taken as a write's, a sale report equal to a write sent
+      // just after it once confirmed that write early; the write, applied later, then sold
+      // what nobody counted. It only serves as the next report's predecessor.
+      if (report.anchor) continue;
       // A report cannot confirm a write sent after it (a little slack for the channel's clock).
       // Nor can one that went down from the report before it: a sale lowers the quantity too,
       // and a sale report that happens to equal a pending value would otherwise confirm a
@@ -300,7 +306,7 @@ export class BoundedAllocator {
       }
       // A raise no write of ours explains: someone set the quantity by hand (or the channel
       // restocked on its own). It is the drift path: the account takes what the channel says.
-      if (matching === -1 && before !== undefined && report.quantity > before) this.options.onUnexplained?.(sku, channel, { ...report, before });
+      if (matching === -1 && before !== undefined && report.quantity > before) this.options.onUnexplained?.(sku, channel, { ...report, before }, next);
       next = recordShownReport(next, {
         shown: report.quantity,
         shownAtMs: report.observedAtMs,

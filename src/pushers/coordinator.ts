@@ -16,9 +16,10 @@ import type { ChannelTiming } from '../domain/allocation.ts';
 import type { BackoffPolicy } from '../domain/backoff.ts';
 import { StockguardError } from '../errors.ts';
 import type { Clock, Ledger } from '../ledger/ledger.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { bundlesByComponent } from '../domain/bundles.ts';
 import { BoundedAllocator } from './allocator.ts';
 import { type ComputeTally, SkuDecider } from './decide.ts';
 import { PushLane } from './lane.ts';
@@ -89,6 +90,8 @@ export class PushCoordinator {
   private readonly lanes = new Map<SalesChannel, PushLane>();
   private readonly clock: Clock;
   private readonly entries = new Map<string, { entry: CatalogEntry | undefined; atMs: number }>();
+  /** Component SKU → the bundles drawing on it (from the catalogue's bundle table, cached like entries). */
+  private bundlesByComponent: { atMs: number; usedBy: Map<string, Array<{ bundle: string; quantity: number }>> } | undefined;
   private readonly allocator: BoundedAllocator;
   private readonly decider: SkuDecider;
   private gaugesAtMs = 0;
@@ -111,9 +114,9 @@ export class PushCoordinator {
       ...(options.settings.channelMix ? { channelMix: options.settings.channelMix } : {}),
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
-      onUnexplained: (sku, channel, report) => {
+      onUnexplained: (sku, channel, report, account) => {
         options.metrics.driftUnits.inc({ channel }, report.quantity - report.before);
-        options.logger.warn({ sku, channel, quantity: report.quantity, before: report.before }, 'the channel raised a bounded SKU with no write of ours (a hand edit?): its exposure is recomputed from what it reports');
+        options.logger.warn({ sku, channel, quantity: report.quantity, before: report.before, observedAtMs: report.observedAtMs, account }, 'the channel raised a bounded SKU with no write of ours (a hand edit?): its exposure is recomputed from what it reports');
       },
     });
     this.decider = new SkuDecider({
@@ -127,6 +130,7 @@ export class PushCoordinator {
       clock: this.clock,
       entryFor: (sku) => this.entryFor(sku, false),
       requeue: (items) => this.requeue(items),
+      bundlesUsing: async (sku) => (await this.bundleIndex()).get(sku) ?? [],
     });
     for (const pusher of options.pushers) {
       this.lanes.set(
@@ -230,7 +234,7 @@ export class PushCoordinator {
       const raw = await this.options.redis.zpopmin(this.options.ledger.keys.dirtySkus(), this.options.drainBatch ?? 256);
       const items: Array<{ sku: string; changedAtMs: number }> = [];
       for (let index = 0; index + 1 < raw.length; index += 2) items.push({ sku: raw[index]!, changedAtMs: Number(raw[index + 1]) });
-      if (items.length > 0) await this.computeMany(items, 'change');
+      if (items.length > 0) await this.computeMany(await this.withBundles(items), 'change');
       return items.length;
     } finally {
       this.computing -= 1;
@@ -252,6 +256,7 @@ export class PushCoordinator {
   }
 
   private async runSweep(): Promise<SweepReport> {
+    this.bundlesByComponent = undefined;
     const entries = await this.catalogEntries();
     for (const lane of this.lanes.values()) {
       await lane.pusher.prepare(entries).catch((error: unknown) => this.options.logger.error({ err: error, channel: lane.channel }, 'preparing the channel failed'));
@@ -279,6 +284,31 @@ export class PushCoordinator {
       for (const entry of chunk) if (entry) entries.push(entry);
     }
     return entries;
+  }
+
+  /** The changed SKUs and every bundle that draws on one of them (a component change changes the bundle). */
+  private async withBundles(items: Array<{ sku: string; changedAtMs: number }>): Promise<Array<{ sku: string; changedAtMs: number }>> {
+    const usedBy = await this.bundleIndex().catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'reading the bundle table failed; bundles wait for the sweep');
+      return new Map<string, Array<{ bundle: string; quantity: number }>>();
+    });
+    if (usedBy.size === 0) return items;
+    const all = new Map(items.map((item) => [item.sku, item]));
+    for (const item of items) {
+      for (const { bundle } of usedBy.get(item.sku) ?? []) {
+        const known = all.get(bundle);
+        if (!known || known.changedAtMs > item.changedAtMs) all.set(bundle, { sku: bundle, changedAtMs: item.changedAtMs });
+      }
+    }
+    return [...all.values()];
+  }
+
+  private async bundleIndex(): Promise<Map<string, Array<{ bundle: string; quantity: number }>>> {
+    const now = this.clock();
+    if (this.bundlesByComponent && now - this.bundlesByComponent.atMs < (this.options.catalogCacheMs ?? 30_000)) return this.bundlesByComponent.usedBy;
+    const usedBy = bundlesByComponent(await this.options.catalog.bundles());
+    this.bundlesByComponent = { atMs: now, usedBy };
+    return usedBy;
   }
 
   private async entryFor(sku: string, fresh: boolean): Promise<CatalogEntry | undefined> {

@@ -13,6 +13,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { allocationModeOf, type CatalogEntry, type SalesChannel } from '../catalog/entry.ts';
 import type { PusherSettings } from '../config.ts';
 import type { AllocationMode } from '../domain/allocation.ts';
+import { bundlesAvailable } from '../domain/bundles.ts';
 import { type DriftVerdict, judgeDrift } from '../domain/drift.ts';
 import { dynamicHoldback, pruneSales, recordSales, salesRatePerSecond } from '../domain/dynamicHoldback.ts';
 import { exposure, sellable } from '../domain/sellable.ts';
@@ -44,6 +45,8 @@ export interface DeciderOptions {
   entryFor(sku: string): Promise<CatalogEntry | undefined>;
   /** Puts SKUs back in the dirty index. */
   requeue(items: ReadonlyArray<{ sku: string; changedAtMs: number }>): Promise<void>;
+  /** The bundles that draw on a SKU, with the units of it one bundle holds (empty: none). */
+  bundlesUsing?(sku: string): Promise<ReadonlyArray<{ bundle: string; quantity: number }>>;
 }
 
 const BUCKET_MS = 1_000;
@@ -58,6 +61,8 @@ export class SkuDecider {
   readonly dynamicHoldbacks = new Map<string, number>();
   /** The bounded mode of each SKU decided lately (absent: shared), for the send-time check. */
   readonly boundedModes = new Map<string, AllocationMode>();
+  /** Per bundle, what each channel was last offered (charged to bounded components). */
+  readonly bundleShown = new Map<string, Partial<Record<SalesChannel, number>>>();
   private latency: { p99Ms: number; readAtMs: number; measured: boolean } | undefined;
   private warnedLatency = false;
 
@@ -93,6 +98,7 @@ export class SkuDecider {
   async decide(sku: string, changedAtMs: number, cause: 'change' | 'sweep', tally: ComputeTally): Promise<void> {
     const entry = await this.options.entryFor(sku);
     if (!entry) return;
+    if (entry.components) return this.decideBundle(entry, changedAtMs, cause, tally);
     const view = await this.store.view(sku);
     const ledger = view.ledger;
     if (!ledger) return;
@@ -101,7 +107,9 @@ export class SkuDecider {
     const mode = allocationModeOf(entry);
     if (mode.kind !== 'shared') {
       this.boundedModes.set(sku, mode);
-      return this.computeBounded({ sku, entry, view, mode, holdbackUnits: ledger.holdback + dynamic, changedAtMs, cause, now, tally });
+      // What the bundles drawing on this SKU show is exposure of this SKU too (docs/catalog.md, "Bundles").
+      const bundled = await this.bundleCharge(sku);
+      return this.computeBounded({ sku, entry, view, mode, holdbackUnits: ledger.holdback + dynamic + bundled, changedAtMs, cause, now, tally });
     }
     this.boundedModes.delete(sku);
     const quantities = { onHand: ledger.onHand, reserved: ledger.reserved, holdback: ledger.holdback + dynamic };
@@ -211,6 +219,84 @@ export class SkuDecider {
     }
     this.exposures.set(sku, decision.exposureAfter - decision.available);
     this.channelExposures.set(sku, Object.fromEntries(decision.decisions.map((choice) => [choice.channel, choice.exposureAfter])));
+  }
+
+  /**
+   * A bundle: each channel is shown the whole bundles its components can make, min over
+   * components of ⌊available ÷ per-bundle quantity⌋ (available = on_hand − reserved −
+   * static and dynamic holdback), then the bundle's channel policy. When a component is in a
+   * bounded mode, that number is split evenly between the bundle's channels and what they
+   * are shown is charged to the component's allocation (bundleCharge), so the bundle and
+   * the component's own listings together never promise more than the component has.
+   * A bundle has no journal: an unchanged value is sent again when a component changed
+   * after the last push (a sale of the bundle on the channel lowered what it shows).
+   */
+  private async decideBundle(entry: CatalogEntry, changedAtMs: number, cause: 'change' | 'sweep', tally: ComputeTally): Promise<void> {
+    const components = entry.components!;
+    const [own, ...views] = await Promise.all([this.store.view(entry.sku), ...components.map((component) => this.store.view(component.sku))]);
+    const bySku = new Map(components.map((component, index) => [component.sku, views[index]!]));
+    const available = (sku: string) => {
+      const ledger = bySku.get(sku)?.ledger;
+      return ledger ? ledger.onHand - ledger.reserved - ledger.holdback - bySku.get(sku)!.state.dynamicHoldback : undefined;
+    };
+    let bundles = bundlesAvailable(components, available);
+    const lanes = this.lanesFor(entry, tally);
+    if (lanes.length === 0) return;
+    const modes = await Promise.all(components.map(async (component) => {
+      const componentEntry = await this.options.entryFor(component.sku);
+      return componentEntry ? allocationModeOf(componentEntry).kind : 'shared';
+    }));
+    if (modes.some((kind) => kind !== 'shared')) bundles = Math.floor(bundles / lanes.length);
+    const ledgers = views.map((view) => view.ledger);
+    const changed = Math.max(0, ...ledgers.map((ledger) => ledger?.updatedMs ?? 0));
+    const version = ledgers.reduce((sum, ledger) => sum + (ledger?.version ?? 0), 0);
+    const shown: Partial<Record<SalesChannel, number>> = {};
+    for (const lane of lanes) {
+      const channel = lane.channel;
+      const target = sellable({ onHand: bundles, reserved: 0, holdback: 0 }, this.options.catalog.policyFor(entry, channel));
+      shown[channel] = target;
+      const pushed = own.pushed[channel];
+      const observed = own.observed[channel];
+      const known = newest([
+        pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined,
+        observed ? { quantity: observed.quantity, atMs: observed.observedAtMs } : undefined,
+        lane.seenAfter(entry.sku, 0),
+      ]);
+      const told = newest([pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, lane.seenAfter(entry.sku, 0)]);
+      let requestCause: PushRequest['cause'] = cause;
+      if (told && told.quantity === target && changed >= told.atMs) requestCause = 'resync';
+      const request: PushRequest = {
+        sku: entry.sku,
+        channel,
+        entry,
+        quantity: target,
+        known: known?.quantity,
+        knownAtMs: known?.atMs ?? 0,
+        version,
+        changedAtMs: cause === 'change' && changedAtMs > 0 ? changedAtMs : changed,
+        cause: requestCause,
+      };
+      if (requestCause === 'resync' || pushed?.quantity !== target) tally.offered += 1;
+      lane.offer(request, pushed?.quantity);
+    }
+    this.bundleShown.set(entry.sku, shown);
+  }
+
+  /**
+   * Units of a bounded SKU that the bundles drawing on it may sell: per bundle, what each
+   * channel was last offered or acknowledged (the larger), times the SKU's per-bundle quantity.
+   */
+  private async bundleCharge(sku: string): Promise<number> {
+    const users = (await this.options.bundlesUsing?.(sku)) ?? [];
+    let units = 0;
+    for (const { bundle, quantity } of users) {
+      const pushed = await this.store.pushed(bundle);
+      const offered = this.bundleShown.get(bundle) ?? {};
+      for (const channel of new Set([...Object.keys(pushed), ...Object.keys(offered)]) as Set<SalesChannel>) {
+        units += Math.max(pushed[channel]?.quantity ?? 0, offered[channel] ?? 0) * quantity;
+      }
+    }
+    return units;
   }
 
   /** Reads new sales from the journal into the SKU's window and returns the dynamic holdback. */

@@ -1,9 +1,11 @@
 // The pushers role: builds one pusher per configured channel and the coordinator that
 // drives them. docs/pushers.md describes the whole flow.
 import type { Catalog } from '../catalog/catalog.ts';
+import type { SalesChannel } from '../catalog/entry.ts';
 import type { Config } from '../config.ts';
+import type { ChannelTiming } from '../domain/allocation.ts';
 import type { Clock, Ledger } from '../ledger/ledger.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { AmazonPusher } from './amazon.ts';
@@ -49,11 +51,27 @@ export function createPushCoordinator(dependencies: PusherDependencies): PushCoo
     clock,
     onPush: dependencies.onPush,
     // The bounded allocation's blind windows come from the configured lag bounds.
-    timing: {
-      shopify: { deliveryLagBoundMs: config.lagBounds.shopify.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.shopify.applySeconds * 1000, confirmTimeoutMs: Math.max(60_000, 2 * config.lagBounds.shopify.applySeconds * 1000) },
-      amazon: { deliveryLagBoundMs: config.lagBounds.amazon.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.amazon.applySeconds * 1000, confirmTimeoutMs: amazonConfirmTimeoutMs(config.lagBounds.amazon) },
-    },
+    timing: channelTimings(config),
   });
+}
+
+/** The bounded allocation's blind windows per channel, from the configured lag bounds. */
+export function channelTimings(config: Pick<Config, 'lagBounds'>): Record<SalesChannel, ChannelTiming> {
+  return {
+    shopify: { deliveryLagBoundMs: config.lagBounds.shopify.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.shopify.applySeconds * 1000, confirmTimeoutMs: Math.max(60_000, 2 * config.lagBounds.shopify.applySeconds * 1000) },
+    amazon: { deliveryLagBoundMs: config.lagBounds.amazon.deliverySeconds * 1000, applyLagBoundMs: config.lagBounds.amazon.applySeconds * 1000, confirmTimeoutMs: amazonConfirmTimeoutMs(config.lagBounds.amazon) },
+  };
+}
+
+/**
+ * How long a channel's quantity reports stay useful to the allocation (PushStore keeps them
+ * this long behind the newest): a report can only confirm a write still pending, and a write
+ * is pending at most its confirm timeout; it is taken one delivery-lag bound after its time.
+ * Twice that, so a report delivered late still finds the ones before it.
+ */
+export function reportHorizonMs(config: Pick<Config, 'lagBounds'>): number {
+  const timings = Object.values(channelTimings(config));
+  return 2 * Math.max(...timings.map((timing) => timing.confirmTimeoutMs + timing.deliveryLagBoundMs));
 }
 
 /**

@@ -9,9 +9,9 @@
 //   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
 //                             p99 sale-to-ledger latency
 import type { SalesChannel } from '../catalog/entry.ts';
-import type { KeySpace } from '../ledger/keys.ts';
+import type { KeySpace } from '../redis/keys.ts';
 import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 
 export interface PushedLevel {
   quantity: number;
@@ -58,7 +58,14 @@ export class PushStore {
     private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly ledger: Ledger,
+    /** Reports older than this behind the newest are dropped (reportHorizonMs in index.ts). */
+    private readonly reportHorizonMs = DEFAULT_REPORT_HORIZON_MS,
   ) {}
+
+  /** What each channel last acknowledged for the SKU (the pushed-levels hash alone). */
+  async pushed(sku: string): Promise<Partial<Record<SalesChannel, PushedLevel>>> {
+    return pushedByChannel(await this.redis.hgetall(this.keys.pushedLevels(sku)));
+  }
 
   /** Everything the coordinator needs about one SKU, read concurrently. */
   async view(sku: string): Promise<SkuPushView> {
@@ -75,13 +82,11 @@ export class PushStore {
         onHand === null || onHand === undefined
           ? undefined
           : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0), oversold: Number(oversold ?? 0) },
-      pushed: {},
+      pushed: pushedByChannel(pushed),
       observed: {},
       state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },
     };
     for (const channel of CHANNELS) {
-      const level = parsePushed(pushed[channel]);
-      if (level) view.pushed[channel] = level;
       const report = observed[channel];
       if (report) view.observed[channel] = { quantity: report.quantity, observedAtMs: report.observedAtMs };
     }
@@ -115,16 +120,16 @@ export class PushStore {
   /**
    * Keeps every quantity a channel reported for the SKU (not only the newest, as the ledger's
    * observation does), for the bounded allocation: an absolute write is confirmed by the
-   * report of its own value, which a later report (after a sale) must not hide. At most
-   * REPORTS_KEPT, oldest dropped; a repeat is kept once. Field `alloc:reports:<channel>`.
+   * report of its own value, which a later report (after a sale) must not hide. A repeat is
+   * kept once. Bounded by time and count (keptReports). Field `alloc:reports:<channel>`.
    */
   async noteChannelReport(sku: string, channel: SalesChannel, report: ChannelReport): Promise<void> {
     const field = `alloc:reports:${channel}`;
     const reports = parseReports(await this.redis.hget(this.keys.pushState(sku), field));
     if (reports.some((known) => known.quantity === report.quantity && known.observedAtMs === report.observedAtMs)) return;
-    reports.push({ quantity: report.quantity, observedAtMs: report.observedAtMs });
+    reports.push(storedReport(report, false));
     reports.sort((a, b) => a.observedAtMs - b.observedAtMs);
-    await this.redis.hset(this.keys.pushState(sku), field, JSON.stringify(reports.slice(-REPORTS_KEPT)));
+    await this.redis.hset(this.keys.pushState(sku), field, JSON.stringify(keptReports(reports, this.reportHorizonMs)));
   }
 
   async channelReports(sku: string, channel: SalesChannel): Promise<ChannelReport[]> {
@@ -165,15 +170,49 @@ export interface ChannelReport {
   quantity: number;
   /** The channel's own time for it (EventTime). */
   observedAtMs: number;
+  /**
+   * Set on the oldest kept report when older ones were dropped (keptReports): what came
+   * before it is unknown, so it cannot tell a write from a sale. The allocator reads it only
+   * as the predecessor of the next report.
+   */
+  anchor?: true;
 }
 
 const REPORTS_KEPT = 64;
+
+/** Six hours: above reportHorizonMs at the default lag bounds (2 × 70 min). */
+const DEFAULT_REPORT_HORIZON_MS = 6 * 3_600_000;
+
+/**
+ * The reports worth keeping, oldest first: those within `horizonMs` of the newest, plus the
+ * newest one before them (the allocator reads a report's predecessor to tell a raise from a
+ * sale), at most REPORTS_KEPT. Without the time bound a SKU that is rarely pushed kept 64
+ * reports per channel for ever (the soak's push_state grew every day).
+ */
+export function keptReports(sorted: readonly ChannelReport[], horizonMs: number): ChannelReport[] {
+  const newest = sorted[sorted.length - 1];
+  if (!newest) return [];
+  const firstRecent = sorted.findIndex((report) => report.observedAtMs >= newest.observedAtMs - horizonMs);
+  const start = Math.max(0, firstRecent - 1, sorted.length - REPORTS_KEPT);
+  // Once anything was dropped, the oldest kept report has no known predecessor (a report
+  // older than an anchor arriving late does not know one either).
+  const anchored = start > 0 || sorted.some((report) => report.anchor);
+  return sorted.slice(start).map((report, index) => storedReport(report, index === 0 && anchored));
+}
+
+/** A report as stored: its two numbers, and `anchor` only where it is set. */
+function storedReport(report: ChannelReport, anchor: boolean): ChannelReport {
+  return anchor ? { quantity: report.quantity, observedAtMs: report.observedAtMs, anchor: true } : { quantity: report.quantity, observedAtMs: report.observedAtMs };
+}
 
 function parseReports(raw: string | null | undefined): ChannelReport[] {
   if (!raw) return [];
   try {
     const parsed: unknown = JSON.parse(raw);
-    return Array.isArray(parsed) ? parsed.filter((report: unknown): report is ChannelReport => typeof report === 'object' && report !== null && typeof (report as ChannelReport).quantity === 'number' && typeof (report as ChannelReport).observedAtMs === 'number') : [];
+    if (!Array.isArray(parsed)) return [];
+    return parsed
+      .filter((report: unknown): report is ChannelReport => typeof report === 'object' && report !== null && typeof (report as ChannelReport).quantity === 'number' && typeof (report as ChannelReport).observedAtMs === 'number')
+      .map((report) => storedReport(report, report.anchor === true));
   } catch {
     return [];
   }
@@ -200,4 +239,13 @@ function parseSales(raw: string | null | undefined): Array<[number, number]> {
   } catch {
     return [];
   }
+}
+
+function pushedByChannel(stored: Record<string, string>): Partial<Record<SalesChannel, PushedLevel>> {
+  const levels: Partial<Record<SalesChannel, PushedLevel>> = {};
+  for (const channel of CHANNELS) {
+    const level = parsePushed(stored[channel]);
+    if (level) levels[channel] = level;
+  }
+  return levels;
 }

@@ -2,44 +2,13 @@
 // one Redis string holding the owner's random token, with a TTL so a dead owner cannot
 // hold it forever, renewed while the job runs, and released only by its owner.
 //
-// Renewal and release are compare-and-act, so they run as Lua: a plain GET then DEL could
-// delete a lock that expired meanwhile and was taken by another replica. The scripts are
-// small and read one key, so they live here, not in src/lua (the ledger's scripts).
+// Renewal and release are compare-and-act, so they run as Lua (src/lua/compareAndExpire.lua,
+// src/lua/compareAndDelete.lua): a plain GET then DEL could delete a lock that expired
+// meanwhile and was taken by another replica.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { RedisClient } from '../ledger/scripts.ts';
-
-/*
-compareAndDelete: release the lock only if we still own it.
-KEYS[1] lock key
-ARGV[1] owner token
-Returns 1 when deleted, 0 when the key holds another token or none (expired, taken over).
-*/
-const COMPARE_AND_DELETE = `
-local lockKey = KEYS[1]
-local token = ARGV[1]
-if redis.call('GET', lockKey) == token then
-  return redis.call('DEL', lockKey)
-end
-return 0
-`;
-
-/*
-compareAndExpire: extend the lock's TTL only if we still own it.
-KEYS[1] lock key
-ARGV[1] owner token
-ARGV[2] new TTL (ms)
-Returns 1 when extended, 0 when the lock is no longer ours.
-*/
-const COMPARE_AND_EXPIRE = `
-local lockKey = KEYS[1]
-local token = ARGV[1]
-local ttlMs = tonumber(ARGV[2])
-if redis.call('GET', lockKey) == token then
-  return redis.call('PEXPIRE', lockKey, ttlMs)
-end
-return 0
-`;
+import type { RedisClient } from '../redis/client.ts';
+import { luaScripts } from '../redis/scripts.ts';
 
 export interface HeldLock {
   readonly token: string;
@@ -68,7 +37,7 @@ export class RunLock {
     let released = false;
     // Renew at a third of the TTL: two renewals can fail (a Redis blip) before it lapses.
     const timer = setInterval(() => {
-      redis.eval(COMPARE_AND_EXPIRE, 1, key, token, ttlMs).then(
+      luaScripts().compareAndExpire.run(redis, [key], [token, ttlMs]).then(
         (extended) => {
           if (extended !== 1) held = false;
         },
@@ -87,7 +56,7 @@ export class RunLock {
           clearInterval(timer);
           if (released) return false;
           released = true;
-          return (await redis.eval(COMPARE_AND_DELETE, 1, key, token)) === 1;
+          return (await luaScripts().compareAndDelete.run(redis, [key], [token])) === 1;
         },
       },
     };

@@ -27,7 +27,7 @@ import { RunLock } from './lock.ts';
 import { type LedgerReading, readLedgerBatch } from './readLedger.ts';
 import { globEscape, scanKeys } from './scan.ts';
 import type { WmsAdapter } from './wms.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 
 export interface ReconcileOptions {
   redis: RedisClient;

@@ -1,11 +1,10 @@
 // SCAN over every key matching a pattern: on one server, or on every master of a Cluster
 // (SCAN only sees the node it is sent to).
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { masters } from '../redis/topology.ts';
 
 export async function* scanKeys(redis: RedisClient, match: string, count = 1000): AsyncIterable<string[]> {
-  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
+  for (const node of masters(redis)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);

@@ -18,48 +18,23 @@ import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
-import { Cluster, type Redis } from 'ioredis';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
-import type { KeySpace, PerSkuKeyKind } from '../ledger/keys.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
+import type { RedisClient } from '../redis/client.ts';
+import { luaScripts } from '../redis/scripts.ts';
 import { globEscape, scanKeys } from './scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 1;
 
 const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
-const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
+const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
 function globalKey(keys: KeySpace, name: GlobalName): string {
   return keys[name]();
 }
-
-/*
-dumpKeys: the content of some keys of one SKU (one slot), read atomically, for a snapshot.
-KEYS[1..n] the keys
-Returns one { type, content } per key: type is none, hash, stream, set, zset, string or list;
-content is HGETALL / XRANGE - + / SMEMBERS / ZRANGE 0 -1 WITHSCORES / { GET } / LRANGE 0 -1.
-*/
-const DUMP_KEYS = `
-local result = {}
-for index, key in ipairs(KEYS) do
-  local keyType = redis.call('TYPE', key)['ok']
-  local content = {}
-  if keyType == 'hash' then content = redis.call('HGETALL', key)
-  elseif keyType == 'stream' then content = redis.call('XRANGE', key, '-', '+')
-  elseif keyType == 'set' then content = redis.call('SMEMBERS', key)
-  elseif keyType == 'zset' then content = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  elseif keyType == 'string' then content = { redis.call('GET', key) }
-  elseif keyType == 'list' then content = redis.call('LRANGE', key, 0, -1)
-  elseif keyType ~= 'none' then return redis.error_reply('dumpKeys: unsupported type ' .. keyType .. ' of ' .. key)
-  end
-  result[index] = { keyType, content }
-end
-return result
-`;
-const DUMP_SHA = createHash('sha1').update(DUMP_KEYS).digest('hex');
 
 // What a snapshot line holds, checked on restore before anything is written.
 const flat = z.array(z.string());
@@ -201,41 +176,14 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   }
 }
 
-/** One dumpKeys call per SKU: pipelined on one server, routed per slot on Cluster. */
+/** One dumpKeys call (src/lua/dumpKeys.lua) per SKU: pipelined on one server, routed per slot on Cluster. */
 async function dumpSkus(redis: RedisClient, keys: KeySpace, skus: readonly string[]): Promise<Partial<Record<PerSkuKeyKind, KeyContent>>[]> {
-  const keyLists = skus.map((sku) => {
+  const calls = skus.map((sku) => {
     const all = keys.perSkuKeys(sku);
-    return PER_SKU_KINDS.map((kind) => all[kind]);
+    return { keys: PER_SKU_KINDS.map((kind) => all[kind]), args: [] };
   });
-  let replies: unknown[];
-  if (redis instanceof Cluster) {
-    replies = await Promise.all(keyLists.map((list) => evalDump(redis, list)));
-  } else {
-    const run = async (command: 'evalsha' | 'eval') => {
-      const pipeline = redis.pipeline();
-      for (const list of keyLists) {
-        if (command === 'evalsha') pipeline.evalsha(DUMP_SHA, list.length, ...list);
-        else pipeline.eval(DUMP_KEYS, list.length, ...list);
-      }
-      return (await pipeline.exec()) ?? [];
-    };
-    let results = await run('evalsha');
-    if (results.some(([error]) => error instanceof Error && error.message.startsWith('NOSCRIPT'))) results = await run('eval');
-    replies = results.map(([error, reply]) => {
-      if (error) throw error;
-      return reply;
-    });
-  }
+  const replies = await luaScripts().dumpKeys.runMany(redis, calls);
   return replies.map((reply, index) => decodeDump(skus[index]!, reply));
-}
-
-async function evalDump(redis: RedisClient, keyList: readonly string[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(DUMP_SHA, keyList.length, ...keyList);
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.eval(DUMP_KEYS, keyList.length, ...keyList);
-    throw error;
-  }
 }
 
 function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, KeyContent>> {
@@ -256,7 +204,7 @@ function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, 
 
 /** A global key in lines of at most CHUNK members, read with the SCAN family (it can hold a million SKUs). */
 async function dumpGlobal(redis: RedisClient, key: string, name: GlobalName): Promise<GlobalLine[]> {
-  const node: Redis | Cluster = redis;
+  const node: RedisClient = redis;
   const type = await node.type(key);
   const lines: GlobalLine[] = [];
   const collect = async (scan: (cursor: string) => Promise<[string, string[]]>, kind: 'hash' | 'set' | 'zset') => {

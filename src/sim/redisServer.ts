@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './ports.ts';
+import { freeClusterPort, freePort } from './ports.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,6 +31,9 @@ async function ask(port: number, ...args: string[]): Promise<string> {
 
 /** How long a SIGTERM may take before the server is killed (terminate). */
 const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Ports tried before a bind failure is reported (RedisServer.start). */
+const PORT_ATTEMPTS = 5;
 
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
@@ -56,11 +59,31 @@ export class RedisServer {
   ) {}
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const port = await freePort();
-    const directory = mkdtempSync(join(tmpdir(), `stockguard-redis-${port}-`));
-    const server = new RedisServer(port, directory, options);
-    await server.launch();
-    return server;
+    // A port is free when asked, not when redis-server binds it: another process (a test
+    // run beside this one) can take it, or its Cluster bus port, in between. The server
+    // then aborts with "Address already in use"; only that failure is tried again, on
+    // another port.
+    for (let attempt = 1; ; attempt += 1) {
+      const port = options.clusterNode ? await freeClusterPort() : await freePort();
+      const directory = mkdtempSync(join(tmpdir(), `stockguard-redis-${port}-`));
+      const server = new RedisServer(port, directory, options);
+      try {
+        await server.launch();
+        return server;
+      } catch (error) {
+        if (attempt >= PORT_ATTEMPTS || !server.lostItsPort()) throw error;
+        rmSync(directory, { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** The server exited because its port (or Cluster bus port) was taken. */
+  private lostItsPort(): boolean {
+    try {
+      return !this.running && /Address already in use|Failed listening on port/.test(readFileSync(join(this.directory, 'redis.log'), 'utf8'));
+    } catch {
+      return false;
+    }
   }
 
   get url(): string {
@@ -173,12 +196,22 @@ export class RedisCluster {
 
   static async start(options: RedisClusterOptions = {}): Promise<RedisCluster> {
     const { replicas = 0, ...serverOptions } = options;
-    const nodes = await Promise.all(Array.from({ length: 3 * (1 + replicas) }, () => RedisServer.start({ ...serverOptions, clusterNode: true })));
-    const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
-    // redis-cli makes the first three nodes masters and gives each one of the others.
-    await execFileAsync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes']);
+    const started = await Promise.allSettled(Array.from({ length: 3 * (1 + replicas) }, () => RedisServer.start({ ...serverOptions, clusterNode: true })));
+    const nodes = started.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     const cluster = new RedisCluster(nodes);
-    await cluster.waitUntilReady();
+    // A node that failed to start, or a create that failed, must not leave the others
+    // running: their child processes would keep the caller's process alive for ever.
+    try {
+      const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      if (failed) throw failed.reason;
+      const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
+      // redis-cli makes the first three nodes masters and gives each one of the others.
+      await execFileAsync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes']);
+      await cluster.waitUntilReady();
+    } catch (error) {
+      await cluster.stop().catch(() => undefined);
+      throw error;
+    }
     return cluster;
   }
 

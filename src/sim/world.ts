@@ -5,7 +5,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import { sellable } from '../domain/sellable.ts';
 import type { Ledger } from '../ledger/ledger.ts';
-import type { RedisClient } from '../ledger/scripts.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { PushStore } from '../pushers/index.ts';
 import type { AmazonFake } from './amazon/index.ts';
 import type { ShopifyFake } from './shopify/index.ts';

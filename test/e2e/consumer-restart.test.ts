@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { loadConfig } from '../../src/config.ts';
 import { groupMembers } from '../../src/consumers/deadConsumers.ts';
 import { RedisEventSink } from '../../src/ingest/redisSink.ts';
-import { EVENT_KINDS } from '../../src/ledger/keys.ts';
+import { EVENT_KINDS } from '../../src/redis/keys.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { startTestRedis } from '../helpers/redis.ts';
 

@@ -74,6 +74,11 @@ const COLUMN_VALUES: Record<(typeof CATALOG_COLUMNS)[number], fc.Arbitrary<Cell>
   amazonMaxShown: whole(0, 1000),
   amazonSafety: whole(0, 10),
   amazonFloor: whole(0, 10),
+  // Bundles of the pool's SKUs, and broken lists (a zero quantity, itself, a missing component, a nested bundle).
+  components: fc.oneof(
+    { arbitrary: fc.constantFrom<Cell>('CAT-1*2;CAT-2', 'MUG-WHT', 'CAT-3*1;MUG-WHT*4', '[{"sku":"CAT-2","quantity":3}]'), weight: 6 },
+    { arbitrary: fc.constantFrom<Cell>('', 'CAT-1*0', 'CAT-1;CAT-1', 'NOT-THERE*2', 'KIT-1', '{CAT}*2', 5), weight: 2 },
+  ),
 };
 const OPTIONAL_COLUMNS = CATALOG_COLUMNS.filter((column) => column !== 'sku');
 
@@ -164,8 +169,15 @@ test('importCatalog: any file imports every row or throws a coded STOCKGUARD_E_C
       const listed = new Set(await runtime.catalog.list());
       const skus = [...listed];
       for (const sku of skus) {
-        assert.ok(await runtime.ledger.inventory(sku), `${sku} is catalogued without a ledger`);
-        assert.ok(await runtime.catalog.get(sku), `${sku} is listed without an entry`);
+        const entry = await runtime.catalog.get(sku);
+        assert.ok(entry, `${sku} is listed without an entry`);
+        // A bundle has no ledger; its components are catalogued SKUs with one, and not bundles.
+        if (entry.components) {
+          for (const component of entry.components) {
+            assert.ok(listed.has(component.sku), `bundle ${sku}'s component ${component.sku} is not catalogued`);
+            assert.not.ok((await runtime.catalog.get(component.sku))?.components, `bundle ${sku}'s component ${component.sku} is a bundle`);
+          }
+        } else assert.ok(await runtime.ledger.inventory(sku), `${sku} is catalogued without a ledger`);
       }
       assert.ok(listed.size >= report.rows);
       // Unmutated, the file's rows are known: every one of them is now in the catalogue.

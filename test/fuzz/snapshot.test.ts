@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isStockguardError } from '../../src/errors.ts';
-import { KeySpace } from '../../src/ledger/keys.ts';
+import { KeySpace } from '../../src/redis/keys.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { restoreSnapshot, writeSnapshot } from '../../src/reconcile/snapshot.ts';
 import { checkProperty, fingerprint, trapProcessErrors } from '../helpers/fuzz.ts';

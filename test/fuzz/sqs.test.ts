@@ -16,7 +16,7 @@ import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { StockguardEvent } from '../../src/domain/events.ts';
 import { parseAmazonNotification, type NotificationOutcome } from '../../src/ingest/amazon/notifications.ts';
 import { OFFICIAL_SCHEMAS } from '../../src/ingest/amazon/schemas.ts';
-import { EVENT_KINDS } from '../../src/ledger/keys.ts';
+import { EVENT_KINDS } from '../../src/redis/keys.ts';
 import { checkProperty, trapProcessErrors } from '../helpers/fuzz.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config.ts';
 import { StockguardEvent } from '../../src/domain/events.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { signShopify, signWms } from '../../src/ingest/http/signatures.ts';
-import { EVENT_KINDS } from '../../src/ledger/keys.ts';
+import { EVENT_KINDS } from '../../src/redis/keys.ts';
 import { assertUnchanged, checkProperty, errorCodeOf, fingerprint, rawRequest, trapProcessErrors, type RawResponse } from '../helpers/fuzz.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import type { Redis } from 'ioredis';

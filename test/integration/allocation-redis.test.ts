@@ -197,6 +197,62 @@ function defineSuite(name: string, start: () => Promise<Target>): void {
     assert.ok(amazon.send && amazon.value < 25, `a decrease goes out: ${JSON.stringify(amazon)}`);
   });
 
+  test('a channel\'s reports are kept one horizon behind the newest (plus the one before): a month of reports does not pile up, a late one still finds its predecessor', async () => {
+    const redis = target.client();
+    const ledger = new Ledger({ redis, keyPrefix: target.prefix });
+    const hour = 3_600_000;
+    const store = new PushStore(redis, ledger.keys, ledger, 2 * hour);
+    const sku = 'REPORT-HORIZON';
+    const start = Date.UTC(2026, 10, 1);
+    // A report every 3 hours for 30 days: 240 reports.
+    for (let at = 0; at < 240; at += 1) await store.noteChannelReport(sku, 'amazon', { quantity: at % 7, observedAtMs: start + at * 3 * hour });
+    const newest = start + 239 * 3 * hour;
+    let kept = await store.channelReports(sku, 'amazon');
+    assert.equal(kept.map((report) => (report.observedAtMs - newest) / hour), [-3, 0], 'the newest and the one before it');
+    // Three reports within the horizon, one delivered late (out of order).
+    await store.noteChannelReport(sku, 'amazon', { quantity: 9, observedAtMs: newest + hour });
+    await store.noteChannelReport(sku, 'amazon', { quantity: 8, observedAtMs: newest + 2.5 * hour });
+    await store.noteChannelReport(sku, 'amazon', { quantity: 4, observedAtMs: newest + 2 * hour });
+    kept = await store.channelReports(sku, 'amazon');
+    assert.equal(kept.map((report) => [(report.observedAtMs - newest) / hour, report.quantity]), [[0, 239 % 7], [1, 9], [2, 4], [2.5, 8]], 'in the channel\'s time order, one before the horizon');
+  });
+
+  test('a flash sale drops old channel reports: the oldest kept one, whose predecessor is gone, never confirms a write (it was a sale\'s report equal to the write\'s value)', async () => {
+    const redis = target.client();
+    const ledger = new Ledger({ redis, keyPrefix: target.prefix });
+    const store = new PushStore(redis, ledger.keys, ledger);
+    const timing = { ...TIMING, amazon: { ...TIMING.amazon, deliveryLagBoundMs: 0 } };
+    const unexplained: number[] = [];
+    const allocator = new BoundedAllocator({ redis, keys: ledger.keys, timing, velocityWindowMs: 5_000, clock: Date.now, reports: (name, channel) => store.channelReports(name, channel), onUnexplained: (_sku, _channel, report) => unexplained.push(report.quantity) });
+    const sku = 'FLASH-ANCHOR';
+    await ledger.createSku(sku);
+    await ledger.count(sku, { eventId: 'open', counted: 500 });
+    const entry: CatalogEntry = { sku, holdback: 0, skuClass: 'hot', policies: {} };
+    const view = { ledger: { onHand: 500, reserved: 0, holdback: 0, version: 0, updatedMs: 0, oversold: 0 }, pushed: {}, observed: {}, state: { sales: [], cursor: undefined, dynamicHoldback: 0 } };
+    const decide = () => allocator.decide({ sku, entry, mode: parseAllocationMode('strict'), view, channels: [{ channel: 'amazon', policy: DEFAULT_POLICY }], holdbackUnits: 0, nowMs: Date.now() });
+    await decide();
+    // Amazon sells 100 units one by one (200 → 101), a report each; the store keeps the
+    // newest 64 (164 → 101), so the oldest kept is 164. A write of 164 leaves one second
+    // after Amazon showed 164 (inside the clock slack).
+    const sentAt = Date.now();
+    for (let sold = 0; sold < 100; sold += 1) await store.noteChannelReport(sku, 'amazon', { quantity: 200 - sold, observedAtMs: sentAt - 1_000 - 36 + sold });
+    const kept = await store.channelReports(sku, 'amazon');
+    assert.is(kept.length, 64);
+    assert.equal([kept[0]!.quantity, kept[0]!.anchor], [164, true], 'the oldest kept report is marked: its predecessor is gone');
+    const request: PushRequest = { sku, channel: 'amazon', entry, quantity: 164, known: undefined, knownAtMs: 0, version: 0, changedAtMs: sentAt, cause: 'allocation' };
+    assert.ok(await allocator.beforeSend(request, { mode: parseAllocationMode('strict'), available: async () => 500 }));
+    await allocator.afterResult(request, { kind: 'acked', atMs: Date.now() });
+    const decision = (await decide())!;
+    const amazon = decision.decisions.find((choice) => choice.channel === 'amazon')!;
+    assert.ok(amazon.account.pending.some((write) => write.value === 164), `the write of 164 is still pending, counted in full: ${JSON.stringify(amazon.account.pending)}`);
+    // When it takes effect, Amazon reports it: confirmed, not a hand edit.
+    await store.noteChannelReport(sku, 'amazon', { quantity: 164, observedAtMs: Date.now() });
+    await sleep(5);
+    const confirmed = (await decide())!.decisions.find((choice) => choice.channel === 'amazon')!;
+    assert.equal(confirmed.account.pending.filter((write) => write.value === 164), [], 'its own report confirms it');
+    assert.equal(unexplained, [], 'no raise was unexplained');
+  });
+
   test('the channel mix is the prior of a SKU that has not sold: a fresh strict SKU opens 60/40, and without it 50/50', async () => {
     const redis = target.client();
     const ledger = new Ledger({ redis, keyPrefix: target.prefix });

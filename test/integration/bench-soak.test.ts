@@ -72,6 +72,17 @@ test('every event was applied: no dead letters, every stream entry trimmed once 
   }
 });
 
+test('past the 3-day journal retention the trimmer writes the old entries to the audit files and the journal stops growing', () => {
+  const rows = swept.bytes_per_sku_by_day;
+  // Days 1–3 are inside the retention: nothing to write out yet (the pass at the end of day 3 sees entries of day 1 just under 3 days old).
+  assert.equal(rows.slice(0, 2).map((row) => row.counts.journal_entries_exported), [0, 0]);
+  for (const row of rows.slice(4)) assert.ok(row.counts.journal_entries_exported > 0, `day ${row.day} wrote entries out`);
+  assert.ok(day(swept, 8).counts.audit_file_bytes_per_sku > day(swept, 5).counts.audit_file_bytes_per_sku, 'the audit files grow on disk');
+  // In Redis the journal holds about the retention's worth of entries, not the whole run.
+  const entries = rows.map((row) => row.counts.journal_entries_per_sku);
+  assert.ok(entries[7]! < entries[3]! * 1.3, `journal entries per SKU, days 1–8: ${entries.join(', ')}`);
+});
+
 test('once the horizons have passed, event marks, closed reservations and delivery marks stop growing', () => {
   const early = day(swept, 2);
   const settled = day(swept, 6);

@@ -20,7 +20,7 @@ import {
   trimStream,
 } from '../../src/consumers/index.ts';
 import { isStockguardError, StockguardError } from '../../src/errors.ts';
-import { KeySpace } from '../../src/ledger/keys.ts';
+import { KeySpace } from '../../src/redis/keys.ts';
 import { startTestCluster, startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const logger = pino({ level: 'silent' });
@@ -446,6 +446,15 @@ test('replay moves a dead letter back to its stream, where it is processed; unkn
   assert.is(letter!.id, original);
 
   catalogue.add('NEW-1');
+  // An id that is not a stream id (the CLI fuzz found `dlq replay ""`) is refused with a
+  // coded error before anything is replayed, not sent to Redis as a bad range.
+  try {
+    await replayDeadLetters(redis, keys, { ids: [letter!.dlqId, ''] });
+    assert.unreachable('an empty id was accepted');
+  } catch (error) {
+    assert.ok(isStockguardError(error, 'STOCKGUARD_E_BAD_ARGUMENT'), String(error));
+  }
+  assert.is(await redis.xlen(keys.deadLetters()), 1, 'nothing replayed');
   const result = await replayDeadLetters(redis, keys, { ids: [letter!.dlqId, '1-1'] });
   assert.is(result.replayed.length, 1);
   assert.equal(result.missing, ['1-1']);

@@ -14,7 +14,7 @@ import { createHttpServer, listen } from '../../src/ingest/http/server.ts';
 import { CheckoutHolds, HOLD_CHANNEL } from '../../src/ledger/holds.ts';
 import { Ledger, type OrderLine } from '../../src/ledger/ledger.ts';
 import { reservationId } from '../../src/ledger/reservationId.ts';
-import { ledgerScripts } from '../../src/ledger/scripts.ts';
+import { luaScripts } from '../../src/redis/scripts.ts';
 import { startTcpProxy } from '../../src/sim/tcpProxy.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -34,7 +34,7 @@ test.before(async () => {
   ledger = new Ledger({ redis, keyPrefix: redisHandle.prefix, clock });
   holds = new CheckoutHolds(redis, ledger, clock);
   // Loaded up front so every run sends the same commands (no NOSCRIPT → EVAL fallback on the first).
-  for (const script of Object.values(ledgerScripts())) await redis.script('LOAD', script.source);
+  for (const script of Object.values(luaScripts())) await redis.script('LOAD', script.source);
 });
 
 test.after(async () => {

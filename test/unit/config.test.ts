@@ -8,7 +8,9 @@ test('defaults apply when nothing is set', () => {
   assert.is(config.redis.url, 'redis://127.0.0.1:6379');
   assert.is(config.redis.cluster, false);
   assert.is(config.keyPrefix, 'sg');
-  assert.is(config.journalRetentionMs, 35 * 86_400_000);
+  assert.is(config.journalRetentionMs, 3 * 86_400_000);
+  assert.is(config.journalAuditDir, './journal-audit');
+  assert.is(loadConfig({ STOCKGUARD_JOURNAL_AUDIT_DIR: 'off' }).journalAuditDir, undefined, 'off: trimmed without an audit trail');
 });
 
 test('a bad setting stops start-up with an error naming the variable', () => {

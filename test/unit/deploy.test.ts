@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config.ts';
-import { KeySpace } from '../../src/ledger/keys.ts';
+import { KeySpace } from '../../src/redis/keys.ts';
 
 // The parts of the manifests the checks read.
 interface Probe { httpGet: { path: string; port: string } }

@@ -1,10 +1,13 @@
 // Every Lua script has its header (purpose, KEYS, ARGV, return shape, status codes), and
-// every status code a header names exists in the one LedgerStatus enum.
+// every status code a header names exists in the one LedgerStatus enum. Every script of
+// stockguard is here: the ledger's and the reconciliation, lock, consumer-group and
+// catalogue ones (a script without status codes says `Status codes: none`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadScriptSource, luaDirectory, SCRIPT_NAMES } from '../../src/ledger/scripts.ts';
+import { WMS_CAUSES } from '../../src/domain/reconcile.ts';
+import { loadScriptSource, luaDirectory, SCRIPT_NAMES } from '../../src/redis/scripts.ts';
 import { LedgerStatus } from '../../src/ledger/status.ts';
 
 const directory = luaDirectory();
@@ -21,14 +24,17 @@ for (const file of scriptFiles) {
   test(`${file} opens with a header naming its KEYS, ARGV, reply and status codes`, () => {
     assert.ok(header.startsWith(`\n${file.replace(/\.lua$/, '')}:`), 'the header starts with the script name and its purpose');
     assert.match(header, /KEYS\[1\]/);
-    assert.match(header, /ARGV\[1\]/);
+    // A script that takes no arguments says so.
+    assert.match(header, /ARGV\[1\]|^ARGV: none$/m);
     assert.match(header, /Returns /);
     assert.match(header, /Status codes: /);
   });
 
   test(`${file}: every status code in its header exists in LedgerStatus, and it returns no other`, () => {
-    const named = [...header.matchAll(/^(?:\w+ )*(?:status|state) codes: (.+)$/gim)].flatMap((match) => match[1]!.split(/,\s*/));
-    assert.ok(named.length > 0);
+    const lines = [...header.matchAll(/^(?:\w+ )*(?:status|state) codes: (.+)$/gim)].map((match) => match[1]!);
+    assert.ok(lines.length > 0);
+    // `none (…)`: a read or a 1/0 compare-and-act; it may return no LedgerStatus code either.
+    const named = lines.filter((line) => !/^none\b/.test(line)).flatMap((line) => line.split(/,\s*/));
     const known = new Set<string>(Object.values(LedgerStatus));
     for (const code of named) assert.ok(known.has(code), `${code} is not in LedgerStatus`);
     const body = source.slice(header.length);
@@ -43,5 +49,13 @@ for (const file of scriptFiles) {
     assert.not.match(expanded, /redis\.call\('\w+', [^K,)]*\.\./);
   });
 }
+
+test('readLedgerAsOf.lua counts as WMS-caused exactly the causes in WMS_CAUSES', () => {
+  const source = readFileSync(join(directory, 'readLedgerAsOf.lua'), 'utf8');
+  const table = /^local wmsCauses = \{(.*)\}$/m.exec(source)?.[1];
+  assert.ok(table !== undefined, 'readLedgerAsOf.lua has its wmsCauses table');
+  const causes = [...table.matchAll(/\['(\w+)'\] = true/g)].map((match) => match[1]!);
+  assert.equal(causes.sort(), [...WMS_CAUSES].sort());
+});
 
 test.run();

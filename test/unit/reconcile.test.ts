@@ -12,7 +12,7 @@ import {
   thresholdFor,
   ThresholdsSchema,
 } from '../../src/domain/reconcile.ts';
-import { KeySpace } from '../../src/ledger/keys.ts';
+import { KeySpace } from '../../src/redis/keys.ts';
 
 test('on_hand as of the snapshot takes back only the changes applied after it', () => {
   const changes = [

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -36,7 +36,7 @@ export function decodeAdjustOnHand(raw: unknown): AdjustReply {
 }
 
 export async function adjustOnHand(context: ScriptContext, adjustment: AdjustInput): Promise<AdjustReply> {
-  const raw = await ledgerScripts().adjustOnHand.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().adjustOnHand.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     adjustment.eventId,
     adjustment.delta,

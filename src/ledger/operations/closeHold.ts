@@ -1,5 +1,6 @@
 import { replyArray, replyStatus } from '../decode.ts';
-import { ledgerScripts, type RedisClient } from '../scripts.ts';
+import type { RedisClient } from '../../redis/client.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 
 /** Who closes the hold: the merchant's cancel or confirm, or the reaper once it expired. */
@@ -23,6 +24,6 @@ export function decodeCloseHold(raw: unknown): CloseHoldReply {
 }
 
 export async function closeHold(redis: RedisClient, holdExpiriesKey: string, orderId: string, action: HoldCloseAction, nowMs: number): Promise<CloseHoldReply> {
-  const raw = await ledgerScripts().closeHold.run(redis, [holdExpiriesKey], [orderId, action, nowMs]);
+  const raw = await luaScripts().closeHold.run(redis, [holdExpiriesKey], [orderId, action, nowMs]);
   return decodeCloseHold(raw);
 }

@@ -1,7 +1,7 @@
 // What every script wrapper needs: a client, the SKU's keys, the clock and the journal
 // retention. Built by the Ledger facade.
-import type { SkuKeys } from '../keys.ts';
-import type { RedisClient } from '../scripts.ts';
+import type { SkuKeys } from '../../redis/keys.ts';
+import type { RedisClient } from '../../redis/client.ts';
 
 export type Clock = () => number;
 

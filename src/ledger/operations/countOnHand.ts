@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -36,7 +36,7 @@ export function decodeCountOnHand(raw: unknown): CountReply {
 }
 
 export async function countOnHand(context: ScriptContext, count: CountInput): Promise<CountReply> {
-  const raw = await ledgerScripts().countOnHand.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().countOnHand.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     count.eventId,
     count.counted,

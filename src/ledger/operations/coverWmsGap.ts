@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -34,7 +34,7 @@ export function decodeCoverWmsGap(raw: unknown): CoverGapReply {
 }
 
 export async function coverWmsGap(context: ScriptContext, cover: CoverGapInput): Promise<CoverGapReply> {
-  const raw = await ledgerScripts().coverWmsGap.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().coverWmsGap.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     cover.eventId,
     cover.delta,

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -16,6 +16,6 @@ export function decodeCreateSku(raw: unknown): CreateSkuReply {
 }
 
 export async function createSku(context: ScriptContext): Promise<CreateSkuReply> {
-  const raw = await ledgerScripts().createSku.run(context.redis, scriptKeys(context.keys), baseArgs(context));
+  const raw = await luaScripts().createSku.run(context.redis, scriptKeys(context.keys), baseArgs(context));
   return decodeCreateSku(raw);
 }

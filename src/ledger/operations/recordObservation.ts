@@ -1,5 +1,6 @@
 import { replyArray, replyStatus } from '../decode.ts';
-import { ledgerScripts, type RedisClient } from '../scripts.ts';
+import type { RedisClient } from '../../redis/client.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 
 export interface Observation {
@@ -17,7 +18,7 @@ export function decodeRecordObservation(raw: unknown): ObservationReply {
 }
 
 export async function recordObservation(redis: RedisClient, observationsKey: string, observation: Observation): Promise<ObservationReply> {
-  const raw = await ledgerScripts().recordObservation.run(redis, [observationsKey], [
+  const raw = await luaScripts().recordObservation.run(redis, [observationsKey], [
     observation.field,
     observation.observedAtMs,
     observation.quantity,

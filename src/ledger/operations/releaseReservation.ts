@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -32,7 +32,7 @@ export function decodeReleaseReservation(raw: unknown): ReleaseReply {
 
 /** `eventAtMs`: the cancellation's own time; with no record it is STALE outside the dedupe horizon. */
 export async function releaseReservation(context: ScriptContext, reservationId: string, eventAtMs?: number): Promise<ReleaseReply> {
-  const raw = await ledgerScripts().releaseReservation.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().releaseReservation.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     reservationId,
     ...horizonArgs(context, eventAtMs),

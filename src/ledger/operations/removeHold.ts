@@ -1,5 +1,6 @@
 import { replyArray, replyStatus } from '../decode.ts';
-import { ledgerScripts, type RedisClient } from '../scripts.ts';
+import type { RedisClient } from '../../redis/client.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 
 export type RemoveHoldReply = { status: LedgerStatus.APPLIED | LedgerStatus.UNCHANGED | LedgerStatus.BAD_ARGUMENT };
@@ -15,6 +16,6 @@ export async function removeHold(
   orderId: string,
   completed: LedgerStatus.RELEASING | LedgerStatus.CONFIRMING,
 ): Promise<RemoveHoldReply> {
-  const raw = await ledgerScripts().removeHold.run(redis, [holdExpiriesKey], [orderId, completed]);
+  const raw = await luaScripts().removeHold.run(redis, [holdExpiriesKey], [orderId, completed]);
   return decodeRemoveHold(raw);
 }

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, replyArray, replyInteger, replyInventory, replyStatus, type ScriptRefusal } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -16,6 +16,6 @@ export function decodeRepairReserved(raw: unknown): RepairReply {
 }
 
 export async function repairReserved(context: ScriptContext, eventId: string): Promise<RepairReply> {
-  const raw = await ledgerScripts().repairReserved.run(context.redis, scriptKeys(context.keys), [...baseArgs(context), eventId]);
+  const raw = await luaScripts().repairReserved.run(context.redis, scriptKeys(context.keys), [...baseArgs(context), eventId]);
   return decodeRepairReserved(raw);
 }

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInteger, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus, type LineStatus } from '../status.ts';
 import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -53,6 +53,6 @@ export async function reserveOrder(context: ScriptContext, lines: readonly Reser
   const args: (string | number)[] = [...baseArgs(context), mode, lines.length];
   for (const line of lines) args.push(line.reservationId, line.quantity);
   args.push(...horizonArgs(context, eventAtMs));
-  const raw = await ledgerScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
+  const raw = await luaScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
   return decodeReserveOrder(raw, lines);
 }

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 import { baseArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -21,7 +21,7 @@ export function decodeSetHoldback(raw: unknown): HoldbackReply {
 }
 
 export async function setHoldback(context: ScriptContext, holdback: number, eventId: string): Promise<HoldbackReply> {
-  const raw = await ledgerScripts().setHoldback.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().setHoldback.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     holdback,
     eventId,

@@ -1,5 +1,5 @@
 import { type InventorySnapshot, type ScriptRefusal, replyArray, replyInventory, replyStatus } from '../decode.ts';
-import { ledgerScripts } from '../scripts.ts';
+import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus, type ReservationState } from '../status.ts';
 import { baseArgs, horizonArgs, type ScriptContext, scriptKeys } from './context.ts';
 
@@ -49,7 +49,7 @@ export function decodeShipReservation(raw: unknown): ShipReply {
 }
 
 export async function shipReservation(context: ScriptContext, shipment: ShipInput): Promise<ShipReply> {
-  const raw = await ledgerScripts().shipReservation.run(context.redis, scriptKeys(context.keys), [
+  const raw = await luaScripts().shipReservation.run(context.redis, scriptKeys(context.keys), [
     ...baseArgs(context),
     shipment.shipmentId,
     shipment.reservationId,

@@ -1,4 +1,5 @@
-// Builds the daemon's Redis client from configuration: one server or a Cluster. Every
+// The Redis client type every module takes, and the daemon's client built from
+// configuration: one server or a Cluster. Every
 // client gets an 'error' listener (an unhandled one would crash the process) that logs
 // and counts. Credentials come from REDIS_URL (`redis://user:password@host:port`, ACL
 // user or `default`), TLS from a rediss:// URL and the STOCKGUARD_REDIS_TLS_* files;
@@ -6,10 +7,12 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis } from 'ioredis';
-import type { Config } from './config.ts';
-import { StockguardError } from './errors.ts';
-import type { RedisClient } from './ledger/scripts.ts';
-import type { Logger } from './logger.ts';
+import type { Config } from '../config.ts';
+import { StockguardError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/** One server or a Cluster; src/redis/topology.ts is where code asks which. */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisClientOptions {
   logger?: Logger;

@@ -78,6 +78,11 @@ export class KeySpace {
     return `${this.prefix}:catalog-channel-items`;
   }
 
+  /** Hash: bundle SKU → its components as JSON `[{sku, quantity}]` (docs/catalog.md, "Bundles"). */
+  catalogBundles(): string {
+    return `${this.prefix}:catalog-bundles`;
+  }
+
   /** Set of every SKU in the catalogue. */
   catalogIndex(): string {
     return `${this.prefix}:catalog-index`;
@@ -138,7 +143,7 @@ export class KeySpace {
   }
 
   /** String holding the owner token of a run that must happen once across replicas (a lock with a TTL). */
-  runLock(name: 'reconcile' | 'snapshot'): string {
+  runLock(name: 'reconcile' | 'snapshot' | 'journal-trim'): string {
     return `${this.prefix}:lock:${name}`;
   }
 

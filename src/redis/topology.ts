@@ -1,0 +1,64 @@
+// The one place that asks whether the client is a single server or a Cluster
+// (`instanceof Cluster` appears nowhere else: test/unit/redisPort.test.ts). What differs:
+// - a script call or a multi-key command must stay in one slot on Cluster, so batches are
+//   sent per key (routed by slot) instead of in one pipeline;
+// - SCAN only sees the node it is sent to, so it runs on every master;
+// - one XREADGROUP may only name keys of one slot, so each stream gets its own read;
+// - a blocked read on Cluster cannot be interrupted with CLIENT UNBLOCK (its node and
+//   client id are not known), only by disconnecting.
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisConnection } from 'redis-om';
+import type { RedisClient } from './client.ts';
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The nodes that hold keys: every master of a Cluster, or the one server. */
+export function masters(client: RedisClient): Redis[] {
+  return isCluster(client) ? client.nodes('master') : [client];
+}
+
+/**
+ * A new connection for blocking reads. On one server it has no command timeout (a
+ * blocked XREADGROUP would otherwise time out); a Cluster duplicate keeps its options.
+ */
+export function duplicateForBlocking(client: RedisClient): RedisClient {
+  return isCluster(client) ? client.duplicate() : client.duplicate({ commandTimeout: undefined });
+}
+
+/** The stream sets one XREADGROUP each may read: all together on one server, one per stream on Cluster. */
+export function streamSetsPerRead(client: RedisClient, streams: readonly string[]): (readonly string[])[] {
+  return isCluster(client) ? streams.map((stream) => [stream]) : [streams];
+}
+
+/** CLIENT ID of a single-server connection; undefined on Cluster, where a blocked read cannot be unblocked by id. */
+export async function blockingClientId(connection: RedisClient): Promise<number | undefined> {
+  if (isCluster(connection)) return undefined;
+  return Number(await connection.call('CLIENT', ['ID']));
+}
+
+/**
+ * CLIENT UNBLOCK <id> TIMEOUT sent through `client`: the blocked read returns as if it
+ * timed out. Only on one server (false on Cluster: the caller disconnects instead).
+ */
+export async function unblockClient(client: RedisClient, clientId: number): Promise<boolean> {
+  if (isCluster(client)) return false;
+  await client.call('CLIENT', ['UNBLOCK', clientId, 'TIMEOUT']);
+  return true;
+}
+
+/**
+ * EVAL on the node-redis client the catalogue uses (redis-om's connection), routed by its
+ * first key. node-redis 4's Cluster client takes the routing key of `eval(script,
+ * {keys})` from the wrong argument, so the call went to a random master and failed with
+ * MOVED after its redirections whenever chance kept missing the slot's owner (about 1
+ * call in 25 on a 3-master Cluster, found by the catalogue's Cluster test). The key is
+ * passed here explicitly: `sendCommand(firstKey, isReadonly, args)` on a Cluster,
+ * `sendCommand(args)` on one server.
+ */
+export async function nodeRedisEval(client: RedisConnection, source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  const command = ['EVAL', source, String(keys.length), ...keys, ...args];
+  if ('masters' in client) return client.sendCommand(keys[0], false, command);
+  return client.sendCommand(command);
+}

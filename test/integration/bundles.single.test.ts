@@ -1,0 +1,4 @@
+import { startTestRedis } from '../helpers/redis.ts';
+import { defineBundleSuite } from './bundles.suite.ts';
+
+defineBundleSuite('a single redis-server', startTestRedis);
