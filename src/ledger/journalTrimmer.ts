@@ -5,6 +5,8 @@
 // once they are trimmed (docs/decisions.md, "Compact layout"). XTRIM MINID ~ drops whole
 // stream nodes whose every entry is older than the retention: the newest entries of an
 // active SKU are never touched, and an entry is never dropped before the retention ends.
+// A journal the trim leaves empty is deleted (src/lua/trimJournal.lua): an idle SKU then
+// has no journal key at all.
 // The SKUs come from the catalogue index (SSCAN), one command per journal, so the same code
 // runs on one server and on Cluster (every command names one key).
 //
@@ -20,6 +22,7 @@ import type { Logger } from 'pino';
 import { StockguardError } from '../errors.ts';
 import { PeriodicPass } from '../periodic.ts';
 import type { KeySpace } from '../redis/keys.ts';
+import { luaScripts } from '../redis/scripts.ts';
 import type { Clock } from './ledger.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { HeldLock, RunLock } from '../reconcile/lock.ts';
@@ -31,6 +34,8 @@ export interface JournalTrimResult {
   trimmed: number;
   /** Entries written to the audit sink before they were trimmed (0 without one). */
   exported: number;
+  /** Journals left empty by the trim, and deleted (an idle SKU's journal costs nothing). */
+  deleted: number;
 }
 
 /**
@@ -75,7 +80,8 @@ export async function trimJournals(options: JournalTrimOptions): Promise<Journal
   }
   const batchSize = options.batchSize ?? 256;
   const minId = `${Math.max(0, (options.clock ?? Date.now)() - retentionMs)}`;
-  const result: JournalTrimResult = { skus: 0, trimmed: 0, exported: 0 };
+  const result: JournalTrimResult = { skus: 0, trimmed: 0, exported: 0, deleted: 0 };
+  const trimScript = luaScripts().trimJournal;
   let cursor = '0';
   do {
     if (options.stillHeld && !options.stillHeld()) break;
@@ -88,12 +94,16 @@ export async function trimJournals(options: JournalTrimOptions): Promise<Journal
       const entries = old.flatMap((raw, index) => raw.map(([id, fields]): AuditedEntry => ({ sku: skus[index]!, id, fields: fieldObject(fields) })));
       if (entries.length > 0) await options.audit.write(entries);
       result.exported += entries.length;
-      trimmed = await Promise.all(skus.map((sku, index) => (old[index]!.length > 0 ? redis.xtrim(keys.sku(sku).journal, 'MINID', minId) : 0)));
+      trimmed = await trimScript.runMany(redis, skus.flatMap((sku, index) => (old[index]!.length > 0 ? [{ keys: [keys.sku(sku).journal], args: [minId, '1'] }] : [])));
     } else {
-      trimmed = await Promise.all(skus.map((sku) => redis.xtrim(keys.sku(sku).journal, 'MINID', '~', minId)));
+      trimmed = await trimScript.runMany(redis, skus.map((sku) => ({ keys: [keys.sku(sku).journal], args: [minId, '0'] })));
     }
     result.skus += skus.length;
-    result.trimmed += trimmed.reduce((sum: number, count) => sum + Number(count), 0);
+    for (const reply of trimmed) {
+      const [entries, deleted] = reply as [number, number];
+      result.trimmed += Number(entries);
+      result.deleted += Number(deleted);
+    }
   } while (cursor !== '0');
   return result;
 }

@@ -31,6 +31,8 @@ export const SCRIPT_NAMES = [
   'dumpKeys',
   'compareAndDelete',
   'compareAndExpire',
+  // The journal trimmer (src/ledger/journalTrimmer.ts).
+  'trimJournal',
   // Consumer groups (src/consumers/deadConsumers.ts) and the catalogue (src/catalog/catalog.ts).
   'retireConsumer',
   'releaseChannelItem',

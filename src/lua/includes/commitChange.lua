@@ -1,10 +1,16 @@
 -- Writes the inventory after a change, bumps its version (the durable "dirty" mark the
 -- pushers compare against) and appends one journal entry. Stream ids come from the
 -- injected clock, never earlier than the last entry's, so a clock that steps back cannot
--- make XADD fail half-way through a script. Entries older than the retention are trimmed
+-- make XADD fail half-way through a script, and a journal deleted when it was empty is
+-- re-created after its old ids. Entries older than the retention are trimmed
 -- (by age, never by count). `entry.seq`, when set, is journaled as `seq`.
 local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, entry)
   local journalMs = math.max(nowMs, inventory.journal_ms)
+  -- The journal trimmer deletes a journal it left empty (trimJournal.lua): a new stream
+  -- starts its sequence at 0, so in the ms of the last deleted entry it would reuse an id.
+  if journalMs == inventory.journal_ms and redis.call('EXISTS', journalKey) == 0 then
+    journalMs = journalMs + 1
+  end
   inventory.version = inventory.version + 1
   inventory.journal_ms = journalMs
   redis.call('HSET', inventoryKey,
