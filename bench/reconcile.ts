@@ -94,7 +94,7 @@ export interface ReconcileMemory {
    */
   at_rest?: {
     bytes_per_sku: number;
-    /** MEMORY USAGE of an emptied journal stream, averaged. */
+    /** MEMORY USAGE of the journal once trimmed, averaged (0: the trimmer deletes a journal it empties). */
     journal: number;
     /** bytes_per_sku plus the catalogue entry's MEMORY USAGE (`catalogue.bytes_per_entry`): what a SKU costs with its catalogue entry, no channel state. */
     with_catalogue_entry: number;
@@ -470,10 +470,10 @@ export function reconcileMarkdown(result: ReconcileBenchResult): string {
       }),
     ),
     '',
-    'Redis memory per SKU before any reservation (a created SKU with one initial count: inventory hash, a journal stream of two entries, one event mark), with Redis\'s default configuration (`default`: `stream-node-max-bytes` 4096) and smaller `stream-node-max-bytes`. "At rest": the same SKUs once the journal trimmer has written their entries to the audit files and trimmed them (the stream key stays, empty), measured after the reconciliation runs (whose 1 % corrections left their marks); "+ catalogue" adds the catalogue entry\'s MEMORY USAGE. Channel state (pushed levels, pusher state) is not in either:',
+    'Redis memory per SKU before any reservation (a created SKU with one initial count: inventory hash, a journal stream of two entries, one event mark), with Redis\'s default configuration (`default`: `stream-node-max-bytes` 4096) and smaller `stream-node-max-bytes`. "At rest": the same SKUs once the journal trimmer has written their entries to the audit files and trimmed them (trimJournal.lua deletes the emptied stream), measured after the reconciliation runs (whose 1 % corrections left their marks); "+ catalogue" adds the catalogue entry\'s MEMORY USAGE. Channel state (pushed levels, pusher state) is not in either:',
     '',
     markdownTable(
-      ['SKUs', 'config', 'used_memory delta / SKU (bytes)', 'inventory hash', 'journal stream', 'event marks hash', 'seeding (s)', 'at rest / SKU (bytes)', 'at rest + catalogue entry', 'emptied journal stream'],
+      ['SKUs', 'config', 'used_memory delta / SKU (bytes)', 'inventory hash', 'journal stream', 'event marks hash', 'seeding (s)', 'at rest / SKU (bytes)', 'at rest + catalogue entry', 'journal at rest'],
       result.memory.map((memory) => [memory.skus.toLocaleString('en-US'), memory.config, String(memory.bytes_per_sku), String(memory.by_key.inventory), String(memory.by_key.journal), String(memory.by_key.eventMarks), String(memory.seed_seconds), String(memory.at_rest?.bytes_per_sku ?? '—'), String(memory.at_rest?.with_catalogue_entry ?? '—'), String(memory.at_rest?.journal ?? '—')]),
     ),
     '',
@@ -487,7 +487,7 @@ export function reconcileMarkdown(result: ReconcileBenchResult): string {
         : base
           ? `The 1,000,000-SKU run was not part of this run; ${base.skus.toLocaleString('en-US')} SKUs took ${base.seconds.toFixed(2)} s, so a linear extrapolation gives ${round((base.seconds * 1_000_000) / base.skus, 0)} s for 1,000,000. `
           : '') +
-      `Redis memory per SKU: ${result.memory.map((memory) => `${memory.bytes_per_sku} bytes with ${memory.config}${memory.at_rest ? ` (${memory.at_rest.bytes_per_sku} at rest, ${memory.at_rest.with_catalogue_entry} with the catalogue entry)` : ''}`).join(', ')}: the ≤ 300 bytes target is not met by the ledger's key layout — the inventory hash and the event mark alone are ${(result.memory[0]?.by_key.inventory ?? 0) + (result.memory[0]?.by_key.eventMarks ?? 0)} bytes (MEMORY USAGE), and every SKU has a journal stream, whose first node Redis 7 pre-allocates at stream-node-max-bytes.`,
+      `Redis memory per SKU: ${result.memory.map((memory) => `${memory.bytes_per_sku} bytes with ${memory.config}${memory.at_rest ? ` (${memory.at_rest.bytes_per_sku} at rest, ${memory.at_rest.with_catalogue_entry} with the catalogue entry)` : ''}`).join(', ')}: the ≤ 300 bytes target is not met by the ledger's key layout — the inventory hash and the event mark alone are ${(result.memory[0]?.by_key.inventory ?? 0) + (result.memory[0]?.by_key.eventMarks ?? 0)} bytes (MEMORY USAGE) and the catalogue entry ${result.catalogue.bytes_per_entry}, each its own key; a SKU whose journal holds entries inside the retention also has a journal stream, whose first node Redis 7 pre-allocates at stream-node-max-bytes (docs/decisions.md, "Compact layout").`,
     '',
     '**What was tried.** One Lua read per SKU (atomic: on_hand and the journal after the as-of together) against MULTI/EXEC per SKU with the same commands decoded in TypeScript (`multi-500`): Lua returns 7 integers instead of whole journal entries and reservation records. Pipelines of 100, 500 and 2,000 SKUs; 4 pipelines in flight; WMS pages of 1,000 or 5,000 items, the next page fetched while the current one is compared; the SCAN for ledger-only SKUs run alongside the comparison instead of after it. Writes are only the 1 % of corrections (ledger.adjust, 32 at a time).',
   ]
