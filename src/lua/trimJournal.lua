@@ -22,7 +22,8 @@ else
   trimmed = redis.call('XTRIM', journalKey, 'MINID', '~', minId)
 end
 local deleted = 0
-if redis.call('EXISTS', journalKey) == 1 and redis.call('XLEN', journalKey) == 0 then
+-- XLEN is 0 for a missing key too; DEL then deletes nothing and returns 0.
+if redis.call('XLEN', journalKey) == 0 then
   deleted = redis.call('DEL', journalKey)
 end
 return { trimmed, deleted }

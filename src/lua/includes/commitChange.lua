@@ -8,7 +8,7 @@ local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentio
   local journalMs = math.max(nowMs, inventory.journal_ms)
   -- The journal trimmer deletes a journal it left empty (trimJournal.lua): a new stream
   -- starts its sequence at 0, so in the ms of the last deleted entry it would reuse an id.
-  if journalMs == inventory.journal_ms and redis.call('EXISTS', journalKey) == 0 then
+  if journalMs == inventory.journal_ms and redis.call('XLEN', journalKey) == 0 then
     journalMs = journalMs + 1
   end
   inventory.version = inventory.version + 1
