@@ -23,6 +23,7 @@ import { StockguardError } from '../errors.ts';
 import { PeriodicPass } from '../periodic.ts';
 import type { KeySpace } from '../redis/keys.ts';
 import { luaScripts } from '../redis/scripts.ts';
+import { replyFields } from '../redis/streams.ts';
 import type { Clock } from './ledger.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { HeldLock, RunLock } from '../reconcile/lock.ts';
@@ -91,10 +92,11 @@ export async function trimJournals(options: JournalTrimOptions): Promise<Journal
     if (options.audit) {
       // Exclusive end: exactly the ids below minId, which the exact XTRIM MINID then removes.
       const old = await Promise.all(skus.map((sku) => redis.xrange(keys.sku(sku).journal, '-', `(${minId}`)));
-      const entries = old.flatMap((raw, index) => raw.map(([id, fields]): AuditedEntry => ({ sku: skus[index]!, id, fields: fieldObject(fields) })));
+      const entries = old.flatMap((raw, index) => raw.map(([id, fields]): AuditedEntry => ({ sku: skus[index]!, id, fields: Object.fromEntries(replyFields(fields)) as Record<string, string> })));
       if (entries.length > 0) await options.audit.write(entries);
       result.exported += entries.length;
-      trimmed = await trimScript.runMany(redis, skus.flatMap((sku, index) => (old[index]!.length > 0 ? [{ keys: [keys.sku(sku).journal], args: [minId, '1'] }] : [])));
+      // Every SKU, also one with nothing to trim: a journal left empty by an earlier trim is deleted too.
+      trimmed = await trimScript.runMany(redis, skus.map((sku) => ({ keys: [keys.sku(sku).journal], args: [minId, '1'] })));
     } else {
       trimmed = await trimScript.runMany(redis, skus.map((sku) => ({ keys: [keys.sku(sku).journal], args: [minId, '0'] })));
     }
@@ -106,12 +108,6 @@ export async function trimJournals(options: JournalTrimOptions): Promise<Journal
     }
   } while (cursor !== '0');
   return result;
-}
-
-function fieldObject(fields: readonly string[]): Record<string, string> {
-  const object: Record<string, string> = {};
-  for (let index = 0; index + 1 < fields.length; index += 2) object[fields[index]!] = fields[index + 1]!;
-  return object;
 }
 
 /**
