@@ -1,6 +1,7 @@
 // The outside checker of a chaos run: compares Redis with the load generator's ground-truth
 // log once the system is quiet (docs/reliability.md, "What the checker checks").
 import type { CatalogEntry } from '../catalog/entry.ts';
+import { listDeadLetters } from '../consumers/deadLetters.ts';
 import { decodeReservationRecord } from '../ledger/ledger.ts';
 import { reservationId } from '../ledger/reservationId.ts';
 import type { Runtime } from '../main.ts';
@@ -63,6 +64,14 @@ export async function checkLedger(
   const ordersBySku = groupBy(orders, (order) => order.sku);
   const wmsBySku = groupBy(wmsAcked, (event) => event.sku);
   const expectedIds = new Set(orders.map((order) => reservationId(order.channel, order.orderId, order.lineId)));
+  const deadLettered = await deadLetteredOrders(runtime);
+  const explainLost = (order: ChannelOrder, record: unknown, journaled: boolean) => {
+    const reason = deadLettered.get(`${order.channel}:${order.orderId}`);
+    const what = reason !== undefined ? `dead-lettered:${reason}` : journaled ? 'journaled-without-record' : record ? 'record-without-reserve' : 'no-record';
+    const key = `${order.channel}:${what}`;
+    figures.lostBreakdown[key] = (figures.lostBreakdown[key] ?? 0) + 1;
+    return what;
+  };
   for (const entry of entries) {
     const inventory = (await ledger.inventory(entry.sku))!;
     const records = await ledger.reservations(entry.sku);
@@ -130,12 +139,13 @@ export async function checkLedger(
       const id = reservationId(order.channel, order.orderId, order.lineId);
       const record = byId.get(id);
       if (!record || !record.reserveSeen) {
+        const what = explainLost(order, record, reserveEntries.has(id));
         if (lostToFailover({ sku: order.sku, atMs: order.acceptedAtMs })) {
           figures.clusterFailovers.writesLostToFailover += 1;
-          problem(`lost to a master kill: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku}), accepted ${order.acceptedAtMs}`);
+          problem(`lost to a master kill: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku}), accepted ${order.acceptedAtMs}; ${what}`);
         } else {
           figures.lost += 1;
-          problem(`lost: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku})`);
+          problem(`lost: ${order.channel} order ${order.orderId} (${order.quantity} × ${order.sku}), accepted ${order.acceptedAtMs}; ${what}`);
         }
         continue;
       }
@@ -167,4 +177,23 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
     else groups.set(name, [item]);
   }
   return groups;
+}
+
+/** `<channel>:<order id>` → reason, for every order event in the dead-letter stream. */
+async function deadLetteredOrders(runtime: Runtime): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let after: string | undefined;
+  for (;;) {
+    const page = await listDeadLetters(runtime.redis, runtime.ledger.keys, { count: 500, ...(after === undefined ? {} : { after }) });
+    if (page.length === 0) return found;
+    after = page[page.length - 1]!.dlqId;
+    for (const letter of page) {
+      try {
+        const event = JSON.parse(letter.event) as { channel?: unknown; orderId?: unknown };
+        if (typeof event.channel === 'string' && typeof event.orderId === 'string') found.set(`${event.channel}:${event.orderId}`, letter.reason);
+      } catch {
+        // Not JSON: not an order event this check can name.
+      }
+    }
+  }
 }

@@ -51,6 +51,13 @@ export interface ChaosFigures {
   delayedRetries: { lateDuplicates: number; lateDuplicatesAcknowledged: number; firstDeliveredLate: number; beyondWindow: number; beyondWindowRefused: number };
   wmsUnacknowledged: number;
   lost: number;
+  /**
+   * Why each missing channel order (lost, or lost to a master kill) is missing, by
+   * `<channel>:<what the ledger holds>`: `no-record` (no reservation record at all),
+   * `record-without-reserve` (a record, from a cancel, with no reserve), `dead-lettered`
+   * (its sale event is in the dead-letter stream, with the reason after a second colon).
+   */
+  lostBreakdown: Record<string, number>;
   doubled: number;
   wrongQuantity: number;
   unexpectedReservations: number;
@@ -100,6 +107,7 @@ export function emptyFigures(options: { seed: number; events: number; durationS:
     delayedRetries: { lateDuplicates: 0, lateDuplicatesAcknowledged: 0, firstDeliveredLate: 0, beyondWindow: 0, beyondWindowRefused: 0 },
     wmsUnacknowledged: 0,
     lost: 0,
+    lostBreakdown: {},
     doubled: 0,
     wrongQuantity: 0,
     unexpectedReservations: 0,

@@ -9,7 +9,7 @@
 // (invariant I2). docs/streams.md describes the protocol.
 import type { Logger } from 'pino';
 import { type ErrorCode, StockguardError } from '../errors.ts';
-import type { RedisClient } from '../redis/client.ts';
+import { isRedisUnavailable, type RedisClient } from '../redis/client.ts';
 import { autoClaim, decodeReadReply, type RawEntry, readGroup, readGroupArguments } from '../redis/streams.ts';
 import { blockingClientId, duplicateForBlocking, isCluster, streamSetsPerRead, unblockClient } from '../redis/topology.ts';
 import { retireDeadConsumers } from './deadConsumers.ts';
@@ -21,7 +21,10 @@ export interface StreamEntry {
   readonly id: string;
   readonly stream: string;
   readonly event: unknown;
-  /** 1 on the first delivery; more after a transient failure or a consumer's death. */
+  /**
+   * 1 on the first delivery; more after a transient failure or a consumer's death. A
+   * delivery that failed only because Redis was unavailable is set back (not counted).
+   */
   readonly deliveries: number;
 }
 
@@ -169,6 +172,12 @@ export class StreamConsumer {
   private readonly permanentCodes: ReadonlySet<ErrorCode>;
   private readonly isPermanentExtra: ((error: unknown) => boolean) | undefined;
   private readonly clock: () => number;
+  /**
+   * Deliveries of entries (`<stream> <id>`) that failed only because Redis was unavailable
+   * and whose counter could not be set back in Redis then: they do not count against
+   * maxDeliveries. Bounded (oldest forgotten first).
+   */
+  private readonly excused = new Map<string, number>();
 
   private state: State = 'idle';
   private readers: Reader[] = [];
@@ -530,8 +539,9 @@ export class StreamConsumer {
         await this.deadLetter(raw, decoded.payload, deliveries, decoded.error.code, decoded.error.message);
         return 'done';
       }
-      if (deliveries > this.maxDeliveries) {
-        await this.deadLetter(raw, decoded.payload, deliveries, TOO_MANY_DELIVERIES, `delivered ${deliveries} times; the limit is ${this.maxDeliveries}`);
+      const counted = deliveries - (this.excused.get(excuseKey(raw)) ?? 0);
+      if (counted > this.maxDeliveries) {
+        await this.deadLetter(raw, decoded.payload, deliveries, TOO_MANY_DELIVERIES, `delivered ${deliveries} times (${counted} counted); the limit is ${this.maxDeliveries}`);
         return 'done';
       }
       try {
@@ -545,16 +555,38 @@ export class StreamConsumer {
         }
         this.metrics.handlerError?.(raw.stream, 'transient');
         this.logger.warn({ stream: raw.stream, id: raw.id, deliveries, err: errorFields(error) }, 'handler failed; the entry stays pending for retry');
+        if (isRedisUnavailable(error)) await this.excuse(raw, deliveries);
         return 'retry';
       }
       this.metrics.processed?.(raw.stream);
       await this.ack(raw);
+      this.excused.delete(excuseKey(raw));
       return 'done';
     } catch (error) {
       // The ack or the dead-letter write failed: the entry stays pending and comes back.
       this.metrics.redisError?.();
       this.logger.error({ stream: raw.stream, id: raw.id, err: errorFields(error) }, 'cannot settle entry; it stays pending');
+      if (isRedisUnavailable(error)) await this.excuse(raw, deliveries);
       return 'retry';
+    }
+  }
+
+  /**
+   * A delivery that failed only because Redis was unavailable (a master between failovers,
+   * a restart) says nothing about the entry, so it must not bring a good sale nearer the
+   * dead-letter stream: the entry's delivery counter is set back in Redis (XCLAIM to
+   * ourselves with RETRYCOUNT and JUSTID, which counts no delivery), or, when that fails
+   * too, remembered here. A poison entry still reaches the limit: it fails by throwing
+   * (not excused) or by killing the process (never excused).
+   */
+  private async excuse(raw: RawEntry, deliveries: number): Promise<void> {
+    try {
+      await this.redis.xclaim(raw.stream, this.group, this.consumer, 0, raw.id, 'RETRYCOUNT', Math.max(0, deliveries - 1), 'JUSTID');
+    } catch {
+      const key = excuseKey(raw);
+      this.excused.delete(key);
+      this.excused.set(key, (this.excused.get(key) ?? 0) + 1);
+      if (this.excused.size > MAX_EXCUSED) this.excused.delete(this.excused.keys().next().value!);
     }
   }
 
@@ -581,6 +613,7 @@ export class StreamConsumer {
     this.metrics.deadLettered?.(raw.stream, reason);
     this.logger.warn({ stream: raw.stream, id: raw.id, reason, message, deliveries }, 'entry dead-lettered');
     await this.ack(raw);
+    this.excused.delete(excuseKey(raw));
   }
 
   /**
@@ -640,4 +673,11 @@ function errorFields(error: unknown): Record<string, unknown> {
   if (error instanceof StockguardError) return { code: error.code, message: error.message };
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { message: String(error) };
+}
+
+/** Entries whose excused deliveries a consumer remembers at most (about 100 B each). */
+const MAX_EXCUSED = 100_000;
+
+function excuseKey(raw: RawEntry): string {
+  return `${raw.stream} ${raw.id}`;
 }

@@ -94,3 +94,38 @@ export function createRedisClient(config: Config, options: RedisClientOptions = 
   });
   return client;
 }
+
+// What Redis (either client library) answers while a server restarts or a Cluster moves
+// slots to a new master: the command may succeed if sent again later, and says nothing
+// about the command itself. Redis replies are matched at their start, the clients' own
+// errors anywhere in the message.
+const UNAVAILABLE_REPLIES = ['CLUSTERDOWN', 'TRYAGAIN', 'LOADING', 'READONLY', 'MASTERDOWN', 'MOVED', 'ASK', 'BUSY'];
+const UNAVAILABLE_MESSAGES = [
+  'Connection is closed',
+  'Too many Cluster redirections',
+  'Command timed out',
+  'Reached the max retries per request limit',
+  "Stream isn't writeable",
+  'None of startup nodes is available',
+  'Failed to refresh slots cache',
+  'The client is closed',
+  'Socket closed unexpectedly',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+];
+
+/**
+ * Whether an error (or one of its causes) says Redis was unreachable or between masters,
+ * not that the command was wrong: a consumer does not count such a failure against an
+ * entry's delivery limit (docs/streams.md, "Delivery limit").
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    const { message } = current;
+    if (UNAVAILABLE_REPLIES.some((reply) => message.startsWith(`${reply} `) || message === reply)) return true;
+    if (UNAVAILABLE_MESSAGES.some((text) => message.includes(text))) return true;
+  }
+  return false;
+}

@@ -272,7 +272,7 @@ test('a transient error leaves the entry pending; it is retried after minIdleMs 
   await startConsumer(keys, [stream], async (entry) => {
     attempts.push([entry.id, entry.deliveries]);
     if (entry.id !== flaky) return;
-    if (entry.deliveries === 1) throw new Error('connect ECONNREFUSED (a Redis hiccup)');
+    if (entry.deliveries === 1) throw new Error('the WMS API timed out (a downstream hiccup)');
     pendingAtRetry = await redis.xpending(stream, GROUP, flaky, flaky, 1);
   }, { minIdleMs: 200, reclaimIntervalMs: 50, blockMs: 50, metrics });
   await waitFor('the retry', () => attempts.length >= 3);
@@ -306,6 +306,49 @@ test('an entry that fails every time is dead-lettered as `too many deliveries` a
   assert.is(letter!.id, id);
   assert.is(letter!.deliveries, 4);
   assert.equal(JSON.parse(letter!.event), event);
+});
+
+test('an entry that fails only because Redis is unavailable (a Cluster failover) is never dead-lettered: it is applied once Redis answers', async () => {
+  const keys = keySpace();
+  const stream = keys.eventStream('sales', 2);
+  const event = { type: 'order.placed', orderId: 'A-1' };
+  const id = await appendEvent(redis, stream, event);
+  // What ioredis throws while a master is down or the slots are moving, bare or as a cause.
+  const outage = [
+    new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+    new Error('the ledger write failed', { cause: new Error('CLUSTERDOWN The cluster is down') }),
+    new Error('Connection is closed.'),
+    new Error('MOVED 4734 127.0.0.1:7001'),
+    new Error('connect ECONNREFUSED 127.0.0.1:7002'),
+    new Error('READONLY You can\'t write against a read only replica.'),
+  ];
+  const seen: number[] = [];
+  await startConsumer(keys, [stream], async (entry) => {
+    seen.push(entry.deliveries);
+    const failure = outage[seen.length - 1];
+    if (failure) throw failure;
+  }, { maxDeliveries: 2, minIdleMs: 100, reclaimIntervalMs: 30, blockMs: 30 });
+  await waitFor('applied after the outage', async () => seen.length === outage.length + 1 && (await pendingCount(redis, stream)) === 0);
+
+  assert.is(await redis.xlen(keys.deadLetters()), 0, 'six failed deliveries with a limit of 2, and no dead letter');
+  assert.ok(seen.every((deliveries) => deliveries <= 2), `the counter was set back after each outage failure: ${seen.join(', ')}`);
+  assert.is((await redis.xpending(stream, GROUP))[0], 0, `${id} acknowledged`);
+});
+
+test('an entry whose handler throws a plain error is still dead-lettered at the limit, whatever Redis failures came before', async () => {
+  const keys = keySpace();
+  const stream = keys.eventStream('sales', 3);
+  await appendEvent(redis, stream, { type: 'order.placed', orderId: 'A-2' });
+  const seen: number[] = [];
+  await startConsumer(keys, [stream], async (entry) => {
+    seen.push(entry.deliveries);
+    throw seen.length === 1 ? new Error('Connection is closed.') : new TypeError('cannot read properties of undefined');
+  }, { maxDeliveries: 2, minIdleMs: 100, reclaimIntervalMs: 30, blockMs: 30 });
+  await waitFor('a dead letter', async () => (await redis.xlen(keys.deadLetters())) === 1);
+
+  assert.equal(seen, [1, 1, 2], 'the outage failure is not counted; the two TypeErrors are');
+  const [letter] = await listDeadLetters(redis, keys);
+  assert.is(letter!.reason, TOO_MANY_DELIVERIES);
 });
 
 test('trimming drops only what every group acknowledged; pending and undelivered entries stay', async () => {
