@@ -317,7 +317,7 @@ function printReconcileReport(report: ReconcileReport, out: (line: string) => vo
   if (report.file) out(`report: ${report.file}`);
 }
 
-/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{SKU}`. */
+/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{p<N>}:<SKU>`. */
 async function lastPushed(runtime: Runtime, sku: string): Promise<string[]> {
   const key = runtime.ledger.keys.pushedLevels(sku);
   const type = await runtime.redis.type(key);
