@@ -134,6 +134,14 @@ export const ERROR_CATALOGUE = {
     message: 'Redis refused a write part-way through a restore: the SKUs before it are restored, the rest are not',
     fix: 'Read the reason (e.g. OOM, a key of another type, an entry Redis rejects), fix it, then restore the same file again with --force (it replaces what the snapshot covers); every SKU is written whole or not at all',
   },
+  STOCKGUARD_E_LAYOUT_OUTDATED: {
+    message: 'Redis holds the ledger in an older key layout than this stockguard reads',
+    fix: 'Stop every stockguard daemon (scale the deployment to 0), run `stockguard migrate layout` with this version, then start the daemons again (docs/operations.md, "Migrating the key layout")',
+  },
+  STOCKGUARD_E_LAYOUT_UNKNOWN: {
+    message: 'The key layout marker names a layout this stockguard does not know',
+    fix: 'A newer stockguard wrote this ledger: run that version (or a newer one), never an older one, against it',
+  },
   STOCKGUARD_E_CHANNEL_REQUEST: {
     message: 'A channel API request failed after its bounded retries',
     fix: 'Check the channel status, the network and the credentials; the SKU stays due and is pushed again on its next change or the next sweep',
