@@ -142,6 +142,14 @@ export const ERROR_CATALOGUE = {
     message: 'The key layout marker names a layout this stockguard does not know',
     fix: 'A newer stockguard wrote this ledger: run that version (or a newer one), never an older one, against it',
   },
+  STOCKGUARD_E_MIGRATE_CONFLICT: {
+    message: 'The layout migration left SKUs that have a key under both the old and the new name with different content',
+    fix: 'Something wrote while the migration ran (a daemon that was not stopped changed an old key after it was copied) or wrote the new name by hand. Both keys were kept and the layout marker was not written: inspect the named keys, delete the one that is wrong, then run `stockguard migrate layout` again',
+  },
+  STOCKGUARD_E_MIGRATE_FAILED: {
+    message: 'Redis refused a command of the layout migration',
+    fix: 'Nothing is lost: an old key is deleted only after its copy under the new name is written. Read Redis\'s reason (NOPERM: run the migration as a user allowed DUMP, RESTORE and DEL: RESTORE is in @dangerous, add +restore; OOM: free memory or raise maxmemory, the migration needs room for the largest batch twice), fix it, then run `stockguard migrate layout` again: it resumes where it stopped',
+  },
   STOCKGUARD_E_CHANNEL_REQUEST: {
     message: 'A channel API request failed after its bounded retries',
     fix: 'Check the channel status, the network and the credentials; the SKU stays due and is pushed again on its next change or the next sweep',
