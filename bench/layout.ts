@@ -22,8 +22,10 @@
 // the seeded stock, checked.
 //
 // Candidates:
-//   per-sku            today's layout: one key per kind per SKU, tag `{SKU}` (I7), a
-//                      journal stream per SKU
+//   per-sku            layout 1, the layout when this benchmark was written: one key per
+//                      kind per SKU, tag `{SKU}` (I7), a journal stream per SKU (layout 2,
+//                      built since, tags the same keys `{p<N>}`: same memory, see
+//                      docs/decisions.md "Compact layout")
 //   partition-journal  the same per-SKU keys, but the journal is one stream per partition
 //                      (`journal:{p<N>}`, entries carry the SKU); the SKU's keys are tagged
 //                      `{p<N>}` so a script still touches one slot

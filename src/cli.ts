@@ -19,6 +19,7 @@ import { runReconciliation, takeSnapshot } from './reconcile/jobs.ts';
 import { createProgress } from './reconcile/progress.ts';
 import type { ReconcileReport } from './reconcile/reconcile.ts';
 import { restoreSnapshot } from './reconcile/snapshot.ts';
+import { migrateLayout, type KeyMove } from './redis/migrateLayout.ts';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4, busy: 5 } as const;
 
@@ -44,6 +45,7 @@ Usage:
   stockguard reconcile [--dry-run]           compare the WMS snapshot with the ledger now; correct, repair, report
   stockguard snapshot [--out FILE]           write the whole ledger and catalogue to a gzip JSON-lines file
   stockguard restore FILE [--force]          load a snapshot into an empty Redis (--force: replace what is there)
+  stockguard migrate layout [--dry-run]      move every SKU's keys to the current key layout (stop every daemon first)
   stockguard --version | --help
 
 Configuration comes from environment variables: see docs/configuration.md.
@@ -113,7 +115,9 @@ export async function run(argv: readonly string[], out: (line: string) => void =
     }
     if (command === 'setup' && (rest.length !== 1 || rest[0] !== 'shopify')) throw new UsageError(`setup takes one channel, "shopify" or "amazon", got ${JSON.stringify(rest.join(' '))}`);
     if (command === 'doctor' && rest.length > 0) throw new UsageError(`doctor takes no arguments, got ${JSON.stringify(rest.join(' '))}`);
-    const runtime = await openRuntime(config, { connectionName: 'stockguard-cli' });
+    if (command === 'migrate' && (rest.length !== 1 || rest[0] !== 'layout')) throw new UsageError(`migrate takes one subject, "layout", got ${JSON.stringify(rest.join(' '))}`);
+    // The migration is what moves an old layout: it opens Redis without the layout check.
+    const runtime = await openRuntime(config, { connectionName: command === 'migrate' ? 'stockguard-migrate' : 'stockguard-cli', checkLayout: command !== 'migrate' });
     try {
       if (command === 'setup') {
         out('setup shopify:');
@@ -298,9 +302,52 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
       out(`restored ${summary.skus} SKUs (${summary.keys} keys) from ${summary.file}, taken ${summary.createdAt} under prefix ${summary.sourcePrefix}, into prefix ${ledger.keys.prefix} in ${summary.durationMs} ms${summary.replaced ? `; ${summary.replaced} existing keys replaced (--force)` : ''}`);
       return EXIT.ok;
     }
+    case 'migrate':
+      return migrate(runtime, flags['dry-run'] ?? false, out);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+/** `stockguard migrate layout`: the work is src/redis/migrateLayout.ts; this parses, prints and maps the outcome to an exit code. */
+async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) => void): Promise<number> {
+  const keys = runtime.ledger.keys;
+  const label = dryRun ? 'migrate layout (dry run)' : 'migrate layout';
+  out(`${label}: prefix ${keys.prefix}, layout 1 (keys tagged by the SKU, <prefix>:inv:{SKU}) → layout 2 (tagged by the layout partition, <prefix>:inv:{p<N>}:SKU)`);
+  const progress = createProgress({ label, unit: 'SKUs', out });
+  const planned: KeyMove[] = [];
+  const shown = 50;
+  const summary = await migrateLayout({
+    redis: runtime.redis,
+    keys,
+    dryRun,
+    onPlannedMove: (move) => {
+      if (planned.length < shown) planned.push(move);
+    },
+    onProgress: (step) =>
+      step.phase === 'scanning'
+        ? progress.update(step.skusDone, undefined, 'scanning for layout-1 keys')
+        : progress.update(step.skusDone, step.skusTotal, `${step.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${step.keysSkipped} already moved, ${step.keysFinished} ${dryRun ? 'to finish' : 'finished'}, ${step.conflicts} conflicts`),
+  });
+  progress.finish();
+  for (const move of planned) out(`  would move ${move.kind} of ${move.sku}: ${move.from} → ${move.to}`);
+  const more = summary.keysMoved + (dryRun ? summary.keysFinished : 0) - planned.length;
+  if (dryRun && more > 0) out(`  … and ${more} more`);
+  const seconds = (summary.durationMs / 1000).toFixed(1);
+  const counts = `${summary.skus} SKUs looked at, ${summary.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${summary.keysSkipped} already under the new name (skipped), ${summary.keysFinished} ${dryRun ? 'to finish' : 'finished'} from an interrupted run`;
+  out(`${label}: ${summary.outcome} in ${seconds} s: ${counts}${summary.markerWritten ? `; ${keys.layoutMarker()} = 2 written` : ''}`);
+  for (const conflict of summary.conflicts.slice(0, shown)) out(`  conflict: ${conflict.kind} of ${conflict.sku}: ${conflict.reason}${dryRun ? ' (the run would leave this SKU in layout 1)' : ''}`);
+  if (summary.conflicts.length > shown) out(`  … and ${summary.conflicts.length - shown} more`);
+  if (summary.outcome === 'conflicts') {
+    const skus = new Set(summary.conflicts.map((conflict) => conflict.sku));
+    throw new StockguardError('STOCKGUARD_E_MIGRATE_CONFLICT', `${skus.size} SKU(s) left in layout 1, every other SKU moved: ${[...skus].slice(0, 5).map((sku) => JSON.stringify(sku)).join(', ')}${skus.size > 5 ? ', …' : ''}`, {
+      details: { conflicts: summary.conflicts },
+    });
+  }
+  if (summary.outcome === 'incomplete') {
+    throw new StockguardError('STOCKGUARD_E_LAYOUT_OUTDATED', `layout-1 keys kept appearing while the migration ran (${summary.passes} passes), e.g. ${summary.leftOver.slice(0, 3).map((key) => JSON.stringify(key)).join(', ')}: a daemon of the old version is still running`);
+  }
+  return EXIT.ok;
 }
 
 function printReconcileReport(report: ReconcileReport, out: (line: string) => void): void {
@@ -317,7 +364,7 @@ function printReconcileReport(report: ReconcileReport, out: (line: string) => vo
   if (report.file) out(`report: ${report.file}`);
 }
 
-/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{SKU}`. */
+/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{p<N>}:<SKU>`. */
 async function lastPushed(runtime: Runtime, sku: string): Promise<string[]> {
   const key = runtime.ledger.keys.pushedLevels(sku);
   const type = await runtime.redis.type(key);

@@ -29,7 +29,7 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
   },
   STOCKGUARD_REDIS_CLUSTER: {
     section: 'redis',
-    text: '`true` to connect to a Redis Cluster. Every key of one SKU shares the `{SKU}` hash tag, so every ledger script runs on one node.',
+    text: '`true` to connect to a Redis Cluster. Every key of one SKU shares one hash tag, the `{p<N>}` of its layout partition, so every ledger script runs on one node.',
   },
   STOCKGUARD_REDIS_TLS_CA_FILE: {
     section: 'redis',

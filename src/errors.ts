@@ -134,6 +134,22 @@ export const ERROR_CATALOGUE = {
     message: 'Redis refused a write part-way through a restore: the SKUs before it are restored, the rest are not',
     fix: 'Read the reason (e.g. OOM, a key of another type, an entry Redis rejects), fix it, then restore the same file again with --force (it replaces what the snapshot covers); every SKU is written whole or not at all',
   },
+  STOCKGUARD_E_LAYOUT_OUTDATED: {
+    message: 'Redis holds the ledger in an older key layout than this stockguard reads',
+    fix: 'Stop every stockguard daemon (scale the deployment to 0), run `stockguard migrate layout` with this version, then start the daemons again (docs/operations.md, "Migrating the key layout")',
+  },
+  STOCKGUARD_E_LAYOUT_UNKNOWN: {
+    message: 'The key layout marker names a layout this stockguard does not know',
+    fix: 'A newer stockguard wrote this ledger: run that version (or a newer one), never an older one, against it',
+  },
+  STOCKGUARD_E_MIGRATE_CONFLICT: {
+    message: 'The layout migration left SKUs that have a key under both the old and the new name with different content',
+    fix: 'Something wrote while the migration ran (a daemon that was not stopped changed an old key after it was copied) or wrote the new name by hand. Both keys were kept and the layout marker was not written: inspect the named keys, delete the one that is wrong, then run `stockguard migrate layout` again',
+  },
+  STOCKGUARD_E_MIGRATE_FAILED: {
+    message: 'Redis refused a command of the layout migration',
+    fix: 'Nothing is lost: an old key is deleted only after its copy under the new name is written. Read Redis\'s reason (NOPERM: run the migration as a user allowed DUMP, RESTORE and DEL: RESTORE is in @dangerous, add +restore; OOM: free memory or raise maxmemory, the migration needs room for the largest batch twice), fix it, then run `stockguard migrate layout` again: it resumes where it stopped',
+  },
   STOCKGUARD_E_CHANNEL_REQUEST: {
     message: 'A channel API request failed after its bounded retries',
     fix: 'Check the channel status, the network and the credentials; the SKU stays due and is pushed again on its next change or the next sweep',

@@ -9,6 +9,8 @@ import { type Clock, Ledger } from './ledger/ledger.ts';
 import type { RedisClient } from './redis/client.ts';
 import type { Logger } from './logger.ts';
 import { createRedisClient, describeRedisError, redisEndpoint } from './redis/client.ts';
+import { KeySpace } from './redis/keys.ts';
+import { ensureLayout } from './redis/layout.ts';
 
 export interface Runtime {
   config: Config;
@@ -18,7 +20,19 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, options: { logger?: Logger; clock?: Clock; connectionName?: string } = {}): Promise<Runtime> {
+export interface OpenRuntimeOptions {
+  logger?: Logger;
+  clock?: Clock;
+  connectionName?: string;
+  /**
+   * Check the key layout marker (src/redis/layout.ts) before anything else reads or writes:
+   * an older layout is refused with STOCKGUARD_E_LAYOUT_OUTDATED, a Redis without one is
+   * marked. Off only for `stockguard migrate layout`, which is what moves the old layout.
+   */
+  checkLayout?: boolean;
+}
+
+export async function openRuntime(config: Config, options: OpenRuntimeOptions = {}): Promise<Runtime> {
   const redis = createRedisClient(config, { logger: options.logger, connectionName: options.connectionName });
   const endpoint = redisEndpoint(config);
   // A refused connection or a rejected certificate arrives as an 'error' event while the
@@ -35,6 +49,14 @@ export async function openRuntime(config: Config, options: { logger?: Logger; cl
     throw new StockguardError('STOCKGUARD_E_REDIS_UNAVAILABLE', `PING to ${new URL(config.redis.url).host} failed: ${reason}`, { cause: error });
   } finally {
     redis.off('error', recordConnectionError);
+  }
+  if (options.checkLayout ?? true) {
+    try {
+      await ensureLayout(redis, new KeySpace(config.keyPrefix));
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
   }
   let catalogRedis: CatalogConnection;
   try {

@@ -1,6 +1,6 @@
 // The SKU catalogue in Redis, through redis-om (HASH entities; the Redis we target has no
 // RediSearch or RedisJSON, so only save / fetch / remove are used, never search).
-// Each entry lives at `<prefix>:catalog:{SKU}`, in its SKU's Cluster slot (invariant I7);
+// Each entry lives at `<prefix>:catalog:{p<N>}:<SKU>`, in its SKU's Cluster slot (invariant I7);
 // a set at `<prefix>:catalog-index` lists every SKU, because without RediSearch nothing
 // else can enumerate the entries short of a SCAN over the whole keyspace.
 import { type RedisConnection, Repository, Schema, type SchemaDefinition } from 'redis-om';
@@ -65,7 +65,7 @@ export class Catalog {
   /** The SKU's entry, or undefined when the catalogue does not have it. */
   async get(sku: string): Promise<CatalogEntry | undefined> {
     assertSku(sku);
-    const stored = await this.repository.fetch(entityId(sku));
+    const stored = await this.repository.fetch(this.keys.catalogEntryId(sku));
     // redis-om answers a missing key with an entity that has no fields.
     if (stored.sku === undefined) return undefined;
     // Checked like a file row, so a hash edited by hand cannot hand the pushers nonsense.
@@ -103,7 +103,7 @@ export class Catalog {
       );
     }
     await this.checkBundleRules(entry);
-    const id = entityId(entry.sku);
+    const id = this.keys.catalogEntryId(entry.sku);
     const stored = await this.repository.fetch(id);
     const outcome: PutOutcome =
       stored.sku === undefined ? 'created' : sameRecord({ ...stored }, record) ? 'unchanged' : 'updated';
@@ -136,7 +136,7 @@ export class Catalog {
     for (const field of channelItemFields(entryToRecord(entry))) {
       const owner = await this.redis.hGet(this.keys.catalogChannelItems(), field);
       if (owner === null || owner === undefined || owner === entry.sku || releasedBy?.has(owner)) continue;
-      const ownerEntry = await this.repository.fetch(entityId(owner));
+      const ownerEntry = await this.repository.fetch(this.keys.catalogEntryId(owner));
       if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
       const [kind, ...item] = field.split(':') as [ChannelItemKind, ...string[]];
       const { channel, column } = CHANNEL_ITEM_KINDS[kind];
@@ -160,12 +160,12 @@ export class Catalog {
     }
     await this.redis.hDel(this.keys.catalogBundles(), sku);
     const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
-    const stored = await this.repository.fetch(entityId(sku));
+    const stored = await this.repository.fetch(this.keys.catalogEntryId(sku));
     const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
     for (const field of fields) {
       await this.releaseItem(field, sku);
     }
-    await this.repository.remove(entityId(sku));
+    await this.repository.remove(this.keys.catalogEntryId(sku));
     return removed > 0;
   }
 
@@ -294,10 +294,6 @@ function channelItemFields(record: Partial<CatalogRecord>): string[] {
   return fields;
 }
 
-/** redis-om's id for the SKU: the key becomes `<schema name>:<id>` = `<prefix>:catalog:{SKU}`. */
-function entityId(sku: string): string {
-  return `{${sku}}`;
-}
 
 function storedComponents(bundle: string, value: string): BundleComponent[] {
   const parsed = parseComponents(value, bundle);

@@ -21,5 +21,6 @@ export {
   type ReplaySelection,
 } from './deadLetters.ts';
 export { EVENT_FIELD } from './entries.ts';
-export { fnv1a32, partitionFor } from './partition.ts';
+export { fnv1a32 } from '../domain/fnv1a.ts';
+export { partitionFor } from './partition.ts';
 export { safeTrimId, StreamTrimmer, trimStream, trimStreams, type TrimOptions, type TrimResult } from './trimmer.ts';

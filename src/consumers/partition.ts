@@ -4,21 +4,8 @@
 // SKU's events to the same partition and a consumer sees them in the order they were
 // appended. Changing the partition count moves SKUs: drain the streams first
 // (docs/streams.md).
+import { fnv1a32 } from '../domain/fnv1a.ts';
 import { StockguardError } from '../errors.ts';
-
-const FNV_OFFSET_BASIS = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-const encoder = new TextEncoder();
-
-/** 32-bit FNV-1a of the UTF-8 bytes of `text`, as an unsigned integer. */
-export function fnv1a32(text: string): number {
-  let hash = FNV_OFFSET_BASIS;
-  for (const byte of encoder.encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, FNV_PRIME);
-  }
-  return hash >>> 0;
-}
 
 /** Partition 0 … partitions − 1 of `sku`. */
 export function partitionFor(sku: string, partitions: number): number {

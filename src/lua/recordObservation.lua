@@ -3,7 +3,7 @@ recordObservation: remember what a channel last said about a SKU (its sellable l
 its FBA stock), keeping only the newest observation: deliveries arrive out of order, and
 an older one must not overwrite a newer one.
 
-KEYS[1] observations hash of the SKU (`<prefix>:chan:{SKU}` or `<prefix>:fba:{SKU}`)
+KEYS[1] observations hash of the SKU (`<prefix>:chan:{p<N>}:<SKU>` or `<prefix>:fba:{p<N>}:<SKU>`)
 ARGV[1] field (channel name, or marketplace id for FBA)
 ARGV[2] observed at (ms, from the channel's own timestamp)
 ARGV[3] quantity (integer)

@@ -1,11 +1,13 @@
 // What the pushers keep in Redis, all in the SKU's slot (I7) and all theirs, never the
 // ledger's fields:
-//   <prefix>:pushed:{SKU}     hash channel → JSON {quantity, atMs, version}: the last push
-//                             the channel acknowledged (what "changed" is measured against)
-//   <prefix>:pushstate:{SKU}  hash: `sales` (JSON buckets of units sold per second over
-//                             the holdback window), `cursor` (last journal id read),
-//                             `dynamic_holdback` (units in force), `applied:<channel>`
-//                             (atMs of the last push the channel confirmed in effect)
+//   <prefix>:pushed:{p<N>}:<SKU>     hash channel → JSON {quantity, atMs, version}: the last
+//                                    push the channel acknowledged (what "changed" is
+//                                    measured against)
+//   <prefix>:pushstate:{p<N>}:<SKU>  hash: `sales` (JSON buckets of units sold per second
+//                                    over the holdback window), `cursor` (last journal id
+//                                    read), `dynamic_holdback` (units in force),
+//                                    `applied:<channel>` (atMs of the last push the channel
+//                                    confirmed in effect)
 //   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
 //                             p99 sale-to-ledger latency
 import type { SalesChannel } from '../catalog/entry.ts';

@@ -1,5 +1,5 @@
 // Reads what reconciliation needs about each SKU in one atomic step per SKU (a Lua read
-// over the SKU's keys, all in its `{sku}` slot), pipelined over a page of SKUs. Atomic per
+// over the SKU's keys, all in its `{p<N>}` slot), pipelined over a page of SKUs. Atomic per
 // SKU matters: on_hand and the journal entries after the snapshot must be read together,
 // or a pick landing between two reads would be counted twice or not at all.
 import { StockguardError } from '../errors.ts';

@@ -25,7 +25,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { RunLock } from './lock.ts';
 import { type LedgerReading, readLedgerBatch } from './readLedger.ts';
-import { globEscape, scanKeys } from './scan.ts';
+import { globEscape, scanKeys } from '../redis/scan.ts';
 import type { WmsAdapter } from './wms.ts';
 import type { RedisClient } from '../redis/client.ts';
 

@@ -23,7 +23,7 @@ import { StockguardError } from '../errors.ts';
 import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
-import { globEscape, scanKeys } from './scan.ts';
+import { globEscape, scanKeys } from '../redis/scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 1;
@@ -113,6 +113,9 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       const global = globalByKey.get(key);
       if (parsed) skus.add(parsed.sku);
       else if (global) globals.push(global);
+      // The layout marker describes the key names, not the ledger: a snapshot holds SKUs by
+      // kind, whatever the names, and the target gets its marker when stockguard opens it.
+      else if (key === keys.layoutMarker()) continue;
       else {
         const kind = key.slice(keys.prefix.length + 1).split(/[:{]/)[0] || '?';
         skipped[kind] = (skipped[kind] ?? 0) + 1;
@@ -490,8 +493,12 @@ async function writeCommands(redis: RedisClient, commands: readonly Command[], a
   for (const [error] of results ?? []) if (error) throw error;
 }
 
+/** A key under the prefix other than the layout marker (which `stockguard restore` itself wrote when it opened Redis). */
 async function firstKey(redis: RedisClient, keys: KeySpace): Promise<string | undefined> {
-  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 1000)) return found[0];
+  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 1000)) {
+    const present = found.find((key) => key !== keys.layoutMarker());
+    if (present !== undefined) return present;
+  }
   return undefined;
 }
 

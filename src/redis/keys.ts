@@ -1,6 +1,10 @@
 // Every Redis key name stockguard uses is built here and nowhere else.
-// All keys of one SKU share the hash tag `{sku}` (invariant I7), so every ledger
-// script touches a single Cluster slot.
+// Every per-SKU key is `<prefix>:<kind>:{p<N>}:<SKU>`, tagged by the SKU's layout
+// partition N (src/domain/layout.ts): all keys of one SKU share that tag (invariant I7),
+// so every ledger script touches a single Cluster slot. The layout before it (version 1,
+// `<prefix>:<kind>:{<SKU>}`) is still named here, for `stockguard migrate layout` and the
+// start-up check that refuses it (src/redis/layout.ts).
+import { layoutPartition } from '../domain/layout.ts';
 import { assertSku } from '../domain/validate.ts';
 import { StockguardError } from '../errors.ts';
 
@@ -27,16 +31,26 @@ export class KeySpace {
   constructor(readonly prefix: string) {}
 
   sku(sku: string): SkuKeys {
-    assertSku(sku);
-    const tag = `{${sku}}`;
+    const suffix = this.skuSuffix(sku);
     return {
-      inventory: `${this.prefix}:inv:${tag}`,
-      reservations: `${this.prefix}:res:${tag}`,
-      eventMarks: `${this.prefix}:marks:${tag}`,
-      journal: `${this.prefix}:journal:${tag}`,
-      channelLevels: `${this.prefix}:chan:${tag}`,
-      fbaStock: `${this.prefix}:fba:${tag}`,
+      inventory: `${this.prefix}:inv:${suffix}`,
+      reservations: `${this.prefix}:res:${suffix}`,
+      eventMarks: `${this.prefix}:marks:${suffix}`,
+      journal: `${this.prefix}:journal:${suffix}`,
+      channelLevels: `${this.prefix}:chan:${suffix}`,
+      fbaStock: `${this.prefix}:fba:${suffix}`,
     };
+  }
+
+  /** What follows `<prefix>:<kind>:` in every per-SKU key: `{p<N>}:<SKU>`, the tag of its layout partition and the SKU. */
+  private skuSuffix(sku: string): string {
+    assertSku(sku);
+    return `{p${layoutPartition(sku)}}:${sku}`;
+  }
+
+  /** String holding the key layout version of the ledger under this prefix (LAYOUT_VERSION; src/redis/layout.ts). */
+  layoutMarker(): string {
+    return `${this.prefix}:layout`;
   }
 
   /** Sorted set of SKUs changed since the pushers last looked (score = first change ms). */
@@ -49,8 +63,7 @@ export class KeySpace {
    * of the last push the channel acknowledged (docs/pushers.md).
    */
   pushedLevels(sku: string): string {
-    assertSku(sku);
-    return `${this.prefix}:pushed:{${sku}}`;
+    return `${this.prefix}:pushed:${this.skuSuffix(sku)}`;
   }
 
   /**
@@ -59,8 +72,7 @@ export class KeySpace {
    * Never the ledger's `holdback` field.
    */
   pushState(sku: string): string {
-    assertSku(sku);
-    return `${this.prefix}:pushstate:{${sku}}`;
+    return `${this.prefix}:pushstate:${this.skuSuffix(sku)}`;
   }
 
   /** String: JSON {p99Ms, samples, atMs}, the consumers' measured sale-to-ledger latency. */
@@ -68,7 +80,7 @@ export class KeySpace {
     return `${this.prefix}:sale-latency`;
   }
 
-  /** The catalogue entry of one SKU (a redis-om hash), in the SKU's slot. */
+  /** What the catalogue entry keys start with: redis-om's schema name (the key is `<this>:<catalogEntryId(sku)>`). */
   catalogEntryPrefix(): string {
     return `${this.prefix}:catalog`;
   }
@@ -136,10 +148,14 @@ export class KeySpace {
     return `${this.prefix}:hold-lines`;
   }
 
-  /** The SKU's catalogue entry key (`catalogEntryPrefix()` + `:{SKU}`, as redis-om names it). */
+  /** The SKU's catalogue entry key (`catalogEntryPrefix()` + `:` + `catalogEntryId(sku)`, as redis-om names it), in the SKU's slot. */
   catalogEntry(sku: string): string {
-    assertSku(sku);
-    return `${this.catalogEntryPrefix()}:{${sku}}`;
+    return `${this.catalogEntryPrefix()}:${this.catalogEntryId(sku)}`;
+  }
+
+  /** redis-om's entity id of the SKU's catalogue entry: `{p<N>}:<SKU>`, so the entry shares the SKU's tag. */
+  catalogEntryId(sku: string): string {
+    return this.skuSuffix(sku);
   }
 
   /** String holding the owner token of a run that must happen once across replicas (a lock with a TTL). */
@@ -167,22 +183,58 @@ export class KeySpace {
     return { ...keys, pushedLevels: this.pushedLevels(sku), pushState: this.pushState(sku), catalogEntry: this.catalogEntry(sku) };
   }
 
-  /** The kind and SKU of a per-SKU key (the inverse of perSkuKeys); undefined for any other key. */
+  /** The kind and SKU of a per-SKU key (the inverse of perSkuKeys); undefined for any other key, a layout-1 one included. */
   parsePerSkuKey(key: string): { kind: PerSkuKeyKind; sku: string } | undefined {
+    if (!key.startsWith(`${this.prefix}:`)) return undefined;
+    const rest = key.slice(this.prefix.length + 1);
+    // `<segment>:{p<N>}:<SKU>`: no segment holds ':', the SKU may.
+    const match = /^([a-z]+):\{p(0|[1-9]\d{0,3})\}:(.+)$/su.exec(rest);
+    if (!match) return undefined;
+    const kind = PER_SKU_SEGMENTS.get(match[1]!);
+    const sku = match[3]!;
+    if (kind === undefined || !isKeyableSku(sku)) return undefined;
+    // The tag must be the SKU's own partition: anything else is not a key stockguard wrote.
+    if (Number(match[2]) !== layoutPartition(sku)) return undefined;
+    return { kind, sku };
+  }
+
+  /**
+   * Every per-SKU key of the SKU in layout 1 (before partition tags), by kind:
+   * `<prefix>:<kind>:{<SKU>}`. Read only by `stockguard migrate layout` and the start-up check.
+   */
+  layout1PerSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
+    assertSku(sku);
+    const keys = {} as Record<PerSkuKeyKind, string>;
+    for (const [segment, kind] of PER_SKU_SEGMENTS) keys[kind] = `${this.prefix}:${segment}:{${sku}}`;
+    return keys;
+  }
+
+  /** The kind and SKU of a layout-1 per-SKU key (the inverse of layout1PerSkuKeys); undefined for any other key. */
+  parseLayout1PerSkuKey(key: string): { kind: PerSkuKeyKind; sku: string } | undefined {
     if (!key.startsWith(`${this.prefix}:`) || !key.endsWith('}')) return undefined;
     const rest = key.slice(this.prefix.length + 1);
     const open = rest.indexOf(':{');
     if (open <= 0) return undefined;
     const kind = PER_SKU_SEGMENTS.get(rest.slice(0, open));
     const sku = rest.slice(open + 2, -1);
-    if (kind === undefined || sku === '' || sku.includes('{') || sku.includes('}')) return undefined;
+    if (kind === undefined || !isKeyableSku(sku)) return undefined;
     return { kind, sku };
+  }
+}
+
+/** What assertSku accepts, without throwing: a parsed key name with anything else is not one of ours. */
+function isKeyableSku(sku: string): boolean {
+  try {
+    assertSku(sku);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 export type PerSkuKeyKind = keyof SkuKeys | 'pushedLevels' | 'pushState' | 'catalogEntry';
 
-// The middle segment of each per-SKU key name, as built by sku(), pushedLevels(), pushState() and catalogEntry().
+// The kind segment of each per-SKU key name, as built by sku(), pushedLevels(), pushState() and catalogEntry().
 const PER_SKU_SEGMENTS = new Map<string, PerSkuKeyKind>([
   ['inv', 'inventory'],
   ['res', 'reservations'],

@@ -74,7 +74,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Runs the script; every key must carry the same `{sku}` hash tag. */
+  /** Runs the script; every key must carry the same hash tag (a SKU's keys: its layout partition's `{p<N>}`). */
   async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);

@@ -3,6 +3,8 @@
 // - a script call or a multi-key command must stay in one slot on Cluster, so batches are
 //   sent per key (routed by slot) instead of in one pipeline;
 // - SCAN only sees the node it is sent to, so it runs on every master;
+// - a pipeline may not span slots, so independent commands on keys of many slots
+//   (sendEach) are sent one by one, all in flight at once;
 // - one XREADGROUP may only name keys of one slot, so each stream gets its own read;
 // - a blocked read on Cluster cannot be interrupted with CLIENT UNBLOCK (its node and
 //   client id are not known), only by disconnecting.
@@ -17,6 +19,31 @@ export function isCluster(client: RedisClient): client is Cluster {
 /** The nodes that hold keys: every master of a Cluster, or the one server. */
 export function masters(client: RedisClient): Redis[] {
   return isCluster(client) ? client.nodes('master') : [client];
+}
+
+/** One command on one key (its first argument after the name), with its arguments. */
+export type KeyCommand = readonly [name: string, key: string, ...args: (string | Buffer | number)[]];
+
+/**
+ * Independent single-key commands, all in flight at once; replies (binary-safe, as
+ * Buffers) or errors in command order. One pipeline on one server; on Cluster each command
+ * goes on its own, routed to its key's slot (one pipeline may not span slots).
+ */
+export async function sendEach(client: RedisClient, commands: readonly KeyCommand[]): Promise<[Error | null, unknown][]> {
+  if (commands.length === 0) return [];
+  if (isCluster(client)) {
+    return Promise.all(
+      commands.map(([name, ...args]) =>
+        client.callBuffer(name, ...args).then(
+          (reply): [Error | null, unknown] => [null, reply],
+          (error: unknown): [Error | null, unknown] => [error instanceof Error ? error : new Error(String(error)), null],
+        ),
+      ),
+    );
+  }
+  const pipeline = client.pipeline();
+  for (const [name, ...args] of commands) pipeline.callBuffer(name, ...args);
+  return (await pipeline.exec()) ?? [];
 }
 
 /**

@@ -132,8 +132,8 @@ for (const file of ['valid.json', 'valid.csv']) {
       const inventory = await ledger.inventory(expected.sku);
       assert.equal({ onHand: inventory?.onHand, holdback: inventory?.holdback }, VALID_LEDGER[expected.sku], expected.sku);
     }
-    // The entry is a hash in the SKU's slot; the gid is stored as the exact string.
-    const entryKey = `${keyPrefix}:catalog:{HOODIE-BLK-M}`;
+    // The entry is a hash in the slot of the SKU's layout partition (FNV-1a("HOODIE-BLK-M") mod 1024 = 885); the gid is stored as the exact string.
+    const entryKey = `${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`;
     assert.is(await io.type(entryKey), 'hash');
     assert.is(await io.hget(entryKey, 'shopifyInventoryItemId'), 'gid://shopify/InventoryItem/9007199254740993');
     // The initial stock went in as a journaled count with the import's event id.
@@ -197,7 +197,7 @@ test('a changed file updates the entry (dropping removed fields) and the ledger 
   assert.equal([report.rows, report.created, report.updated, report.unchanged], [2, 0, 1, 1]);
   const { amazon: _dropped, ...withoutAmazon } = HOODIE;
   assert.equal(await catalog.get('HOODIE-BLK-M'), { ...withoutAmazon, holdback: 5, policies: {} });
-  const fields = (await io.hkeys(`${keyPrefix}:catalog:{HOODIE-BLK-M}`)).sort();
+  const fields = (await io.hkeys(`${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`)).sort();
   assert.equal(fields, ['holdback', 'shopifyInventoryItemId', 'shopifyLocationId', 'sku', 'skuClass']);
   const inventory = await ledger.inventory('HOODIE-BLK-M');
   assert.equal({ onHand: inventory?.onHand, holdback: inventory?.holdback }, { onHand: 24, holdback: 5 });
@@ -376,7 +376,7 @@ test('put checks an entry with the file rules; get, list and remove work on sing
 test('a stored entry edited into nonsense is refused on read, not handed to the pushers', async () => {
   const { keyPrefix, catalog } = fresh();
   await catalog.put(HOODIE);
-  await io.hset(`${keyPrefix}:catalog:{HOODIE-BLK-M}`, 'amazonFulfillment', 'FBM');
+  await io.hset(`${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`, 'amazonFulfillment', 'FBM');
   const error = await rejection(catalog.get('HOODIE-BLK-M'), 'STOCKGUARD_E_CATALOG_ROW');
   assert.match(error.message, /field amazonFulfillment: must be MFN or FBA, got "FBM"/);
 });
@@ -395,7 +395,7 @@ test('on a Redis Cluster (node-redis createCluster), entries sit in their SKU sl
     assert.equal(await catalog.list(), VALID_ENTRIES.map((entry) => entry.sku).sort());
     for (const expected of VALID_ENTRIES) assert.equal(await catalog.get(expected.sku), expected, expected.sku);
     // Invariant I7: the catalogue entry shares the Cluster slot of the SKU's ledger.
-    const entrySlot = await ioCluster.cluster('KEYSLOT', `${target.prefix}:catalog:{HOODIE-BLK-M}`);
+    const entrySlot = await ioCluster.cluster('KEYSLOT', `${target.prefix}:catalog:{p885}:HOODIE-BLK-M`);
     const inventorySlot = await ioCluster.cluster('KEYSLOT', ledger.keys.sku('HOODIE-BLK-M').inventory);
     assert.is(entrySlot, inventorySlot);
     const again = await importCatalog({ file: fixture('valid.json'), catalog, ledger });

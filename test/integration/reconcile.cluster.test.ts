@@ -1,5 +1,5 @@
 // Reconciliation and snapshots on a local 3-master Redis Cluster (invariant I7): the
-// per-SKU reads and writes route by the `{sku}` slot, the ledger-only SCAN covers every
+// per-SKU reads and writes route by the SKU's `{p<N>}` slot, the ledger-only SCAN covers every
 // master, and a snapshot restored under another prefix snapshots back to the same lines.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

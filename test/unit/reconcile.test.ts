@@ -104,7 +104,7 @@ test('every per-SKU key name parses back to its kind and SKU; other keys do not'
       assert.equal(keys.parsePerSkuKey(key), { kind, sku }, key);
     }
   }
-  for (const other of ['sg.test:dirty', 'sg.test:catalog-index', 'sg.test:events:{sales:0}', 'sg.test:lock:reconcile', 'other:inv:{X}', 'sg.test:nope:{X}', 'sg.test:inv:{}']) {
+  for (const other of ['sg.test:dirty', 'sg.test:catalog-index', 'sg.test:layout', 'sg.test:events:{sales:0}', 'sg.test:lock:reconcile', 'other:inv:{p0}:X', 'sg.test:nope:{p0}:X', 'sg.test:inv:{p0}:', 'sg.test:inv:{X}']) {
     assert.is(keys.parsePerSkuKey(other), undefined, other);
   }
 });

@@ -1,7 +1,7 @@
 // SCAN over every key matching a pattern: on one server, or on every master of a Cluster
 // (SCAN only sees the node it is sent to).
-import type { RedisClient } from '../redis/client.ts';
-import { masters } from '../redis/topology.ts';
+import type { RedisClient } from './client.ts';
+import { masters } from './topology.ts';
 
 export async function* scanKeys(redis: RedisClient, match: string, count = 1000): AsyncIterable<string[]> {
   for (const node of masters(redis)) {

@@ -1,0 +1,25 @@
+// The key layout's partitions: every per-SKU key carries the hash tag `{p<N>}` of its SKU's
+// layout partition instead of the SKU itself (docs/ledger.md, "Keys"; docs/decisions.md,
+// "Compact layout"). A fixed 1,024 partitions over Redis Cluster's 16,384 slots: all keys
+// of one SKU still share one tag (invariant I7), and the later slices of the compact
+// layout pack many SKUs into per-partition keys, which needs the tag to be the partition's.
+//
+// Not the event streams' partitions (src/consumers/partition.ts): those are configurable
+// (STOCKGUARD_STREAM_PARTITIONS) and only route events; this one is fixed because it is
+// part of every key name, and changing it would mean moving every key.
+import { fnv1a32 } from './fnv1a.ts';
+
+/** How many layout partitions there are. Fixed: it is part of every per-SKU key name. */
+export const LAYOUT_PARTITIONS = 1024;
+
+/**
+ * The key layout this stockguard reads and writes, kept in `<prefix>:layout`:
+ * 1 = per-SKU keys tagged by the SKU (`inv:{SKU}`, no marker was written),
+ * 2 = per-SKU keys tagged by the layout partition (`inv:{p<N>}:SKU`).
+ */
+export const LAYOUT_VERSION = 2;
+
+/** The layout partition of `sku`, 0 … 1023: FNV-1a 32-bit of its UTF-8 bytes mod 1,024. */
+export function layoutPartition(sku: string): number {
+  return fnv1a32(sku) % LAYOUT_PARTITIONS;
+}

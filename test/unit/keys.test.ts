@@ -1,0 +1,104 @@
+// The key layout (src/redis/keys.ts, src/domain/layout.ts): every per-SKU key is tagged by
+// the SKU's layout partition, `<prefix>:<kind>:{p<N>}:<SKU>` with N = FNV-1a 32-bit of the
+// SKU's UTF-8 bytes mod 1,024; all keys of one SKU share that one tag (invariant I7); key
+// names parse back to their kind and SKU, in the current layout and in layout 1.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LAYOUT_PARTITIONS, layoutPartition } from '../../src/domain/layout.ts';
+import { KeySpace } from '../../src/redis/keys.ts';
+
+const keys = new KeySpace('sg.test');
+// ':' (even a ':{p1}:' look-alike), glob characters, unicode, a SKU named like a key kind.
+const SKUS = ['TEE-BLK-M', 'MÜTZE-ROT-黒', 'a:b*c?[d]', 'inv', 'x:p1:y', 'A:B:C', 'p1:inv', '🧦-ROT', 'x'.repeat(200)];
+
+/** FNV-1a 32-bit written out again from the spec, over the UTF-8 bytes (an independent check of the partition). */
+function referencePartition(sku: string): number {
+  let hash = 0x811c9dc5n;
+  for (const byte of Buffer.from(sku, 'utf8')) hash = ((hash ^ BigInt(byte)) * 0x01000193n) & 0xffffffffn;
+  return Number(hash % 1024n);
+}
+
+/** The hash tag Redis Cluster routes a key by: the first `{…}` with something in it. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+test('the layout partition is FNV-1a 32-bit of the UTF-8 bytes mod 1,024, with known values', () => {
+  assert.is(LAYOUT_PARTITIONS, 1024);
+  // 0xe40c292c and 0xbf9cf968 are the FNV spec's vectors for "a" and "foobar".
+  assert.is(layoutPartition('a'), 0xe40c292c % 1024);
+  assert.is(layoutPartition('foobar'), 0xbf9cf968 % 1024);
+  assert.is(layoutPartition('HOODIE-BLK-M'), 885);
+  for (const sku of SKUS) assert.is(layoutPartition(sku), referencePartition(sku), sku);
+});
+
+test('every per-SKU key is <prefix>:<kind>:{p<N>}:<SKU> and all keys of one SKU share that one tag (I7)', () => {
+  for (const sku of SKUS) {
+    const all = keys.perSkuKeys(sku);
+    const tag = `p${layoutPartition(sku)}`;
+    assert.equal(Object.keys(all).sort(), ['catalogEntry', 'channelLevels', 'eventMarks', 'fbaStock', 'inventory', 'journal', 'pushState', 'pushedLevels', 'reservations']);
+    for (const key of Object.values(all)) {
+      assert.ok(key.startsWith('sg.test:') && key.endsWith(`:{${tag}}:${sku}`), key);
+      assert.is(hashTag(key), tag, key);
+    }
+  }
+  assert.equal(keys.perSkuKeys('TEE-BLK-M'), {
+    inventory: 'sg.test:inv:{p9}:TEE-BLK-M',
+    reservations: 'sg.test:res:{p9}:TEE-BLK-M',
+    eventMarks: 'sg.test:marks:{p9}:TEE-BLK-M',
+    journal: 'sg.test:journal:{p9}:TEE-BLK-M',
+    channelLevels: 'sg.test:chan:{p9}:TEE-BLK-M',
+    fbaStock: 'sg.test:fba:{p9}:TEE-BLK-M',
+    pushedLevels: 'sg.test:pushed:{p9}:TEE-BLK-M',
+    pushState: 'sg.test:pushstate:{p9}:TEE-BLK-M',
+    catalogEntry: 'sg.test:catalog:{p9}:TEE-BLK-M',
+  });
+  assert.is(keys.catalogEntry('TEE-BLK-M'), `${keys.catalogEntryPrefix()}:${keys.catalogEntryId('TEE-BLK-M')}`);
+});
+
+test('parsePerSkuKey is the inverse of perSkuKeys, for SKUs with ":" and unicode', () => {
+  for (const sku of SKUS) {
+    for (const [kind, key] of Object.entries(keys.perSkuKeys(sku))) assert.equal(keys.parsePerSkuKey(key), { kind, sku }, key);
+  }
+  // A prefix holding ':' parses too.
+  const nested = new KeySpace('tenant:7:sg');
+  for (const [kind, key] of Object.entries(nested.perSkuKeys('A:B'))) assert.equal(nested.parsePerSkuKey(key), { kind, sku: 'A:B' }, key);
+});
+
+test('parsePerSkuKey refuses a wrong partition, layout-1 names, other kinds and other prefixes', () => {
+  const wrong = `p${(layoutPartition('TEE-BLK-M') + 1) % 1024}`;
+  for (const other of [
+    `sg.test:inv:{${wrong}}:TEE-BLK-M`,
+    'sg.test:inv:{p09}:TEE-BLK-M',
+    'sg.test:inv:{TEE-BLK-M}',
+    'sg.test:inv:{p9}:',
+    'sg.test:inv:{p9}: TEE-BLK-M',
+    'sg.test:inv:{p9}TEE-BLK-M',
+    'sg.test:nope:{p9}:TEE-BLK-M',
+    'other:inv:{p9}:TEE-BLK-M',
+    'sg.test:layout',
+    'sg.test:events:{sales:0}',
+  ]) {
+    assert.is(keys.parsePerSkuKey(other), undefined, other);
+  }
+});
+
+test('layout-1 names (tagged by the SKU) round-trip through their own parser, and never parse as the current layout', () => {
+  for (const sku of SKUS) {
+    const old = keys.layout1PerSkuKeys(sku);
+    const current = keys.perSkuKeys(sku);
+    assert.equal(Object.keys(old).sort(), Object.keys(current).sort());
+    for (const [kind, key] of Object.entries(old)) {
+      assert.is(key, current[kind as keyof typeof current].replace(`{p${layoutPartition(sku)}}:${sku}`, `{${sku}}`), key);
+      assert.equal(keys.parseLayout1PerSkuKey(key), { kind, sku }, key);
+      assert.is(keys.parsePerSkuKey(key), undefined, key);
+      assert.is(keys.parseLayout1PerSkuKey(current[kind as keyof typeof current]), undefined, key);
+    }
+  }
+  assert.is(keys.layout1PerSkuKeys('TEE-BLK-M').inventory, 'sg.test:inv:{TEE-BLK-M}');
+  assert.is(keys.layoutMarker(), 'sg.test:layout');
+});
+
+test.run();
