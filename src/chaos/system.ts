@@ -248,7 +248,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; re
     const fbaSkus = new Set(entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').map((entry) => entry.sku));
 
     // --- The harness's connection: catalogue and opening stock before any daemon starts ---
-    const common: Record<string, string> = { STOCKGUARD_KEY_PREFIX: PREFIX, STOCKGUARD_LOG_LEVEL: 'error' };
+    const common: Record<string, string> = { STOCKGUARD_KEY_PREFIX: PREFIX, STOCKGUARD_LOG_LEVEL: process.env.CHAOS_CHILD_LOG_LEVEL ?? 'error' };
     const runtime = await openRuntime(
       loadConfig({
         ...common,
