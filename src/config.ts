@@ -116,6 +116,13 @@ export const CONFIG_SCHEMA = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).default(60),
   STOCKGUARD_SQS_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+  STOCKGUARD_SQS_RECEIVE_LOOPS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(4)
+    .describe('Concurrent SQS receive loops per daemon with the `sqs` role; each handles its batch of up to 10 messages at once. One loop publishing one message at a time fell minutes behind a flash sale on Redis Cluster during failovers (docs/reliability.md).'),
   // Channel pushers (docs/pushers.md). A channel is pushed to when its credentials are set.
   SHOPIFY_STORE_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name such as my-shop.myshopify.com').optional(),
   SHOPIFY_ACCESS_TOKEN: z.string().min(1).optional(),
@@ -206,7 +213,7 @@ export interface Config {
   reconcile: { schedule: string; timezone: string; thresholds: ThresholdsByClass; settleMs: number; reportDir: string; lockTtlMs: number; pendingMaxMs: number };
   /** schedule undefined = no scheduled snapshots. */
   snapshots: { schedule: string | undefined; dir: string; keep: number };
-  sqs: { queueUrl: string | undefined; queueArn: string | undefined; endpoint: string | undefined; region: string; visibilityTimeoutSeconds: number; waitTimeSeconds: number };
+  sqs: { queueUrl: string | undefined; queueArn: string | undefined; endpoint: string | undefined; region: string; visibilityTimeoutSeconds: number; waitTimeSeconds: number; receiveLoops: number };
   /** The daemon's public base URL (webhook subscriptions point under it); undefined = `setup shopify` cannot run. */
   publicUrl: string | undefined;
   pushers: PusherSettings;
@@ -392,6 +399,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       region: values.AWS_REGION,
       visibilityTimeoutSeconds: values.STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS,
       waitTimeSeconds: values.STOCKGUARD_SQS_WAIT_SECONDS,
+      receiveLoops: values.STOCKGUARD_SQS_RECEIVE_LOOPS,
     },
     publicUrl: values.STOCKGUARD_PUBLIC_URL,
     pushers: {

@@ -177,6 +177,10 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     section: 'sqs',
     text: 'How long a received message stays hidden from other receivers, 1–43200. A message stockguard could not put on a stream is not deleted and comes back after it.',
   },
+  STOCKGUARD_SQS_RECEIVE_LOOPS: {
+    section: 'sqs',
+    text: 'Receive loops running at once (1–32), each handling its batch of up to 10 messages at once. One loop publishing one message at a time fell minutes behind a flash sale on Redis Cluster during failovers (docs/reliability.md); raise it when `stockguard_channel_delivery_lag_seconds` (Amazon) grows under load.',
+  },
   STOCKGUARD_SQS_WAIT_SECONDS: {
     section: 'sqs',
     text: 'Long-poll wait of each receive, 0–20 (0: short polling, more requests). Shutdown does not wait for it: the poll is cancelled.',

@@ -158,6 +158,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sqs: { region: config.sqs.region, endpoint: config.sqs.endpoint },
       sink,
       waitTimeSeconds: config.sqs.waitTimeSeconds,
+      receiveLoops: config.sqs.receiveLoops,
       visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
       logger: logger.child({ part: 'sqs' }),
       clock,

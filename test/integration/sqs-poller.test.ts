@@ -296,6 +296,39 @@ test('each notification is published with its NotificationId, then deleted; igno
   await poller.stop();
 });
 
+test('the messages of a batch, and the batches of several receive loops, are published at once: one slow publish does not hold the others', async () => {
+  const queueUrl = await newQueue();
+  for (let index = 0; index < 25; index += 1) await send(queueUrl, orderChange(`n-${index}`, 'Unshipped'));
+  const sink = new RecordingSink();
+  // Every publish waits at the gate (a Redis master between failovers): how many wait at once
+  // is how many the poller has in flight.
+  sink.hold();
+  const poller = newPoller(queueUrl, { sink, receiveLoops: 3, visibilityTimeoutSeconds: 30 });
+  poller.start();
+  await waitFor(() => sink.waiting === 25, 'every message waiting at the sink together');
+  sink.release();
+  await waitFor(() => sink.published.length === 25, 'all published');
+  await waitFor(async () => (await depth(queueUrl)).inFlight === 0, 'all deleted');
+  assert.equal(new Set(sink.published.map(({ deliveryId }) => deliveryId)).size, 25, 'each message once');
+  await assertQueueEmpty(queueUrl);
+  await poller.stop();
+});
+
+test('one receive loop with a batch of one publishes one message at a time', async () => {
+  const queueUrl = await newQueue();
+  for (let index = 0; index < 3; index += 1) await send(queueUrl, orderChange(`m-${index}`, 'Unshipped'));
+  const sink = new RecordingSink();
+  sink.hold();
+  const poller = newPoller(queueUrl, { sink, receiveLoops: 1, maxMessages: 1, visibilityTimeoutSeconds: 30 });
+  poller.start();
+  await waitFor(() => sink.waiting === 1, 'the first message at the sink');
+  await sleep(300);
+  assert.is(sink.waiting, 1, 'nothing else is taken while it waits');
+  sink.release();
+  await waitFor(() => sink.published.length === 3, 'all published');
+  await poller.stop();
+});
+
 test('delivery lag: EventTime to receipt per message that brought a new event; a redelivered duplicate and an ignored one count nothing', async () => {
   const queueUrl = await newQueue();
   await send(queueUrl, orderChange('n-lag-order', 'Unshipped'));
@@ -446,9 +479,9 @@ test('when the dead-letter write fails the message is not deleted', async () => 
 test('stop() aborts the in-flight long poll instead of waiting it out', async () => {
   const queueUrl = await newQueue();
   const counters = new Counters();
-  const poller = newPoller(queueUrl, { sink: new RecordingSink(), counters, waitTimeSeconds: 20 });
+  const poller = newPoller(queueUrl, { sink: new RecordingSink(), counters, waitTimeSeconds: 20, receiveLoops: 2 });
   poller.start();
-  await waitFor(() => counters.receives >= 1, 'the first ReceiveMessage');
+  await waitFor(() => counters.receives >= 2, 'the first ReceiveMessage of each loop');
   await sleep(50); // let the request reach fauxqs, which now holds it for up to 20 s
 
   // A guard, not a measurement: an un-aborted 20 s long poll would lose this race.
@@ -456,7 +489,7 @@ test('stop() aborts the in-flight long poll instead of waiting it out', async ()
 
   assert.is(ended, 'stopped');
   assert.is(poller.running, false);
-  assert.equal([counters.receives, counters.receiveFailures], [1, 0], 'the abort is not counted as a receive error, and no receive follows');
+  assert.equal([counters.receives, counters.receiveFailures], [2, 0], 'the aborts are not counted as receive errors, and no loop receives again');
 });
 
 test('stop() lets the messages being processed finish: published and deleted before it resolves', async () => {

@@ -83,6 +83,12 @@ export interface SqsPollerOptions {
   /** Messages per ReceiveMessage, 1–10. Default 10. */
   maxMessages?: number;
   /**
+   * Receive loops run at once, 1–32. Default 4. Each handles the messages of its batch at
+   * once (SQS standard queues keep no order, and the ledger takes an order's events in any
+   * order: a cancel before its reserve leaves a tombstone the reserve respects).
+   */
+  receiveLoops?: number;
+  /**
    * How long a received message stays hidden, 1–43200 s. Default 60. A message whose events
    * could not be published reappears after this long; it must exceed the time one batch
    * takes, or a slow batch is handed out twice (harmless, the sink dedupes, but wasted).
@@ -123,6 +129,7 @@ export class SqsPoller {
   readonly #deadLetter: DeadLetter;
   readonly #waitTimeSeconds: number;
   readonly #maxMessages: number;
+  readonly #receiveLoops: number;
   readonly #visibilityTimeoutSeconds: number;
   readonly #backoff: BackoffPolicy;
   readonly #isLedgerSku: ((sellerSku: string) => boolean) | undefined;
@@ -139,6 +146,7 @@ export class SqsPoller {
     this.#queueUrl = requireSetting('queueUrl', options.queueUrl, (value) => typeof value === 'string' && value !== '', 'a non-empty queue URL');
     this.#waitTimeSeconds = integerSetting('waitTimeSeconds', options.waitTimeSeconds ?? 20, 0, 20);
     this.#maxMessages = integerSetting('maxMessages', options.maxMessages ?? 10, 1, 10);
+    this.#receiveLoops = integerSetting('receiveLoops', options.receiveLoops ?? 4, 1, 32);
     this.#visibilityTimeoutSeconds = integerSetting('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds ?? 60, 1, 43_200);
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     try {
@@ -175,8 +183,8 @@ export class SqsPoller {
   start(): void {
     if (this.#loop) throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'this SqsPoller was already started');
     if (this.#stopped) throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'this SqsPoller was stopped; create a new one');
-    this.#logger.info({ queueUrl: this.#queueUrl, waitTimeSeconds: this.#waitTimeSeconds }, 'polling SQS');
-    this.#loop = this.#run();
+    this.#logger.info({ queueUrl: this.#queueUrl, waitTimeSeconds: this.#waitTimeSeconds, receiveLoops: this.#receiveLoops }, 'polling SQS');
+    this.#loop = Promise.all(Array.from({ length: this.#receiveLoops }, () => this.#run())).then(() => undefined);
   }
 
   /**
@@ -247,9 +255,11 @@ export class SqsPoller {
     this.#counters.received?.(messages.length);
 
     const deletions: DeleteMessageBatchRequestEntry[] = [];
-    // One at a time, in receive order: the streams keep the (best-effort) order SQS gave.
+    // All at once: one publish per message in turn held a whole batch behind each slow
+    // Redis round trip, and a Cluster failover turned that into minutes of backlog.
+    const dispositions = await Promise.all(messages.map((message) => this.#handle(message, report)));
     for (const [index, message] of messages.entries()) {
-      const disposition = await this.#handle(message, report);
+      const disposition = dispositions[index]!;
       if (disposition.action === 'keep') {
         report.kept += 1;
       } else if (message.ReceiptHandle) {
@@ -276,7 +286,7 @@ export class SqsPoller {
     switch (outcome.kind) {
       case 'events': {
         for (const warning of outcome.warnings ?? []) this.#logger.warn({ ...context, warning }, 'notification applied with a correction');
-        const publishedBefore = report.published;
+        let publishedHere = 0;
         for (const event of outcome.events) {
           let duplicate: boolean;
           try {
@@ -294,10 +304,11 @@ export class SqsPoller {
             this.#counters.duplicate?.(event);
           } else {
             report.published += 1;
+            publishedHere += 1;
             this.#counters.published?.(event);
           }
         }
-        if (report.published > publishedBefore && outcome.eventTimeMs !== undefined) {
+        if (publishedHere > 0 && outcome.eventTimeMs !== undefined) {
           this.#counters.deliveryLag?.(Math.max(0, receivedAtMs - outcome.eventTimeMs) / 1000, outcome.notificationType);
         }
         this.#logger.debug({ ...context, events: outcome.events.length }, 'notification published');
