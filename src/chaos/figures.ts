@@ -58,6 +58,8 @@ export interface ChaosFigures {
    * (its sale event is in the dead-letter stream, with the reason after a second colon).
    */
   lostBreakdown: Record<string, number>;
+  /** Amazon notifications still on the SQS queue when the checker ran (late, counted as missing). */
+  sqsMessagesAtCheck: number;
   doubled: number;
   wrongQuantity: number;
   unexpectedReservations: number;
@@ -108,6 +110,7 @@ export function emptyFigures(options: { seed: number; events: number; durationS:
     wmsUnacknowledged: 0,
     lost: 0,
     lostBreakdown: {},
+    sqsMessagesAtCheck: 0,
     doubled: 0,
     wrongQuantity: 0,
     unexpectedReservations: 0,

@@ -4,6 +4,7 @@
 // checker (checker.ts) compares Redis with that log. A seed reproduces the schedule and every
 // random choice; the interleaving with the OS scheduler does not repeat exactly
 // (docs/reliability.md).
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
 import { partitionFor } from '../consumers/partition.ts';
@@ -156,6 +157,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     if (!figures.converged) await describeMismatches(figures, system, lastFaultEndMs);
 
     // --- Checker ------------------------------------------------------------------------------
+    // Amazon notifications still on the queue are not lost, only late: the checker counts them
+    // as missing all the same (the ledger does not know those sales), and this says how many.
+    figures.sqsMessagesAtCheck = await queuedMessages(system.sqs).catch(() => Number.NaN);
     await checkLedger(figures, { orders: load.orders, wmsAcked: load.wmsAcked, entries, wms: system.wms, runtime, lostToFailover: await lostToMasterKills(system) });
     figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSkus.has(patch.sku)).length;
     figures.deadLetters = await runtime.redis.xlen(runtime.ledger.keys.deadLetters());
@@ -186,6 +190,17 @@ async function lostToMasterKills(system: Awaited<ReturnType<typeof startChaosSys
     system.masterKills.some(
       (kill) => atMs <= kill.killedAtMs && atMs >= kill.killedAtMs - FAILOVER_LOSS_WINDOW_MS && (slotsOf.get(sku) ?? []).some((slot) => kill.slots.some(([first, last]) => slot >= first && slot <= last)),
     );
+}
+
+/** Messages on the SQS queue, visible or handed out and not yet deleted. */
+async function queuedMessages(sqs: { endpoint: string; queueUrl: string; region: string }): Promise<number> {
+  const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region });
+  try {
+    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  } finally {
+    client.destroy();
+  }
 }
 
 /** What the ledger is still busy with: entries not yet delivered or not acknowledged, by kind, and dirty SKUs. */

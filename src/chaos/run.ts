@@ -93,6 +93,7 @@ const table: Record<string, string | number> = {
   'Shopify webhooks refused at first (retried until 2xx)': Object.entries(figures.webhookFailures).map(([why, count]) => `${why} ${count}`).join(', ') || 'none',
   'last retry acknowledged after the load': `${figures.webhooksAcknowledgedAfterLoadS.toFixed(1)} s`,
   'lost / doubled / wrong quantity / unexpected': `${figures.lost} / ${figures.doubled} / ${figures.wrongQuantity} / ${figures.unexpectedReservations}`,
+  'Amazon notifications still on the SQS queue at the check': figures.sqsMessagesAtCheck,
   'missing channel orders, by what the ledger holds': Object.entries(figures.lostBreakdown).map(([key, count]) => `${key} ${count}`).join(', ') || 'none',
   'race-oversold units (ledger)': figures.raceOversoldUnits,
   'I1 / I3 / I4 violations (SKUs)': `${figures.i1Violations} / ${figures.i3Violations} / ${figures.i4Violations}`,
