@@ -234,9 +234,9 @@ async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: numb
       const sku = benchSku(index);
       const skuKeys = scriptKeys(keys.sku(sku));
       now += 1;
-      pipeline.evalsha(scripts.createSku.sha, 4, ...skuKeys, now, RETENTION_MS);
+      pipeline.evalsha(scripts.createSku.sha, 4, ...skuKeys, now, RETENTION_MS, sku);
       // ARGV as countOnHand.lua's header lists them: no movement number, the event's own time, the horizon.
-      pipeline.evalsha(scripts.countOnHand.sha, 4, ...skuKeys, now, RETENTION_MS, `initial-${sku}`, ledgerOnHand(seed, index), '', now, DEFAULT_DEDUPE_HORIZON_MS);
+      pipeline.evalsha(scripts.countOnHand.sha, 4, ...skuKeys, now, RETENTION_MS, sku, `initial-${sku}`, ledgerOnHand(seed, index), '', now, DEFAULT_DEDUPE_HORIZON_MS);
     }
     const replies = await execPipeline(pipeline.exec());
     // The scripts answer a refusal with a status, not an error: a count that did not apply

@@ -413,7 +413,7 @@ export class Ledger {
   }
 
   private context(sku: string): ScriptContext {
-    return { redis: this.redis, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
+    return { redis: this.redis, sku, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
   }
 }
 

@@ -7,8 +7,9 @@ KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key ord
 KEYS[3] event marks hash (unused)   KEYS[4] journal stream
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] holdback (integer >= 0)
-ARGV[4] event id for the journal (who asked: cli, catalog import, ...)
+ARGV[3] the SKU (journaled as `sku`)
+ARGV[4] holdback (integer >= 0)
+ARGV[5] event id for the journal (who asked: cli, catalog import, ...)
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, UNCHANGED, UNKNOWN_SKU, BAD_ARGUMENT
@@ -17,8 +18,9 @@ local inventoryKey = KEYS[1]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local holdback = tonumber(ARGV[3])
-local eventId = ARGV[4]
+local sku = ARGV[3]
+local holdback = tonumber(ARGV[4])
+local eventId = ARGV[5]
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
@@ -40,7 +42,7 @@ if inventory.holdback == holdback then
 end
 local delta = holdback - inventory.holdback
 inventory.holdback = holdback
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'holdback', event = eventId, d_holdback = delta,
 })
 return reply('APPLIED')
