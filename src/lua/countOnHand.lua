@@ -11,10 +11,10 @@ nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). M
 reservation records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] WMS event id
 ARGV[5] counted on_hand (integer >= 0)
 ARGV[6] WMS movement number (integer >= 1), or '' (none)
@@ -44,6 +44,7 @@ local horizonMs = tonumber(ARGV[8])
 --- @include "keepEventMark"
 --- @include "stampClosed"
 --- @include "sweepExpiredMarks"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "classifyWmsSeq"

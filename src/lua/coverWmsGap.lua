@@ -10,10 +10,10 @@ reconciliation read (a missing movement arrived meanwhile): STALE. Idempotent on
 event id; the same id with other content is a CONFLICT.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[3] event marks hash    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] event id of the correction (`reconcile:<run id>:<sku>`)
 ARGV[5] delta (integer, may be 0: the missing movements cancel out)
 ARGV[6] watermark: the SKU's last movement number in the snapshot (integer >= 1)
@@ -39,6 +39,7 @@ local expectedAhead = ARGV[8] or ''
 --- @include "loadInventory"
 --- @include "checkEventMark"
 --- @include "keepEventMark"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "storeWmsSequence"

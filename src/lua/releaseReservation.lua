@@ -10,10 +10,10 @@ records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] reservation id
 ARGV[5] the cancellation's own time (ms; when the channel sent it, else when stockguard received it)
 ARGV[6] dedupe horizon (ms)
@@ -37,6 +37,7 @@ local horizonMs = tonumber(ARGV[6])
 --- @include "loadInventory"
 --- @include "loadReservation"
 --- @include "openUnits"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "isOutsideHorizon"

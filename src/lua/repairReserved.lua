@@ -4,10 +4,10 @@ and repair it when it drifted, journaled with cause `repair` so the journal stil
 to the ledger (I4). O(reservations of the SKU).
 
 KEYS[1] inventory hash      KEYS[2] reservations hash
-KEYS[3] event marks hash (unused)   KEYS[4] journal stream
+KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] event id for the journal (e.g. `reconcile:<run id>`)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, reserved before }
@@ -24,6 +24,7 @@ local eventId = ARGV[4]
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "openUnits"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53) or eventId == nil or eventId == '' then

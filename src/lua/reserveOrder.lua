@@ -16,10 +16,10 @@ records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`, the units each sales channel sold: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] mode: sale | hold
 ARGV[5] number of lines n (>= 1)
 ARGV[6 .. 5+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
@@ -48,6 +48,7 @@ local lineCount = tonumber(ARGV[5])
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "reservationState"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "isOutsideHorizon"

@@ -4,10 +4,10 @@ setHoldback: set the SKU's static holdback (units withheld from every channel).
 Setting the value it already has changes nothing and writes no journal entry.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash (unused)   KEYS[4] journal stream
+KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] holdback (integer >= 0)
 ARGV[5] event id for the journal (who asked: cli, catalog import, ...)
 
@@ -24,6 +24,7 @@ local eventId = ARGV[5]
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)

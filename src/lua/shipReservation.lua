@@ -16,10 +16,10 @@ Marks and reservation records closed longer ago than the horizon are swept here;
 this shipment closes (reserved and fully shipped) is stamped with its closing time.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)      KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] the SKU (journaled as `sku`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
 ARGV[4] shipment id (the WMS event id)
 ARGV[5] reservation id
 ARGV[6] quantity shipped (integer >= 1)
@@ -55,6 +55,7 @@ local horizonMs = tonumber(ARGV[9])
 --- @include "keepEventMark"
 --- @include "stampClosed"
 --- @include "sweepExpiredMarks"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "loadWmsSequence"
