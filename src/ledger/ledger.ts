@@ -104,8 +104,9 @@ export class Ledger {
     this.redis = options.redis;
     this.keys = new KeySpace(options.keyPrefix);
     this.clock = options.clock ?? Date.now;
-    // The scripts trim a SKU's journal on its own changes one grace behind the trimmer, which
-    // writes entries to the audit trail before it trims them (journalTrimmer.ts).
+    // The scripts trim the partition journal on every change of one of its SKUs, one grace
+    // behind the trimmer, which writes entries to the audit trail before it trims them
+    // (journalTrimmer.ts).
     this.journalRetentionMs = (options.journalRetentionMs ?? DEFAULT_RETENTION_MS) + JOURNAL_TRIM_GRACE_MS;
     this.dedupeHorizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
   }
