@@ -253,10 +253,10 @@ async function rawEvalshaDriver(settings: DriverSettings): Promise<Driver> {
           const pipeline = connections[worker]!.pipeline();
           for (let i = first; i < first + count; i += 1) {
             const keys = skuKeys[workload.opSku[i]!]!;
-            // ARGV as reserveOrder.lua's header lists them: now, retention, mode, n, (id, quantity)×n,
+            // ARGV as reserveOrder.lua's header lists them: now, retention, SKU, mode, n, (id, quantity)×n,
             // the order's own time, the dedupe horizon.
             const now = Date.now();
-            pipeline.evalsha(script.sha, keys.length, ...keys, now, RETENTION_MS, 'sale', 1, `${CHANNEL}:o${i}:1`, 1, now, DEFAULT_DEDUPE_HORIZON_MS);
+            pipeline.evalsha(script.sha, keys.length, ...keys, now, RETENTION_MS, workload.skus[workload.opSku[i]!]!, 'sale', 1, `${CHANNEL}:o${i}:1`, 1, now, DEFAULT_DEDUPE_HORIZON_MS);
           }
           const replies = await execPipeline(pipeline.exec());
           replies.forEach((reply, offset) => {

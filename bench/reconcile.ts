@@ -234,9 +234,9 @@ async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: numb
       const sku = benchSku(index);
       const skuKeys = scriptKeys(keys.sku(sku));
       now += 1;
-      pipeline.evalsha(scripts.createSku.sha, 4, ...skuKeys, now, RETENTION_MS);
+      pipeline.evalsha(scripts.createSku.sha, 4, ...skuKeys, now, RETENTION_MS, sku);
       // ARGV as countOnHand.lua's header lists them: no movement number, the event's own time, the horizon.
-      pipeline.evalsha(scripts.countOnHand.sha, 4, ...skuKeys, now, RETENTION_MS, `initial-${sku}`, ledgerOnHand(seed, index), '', now, DEFAULT_DEDUPE_HORIZON_MS);
+      pipeline.evalsha(scripts.countOnHand.sha, 4, ...skuKeys, now, RETENTION_MS, sku, `initial-${sku}`, ledgerOnHand(seed, index), '', now, DEFAULT_DEDUPE_HORIZON_MS);
     }
     const replies = await execPipeline(pipeline.exec());
     // The scripts answer a refusal with a status, not an error: a count that did not apply
@@ -252,8 +252,10 @@ async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: numb
   const byKey = { inventory: 0, journal: 0, eventMarks: 0 };
   for (let index = 0; index < sample; index += 1) {
     const skuKeys = keys.sku(benchSku(Math.floor((index * skus) / sample)));
-    for (const kind of ['inventory', 'journal', 'eventMarks'] as const) byKey[kind] += Number(await redis.call('MEMORY', 'USAGE', skuKeys[kind], 'SAMPLES', '0'));
+    for (const kind of ['inventory', 'eventMarks'] as const) byKey[kind] += Number(await redis.call('MEMORY', 'USAGE', skuKeys[kind], 'SAMPLES', '0'));
   }
+  // The journal is one stream per layout partition: its share per SKU.
+  byKey.journal = ((await partitionJournalBytes(redis, keys)) * sample) / skus;
   return {
     skus,
     config: streamNodeMaxBytes === REDIS_DEFAULT_STREAM_NODE_MAX_BYTES ? 'default' : `stream-node-max-bytes=${streamNodeMaxBytes}`,
@@ -264,29 +266,32 @@ async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: numb
   };
 }
 
+/** MEMORY USAGE of every partition journal, summed. */
+async function partitionJournalBytes(redis: Redis, keys: KeySpace): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (const journal of keys.partitionJournals()) pipeline.call('MEMORY', 'USAGE', journal, 'SAMPLES', '0');
+  const replies = await execPipeline(pipeline.exec());
+  return replies.reduce<number>((sum, bytes) => sum + Number(bytes ?? 0), 0);
+}
+
 /** Redis 7's stream-node-max-bytes out of the box. */
 const REDIS_DEFAULT_STREAM_NODE_MAX_BYTES = 4096;
 
 /**
  * Every SKU's journal emptied as the journal trimmer leaves it once the entries are past the
- * retention and written to the audit files (trimJournal.lua, as the trimmer runs it: exact
- * XTRIM MINID, then the empty stream deleted), then used_memory against the empty server's.
+ * retention and written to the audit files (trimJournal.lua on every partition journal, as
+ * the trimmer runs it: exact XTRIM MINID; the empty streams stay), then used_memory against
+ * the empty server's.
  */
 async function measureAtRest(redis: Redis, keys: KeySpace, skus: number, emptyBytes: number, catalogueEntryBytes: number): Promise<NonNullable<ReconcileMemory['at_rest']>> {
   const started = performance.now();
   const beyondEverything = String(Date.now() + 86_400_000);
   const trim = luaScripts().trimJournal;
-  for (let from = 0; from < skus; from += 2000) {
-    const calls = Array.from({ length: Math.min(skus, from + 2000) - from }, (_, offset) => ({ keys: [keys.sku(benchSku(from + offset)).journal], args: [beyondEverything, '1'] }));
-    await trim.runMany(redis, calls);
-  }
+  await trim.runMany(redis, keys.partitionJournals().map((journal) => ({ keys: [journal], args: [beyondEverything, '1'] })));
   const trimSeconds = (performance.now() - started) / 1000;
   const after = await usedMemory(redis);
-  const sample = Math.min(1000, skus);
-  let journal = 0;
-  for (let index = 0; index < sample; index += 1) journal += Number(await redis.call('MEMORY', 'USAGE', keys.sku(benchSku(Math.floor((index * skus) / sample))).journal, 'SAMPLES', '0'));
   const bytesPerSku = round((after - emptyBytes) / skus, 0);
-  return { bytes_per_sku: bytesPerSku, journal: round(journal / sample, 0), with_catalogue_entry: bytesPerSku + catalogueEntryBytes, trim_seconds: round(trimSeconds, 1) };
+  return { bytes_per_sku: bytesPerSku, journal: round((await partitionJournalBytes(redis, keys)) / skus, 0), with_catalogue_entry: bytesPerSku + catalogueEntryBytes, trim_seconds: round(trimSeconds, 1) };
 }
 
 /** A catalogue entry as redis-om stores it for a SKU with a Shopify mapping, measured with MEMORY USAGE. */
@@ -388,7 +393,8 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
     for (const [, fields] of journal) {
       const field = (name: string) => fields[fields.indexOf(name) + 1];
       const atMs = Number(field('at_ms'));
-      if (atMs <= window.asOfMs) continue;
+      // The journal is the layout partition's: keep this SKU's entries.
+      if (atMs <= window.asOfMs || field('sku') !== skus[index]) continue;
       onHandChangesAfter += Number(field('d_on_hand'));
       if (atMs <= window.settleEndMs && WMS_CAUSES.includes(field('cause') ?? '')) wmsChangesInSettleWindow += 1;
     }
@@ -470,7 +476,7 @@ export function reconcileMarkdown(result: ReconcileBenchResult): string {
       }),
     ),
     '',
-    'Redis memory per SKU before any reservation (a created SKU with one initial count: inventory hash, a journal stream of two entries, one event mark), with Redis\'s default configuration (`default`: `stream-node-max-bytes` 4096) and smaller `stream-node-max-bytes`. "At rest": the same SKUs once the journal trimmer has written their entries to the audit files and trimmed them (trimJournal.lua deletes the emptied stream), measured after the reconciliation runs (whose 1 % corrections left their marks); "+ catalogue" adds the catalogue entry\'s MEMORY USAGE. Channel state (pushed levels, pusher state) is not in either:',
+    'Redis memory per SKU before any reservation (a created SKU with one initial count: inventory hash, two entries in its layout partition\'s journal stream, one event mark), with Redis\'s default configuration (`default`: `stream-node-max-bytes` 4096) and smaller `stream-node-max-bytes`. "At rest": the same SKUs once the journal trimmer has written their entries to the audit files and trimmed them (the 1,024 partition journals stay, empty; the journal column is their share per SKU), measured after the reconciliation runs (whose 1 % corrections left their marks); "+ catalogue" adds the catalogue entry\'s MEMORY USAGE. Channel state (pushed levels, pusher state) is not in either:',
     '',
     markdownTable(
       ['SKUs', 'config', 'used_memory delta / SKU (bytes)', 'inventory hash', 'journal stream', 'event marks hash', 'seeding (s)', 'at rest / SKU (bytes)', 'at rest + catalogue entry', 'journal at rest'],

@@ -306,7 +306,7 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
         Array.from({ length: Math.min(500, skus - from) }, async (_, offset) => {
           const index = from + offset;
           await ledger.createSku(skuName(index));
-          // Catalogued, as an imported SKU is: the journal trimmer walks the catalogue index.
+          // Catalogued, as an imported SKU is.
           await redis.sadd(keys.catalogIndex(), skuName(index));
           sequence[index] = 1;
           await ledger.adjust(skuName(index), { eventId: `init-${index}`, delta: 1000, cause: 'receipt', seq: 1, eventAtMs: simNow });
@@ -605,24 +605,30 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
     const chunk = sample.slice(from, from + 100);
     for (const sku of chunk) {
       const skuKeys = ledger.keys.sku(sku);
-      for (const key of [skuKeys.journal, skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventory, skuKeys.channelLevels, keys.pushState(sku)]) {
+      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventory, skuKeys.channelLevels, keys.pushState(sku)]) {
         pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
       }
-      pipeline.xlen(skuKeys.journal).hlen(skuKeys.reservations).hlen(skuKeys.eventMarks);
+      pipeline.hlen(skuKeys.reservations).hlen(skuKeys.eventMarks);
     }
     const replies = ((await pipeline.exec()) ?? []).map(([, value]) => Number(value ?? 0));
     chunk.forEach((_, position) => {
-      const at = position * 9;
-      bySkuKind.journal += replies[at]! * scale;
-      bySkuKind.reservations += replies[at + 1]! * scale;
-      bySkuKind.eventMarks += replies[at + 2]! * scale;
-      bySkuKind.inventory += replies[at + 3]! * scale;
-      bySkuKind.channelLevels += replies[at + 4]! * scale;
-      bySkuKind.pushState += replies[at + 5]! * scale;
-      counts.journal += replies[at + 6]!;
-      counts.reservations += replies[at + 7]!;
-      counts.eventMarks += replies[at + 8]!;
+      const at = position * 7;
+      bySkuKind.reservations += replies[at]! * scale;
+      bySkuKind.eventMarks += replies[at + 1]! * scale;
+      bySkuKind.inventory += replies[at + 2]! * scale;
+      bySkuKind.channelLevels += replies[at + 3]! * scale;
+      bySkuKind.pushState += replies[at + 4]! * scale;
+      counts.reservations += replies[at + 5]!;
+      counts.eventMarks += replies[at + 6]!;
     });
+  }
+  // The journal is one stream per layout partition: all of them, and the sample's share of their entries.
+  const journals = redis.pipeline();
+  for (const journal of keys.partitionJournals()) journals.call('MEMORY', 'USAGE', journal, 'SAMPLES', '0').xlen(journal);
+  const journalReplies = ((await journals.exec()) ?? []).map(([, value]) => Number(value ?? 0));
+  for (let at = 0; at < journalReplies.length; at += 2) {
+    bySkuKind.journal += journalReplies[at]!;
+    counts.journal += (journalReplies[at + 1]! * sample.length) / skus;
   }
   const shared = redis.pipeline();
   for (const stream of streams) shared.call('MEMORY', 'USAGE', stream, 'SAMPLES', '0').xlen(stream);

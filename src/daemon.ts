@@ -144,7 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     consumersReady = true;
     trimmer = new StreamTrimmer({ redis, streams, logger: logger.child({ part: 'trimmer' }) });
     trimmer.start();
-    // Hourly: the journals of SKUs that stopped changing (commitChange trims only on a change).
+    // Hourly: every partition journal, also of partitions whose SKUs stopped changing (commitChange trims only on a change).
     // With an audit directory, one replica at a time writes the old entries out, then trims them.
     const audit = config.journalAuditDir === undefined ? {} : { audit: new JournalAuditFiles(config.journalAuditDir, config.keyPrefix, clock), lock: new RunLock(redis, ledger.keys.runLock('journal-trim'), config.reconcile.lockTtlMs) };
     journalTrimmer = new JournalTrimmer({ redis, keys: ledger.keys, retentionMs: config.journalRetentionMs, clock, logger: logger.child({ part: 'journal-trimmer' }), ...audit });

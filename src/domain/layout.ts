@@ -15,9 +15,15 @@ export const LAYOUT_PARTITIONS = 1024;
 /**
  * The key layout this stockguard reads and writes, kept in `<prefix>:layout`:
  * 1 = per-SKU keys tagged by the SKU (`inv:{SKU}`, no marker was written),
- * 2 = per-SKU keys tagged by the layout partition (`inv:{p<N>}:SKU`).
+ * 2 = per-SKU keys tagged by the layout partition (`inv:{p<N>}:SKU`), a journal per SKU
+ *     (`journal:{p<N>}:SKU`),
+ * 3 = the same keys, one journal per layout partition (`journal:{p<N>}`, entries naming
+ *     their SKU).
  */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
+
+/** Layout 2, the one `stockguard migrate layout` passes through from layout 1. */
+export const LAYOUT_PARTITION_TAGS = 2;
 
 /** The layout partition of `sku`, 0 … 1023: FNV-1a 32-bit of its UTF-8 bytes mod 1,024. */
 export function layoutPartition(sku: string): number {

@@ -1,19 +1,17 @@
-// Trims every SKU's journal by age, also for SKUs that no longer change. commitChange.lua
-// trims a journal only when its own SKU changes again, so an idle SKU kept its entries,
-// and the stream node Redis pre-allocates at stream-node-max-bytes (4 KB), for ever:
-// `npm run bench -- layout` measured 5,536 B per SKU with the entries kept against 1,424 B
-// once they are trimmed (docs/decisions.md, "Compact layout"). XTRIM MINID ~ drops whole
-// stream nodes whose every entry is older than the retention: the newest entries of an
-// active SKU are never touched, and an entry is never dropped before the retention ends.
-// A journal the trim leaves empty is deleted (src/lua/trimJournal.lua): an idle SKU then
-// has no journal key at all.
-// The SKUs come from the catalogue index (SSCAN), one command per journal, so the same code
-// runs on one server and on Cluster (every command names one key).
+// Trims every layout partition's journal by age, also when its SKUs no longer change.
+// commitChange.lua trims a partition's journal only when one of its SKUs changes, so a
+// quiet partition kept its entries, and the stream nodes Redis pre-allocates at
+// stream-node-max-bytes (4 KB), for ever. XTRIM MINID ~ drops whole stream nodes whose
+// every entry is older than the retention: the newest entries are never touched, and an
+// entry is never dropped before the retention ends. A journal the trim leaves empty is
+// kept (src/lua/trimJournal.lua): it keeps its last id, so no id is ever used twice.
+// One command per partition journal (LAYOUT_PARTITIONS of them, whatever the catalogue's
+// size), so the same code runs on one server and on Cluster (every command names one key).
 //
 // The audit trail outlives the retention: with an audit sink (the daemon's default, a
 // directory of gzipped NDJSON files, docs/ledger.md "Journal retention and audit files"), a pass first
-// writes every entry older than the retention out, and only then trims exactly those
-// (XTRIM MINID without ~). commitChange's own trim lags the trimmer by
+// writes every entry older than the retention out, each line naming its SKU, and only then
+// trims exactly those (XTRIM MINID without ~). commitChange's own trim lags the trimmer by
 // JOURNAL_TRIM_GRACE_MS, so an entry is never trimmed before a pass has written it.
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,14 +27,12 @@ import type { RedisClient } from '../redis/client.ts';
 import type { HeldLock, RunLock } from '../reconcile/lock.ts';
 
 export interface JournalTrimResult {
-  /** SKUs whose journal was looked at. */
-  skus: number;
+  /** Partition journals looked at (all LAYOUT_PARTITIONS of them in a whole pass). */
+  partitions: number;
   /** Journal entries removed. */
   trimmed: number;
   /** Entries written to the audit sink before they were trimmed (0 without one). */
   exported: number;
-  /** Journals left empty by the trim, and deleted (an idle SKU's journal costs nothing). */
-  deleted: number;
 }
 
 /**
@@ -65,7 +61,7 @@ export interface JournalTrimOptions {
   /** STOCKGUARD_JOURNAL_RETENTION_DAYS in ms: entries older than now − this may go. */
   retentionMs: number;
   clock?: Clock;
-  /** Journals trimmed concurrently (default 256). */
+  /** Partition journals trimmed concurrently (default 64). */
   batchSize?: number;
   /** Entries past the retention are written here first, then trimmed exactly. */
   audit?: JournalAuditSink;
@@ -73,41 +69,54 @@ export interface JournalTrimOptions {
   stillHeld?: () => boolean;
 }
 
-/** One pass over every catalogued SKU's journal. */
+/** Entries read per XRANGE when writing a partition's old entries out. */
+const AUDIT_PAGE = 5_000;
+
+/** One pass over every partition journal. */
 export async function trimJournals(options: JournalTrimOptions): Promise<JournalTrimResult> {
   const { redis, keys, retentionMs } = options;
   if (!Number.isSafeInteger(retentionMs) || retentionMs < 1) {
     throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `retentionMs must be a whole number ≥ 1, got ${String(retentionMs)}`);
   }
-  const batchSize = options.batchSize ?? 256;
+  const batchSize = options.batchSize ?? 64;
   const minId = `${Math.max(0, (options.clock ?? Date.now)() - retentionMs)}`;
-  const result: JournalTrimResult = { skus: 0, trimmed: 0, exported: 0, deleted: 0 };
+  const result: JournalTrimResult = { partitions: 0, trimmed: 0, exported: 0 };
   const trimScript = luaScripts().trimJournal;
-  let cursor = '0';
-  do {
+  const journals = keys.partitionJournals();
+  for (let from = 0; from < journals.length; from += batchSize) {
     if (options.stillHeld && !options.stillHeld()) break;
-    const [next, skus] = await redis.sscan(keys.catalogIndex(), cursor, 'COUNT', batchSize);
-    cursor = next;
+    const batch = journals.slice(from, from + batchSize);
     let trimmed: unknown[];
     if (options.audit) {
       // Exclusive end: exactly the ids below minId, which the exact XTRIM MINID then removes.
-      const old = await Promise.all(skus.map((sku) => redis.xrange(keys.sku(sku).journal, '-', `(${minId}`)));
-      const entries = old.flatMap((raw, index) => raw.map(([id, fields]): AuditedEntry => ({ sku: skus[index]!, id, fields: Object.fromEntries(replyFields(fields)) as Record<string, string> })));
+      const old = await Promise.all(batch.map((journal) => entriesBelow(redis, journal, minId)));
+      const entries = old.flat();
       if (entries.length > 0) await options.audit.write(entries);
       result.exported += entries.length;
-      // Every SKU, also one with nothing to trim: a journal left empty by an earlier trim is deleted too.
-      trimmed = await trimScript.runMany(redis, skus.map((sku) => ({ keys: [keys.sku(sku).journal], args: [minId, '1'] })));
+      trimmed = await trimScript.runMany(redis, batch.map((journal) => ({ keys: [journal], args: [minId, '1'] })));
     } else {
-      trimmed = await trimScript.runMany(redis, skus.map((sku) => ({ keys: [keys.sku(sku).journal], args: [minId, '0'] })));
+      trimmed = await trimScript.runMany(redis, batch.map((journal) => ({ keys: [journal], args: [minId, '0'] })));
     }
-    result.skus += skus.length;
-    for (const reply of trimmed) {
-      const [entries, deleted] = reply as [number, number];
-      result.trimmed += Number(entries);
-      result.deleted += Number(deleted);
-    }
-  } while (cursor !== '0');
+    result.partitions += batch.length;
+    for (const entries of trimmed) result.trimmed += Number(entries);
+  }
   return result;
+}
+
+/** Every entry of one partition journal with an id below minId, as audit lines (each names its SKU). */
+async function entriesBelow(redis: RedisClient, journal: string, minId: string): Promise<AuditedEntry[]> {
+  const entries: AuditedEntry[] = [];
+  let start = '-';
+  for (;;) {
+    const page = await redis.xrange(journal, start, `(${minId}`, 'COUNT', AUDIT_PAGE);
+    for (const [id, raw] of page) {
+      const fields = Object.fromEntries(replyFields(raw)) as Record<string, string>;
+      const { sku = '', ...rest } = fields;
+      entries.push({ sku, id, fields: rest });
+    }
+    if (page.length < AUDIT_PAGE) return entries;
+    start = `(${page[page.length - 1]![0]}`;
+  }
 }
 
 /**

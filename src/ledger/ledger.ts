@@ -84,6 +84,9 @@ export interface JournalEntry {
 
 export type ChangeResult<S extends LedgerStatus> = { status: S; inventory: InventorySnapshot };
 
+/** Partition journal entries read per XRANGE when picking one SKU's out. */
+const JOURNAL_READ_PAGE = 1_000;
+
 /** STOCKGUARD_JOURNAL_RETENTION_DAYS's default (docs/configuration.md). */
 const DEFAULT_RETENTION_MS = 3 * 86_400_000;
 /** The default dedupe horizon: longer than SQS's longest retention (14 days), docs/operations.md. */
@@ -101,8 +104,9 @@ export class Ledger {
     this.redis = options.redis;
     this.keys = new KeySpace(options.keyPrefix);
     this.clock = options.clock ?? Date.now;
-    // The scripts trim a SKU's journal on its own changes one grace behind the trimmer, which
-    // writes entries to the audit trail before it trims them (journalTrimmer.ts).
+    // The scripts trim the partition journal on every change of one of its SKUs, one grace
+    // behind the trimmer, which writes entries to the audit trail before it trims them
+    // (journalTrimmer.ts).
     this.journalRetentionMs = (options.journalRetentionMs ?? DEFAULT_RETENTION_MS) + JOURNAL_TRIM_GRACE_MS;
     this.dedupeHorizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
   }
@@ -375,14 +379,27 @@ export class Ledger {
       .sort((a, b) => a.reservationId.localeCompare(b.reservationId));
   }
 
-  /** Journal entries of the SKU, oldest first, optionally only those after a stream id. */
+  /**
+   * Journal entries of the SKU, oldest first, optionally only those after a stream id, at
+   * most `count` of them. The journal is the SKU's layout partition's: its pages are read
+   * (JOURNAL_READ_PAGE entries at a time) and the SKU's entries kept, so a read costs the
+   * partition's entries after `afterId`, not only the SKU's.
+   */
   async journal(sku: string, options: { afterId?: string; count?: number } = {}): Promise<JournalEntry[]> {
-    const start = options.afterId ? `(${options.afterId}` : '-';
     const key = this.keys.sku(sku).journal;
-    const raw = options.count
-      ? await this.redis.xrange(key, start, '+', 'COUNT', options.count)
-      : await this.redis.xrange(key, start, '+');
-    return raw.map(([id, fields]) => decodeJournalEntry(id, fields));
+    const wanted = options.count ?? Number.POSITIVE_INFINITY;
+    const entries: JournalEntry[] = [];
+    let start = options.afterId ? `(${options.afterId}` : '-';
+    while (entries.length < wanted) {
+      const page = await this.redis.xrange(key, start, '+', 'COUNT', JOURNAL_READ_PAGE);
+      for (const [id, fields] of page) {
+        if (entrySku(fields) === sku) entries.push(decodeJournalEntry(id, fields));
+        if (entries.length >= wanted) break;
+      }
+      if (page.length < JOURNAL_READ_PAGE) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    return entries;
   }
 
   /** Asks the pushers to look at the SKU again (a channel report that confirms a write frees slack). */
@@ -413,7 +430,7 @@ export class Ledger {
   }
 
   private context(sku: string): ScriptContext {
-    return { redis: this.redis, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
+    return { redis: this.redis, sku, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
   }
 }
 
@@ -442,6 +459,12 @@ export function decodeReservationRecord(reservationId: string, encoded: string):
     openUnits,
     state,
   };
+}
+
+/** The `sku` field of a raw journal entry (field, value, …), or undefined. */
+function entrySku(fields: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'sku') return fields[i + 1];
+  return undefined;
 }
 
 function decodeJournalEntry(id: string, fields: string[]): JournalEntry {

@@ -12,15 +12,16 @@ nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). M
 reservation records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] WMS event id
-ARGV[4] delta (non-zero integer)
-ARGV[5] cause: receipt | adjustment | reconcile
-ARGV[6] WMS movement number (integer >= 1), or '' (none; always none with reconcile)
-ARGV[7] the event's own time (ms; when it happened at the WMS, else when stockguard received it)
-ARGV[8] dedupe horizon (ms)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] WMS event id
+ARGV[5] delta (non-zero integer)
+ARGV[6] cause: receipt | adjustment | reconcile
+ARGV[7] WMS movement number (integer >= 1), or '' (none; always none with reconcile)
+ARGV[8] the event's own time (ms; when it happened at the WMS, else when stockguard received it)
+ARGV[9] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
@@ -31,12 +32,13 @@ local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local eventId = ARGV[3]
-local delta = tonumber(ARGV[4])
-local cause = ARGV[5]
-local seq = tonumber(ARGV[6] or '')
-local eventMs = tonumber(ARGV[7])
-local horizonMs = tonumber(ARGV[8])
+local sku = ARGV[3]
+local eventId = ARGV[4]
+local delta = tonumber(ARGV[5])
+local cause = ARGV[6]
+local seq = tonumber(ARGV[7] or '')
+local eventMs = tonumber(ARGV[8])
+local horizonMs = tonumber(ARGV[9])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
@@ -45,6 +47,7 @@ local horizonMs = tonumber(ARGV[8])
 --- @include "keepEventMark"
 --- @include "stampClosed"
 --- @include "sweepExpiredMarks"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "classifyWmsSeq"
@@ -54,7 +57,7 @@ local horizonMs = tonumber(ARGV[8])
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or eventId == nil or eventId == '' or not isWholeNumber(delta, -1000000000, 1000000000) or delta == 0
   or (cause ~= 'receipt' and cause ~= 'adjustment' and cause ~= 'reconcile')
-  or (ARGV[6] ~= nil and ARGV[6] ~= '' and (not isWholeNumber(seq, 1, 2^53) or cause == 'reconcile'))
+  or (ARGV[7] ~= nil and ARGV[7] ~= '' and (not isWholeNumber(seq, 1, 2^53) or cause == 'reconcile'))
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
@@ -83,7 +86,7 @@ keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then
   storeWmsSequence(inventoryKey, sequence, seq, seq)
 end
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = cause, event = eventId, d_on_hand = moved, seq = seq,
 })
 return reply('APPLIED')

@@ -10,14 +10,15 @@ reconciliation read (a missing movement arrived meanwhile): STALE. Idempotent on
 event id; the same id with other content is a CONFLICT.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash    KEYS[4] journal stream
+KEYS[3] event marks hash    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] event id of the correction (`reconcile:<run id>:<sku>`)
-ARGV[4] delta (integer, may be 0: the missing movements cancel out)
-ARGV[5] watermark: the SKU's last movement number in the snapshot (integer >= 1)
-ARGV[6] wms_seq as read by the reconciliation (integer >= 0)
-ARGV[7] wms_ahead as read by the reconciliation ('' when none)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] event id of the correction (`reconcile:<run id>:<sku>`)
+ARGV[5] delta (integer, may be 0: the missing movements cancel out)
+ARGV[6] watermark: the SKU's last movement number in the snapshot (integer >= 1)
+ARGV[7] wms_seq as read by the reconciliation (integer >= 0)
+ARGV[8] wms_ahead as read by the reconciliation ('' when none)
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
@@ -27,16 +28,18 @@ local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local eventId = ARGV[3]
-local delta = tonumber(ARGV[4])
-local watermark = tonumber(ARGV[5])
-local expectedApplied = tonumber(ARGV[6])
-local expectedAhead = ARGV[7] or ''
+local sku = ARGV[3]
+local eventId = ARGV[4]
+local delta = tonumber(ARGV[5])
+local watermark = tonumber(ARGV[6])
+local expectedApplied = tonumber(ARGV[7])
+local expectedAhead = ARGV[8] or ''
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "checkEventMark"
 --- @include "keepEventMark"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "loadWmsSequence"
 --- @include "storeWmsSequence"
@@ -67,7 +70,7 @@ end
 inventory.on_hand = inventory.on_hand + delta
 keepEventMark(marksKey, markId, fingerprint, nowMs, nowMs)
 storeWmsSequence(inventoryKey, sequence, 1, watermark)
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'reconcile', event = eventId, ref = string.format('covers-wms-seq:%d', watermark), d_on_hand = delta,
 })
 return reply('APPLIED')

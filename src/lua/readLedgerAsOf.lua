@@ -2,13 +2,15 @@
 readLedgerAsOf: everything reconciliation needs about one SKU, read atomically. Writes nothing.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash
-KEYS[3] journal stream      KEYS[4] catalogue entry hash
+KEYS[3] journal stream of the SKU's layout partition (shared: other SKUs' entries are skipped)
+KEYS[4] catalogue entry hash
 ARGV[1] as-of (ms): the moment the WMS took its snapshot
 ARGV[2] first journal id to read: as-of + 1 (ids start with the ms and are never below at_ms);
         with a watermark, as-of - the clock-skew allowance + 1
 ARGV[3] end of the settle window (ms)
 ARGV[4] watermark: the SKU's last WMS movement number in the snapshot, or '' (none:
         docs/wms.md, "Watermark")
+ARGV[5] the SKU
 
 An entry is "after the snapshot" when its movement number (journal field seq) is above the
 watermark; an entry without one (or any entry, without a watermark) when at_ms > as-of.
@@ -31,6 +33,7 @@ local asOfMs = tonumber(ARGV[1])
 local firstId = ARGV[2]
 local settleEndMs = tonumber(ARGV[3])
 local watermark = tonumber(ARGV[4] or '')
+local sku = ARGV[5]
 -- The journal causes that come from the WMS (WMS_CAUSES in src/domain/reconcile.ts).
 local wmsCauses = { ['ship'] = true, ['receipt'] = true, ['adjustment'] = true, ['count'] = true }
 
@@ -51,10 +54,11 @@ local wmsInWindow = 0
 local countAfter = 0
 for _, entry in ipairs(redis.call('XRANGE', journalKey, firstId, '+')) do
   local fields = entry[2]
-  local atMs, dOnHand, cause, seq = 0, 0, '', nil
+  local atMs, dOnHand, cause, seq, entrySku = 0, 0, '', nil, nil
   for i = 1, #fields, 2 do
     local name = fields[i]
-    if name == 'at_ms' then atMs = tonumber(fields[i + 1])
+    if name == 'sku' then entrySku = fields[i + 1]
+    elseif name == 'at_ms' then atMs = tonumber(fields[i + 1])
     elseif name == 'd_on_hand' then dOnHand = tonumber(fields[i + 1])
     elseif name == 'cause' then cause = fields[i + 1]
     elseif name == 'seq' then seq = tonumber(fields[i + 1]) end
@@ -62,7 +66,7 @@ for _, entry in ipairs(redis.call('XRANGE', journalKey, firstId, '+')) do
   local numbered = watermark ~= nil and seq ~= nil
   local after
   if numbered then after = seq > watermark else after = atMs > asOfMs end
-  if after then
+  if after and entrySku == sku then
     sumAfter = sumAfter + dOnHand
     -- A count after the snapshot set on_hand to the warehouse's newer figure: it already
     -- settled whatever the snapshot would show, and a correction on top would count twice.

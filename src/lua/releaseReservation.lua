@@ -10,12 +10,13 @@ records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] reservation id
-ARGV[4] the cancellation's own time (ms; when the channel sent it, else when stockguard received it)
-ARGV[5] dedupe horizon (ms)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] reservation id
+ARGV[5] the cancellation's own time (ms; when the channel sent it, else when stockguard received it)
+ARGV[6] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, released units }
 Status codes: RELEASED, PENDING, DUPLICATE, STALE, UNKNOWN_SKU, BAD_ARGUMENT
@@ -27,14 +28,16 @@ local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local reservationId = ARGV[3]
-local eventMs = tonumber(ARGV[4])
-local horizonMs = tonumber(ARGV[5])
+local sku = ARGV[3]
+local reservationId = ARGV[4]
+local eventMs = tonumber(ARGV[5])
+local horizonMs = tonumber(ARGV[6])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "loadReservation"
 --- @include "openUnits"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "isOutsideHorizon"
@@ -71,7 +74,7 @@ bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record
 inventory.reserved = inventory.reserved - released
 stampClosed(record, math.max(eventMs, nowMs))
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'release', event = reservationId, ref = reservationId, d_reserved = -released,
 })
 if record.r ~= 1 then

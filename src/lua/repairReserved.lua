@@ -4,10 +4,11 @@ and repair it when it drifted, journaled with cause `repair` so the journal stil
 to the ledger (I4). O(reservations of the SKU).
 
 KEYS[1] inventory hash      KEYS[2] reservations hash
-KEYS[3] event marks hash (unused)   KEYS[4] journal stream
+KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] event id for the journal (e.g. `reconcile:<run id>`)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] event id for the journal (e.g. `reconcile:<run id>`)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, reserved before }
 Status codes: APPLIED, UNCHANGED, UNKNOWN_SKU, BAD_ARGUMENT
@@ -17,11 +18,13 @@ local reservationsKey = KEYS[2]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local eventId = ARGV[3]
+local sku = ARGV[3]
+local eventId = ARGV[4]
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "openUnits"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53) or eventId == nil or eventId == '' then
@@ -41,7 +44,7 @@ if open == before then
   return { 'UNCHANGED', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, before }
 end
 inventory.reserved = open
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'repair', event = eventId, d_reserved = open - before,
 })
 return { 'APPLIED', inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, before }

@@ -16,14 +16,15 @@ records closed longer ago than the horizon are swept here.
 
 KEYS[1] inventory hash (also `sold:<channel>`, the units each sales channel sold: I8)
 KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] mode: sale | hold
-ARGV[4] number of lines n (>= 1)
-ARGV[5 .. 4+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
-ARGV[5+2n] the order's own time (ms; when the channel took it, else when stockguard received it)
-ARGV[6+2n] dedupe horizon (ms)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] mode: sale | hold
+ARGV[5] number of lines n (>= 1)
+ARGV[6 .. 5+2n] pairs: reservation id (`channel:order:line`), quantity (integer >= 1)
+ARGV[6+2n] the order's own time (ms; when the channel took it, else when stockguard received it)
+ARGV[7+2n] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version,
           then per line in input order: line status, held, shortfall }
@@ -38,14 +39,16 @@ local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local mode = ARGV[3]
-local lineCount = tonumber(ARGV[4])
+local sku = ARGV[3]
+local mode = ARGV[4]
+local lineCount = tonumber(ARGV[5])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "reservationState"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "isOutsideHorizon"
@@ -55,19 +58,19 @@ local lineCount = tonumber(ARGV[4])
 -- Check everything first: Lua does not roll back a half-done script.
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or (mode ~= 'sale' and mode ~= 'hold')
-  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 6 + 2 * lineCount then
+  or not isWholeNumber(lineCount, 1, 1000) or #ARGV ~= 7 + 2 * lineCount then
   return { 'BAD_ARGUMENT' }
 end
-local eventMs = tonumber(ARGV[5 + 2 * lineCount])
-local horizonMs = tonumber(ARGV[6 + 2 * lineCount])
+local eventMs = tonumber(ARGV[6 + 2 * lineCount])
+local horizonMs = tonumber(ARGV[7 + 2 * lineCount])
 if not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
 local lines = {}
 local seenIds = {}
 for i = 1, lineCount do
-  local reservationId = ARGV[3 + 2 * i]
-  local quantity = tonumber(ARGV[4 + 2 * i])
+  local reservationId = ARGV[4 + 2 * i]
+  local quantity = tonumber(ARGV[5 + 2 * i])
   if reservationId == '' or seenIds[reservationId] or not isWholeNumber(quantity, 1, 1000000000) then
     return { 'BAD_ARGUMENT' }
   end
@@ -139,7 +142,7 @@ for i, line in ipairs(lines) do
     inventory.oversold = inventory.oversold + record.sf
     stampClosed(record, math.max(eventMs, nowMs))
     redis.call('HSET', reservationsKey, line.id, cjson.encode(record))
-    commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+    commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
       cause = 'reserve', event = line.id, ref = line.id,
       d_reserved = heldNow, d_oversold = record.sf,
     })

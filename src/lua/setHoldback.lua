@@ -4,11 +4,12 @@ setHoldback: set the SKU's static holdback (units withheld from every channel).
 Setting the value it already has changes nothing and writes no journal entry.
 
 KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
-KEYS[3] event marks hash (unused)   KEYS[4] journal stream
+KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] holdback (integer >= 0)
-ARGV[4] event id for the journal (who asked: cli, catalog import, ...)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] holdback (integer >= 0)
+ARGV[5] event id for the journal (who asked: cli, catalog import, ...)
 
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, UNCHANGED, UNKNOWN_SKU, BAD_ARGUMENT
@@ -17,11 +18,13 @@ local inventoryKey = KEYS[1]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local holdback = tonumber(ARGV[3])
-local eventId = ARGV[4]
+local sku = ARGV[3]
+local holdback = tonumber(ARGV[4])
+local eventId = ARGV[5]
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
@@ -40,7 +43,7 @@ if inventory.holdback == holdback then
 end
 local delta = holdback - inventory.holdback
 inventory.holdback = holdback
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'holdback', event = eventId, d_holdback = delta,
 })
 return reply('APPLIED')

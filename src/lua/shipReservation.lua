@@ -16,15 +16,16 @@ Marks and reservation records closed longer ago than the horizon are swept here;
 this shipment closes (reserved and fully shipped) is stamped with its closing time.
 
 KEYS[1] inventory hash (also `sold:<channel>`: I8)      KEYS[2] reservations hash
-KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream
+KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
-ARGV[3] shipment id (the WMS event id)
-ARGV[4] reservation id
-ARGV[5] quantity shipped (integer >= 1)
-ARGV[6] WMS movement number (integer >= 1), or '' (none)
-ARGV[7] the shipment's own time (ms; when it happened at the WMS, else when stockguard received it)
-ARGV[8] dedupe horizon (ms)
+ARGV[3] the SKU (journaled as `sku`: the journal is its layout partition's, shared)
+ARGV[4] shipment id (the WMS event id)
+ARGV[5] reservation id
+ARGV[6] quantity shipped (integer >= 1)
+ARGV[7] WMS movement number (integer >= 1), or '' (none)
+ARGV[8] the shipment's own time (ms; when it happened at the WMS, else when stockguard received it)
+ARGV[9] dedupe horizon (ms)
 
 Returns { status, on_hand, reserved, holdback, oversold, version, reservation state }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
@@ -36,12 +37,13 @@ local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
-local shipmentId = ARGV[3]
-local reservationId = ARGV[4]
-local quantity = tonumber(ARGV[5])
-local seq = tonumber(ARGV[6] or '')
-local eventMs = tonumber(ARGV[7])
-local horizonMs = tonumber(ARGV[8])
+local sku = ARGV[3]
+local shipmentId = ARGV[4]
+local reservationId = ARGV[5]
+local quantity = tonumber(ARGV[6])
+local seq = tonumber(ARGV[7] or '')
+local eventMs = tonumber(ARGV[8])
+local horizonMs = tonumber(ARGV[9])
 
 --- @include "isWholeNumber"
 --- @include "loadInventory"
@@ -53,6 +55,7 @@ local horizonMs = tonumber(ARGV[8])
 --- @include "keepEventMark"
 --- @include "stampClosed"
 --- @include "sweepExpiredMarks"
+--- @include "lastStreamMs"
 --- @include "commitChange"
 --- @include "channelSold"
 --- @include "loadWmsSequence"
@@ -63,7 +66,7 @@ local horizonMs = tonumber(ARGV[8])
 if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or shipmentId == nil or shipmentId == '' or reservationId == nil or reservationId == ''
   or not isWholeNumber(quantity, 1, 1000000000)
-  or (ARGV[6] ~= nil and ARGV[6] ~= '' and not isWholeNumber(seq, 1, 2^53))
+  or (ARGV[7] ~= nil and ARGV[7] ~= '' and not isWholeNumber(seq, 1, 2^53))
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
@@ -104,7 +107,7 @@ keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then
   storeWmsSequence(inventoryKey, sequence, seq, seq)
 end
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, {
+commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'ship', event = shipmentId, ref = reservationId,
   d_on_hand = -leaving, d_reserved = heldAfter - heldBefore, seq = seq,
 })

@@ -303,7 +303,12 @@ export class SkuDecider {
   private async updateDynamicHoldback(sku: string, view: SkuPushView, now: number): Promise<number> {
     const settings = this.options.settings.dynamicHoldback;
     const window = { windowMs: settings.windowMs, bucketMs: BUCKET_MS };
-    const afterId = view.state.cursor ?? `${Math.max(0, now - settings.windowMs)}-0`;
+    // Never before the window: older sales are pruned anyway, and the journal is the layout
+    // partition's, so a cursor left days ago by an idle SKU would page through every entry
+    // the partition's other SKUs journaled since.
+    const windowStart = `${Math.max(0, now - settings.windowMs)}-0`;
+    const stored = view.state.cursor;
+    const afterId = stored !== undefined && /^\d+-\d+$/.test(stored) && compareStreamIds(stored, windowStart) > 0 ? stored : windowStart;
     const entries = await this.store.journalAfter(sku, afterId, JOURNAL_PAGE);
     let sales = view.state.sales;
     for (const entry of entries) {
@@ -377,6 +382,15 @@ export class SkuDecider {
     return { sold: units, cancels };
   }
 
+}
+
+/** Orders two stream ids (`<ms>-<seq>`) as Redis does. */
+function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map((part) => BigInt(part));
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map((part) => BigInt(part));
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
+  return 0;
 }
 
 function newest(candidates: ReadonlyArray<{ quantity: number; atMs: number } | undefined>): { quantity: number; atMs: number } | undefined {

@@ -1,5 +1,7 @@
 // Reads what reconciliation needs about each SKU in one atomic step per SKU (a Lua read
-// over the SKU's keys, all in its `{p<N>}` slot), pipelined over a page of SKUs. Atomic per
+// over the SKU's keys, all in its `{p<N>}` slot), pipelined over a page of SKUs. The
+// journal is the layout partition's: each read scans the partition's entries after the
+// as-of and keeps the SKU's (few: the as-of is hours old at most). Atomic per
 // SKU matters: on_hand and the journal entries after the snapshot must be read together,
 // or a pick landing between two reads would be counted twice or not at all.
 import { StockguardError } from '../errors.ts';
@@ -67,7 +69,7 @@ export async function readLedgerBatch(redis: RedisClient, keys: KeySpace, skus: 
     const firstId = watermark === undefined ? window.asOfMs + 1 : Math.max(0, window.asOfMs - (window.clockSkewMs ?? 0)) + 1;
     return {
       keys: [skuKeys.inventory, skuKeys.reservations, skuKeys.journal, keys.catalogEntry(sku)],
-      args: [window.asOfMs, `${firstId}`, window.settleEndMs, watermark ?? ''],
+      args: [window.asOfMs, `${firstId}`, window.settleEndMs, watermark ?? '', sku],
     };
   });
   const replies = await luaScripts().readLedgerAsOf.runMany(redis, calls);

@@ -1,17 +1,21 @@
 // Ledger snapshots: `stockguard snapshot` writes every SKU's keys (inventory, reservation
-// records, event marks, journal, channel observations, the pushers' last pushed values and
-// state, catalogue entry) and the global catalogue / dirty / hold / latency keys to a
-// gzip-compressed JSON-lines file;
+// records, event marks, channel observations, the pushers' last pushed values and state,
+// catalogue entry), every layout partition's journal and the global catalogue / dirty /
+// hold / latency keys to a gzip-compressed JSON-lines file;
 // `stockguard restore` loads one into an empty Redis. Format and guarantees: docs/reconcile.md,
 // "Snapshots".
 //
-//   line 1      {"format":"stockguard-snapshot","version":1,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
-//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},"journal":{"type":"stream","value":[[id,[field,value,…]],…]},…}}
+//   line 1      {"format":"stockguard-snapshot","version":2,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
+//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…}}
+//   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
 //   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
 //
-// Each SKU is read in one Lua call over its keys (one slot), so a snapshot taken under load
-// is consistent per SKU: never a `reserved` from before a reservation with its record from after.
+// Each layout partition is read in one Lua call over its SKUs' keys and its journal (one
+// slot), so a snapshot taken under load is consistent per partition: never a `reserved`
+// from before a reservation with its record or its journal entry from after. Version 1
+// (a journal per SKU, in the SKU's line: layout 2) is refused: restore it with the
+// stockguard that wrote it, then run `stockguard migrate layout`.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -20,15 +24,16 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
+import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
 import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
 import { globEscape, scanKeys } from '../redis/scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
-const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
+const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
@@ -58,14 +63,17 @@ const Header = z.object({
 });
 const SkuLine = z.object({ sku: z.string().min(1), keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent) });
 const GlobalLine = z.intersection(z.object({ global: z.enum(GLOBAL_NAMES) }), KeyContent);
+const StreamEntries = z.array(z.tuple([z.string().regex(/^\d+-\d+$/), flat]));
+const JournalLine = z.object({ journal: z.number().int().min(0).max(LAYOUT_PARTITIONS - 1), type: z.literal('stream'), value: StreamEntries });
 const Trailer = z.object({
   end: z.literal(true),
   lines: z.number().int().min(1),
-  counts: z.object({ skus: z.number().int().min(0), globalLines: z.number().int().min(0), keys: z.number().int().min(0) }),
+  counts: z.object({ skus: z.number().int().min(0), globalLines: z.number().int().min(0), journalLines: z.number().int().min(0), keys: z.number().int().min(0) }),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 type SkuLine = z.infer<typeof SkuLine>;
 type GlobalLine = z.infer<typeof GlobalLine>;
+type JournalLine = z.infer<typeof JournalLine>;
 
 export interface SnapshotProgress {
   phase: 'scanning' | 'writing' | 'verifying' | 'restoring';
@@ -104,6 +112,7 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   const { redis, keys } = options;
   const createdAtMs = (options.clock ?? Date.now)();
   const skus = new Set<string>();
+  const journals = new Set<number>();
   const globals: GlobalName[] = [];
   const skipped: Record<string, number> = {};
   const globalByKey = new Map(GLOBAL_NAMES.map((name) => [globalKey(keys, name), name] as const));
@@ -111,7 +120,9 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
     for (const key of found) {
       const parsed = keys.parsePerSkuKey(key);
       const global = globalByKey.get(key);
+      const partition = keys.parsePartitionJournal(key);
       if (parsed) skus.add(parsed.sku);
+      else if (partition !== undefined) journals.add(partition);
       else if (global) globals.push(global);
       // The layout marker describes the key names, not the ledger: a snapshot holds SKUs by
       // kind, whatever the names, and the target gets its marker when stockguard opens it.
@@ -134,20 +145,38 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   }
   let keyCount = 0;
   let globalLines = 0;
+  let journalLines = 0;
   try {
     const createdAt = new Date(createdAtMs).toISOString();
     await writer.line({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, prefix: keys.prefix, createdAt, createdAtMs, counts: { skus: skus.size, globals: globals.length } });
-    const ordered = [...skus].sort();
-    const batchSize = options.batchSize ?? 200;
-    for (let from = 0; from < ordered.length; from += batchSize) {
-      const batch = ordered.slice(from, from + batchSize);
-      const dumps = await dumpSkus(redis, keys, batch);
-      for (let index = 0; index < batch.length; index += 1) {
-        const content = dumps[index]!;
-        keyCount += Object.keys(content).length;
-        await writer.line({ sku: batch[index]!, keys: content });
+    const byPartition = new Map<number, string[]>();
+    for (const partition of journals) byPartition.set(partition, []);
+    for (const sku of [...skus].sort()) {
+      const partition = layoutPartition(sku);
+      const members = byPartition.get(partition);
+      if (members) members.push(sku);
+      else byPartition.set(partition, [sku]);
+    }
+    const partitions = [...byPartition.keys()].sort((a, b) => a - b);
+    // Partitions per pipeline: about batchSize SKUs at a time (a partition is one call, whatever its size).
+    const batchSize = Math.max(1, Math.round((options.batchSize ?? 200) / Math.max(1, skus.size / Math.max(1, partitions.length))));
+    let skusDone = 0;
+    for (let from = 0; from < partitions.length; from += batchSize) {
+      const batch = partitions.slice(from, from + batchSize).map((partition) => ({ partition, skus: byPartition.get(partition)! }));
+      const dumps = await dumpPartitions(redis, keys, batch);
+      for (const [index, { partition, skus: partitionSkus }] of batch.entries()) {
+        const dump = dumps[index]!;
+        for (const content of dump.skus) keyCount += Object.keys(content).length;
+        for (const [at, sku] of partitionSkus.entries()) await writer.line({ sku, keys: dump.skus[at]! });
+        if (dump.journal.length > 0) keyCount += 1;
+        for (let first = 0; first < dump.journal.length; first += CHUNK) {
+          const line: JournalLine = { journal: partition, type: 'stream', value: dump.journal.slice(first, first + CHUNK) };
+          await writer.line(line);
+          journalLines += 1;
+        }
+        skusDone += partitionSkus.length;
       }
-      options.onProgress?.({ phase: 'writing', done: Math.min(from + batchSize, ordered.length), total: ordered.length });
+      options.onProgress?.({ phase: 'writing', done: skusDone, total: skus.size });
     }
     for (const name of globals) {
       const lines = await dumpGlobal(redis, globalKey(keys, name), name);
@@ -156,7 +185,7 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       globalLines += lines.length;
     }
     const sha256 = writer.digest();
-    await writer.line({ end: true, lines: writer.lines + 1, counts: { skus: skus.size, globalLines, keys: keyCount }, sha256 }, false);
+    await writer.line({ end: true, lines: writer.lines + 1, counts: { skus: skus.size, globalLines, journalLines, keys: keyCount }, sha256 }, false);
     await writer.close();
     renameSync(partial, options.file);
     return {
@@ -179,14 +208,29 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   }
 }
 
-/** One dumpKeys call (src/lua/dumpKeys.lua) per SKU: pipelined on one server, routed per slot on Cluster. */
-async function dumpSkus(redis: RedisClient, keys: KeySpace, skus: readonly string[]): Promise<Partial<Record<PerSkuKeyKind, KeyContent>>[]> {
-  const calls = skus.map((sku) => {
-    const all = keys.perSkuKeys(sku);
-    return { keys: PER_SKU_KINDS.map((kind) => all[kind]), args: [] };
-  });
+/**
+ * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal and every
+ * key of its SKUs: pipelined on one server, routed per slot on Cluster.
+ */
+async function dumpPartitions(redis: RedisClient, keys: KeySpace, partitions: readonly { partition: number; skus: readonly string[] }[]): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[] }[]> {
+  const calls = partitions.map(({ partition, skus }) => ({
+    keys: [keys.partitionJournal(partition), ...skus.flatMap((sku) => {
+      const all = keys.perSkuKeys(sku);
+      return PER_SKU_KINDS.map((kind) => all[kind]);
+    })],
+    args: [],
+  }));
   const replies = await luaScripts().dumpKeys.runMany(redis, calls);
-  return replies.map((reply, index) => decodeDump(skus[index]!, reply));
+  return replies.map((reply, index) => {
+    const { partition, skus } = partitions[index]!;
+    if (!Array.isArray(reply) || reply.length !== 1 + skus.length * PER_SKU_KINDS.length) {
+      throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: unexpected reply`);
+    }
+    const [type, value] = reply[0] as [string, unknown[]];
+    if (type !== 'none' && type !== 'stream') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: the journal is a ${type}`);
+    const journal = (value as [string, unknown[]][]).map(([id, fields]): [string, string[]] => [id, fields.map(String)]);
+    return { journal, skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))) };
+  });
 }
 
 function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, KeyContent>> {
@@ -318,13 +362,23 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
   let skus = 0;
   let keyCount = 0;
   const globalSeen = new Set<GlobalName>();
+  const journalsSeen = new Set<number>();
   let lineNumber = 0;
   for await (const line of readLines(options.file)) {
     lineNumber += 1;
     if (lineNumber === 1) continue;
     const value = JSON.parse(line) as Record<string, unknown>;
     if ('end' in value) break;
-    if ('sku' in value) {
+    if ('journal' in value) {
+      // In id order, after the SKUs before it: XADD with the snapshot's ids keeps the as-of
+      // arithmetic and the pushers' cursors exactly as they were.
+      const parsed = value as unknown as JournalLine;
+      if (!journalsSeen.has(parsed.journal)) keyCount += 1;
+      journalsSeen.add(parsed.journal);
+      await Promise.all(inFlight);
+      inFlight = [];
+      await writeCommands(redis, commandsFor(keys.partitionJournal(parsed.journal), parsed), false).catch((error: unknown) => Promise.reject(partial(options.file, lineNumber, `the journal of layout partition ${parsed.journal}`, error, skus)));
+    } else if ('sku' in value) {
       const parsed = value as unknown as SkuLine;
       skus += 1;
       keyCount += Object.keys(parsed.keys).length;
@@ -369,6 +423,7 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
   let lineNumber = 0;
   let skus = 0;
   let globalLines = 0;
+  let journalLines = 0;
   const corrupt = (detail: string) => new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', `${file}: ${detail}`);
   try {
     for await (const line of readLines(file)) {
@@ -400,7 +455,11 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
         continue;
       }
       hash.update(`${line}\n`);
-      if (typeof value === 'object' && value !== null && 'sku' in value) {
+      if (typeof value === 'object' && value !== null && 'journal' in value) {
+        const parsed = JournalLine.safeParse(value);
+        if (!parsed.success) throw corrupt(`line ${lineNumber} (a journal) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+        journalLines += 1;
+      } else if (typeof value === 'object' && value !== null && 'sku' in value) {
         const parsed = SkuLine.safeParse(value);
         if (!parsed.success) throw corrupt(`line ${lineNumber} (a SKU) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
         skus += 1;
@@ -424,6 +483,7 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
   if (trailer.lines !== lineNumber) throw corrupt(`the end line counts ${trailer.lines} lines, the file has ${lineNumber}`);
   if (trailer.counts.skus !== skus || header.counts.skus !== skus) throw corrupt(`${skus} SKU lines, the header says ${header.counts.skus} and the end line ${trailer.counts.skus}`);
   if (trailer.counts.globalLines !== globalLines) throw corrupt(`${globalLines} global lines, the end line says ${trailer.counts.globalLines}`);
+  if (trailer.counts.journalLines !== journalLines) throw corrupt(`${journalLines} journal lines, the end line says ${trailer.counts.journalLines}`);
   onProgress?.({ phase: 'verifying', done: skus, total: skus });
   return header;
 }
@@ -452,7 +512,7 @@ async function* readLines(file: string): AsyncIterable<string> {
 
 type Command = [string, ...(string | number)[]];
 
-function commandsFor(key: string, content: KeyContent): Command[] {
+function commandsFor(key: string, content: KeyContent | JournalLine): Command[] {
   const chunks = <T>(items: readonly T[], size: number): T[][] => {
     const result: T[][] = [];
     for (let from = 0; from < items.length; from += size) result.push(items.slice(from, from + size));
@@ -507,7 +567,7 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   const globals = new Set(GLOBAL_NAMES.map((name) => globalKey(keys, name)));
   let deleted = 0;
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
-    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined);
+    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined);
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));
     deleted += covered.length;

@@ -1,10 +1,12 @@
 // Every Redis key name stockguard uses is built here and nowhere else.
 // Every per-SKU key is `<prefix>:<kind>:{p<N>}:<SKU>`, tagged by the SKU's layout
-// partition N (src/domain/layout.ts): all keys of one SKU share that tag (invariant I7),
-// so every ledger script touches a single Cluster slot. The layout before it (version 1,
-// `<prefix>:<kind>:{<SKU>}`) is still named here, for `stockguard migrate layout` and the
-// start-up check that refuses it (src/redis/layout.ts).
-import { layoutPartition } from '../domain/layout.ts';
+// partition N (src/domain/layout.ts), and the journal is one stream per partition,
+// `<prefix>:journal:{p<N>}`, whose entries name their SKU (layout 3): all keys of one SKU
+// share that tag (invariant I7), so every ledger script touches a single Cluster slot.
+// The layouts before it (1: `<prefix>:<kind>:{<SKU>}`; 2: today's names with a journal per
+// SKU, `<prefix>:journal:{p<N>}:<SKU>`) are still named here, for `stockguard migrate
+// layout` and the start-up check that refuses them (src/redis/layout.ts).
+import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
 import { assertSku } from '../domain/validate.ts';
 import { StockguardError } from '../errors.ts';
 
@@ -19,7 +21,11 @@ export interface SkuKeys {
   readonly reservations: string;
   /** hash: WMS event / shipment id → fingerprint of the event, for idempotency */
   readonly eventMarks: string;
-  /** stream: every change with its cause, event id, deltas and time */
+  /**
+   * stream: the journal of the SKU's layout partition, shared with the partition's other
+   * SKUs: every change with its SKU (`sku`), cause, event id, deltas and time. Read a SKU's
+   * entries through Ledger.journal (filtered by `sku`), never with a bare XRANGE.
+   */
   readonly journal: string;
   /** hash: channel → newest level the channel reported (drift detection input) */
   readonly channelLevels: string;
@@ -36,7 +42,7 @@ export class KeySpace {
       inventory: `${this.prefix}:inv:${suffix}`,
       reservations: `${this.prefix}:res:${suffix}`,
       eventMarks: `${this.prefix}:marks:${suffix}`,
-      journal: `${this.prefix}:journal:${suffix}`,
+      journal: this.partitionJournal(layoutPartition(sku)),
       channelLevels: `${this.prefix}:chan:${suffix}`,
       fbaStock: `${this.prefix}:fba:${suffix}`,
     };
@@ -46,6 +52,48 @@ export class KeySpace {
   private skuSuffix(sku: string): string {
     assertSku(sku);
     return `{p${layoutPartition(sku)}}:${sku}`;
+  }
+
+  /**
+   * Stream: the journal of one layout partition (0 … LAYOUT_PARTITIONS − 1), every ledger
+   * change of its SKUs in id order, each entry with the field `sku` (docs/ledger.md, "Journal").
+   */
+  partitionJournal(partition: number): string {
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= LAYOUT_PARTITIONS) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `layout partition must be a whole number 0 … ${LAYOUT_PARTITIONS - 1}, got ${String(partition)}`);
+    }
+    return `${this.prefix}:journal:{p${partition}}`;
+  }
+
+  /** Every partition journal, partition 0 first. */
+  partitionJournals(): string[] {
+    return Array.from({ length: LAYOUT_PARTITIONS }, (_, partition) => this.partitionJournal(partition));
+  }
+
+  /** The layout partition of a partition journal key (the inverse of partitionJournal); undefined for any other key. */
+  parsePartitionJournal(key: string): number | undefined {
+    const match = /^journal:\{p(0|[1-9]\d{0,3})\}$/su.exec(key.startsWith(`${this.prefix}:`) ? key.slice(this.prefix.length + 1) : '');
+    if (!match) return undefined;
+    const partition = Number(match[1]);
+    return partition < LAYOUT_PARTITIONS ? partition : undefined;
+  }
+
+  /**
+   * The SKU's own journal stream in layout 2 (`<prefix>:journal:{p<N>}:<SKU>`, before one
+   * journal per partition). Read only by `stockguard migrate layout` and the start-up check.
+   */
+  layout2Journal(sku: string): string {
+    return `${this.prefix}:journal:${this.skuSuffix(sku)}`;
+  }
+
+  /** The SKU of a layout-2 journal key (the inverse of layout2Journal); undefined for any other key. */
+  parseLayout2Journal(key: string): string | undefined {
+    if (!key.startsWith(`${this.prefix}:journal:{p`)) return undefined;
+    const match = /^journal:\{p(0|[1-9]\d{0,3})\}:(.+)$/su.exec(key.slice(this.prefix.length + 1));
+    if (!match) return undefined;
+    const sku = match[2]!;
+    if (!isKeyableSku(sku) || Number(match[1]) !== layoutPartition(sku)) return undefined;
+    return sku;
   }
 
   /** String holding the key layout version of the ledger under this prefix (LAYOUT_VERSION; src/redis/layout.ts). */
@@ -177,9 +225,12 @@ export class KeySpace {
     return `${this.prefix}:schedule:${slotKey}`;
   }
 
-  /** Every per-SKU key of the SKU, by kind: the ledger's, the observations, the pushers', the catalogue entry. */
+  /**
+   * Every key of the SKU's own, by kind: the ledger's, the observations, the pushers', the
+   * catalogue entry. Not the journal: the partition's stream is shared with other SKUs.
+   */
   perSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
-    const keys = this.sku(sku);
+    const { journal: _shared, ...keys } = this.sku(sku);
     return { ...keys, pushedLevels: this.pushedLevels(sku), pushState: this.pushState(sku), catalogEntry: this.catalogEntry(sku) };
   }
 
@@ -199,23 +250,29 @@ export class KeySpace {
   }
 
   /**
-   * Every per-SKU key of the SKU in layout 1 (before partition tags), by kind:
-   * `<prefix>:<kind>:{<SKU>}`. Read only by `stockguard migrate layout` and the start-up check.
+   * Every per-SKU key of the SKU in layout 1 (before partition tags), by kind, its own
+   * journal included: `<prefix>:<kind>:{<SKU>}`. Read only by `stockguard migrate layout`
+   * and the start-up check.
    */
-  layout1PerSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
+  layout1PerSkuKeys(sku: string): Record<Layout1KeyKind, string> {
     assertSku(sku);
-    const keys = {} as Record<PerSkuKeyKind, string>;
-    for (const [segment, kind] of PER_SKU_SEGMENTS) keys[kind] = `${this.prefix}:${segment}:{${sku}}`;
+    const keys = {} as Record<Layout1KeyKind, string>;
+    for (const [segment, kind] of LAYOUT1_SEGMENTS) keys[kind] = `${this.prefix}:${segment}:{${sku}}`;
     return keys;
   }
 
-  /** The kind and SKU of a layout-1 per-SKU key (the inverse of layout1PerSkuKeys); undefined for any other key. */
-  parseLayout1PerSkuKey(key: string): { kind: PerSkuKeyKind; sku: string } | undefined {
+  /**
+   * The kind and SKU of a layout-1 per-SKU key (the inverse of layout1PerSkuKeys); undefined
+   * for any other key, and for a name that is also a partition journal's (`journal:{p9}`: the
+   * layout-1 journal of a SKU named `p9` has it too, but that SKU is found by its other keys).
+   */
+  parseLayout1PerSkuKey(key: string): { kind: Layout1KeyKind; sku: string } | undefined {
     if (!key.startsWith(`${this.prefix}:`) || !key.endsWith('}')) return undefined;
+    if (this.parsePartitionJournal(key) !== undefined) return undefined;
     const rest = key.slice(this.prefix.length + 1);
     const open = rest.indexOf(':{');
     if (open <= 0) return undefined;
-    const kind = PER_SKU_SEGMENTS.get(rest.slice(0, open));
+    const kind = LAYOUT1_SEGMENTS.get(rest.slice(0, open));
     const sku = rest.slice(open + 2, -1);
     if (kind === undefined || !isKeyableSku(sku)) return undefined;
     return { kind, sku };
@@ -232,17 +289,23 @@ function isKeyableSku(sku: string): boolean {
   }
 }
 
-export type PerSkuKeyKind = keyof SkuKeys | 'pushedLevels' | 'pushState' | 'catalogEntry';
+/** The kinds of key a SKU has of its own (the journal is its partition's). */
+export type PerSkuKeyKind = Exclude<keyof SkuKeys, 'journal'> | 'pushedLevels' | 'pushState' | 'catalogEntry';
+
+/** The kinds of per-SKU key in layout 1, where every SKU had its own journal. */
+export type Layout1KeyKind = PerSkuKeyKind | 'journal';
 
 // The kind segment of each per-SKU key name, as built by sku(), pushedLevels(), pushState() and catalogEntry().
 const PER_SKU_SEGMENTS = new Map<string, PerSkuKeyKind>([
   ['inv', 'inventory'],
   ['res', 'reservations'],
   ['marks', 'eventMarks'],
-  ['journal', 'journal'],
   ['chan', 'channelLevels'],
   ['fba', 'fbaStock'],
   ['pushed', 'pushedLevels'],
   ['pushstate', 'pushState'],
   ['catalog', 'catalogEntry'],
 ]);
+
+// Layout 1 named the journal like any other per-SKU key: `<prefix>:journal:{<SKU>}`.
+const LAYOUT1_SEGMENTS = new Map<string, Layout1KeyKind>([...PER_SKU_SEGMENTS, ['journal', 'journal']]);

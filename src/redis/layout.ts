@@ -3,7 +3,7 @@
 // or writes a ledger kept in the layout before it: it would see every SKU as missing,
 // and its writes would land beside the old keys, where `stockguard migrate layout` would
 // then refuse them as conflicts.
-import { LAYOUT_VERSION } from '../domain/layout.ts';
+import { LAYOUT_PARTITION_TAGS, LAYOUT_VERSION } from '../domain/layout.ts';
 import { StockguardError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 import type { KeySpace } from './keys.ts';
@@ -19,8 +19,9 @@ export type LayoutCheck =
   | 'marked';
 
 /**
- * Refuses a ledger in an older layout (STOCKGUARD_E_LAYOUT_OUTDATED) or a marker this
- * version does not know (STOCKGUARD_E_LAYOUT_UNKNOWN); marks a ledger that has neither.
+ * Refuses a ledger in an older layout (STOCKGUARD_E_LAYOUT_OUTDATED: layout 1, no marker
+ * and layout-1 keys; layout 2, the marker 2) or a marker this version does not know
+ * (STOCKGUARD_E_LAYOUT_UNKNOWN); marks a ledger that has neither.
  * Cheap: one GET once the marker is there. Without it, the layout-1 keys of a few
  * catalogued SKUs are looked up (one round trip), then a SCAN for layout-1 names stops at
  * the first one it finds; only a large keyspace without a marker and without layout-1
@@ -29,6 +30,13 @@ export type LayoutCheck =
 export async function ensureLayout(redis: RedisClient, keys: KeySpace): Promise<LayoutCheck> {
   const marker = await redis.get(keys.layoutMarker());
   if (marker === String(LAYOUT_VERSION)) return 'current';
+  if (marker === String(LAYOUT_PARTITION_TAGS)) {
+    throw new StockguardError(
+      'STOCKGUARD_E_LAYOUT_OUTDATED',
+      `${keys.layoutMarker()} is ${LAYOUT_PARTITION_TAGS} (layout ${LAYOUT_PARTITION_TAGS}, a journal stream per SKU) under the prefix ${JSON.stringify(keys.prefix)}; this stockguard reads layout ${LAYOUT_VERSION} (one journal per layout partition). Stop every daemon, then run: stockguard migrate layout`,
+      { details: { marker, expected: LAYOUT_VERSION } },
+    );
+  }
   if (marker !== null) {
     throw new StockguardError('STOCKGUARD_E_LAYOUT_UNKNOWN', `${keys.layoutMarker()} is ${JSON.stringify(marker)}, this stockguard reads layout ${LAYOUT_VERSION}`, {
       details: { marker, expected: LAYOUT_VERSION },
@@ -38,7 +46,7 @@ export async function ensureLayout(redis: RedisClient, keys: KeySpace): Promise<
   if (found !== undefined) {
     throw new StockguardError(
       'STOCKGUARD_E_LAYOUT_OUTDATED',
-      `found ${JSON.stringify(found)} (layout 1, keys tagged by the SKU) under the prefix ${JSON.stringify(keys.prefix)} and no ${keys.layoutMarker()}; this stockguard reads layout ${LAYOUT_VERSION} (keys tagged by the layout partition). Stop every daemon, then run: stockguard migrate layout`,
+      `found ${JSON.stringify(found)} (layout 1, keys tagged by the SKU) under the prefix ${JSON.stringify(keys.prefix)} and no ${keys.layoutMarker()}; this stockguard reads layout ${LAYOUT_VERSION} (keys tagged by the layout partition, one journal per partition). Stop every daemon, then run: stockguard migrate layout`,
       { details: { key: found, expected: LAYOUT_VERSION } },
     );
   }

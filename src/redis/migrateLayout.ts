@@ -1,7 +1,16 @@
-// `stockguard migrate layout`: moves every per-SKU key from layout 1 (`<prefix>:<kind>:{SKU}`)
-// to layout 2 (`<prefix>:<kind>:{p<N>}:<SKU>`, src/redis/keys.ts), then writes the layout
-// marker. Run with every daemon stopped (docs/operations.md, "Migrating the key layout").
+// `stockguard migrate layout`: brings a ledger to layout 3 (LAYOUT_VERSION) from layout 1 or
+// 2, then writes the layout marker. Run with every daemon stopped (docs/operations.md,
+// "Migrating the key layout"). Two steps, each idempotent and resumable, run in one go:
 //
+// 1 → 2: every per-SKU key moves from `<prefix>:<kind>:{SKU}` to
+//   `<prefix>:<kind>:{p<N>}:<SKU>` (src/redis/keys.ts); the journal to the SKU's own
+//   layout-2 name, `<prefix>:journal:{p<N>}:<SKU>`. The marker becomes 2.
+// 2 → 3: the layout-2 journals of each partition are merged into the partition's journal
+//   `<prefix>:journal:{p<N>}` (src/lua/mergeJournals.lua: entries in id order, each gaining
+//   `sku`, ms kept, seq re-assigned; the old journals deleted in the same call). The marker
+//   becomes 3.
+//
+// Step 1 → 2:
 // - Which SKUs: the catalogue index (SSCAN) and every layout-1 per-SKU key a SCAN finds on
 //   every master (a ledger may hold SKUs that have keys and no catalogue entry).
 // - How a key moves: DUMP + PTTL of the old name, RESTORE under the new name (without
@@ -17,10 +26,19 @@
 // - Fast enough for 10^6 SKUs: SKUs go in batches (200 by default), each batch in three
 //   round trips (read; restore and finish; delete), never one round trip per key.
 // - The marker `<prefix>:layout` = 2 is written only when no layout-1 key is left.
-import { LAYOUT_VERSION } from '../domain/layout.ts';
+//
+// Step 2 → 3:
+// - Which journals: a SCAN on every master for layout-2 journal names.
+// - One mergeJournals call per partition, over every layout-2 journal of it the scan found
+//   (a partition's SKUs must go together: ids in a stream only increase, so a second call
+//   with older entries would have to move them to a later ms). A call is atomic: a SKU's
+//   journal is wholly moved and deleted, or untouched; a re-run finds only what is left.
+// - The pushers' cursors (the last journal id read per SKU) move with their entries.
+// - The marker `<prefix>:layout` = 3 is written only when a re-scan finds no layout-2 journal.
+import { LAYOUT_PARTITION_TAGS, LAYOUT_VERSION, layoutPartition } from '../domain/layout.ts';
 import { StockguardError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
-import type { KeySpace, PerSkuKeyKind } from './keys.ts';
+import type { KeySpace, Layout1KeyKind } from './keys.ts';
 import { globEscape, scanKeys } from './scan.ts';
 import { luaScripts } from './scripts.ts';
 import { type KeyCommand, sendEach } from './topology.ts';
@@ -30,13 +48,15 @@ export interface MigrateLayoutOptions {
   keys: KeySpace;
   /** Read and classify only: nothing is written, the marker included. */
   dryRun?: boolean;
-  /** SKUs per batch (default 200). */
+  /** SKUs per batch (default 200); partitions merged at once in step 2 → 3 (default 8). */
   batchSize?: number;
   /**
-   * Stop after this many SKUs of this run, as a crash or an operator's Ctrl-C would
-   * (tests of resumption). The marker is not written.
+   * Stop after this many SKUs of this run (step 1 → 2), as a crash or an operator's Ctrl-C
+   * would (tests of resumption). The marker is not written.
    */
   stopAfterSkus?: number;
+  /** Stop after merging this many partitions' journals in this run (step 2 → 3); the marker stays 2. */
+  stopAfterPartitions?: number;
   /** After each batch and each scan pass. */
   onProgress?: (progress: MigrateProgress) => void;
   /** Each key a dry run would move (or finish moving). */
@@ -46,7 +66,7 @@ export interface MigrateLayoutOptions {
 
 export interface KeyMove {
   sku: string;
-  kind: PerSkuKeyKind;
+  kind: Layout1KeyKind;
   from: string;
   to: string;
 }
@@ -56,7 +76,7 @@ export interface MigrateConflict extends KeyMove {
 }
 
 export interface MigrateProgress {
-  phase: 'scanning' | 'moving';
+  phase: 'scanning' | 'moving' | 'merging';
   /** SKUs looked at so far (moving), or found so far (scanning). */
   skusDone: number;
   /** SKUs to look at in this pass; undefined while scanning. */
@@ -67,14 +87,18 @@ export interface MigrateProgress {
   /** Keys found under both names, the new one a faithful copy: the old one deleted (an earlier run stopped between the two). */
   keysFinished: number;
   conflicts: number;
+  /** Step 2 → 3: partitions merged so far, of partitionsTotal. */
+  partitionsMerged: number;
+  partitionsTotal: number | undefined;
   elapsedMs: number;
 }
 
 export interface MigrateSummary {
   /**
-   * done: no layout-1 key is left and the marker is written; dry-run: nothing written;
-   * interrupted: stopAfterSkus reached; conflicts: every SKU but the conflicting ones was
-   * moved; incomplete: layout-1 keys kept appearing (a daemon still running?).
+   * done: no layout-1 key and no layout-2 journal is left and the marker is 3; dry-run:
+   * nothing written; interrupted: stopAfterSkus or stopAfterPartitions reached; conflicts:
+   * every SKU but the conflicting ones was moved (the marker is not written, step 2 → 3 not
+   * run); incomplete: layout-1 keys or layout-2 journals kept appearing (a daemon still running?).
    */
   outcome: 'done' | 'dry-run' | 'interrupted' | 'conflicts' | 'incomplete';
   /** SKUs looked at (all passes). */
@@ -83,15 +107,22 @@ export interface MigrateSummary {
   keysSkipped: number;
   keysFinished: number;
   conflicts: MigrateConflict[];
-  /** Layout-1 keys left when the run ended (outcome incomplete), up to a few. */
+  /** Step 2 → 3: partitions whose layout-2 journals were merged (or would be, on a dry run). */
+  partitionsMerged: number;
+  /** Step 2 → 3: SKUs whose layout-2 journal held entries, moved into their partition's journal. */
+  journalsMerged: number;
+  /** Step 2 → 3: journal entries moved. */
+  entriesMerged: number;
+  /** Layout-1 keys or layout-2 journals left when the run ended (outcome incomplete), up to a few. */
   leftOver: string[];
-  markerWritten: boolean;
+  /** The marker value this run wrote last (2 or 3), or undefined. */
+  markerWritten: number | undefined;
   /** Scan passes: the first over the catalogue and the keyspace, then one per re-scan that found layout-1 keys. */
   passes: number;
   durationMs: number;
 }
 
-const KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
+const KINDS: readonly Layout1KeyKind[] = ['inventory', 'reservations', 'eventMarks', 'journal', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
 
 /** Re-scans after the first pass, for layout-1 keys written meanwhile, before giving up. */
 const MAX_PASSES = 3;
@@ -109,6 +140,10 @@ interface Totals {
   keysSkipped: number;
   keysFinished: number;
   conflicts: MigrateConflict[];
+  partitionsMerged: number;
+  partitionsTotal: number | undefined;
+  journalsMerged: number;
+  entriesMerged: number;
 }
 
 export async function migrateLayout(options: MigrateLayoutOptions): Promise<MigrateSummary> {
@@ -118,39 +153,74 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
   const batchSize = options.batchSize ?? 200;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `batchSize must be a whole number ≥ 1, got ${String(batchSize)}`);
   const marker = await redis.get(keys.layoutMarker());
-  if (marker !== null && marker !== String(LAYOUT_VERSION)) {
-    throw new StockguardError('STOCKGUARD_E_LAYOUT_UNKNOWN', `${keys.layoutMarker()} is ${JSON.stringify(marker)}; this stockguard migrates to layout ${LAYOUT_VERSION}`, { details: { marker } });
+  if (marker !== null && marker !== String(LAYOUT_PARTITION_TAGS) && marker !== String(LAYOUT_VERSION)) {
+    throw new StockguardError('STOCKGUARD_E_LAYOUT_UNKNOWN', `${keys.layoutMarker()} is ${JSON.stringify(marker)}; this stockguard migrates layouts 1 and ${LAYOUT_PARTITION_TAGS} to layout ${LAYOUT_VERSION}`, { details: { marker } });
   }
-  const totals: Totals = { skus: 0, keysMoved: 0, keysSkipped: 0, keysFinished: 0, conflicts: [] };
+  const totals: Totals = { skus: 0, keysMoved: 0, keysSkipped: 0, keysFinished: 0, conflicts: [], partitionsMerged: 0, partitionsTotal: undefined, journalsMerged: 0, entriesMerged: 0 };
   const progress = (phase: MigrateProgress['phase'], skusDone: number, skusTotal: number | undefined) =>
-    options.onProgress?.({ phase, skusDone, skusTotal, keysMoved: totals.keysMoved, keysSkipped: totals.keysSkipped, keysFinished: totals.keysFinished, conflicts: totals.conflicts.length, elapsedMs: now() - started });
-  const summary = (outcome: MigrateSummary['outcome'], passes: number, leftOver: string[] = [], markerWritten = false): MigrateSummary => ({
+    options.onProgress?.({
+      phase,
+      skusDone,
+      skusTotal,
+      keysMoved: totals.keysMoved,
+      keysSkipped: totals.keysSkipped,
+      keysFinished: totals.keysFinished,
+      conflicts: totals.conflicts.length,
+      partitionsMerged: totals.partitionsMerged,
+      partitionsTotal: totals.partitionsTotal,
+      elapsedMs: now() - started,
+    });
+  const summary = (outcome: MigrateSummary['outcome'], passes: number, leftOver: string[] = [], markerWritten?: number): MigrateSummary => ({
     outcome,
     skus: totals.skus,
     keysMoved: totals.keysMoved,
     keysSkipped: totals.keysSkipped,
     keysFinished: totals.keysFinished,
     conflicts: totals.conflicts,
+    partitionsMerged: totals.partitionsMerged,
+    journalsMerged: totals.journalsMerged,
+    entriesMerged: totals.entriesMerged,
     leftOver,
     markerWritten,
     passes,
     durationMs: now() - started,
   });
 
+  // Step 1 → 2, also when the marker says 2 or 3: a run after the marker only needs the SCAN.
+  const tags = await toPartitionTags(options, marker, totals, progress, batchSize);
+  if (tags.outcome !== 'done') return summary(tags.outcome, tags.passes, tags.leftOver);
+  const merged = await toPartitionJournals(options, totals, progress);
+  const passes = tags.passes + merged.passes;
+  if (merged.outcome !== 'done') return summary(merged.outcome, passes, merged.leftOver, tags.markerWritten);
+  return summary(options.dryRun ? 'dry-run' : 'done', passes, [], merged.markerWritten ?? tags.markerWritten);
+}
+
+type StepOutcome = { outcome: MigrateSummary['outcome']; passes: number; leftOver: string[]; markerWritten?: number };
+type Progress = (phase: MigrateProgress['phase'], skusDone: number, skusTotal: number | undefined) => void;
+
+/** Step 1 → 2: every layout-1 key moved; the marker 2 written when none is left (unless it says 2 or 3 already). */
+async function toPartitionTags(options: MigrateLayoutOptions, marker: string | null, totals: Totals, progress: Progress, batchSize: number): Promise<StepOutcome> {
+  const { redis, keys } = options;
   const conflicting = new Set<string>();
   // Pass 1: the catalogue and every layout-1 key; later passes: the layout-1 keys a
   // re-scan still finds (written while the run went on: a daemon was not stopped). Once
   // the marker is written every SKU was looked at: a run after that only needs the SCAN.
   let skus = marker === null ? await catalogueSkus(redis, keys) : new Set<string>();
+  let keepPartitionJournals = false;
   for (let passes = 1; ; passes += 1) {
     const scan = await layout1Keys(redis, keys, (found) => progress('scanning', found, undefined));
+    // A partition journal (`journal:{p9}`) has the name a layout-1 SKU `p9` gave its journal:
+    // once the ledger has a marker or a partition journal, that name is never moved.
+    if (marker !== null || scan.partitionJournals) keepPartitionJournals = true;
     const pending = [...scan.skus].filter((sku) => !conflicting.has(sku));
-    if (passes > 1 && pending.length === 0) {
-      if (conflicting.size > 0) return summary('conflicts', passes - 1);
-      await redis.set(keys.layoutMarker(), String(LAYOUT_VERSION));
-      return summary('done', passes - 1, [], true);
+    // A dry run moved nothing: what a re-scan finds again is what it would move.
+    if (passes > 1 && (pending.length === 0 || options.dryRun)) {
+      if (conflicting.size > 0) return { outcome: 'conflicts', passes: passes - 1, leftOver: [] };
+      if (options.dryRun || marker !== null) return { outcome: 'done', passes: passes - 1, leftOver: [] };
+      await redis.set(keys.layoutMarker(), String(LAYOUT_PARTITION_TAGS));
+      return { outcome: 'done', passes: passes - 1, leftOver: [], markerWritten: LAYOUT_PARTITION_TAGS };
     }
-    if (passes > MAX_PASSES) return summary('incomplete', passes - 1, scan.sample);
+    if (passes > MAX_PASSES) return { outcome: 'incomplete', passes: passes - 1, leftOver: scan.sample };
     for (const sku of pending) skus.add(sku);
     const ordered = [...skus].sort();
     skus = new Set();
@@ -158,14 +228,71 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
       let batch = ordered.slice(from, from + batchSize);
       const stopAt = options.stopAfterSkus;
       if (stopAt !== undefined && totals.skus + batch.length > stopAt) batch = batch.slice(0, Math.max(0, stopAt - totals.skus));
-      if (batch.length > 0) await migrateBatch(redis, keys, batch, totals, conflicting, options);
+      if (batch.length > 0) await migrateBatch(redis, keys, batch, totals, conflicting, options, keepPartitionJournals);
       totals.skus += batch.length;
       progress('moving', from + batch.length, ordered.length);
-      if (stopAt !== undefined && totals.skus >= stopAt) return summary('interrupted', passes);
+      if (stopAt !== undefined && totals.skus >= stopAt) return { outcome: 'interrupted', passes, leftOver: [] };
     }
-    // A dry run moved nothing: a re-scan would find every key again.
-    if (options.dryRun) return summary('dry-run', passes);
   }
+}
+
+/** Step 2 → 3: every layout-2 journal merged into its partition's journal; the marker 3 written when none is left. */
+async function toPartitionJournals(options: MigrateLayoutOptions, totals: Totals, progress: Progress): Promise<StepOutcome> {
+  const { redis, keys } = options;
+  const concurrency = Math.max(1, Math.min(options.batchSize ?? 8, 8));
+  const merge = luaScripts().mergeJournals;
+  for (let passes = 1; ; passes += 1) {
+    const scan = await layout2Journals(redis, keys);
+    if (scan.partitions.size === 0 || (options.dryRun && passes > 1)) {
+      if (options.dryRun) return { outcome: 'done', passes: passes - 1, leftOver: [] };
+      await redis.set(keys.layoutMarker(), String(LAYOUT_VERSION));
+      return { outcome: 'done', passes: passes - 1, leftOver: [], markerWritten: LAYOUT_VERSION };
+    }
+    if (passes > MAX_PASSES) return { outcome: 'incomplete', passes: passes - 1, leftOver: scan.sample };
+    const partitions = [...scan.partitions].sort(([a], [b]) => a - b);
+    totals.partitionsTotal = (totals.partitionsTotal ?? 0) + partitions.length;
+    for (let from = 0; from < partitions.length; from += concurrency) {
+      let batch = partitions.slice(from, from + concurrency);
+      const stopAt = options.stopAfterPartitions;
+      if (stopAt !== undefined) batch = batch.slice(0, Math.max(0, stopAt - totals.partitionsMerged));
+      if (options.dryRun) {
+        totals.partitionsMerged += batch.length;
+        totals.journalsMerged += batch.reduce((sum, [, skus]) => sum + skus.length, 0);
+      } else if (batch.length > 0) {
+        const replies = await merge.runMany(redis, batch.map(([partition, skus]) => ({
+          keys: [keys.partitionJournal(partition), ...skus.flatMap((sku) => [keys.layout2Journal(sku), keys.pushState(sku)])],
+          args: skus,
+        })));
+        for (const reply of replies) {
+          const [journals, entries] = reply as [number, number];
+          totals.journalsMerged += Number(journals);
+          totals.entriesMerged += Number(entries);
+        }
+        totals.partitionsMerged += batch.length;
+      }
+      progress('merging', totals.journalsMerged, undefined);
+      if (stopAt !== undefined && totals.partitionsMerged >= stopAt) return { outcome: 'interrupted', passes, leftOver: [] };
+    }
+  }
+}
+
+/** Every layout-2 journal under the prefix, on every master, by layout partition; and a few of the keys. */
+async function layout2Journals(redis: RedisClient, keys: KeySpace): Promise<{ partitions: Map<number, string[]>; sample: string[] }> {
+  const partitions = new Map<number, string[]>();
+  const sample: string[] = [];
+  for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:journal:{p*}:*`, 1000)) {
+    for (const key of found) {
+      const sku = keys.parseLayout2Journal(key);
+      if (sku === undefined) continue;
+      const partition = layoutPartition(sku);
+      const skus = partitions.get(partition);
+      if (skus) skus.push(sku);
+      else partitions.set(partition, [sku]);
+      if (sample.length < 10) sample.push(key);
+    }
+  }
+  for (const skus of partitions.values()) skus.sort();
+  return { partitions, sample };
 }
 
 /** Every SKU of the catalogue index (SSCAN: it can hold a million). */
@@ -181,12 +308,14 @@ async function catalogueSkus(redis: RedisClient, keys: KeySpace): Promise<Set<st
 }
 
 /** The SKUs of every layout-1 per-SKU key under the prefix, on every master, and a few of the keys. */
-async function layout1Keys(redis: RedisClient, keys: KeySpace, onFound: (skus: number) => void): Promise<{ skus: Set<string>; sample: string[] }> {
+async function layout1Keys(redis: RedisClient, keys: KeySpace, onFound: (skus: number) => void): Promise<{ skus: Set<string>; sample: string[]; partitionJournals: boolean }> {
   const skus = new Set<string>();
   const sample: string[] = [];
+  let partitionJournals = false;
   // Every layout-1 per-SKU key ends with '}' (a SKU holds no brace; layout-2 keys end with the SKU).
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*}`, 1000)) {
     for (const key of found) {
+      if (keys.parsePartitionJournal(key) !== undefined) partitionJournals = true;
       const parsed = keys.parseLayout1PerSkuKey(key);
       if (!parsed) continue;
       skus.add(parsed.sku);
@@ -194,7 +323,7 @@ async function layout1Keys(redis: RedisClient, keys: KeySpace, onFound: (skus: n
     }
     onFound(skus.size);
   }
-  return { skus, sample };
+  return { skus, sample, partitionJournals };
 }
 
 function isSku(keys: KeySpace, sku: string): boolean {
@@ -207,11 +336,12 @@ function isSku(keys: KeySpace, sku: string): boolean {
 }
 
 /** One batch of SKUs: read every pair of names, decide, then restore, finish and delete. */
-async function migrateBatch(redis: RedisClient, keys: KeySpace, skus: readonly string[], totals: Totals, conflicting: Set<string>, options: MigrateLayoutOptions): Promise<void> {
+async function migrateBatch(redis: RedisClient, keys: KeySpace, skus: readonly string[], totals: Totals, conflicting: Set<string>, options: MigrateLayoutOptions, keepPartitionJournals: boolean): Promise<void> {
   const moves: KeyMove[] = skus.flatMap((sku) => {
     const old = keys.layout1PerSkuKeys(sku);
-    const current = keys.perSkuKeys(sku);
-    return KINDS.map((kind) => ({ sku, kind, from: old[kind], to: current[kind] }));
+    // Layout 2's names: today's, and the SKU's own journal (step 2 → 3 merges it).
+    const current: Record<Layout1KeyKind, string> = { ...keys.perSkuKeys(sku), journal: keys.layout2Journal(sku) };
+    return KINDS.map((kind) => ({ sku, kind, from: old[kind], to: current[kind] })).filter((move) => !(keepPartitionJournals && keys.parsePartitionJournal(move.from) !== undefined));
   });
   const reads = await sendEach(redis, moves.flatMap((move): KeyCommand[] => [['DUMP', move.from], ['PTTL', move.from], ['DUMP', move.to]]));
   const plans = moves.map((move, index) => plan(move, reads.slice(index * 3, index * 3 + 3)));

@@ -33,6 +33,8 @@ export const SCRIPT_NAMES = [
   'compareAndExpire',
   // The journal trimmer (src/ledger/journalTrimmer.ts).
   'trimJournal',
+  // `stockguard migrate layout` (src/redis/migrateLayout.ts).
+  'mergeJournals',
   // Consumer groups (src/consumers/deadConsumers.ts) and the catalogue (src/catalog/catalog.ts).
   'retireConsumer',
   'releaseChannelItem',

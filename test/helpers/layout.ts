@@ -1,13 +1,15 @@
-// Turns a ledger the current code wrote (layout 2) back into layout 1, the layout before
-// partition tags, so the migration has a real old ledger to move. The old names are
-// written out here, not taken from src/redis/keys.ts, so the test does not trust the code
-// it tests for what layout 1 was: `<prefix>:<kind>:{<SKU>}`, no marker.
-// DUMP + RESTORE + DEL (not RENAME): the two names are in different Cluster slots.
+// Turns a ledger the current code wrote (layout 3) back into the layouts before it, so the
+// migration has real old ledgers to move: layout 2 (a journal stream per SKU,
+// `<prefix>:journal:{p<N>}:<SKU>`, marker 2) and layout 1 (`<prefix>:<kind>:{<SKU>}`, no
+// marker). The old names are written out here, not taken from src/redis/keys.ts, so the
+// test does not trust the code it tests for what the old layouts were.
+// DUMP + RESTORE + DEL (not RENAME): layout-1 and layout-2 names are in different Cluster slots.
 import type { Cluster, Redis } from 'ioredis';
-import type { KeySpace, PerSkuKeyKind } from '../../src/redis/keys.ts';
+import { layoutPartition } from '../../src/domain/layout.ts';
+import type { KeySpace, Layout1KeyKind, PerSkuKeyKind } from '../../src/redis/keys.ts';
 
 /** The kind segment of each layout-1 key name, as layout 1 wrote them. */
-export const LAYOUT1_SEGMENTS: Record<PerSkuKeyKind, string> = {
+export const LAYOUT1_SEGMENTS: Record<Layout1KeyKind, string> = {
   inventory: 'inv',
   reservations: 'res',
   eventMarks: 'marks',
@@ -19,15 +21,44 @@ export const LAYOUT1_SEGMENTS: Record<PerSkuKeyKind, string> = {
   catalogEntry: 'catalog',
 };
 
-export function layout1Key(prefix: string, kind: PerSkuKeyKind, sku: string): string {
+export function layout1Key(prefix: string, kind: Layout1KeyKind, sku: string): string {
   return `${prefix}:${LAYOUT1_SEGMENTS[kind]}:{${sku}}`;
 }
 
-/** Moves every per-SKU key of `skus` to its layout-1 name and deletes the marker; returns the keys moved. */
+/** The SKU's own journal in layout 2. */
+export function layout2JournalKey(prefix: string, sku: string): string {
+  return `${prefix}:journal:{p${layoutPartition(sku)}}:${sku}`;
+}
+
+/**
+ * Splits the partition journals of `skus` into one journal per SKU under its layout-2 name
+ * (same ids, the field `sku` dropped), deletes the partition journals and sets the marker to
+ * 2; returns the layout-2 journals written.
+ */
+export async function toLayout2(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
+  const written = new Set<string>();
+  for (const partition of new Set(skus.map((sku) => layoutPartition(sku)))) {
+    const journal = keys.partitionJournal(partition);
+    for (const [id, fields] of await client.xrange(journal, '-', '+')) {
+      const at = fields.indexOf('sku');
+      const sku = fields[at + 1]!;
+      const own = layout2JournalKey(keys.prefix, sku);
+      await client.xadd(own, id, ...fields.filter((_field, index) => index !== at && index !== at + 1));
+      written.add(own);
+    }
+    await client.del(journal);
+  }
+  await client.set(keys.layoutMarker(), '2');
+  return [...written];
+}
+
+/** Turns the ledger of `skus` into layout 1 (through layout 2) and deletes the marker; returns the keys moved. */
 export async function toLayout1(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
+  await toLayout2(client, keys, skus);
   const moved: string[] = [];
   for (const sku of skus) {
-    for (const [kind, key] of Object.entries(keys.perSkuKeys(sku)) as [PerSkuKeyKind, string][]) {
+    const current: [Layout1KeyKind, string][] = [...(Object.entries(keys.perSkuKeys(sku)) as [PerSkuKeyKind, string][]), ['journal', layout2JournalKey(keys.prefix, sku)]];
+    for (const [kind, key] of current) {
       const dump = await client.dumpBuffer(key);
       if (dump === null) continue;
       const ttl = await client.pttl(key);
@@ -39,4 +70,16 @@ export async function toLayout1(client: Redis | Cluster, keys: KeySpace, skus: r
   }
   await client.del(keys.layoutMarker());
   return moved;
+}
+
+/** `count` SKUs `<stem>-<n>` that share one layout partition (the first such set, by n). */
+export function skusSharingAPartition(stem: string, count = 2): string[] {
+  const byPartition = new Map<number, string[]>();
+  for (let n = 0; ; n += 1) {
+    const sku = `${stem}-${n}`;
+    const partition = layoutPartition(sku);
+    const members = [...(byPartition.get(partition) ?? []), sku];
+    if (members.length === count) return members;
+    byPartition.set(partition, members);
+  }
 }

@@ -1,7 +1,8 @@
 // The journal trimmer (src/ledger/journalTrimmer.ts) on a real Redis with an injected clock:
-// an idle SKU's journal goes once every entry is older than the retention (commitChange
-// alone never trims it: it trims only when the same SKU changes again), an active SKU keeps
-// its entries inside the retention, and nothing goes before the retention ends.
+// an idle partition's journal is emptied once every entry is older than the retention
+// (commitChange alone never trims it: it trims only when one of the partition's SKUs changes
+// again) and kept, an active partition keeps its entries inside the retention, nothing goes
+// before the retention ends, and every audit line names its SKU.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type AuditedEntry, JOURNAL_TRIM_GRACE_MS, JournalAuditFiles, JournalTrimmer, trimJournals } from '../../src/ledger/journalTrimmer.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
+import { LAYOUT_PARTITIONS, layoutPartition } from '../../src/domain/layout.ts';
 import { RunLock } from '../../src/reconcile/lock.ts';
+import { skusSharingAPartition } from '../helpers/layout.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const DAY_MS = 86_400_000;
@@ -26,52 +29,57 @@ test.after(async () => {
   await redis.close();
 });
 
-test('an idle SKU loses its journal once the retention has passed; an active one keeps its recent entries', async () => {
+test('an idle partition journal is emptied once the retention has passed, and kept; an active one keeps its recent entries', async () => {
   const client = redis.client();
   let now = T0;
   const ledger = new Ledger({ redis: client, keyPrefix: `${redis.prefix}-trim`, clock: () => now, journalRetentionMs: RETENTION_MS });
   const keys = ledger.keys;
-  for (const sku of ['IDLE-1', 'ACTIVE-1']) {
+  // Two SKUs of one partition (the idle one and an idle neighbour), one of another.
+  const [idle, neighbour] = skusSharingAPartition('IDLE');
+  const active = 'ACTIVE-1';
+  assert.is.not(layoutPartition(active), layoutPartition(idle!));
+  for (const sku of [idle!, neighbour!, active]) {
     await ledger.createSku(sku);
     await ledger.adjust(sku, { eventId: `receipt-${sku}`, delta: 12, cause: 'receipt' });
-    await client.sadd(keys.catalogIndex(), sku);
   }
-  // Not in the catalogue: left alone (the trimmer walks the catalogue index).
-  await ledger.createSku('UNLISTED-1');
-  const idleBytesBefore = Number(await client.call('MEMORY', 'USAGE', keys.sku('IDLE-1').journal));
-  const lastSeenId = (await client.xrevrange(keys.sku('IDLE-1').journal, '+', '-', 'COUNT', 1))[0]![0];
+  const idleJournal = keys.sku(idle!).journal;
+  assert.is(keys.sku(neighbour!).journal, idleJournal, 'one journal per partition');
+  const lastSeenId = (await client.xrevrange(idleJournal, '+', '-', 'COUNT', 1))[0]![0];
 
   now = T0 + RETENTION_MS - 1;
   const early = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now });
-  assert.equal(early, { skus: 2, trimmed: 0, exported: 0, deleted: 0 }, 'nothing is older than the retention yet');
-  assert.is(await client.xlen(keys.sku('IDLE-1').journal), 2);
+  assert.equal(early, { partitions: LAYOUT_PARTITIONS, trimmed: 0, exported: 0 }, 'nothing is older than the retention yet');
+  assert.is(await client.xlen(idleJournal), 4);
 
   // Two days on, the active SKU changes: its new entry is inside the retention, and so are
   // its old ones (T0 > now - retention), so its own XADD trims nothing.
   now = T0 + 2 * DAY_MS;
-  await ledger.adjust('ACTIVE-1', { eventId: 'receipt-ACTIVE-1-b', delta: 3, cause: 'receipt' });
+  await ledger.adjust(active, { eventId: 'receipt-ACTIVE-1-b', delta: 3, cause: 'receipt' });
   now = T0 + RETENTION_MS + 3_600_000;
   const result = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now });
-  assert.is(result.skus, 2);
-  assert.is(result.deleted, 1, 'the idle journal, left empty, is deleted');
-  assert.is(await client.exists(keys.sku('IDLE-1').journal), 0, 'an idle SKU has no journal key at all');
-  const active = await client.xrange(keys.sku('ACTIVE-1').journal, '-', '+');
-  assert.ok(active.some(([, fields]) => fields.includes('receipt-ACTIVE-1-b')), 'the entry inside the retention stays');
-  assert.is(await client.xlen(keys.sku('UNLISTED-1').journal), 1);
-  assert.ok(idleBytesBefore > 0);
+  assert.is(result.partitions, LAYOUT_PARTITIONS);
+  assert.ok(result.trimmed > 0);
+  assert.is(await client.xlen(idleJournal), 0, 'the idle partition has no entry left');
+  assert.is(await client.exists(idleJournal), 1, 'the emptied partition journal is kept: it keeps its last id');
+  assert.ok(Number(await client.call('MEMORY', 'USAGE', idleJournal)) < 1_000, 'an empty partition journal is small');
+  const activeEntries = await ledger.journal(active);
+  assert.ok(activeEntries.some((entry) => entry.event === 'receipt-ACTIVE-1-b'), 'the entry inside the retention stays');
 
   // The ledger itself is untouched, and a second pass removes nothing more.
-  assert.is((await ledger.inventory('IDLE-1'))?.onHand, 12);
-  assert.equal(await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now }), { skus: 2, trimmed: 0, exported: 0, deleted: 0 });
+  assert.is((await ledger.inventory(idle!))?.onHand, 12);
+  assert.equal(await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now }), { partitions: LAYOUT_PARTITIONS, trimmed: 0, exported: 0 });
 
-  // The idle SKU changes again, on a clock that stepped back an hour: its re-created journal
-  // continues after the deleted entries (ids from the inventory's journal_ms), so a reader
-  // that kept the last id it saw (the pushers' cursor) misses nothing.
+  // The neighbour changes on a clock that stepped back an hour, then the idle SKU: the
+  // emptied stream still knows its last id, so neither XADD fails and both new ids come
+  // after every trimmed one, so a reader that kept the last id it saw (the pushers'
+  // cursor) misses nothing.
   now = T0 - 3_600_000;
-  await ledger.adjust('IDLE-1', { eventId: 'receipt-IDLE-1-b', delta: 1, cause: 'receipt' });
-  const recreated = await client.xrange(keys.sku('IDLE-1').journal, '-', '+');
-  assert.is(recreated.length, 1);
-  assert.equal((await ledger.journal('IDLE-1', { afterId: lastSeenId })).map((entry) => entry.event), ['receipt-IDLE-1-b'], `the new id ${recreated[0]![0]} comes after the last deleted one, ${lastSeenId}`);
+  await ledger.adjust(neighbour!, { eventId: `receipt-${neighbour}-b`, delta: 1, cause: 'receipt' });
+  await ledger.adjust(idle!, { eventId: `receipt-${idle}-b`, delta: 1, cause: 'receipt' });
+  const recreated = await client.xrange(idleJournal, '-', '+');
+  assert.is(recreated.length, 2);
+  assert.equal((await ledger.journal(idle!, { afterId: lastSeenId })).map((entry) => entry.event), [`receipt-${idle}-b`], `the new id comes after the last trimmed one, ${lastSeenId}`);
+  assert.equal((await ledger.journal(neighbour!, { afterId: lastSeenId })).map((entry) => entry.event), [`receipt-${neighbour}-b`]);
 });
 
 test('a retention that is not a whole number of ms ≥ 1 is refused with a coded error', async () => {
@@ -102,32 +110,35 @@ test('with an audit directory, entries past the retention are written out once, 
     let now = T0;
     const ledger = new Ledger({ redis: client, keyPrefix: `${redis.prefix}-audit`, clock: () => now, journalRetentionMs: RETENTION_MS });
     const keys = ledger.keys;
-    for (const sku of ['AUDIT-1', 'AUDIT-2']) {
+    // Two SKUs of one partition: one journal, whose audit lines must still tell them apart.
+    const [first, second] = skusSharingAPartition('AUDIT');
+    for (const sku of [first!, second!]) {
       await ledger.createSku(sku);
       await ledger.adjust(sku, { eventId: `receipt-${sku}`, delta: 5, cause: 'receipt' });
-      await client.sadd(keys.catalogIndex(), sku);
     }
     const audit = new JournalAuditFiles(dir, 'audit-test', () => now);
     now = T0 + RETENTION_MS + 3_600_000;
-    await ledger.adjust('AUDIT-1', { eventId: 'late-AUDIT-1', delta: 1, cause: 'receipt' });
+    await ledger.adjust(first!, { eventId: `late-${first}`, delta: 1, cause: 'receipt' });
 
-    const first = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit });
-    assert.equal(first, { skus: 2, trimmed: 4, exported: 4, deleted: 1 }, 'two old entries per SKU, written then trimmed');
+    const pass = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit });
+    assert.equal(pass, { partitions: LAYOUT_PARTITIONS, trimmed: 4, exported: 4 }, 'two old entries per SKU, written then trimmed');
     const lines = auditLines(dir);
     assert.equal(readdirSync(dir), [`stockguard-audit-test-journal-${new Date(now).toISOString().slice(0, 10)}.ndjson.gz`]);
-    assert.equal(lines.map((line) => `${line.sku} ${line.fields.event}`).sort(), ['AUDIT-1 create', 'AUDIT-1 receipt-AUDIT-1', 'AUDIT-2 create', 'AUDIT-2 receipt-AUDIT-2']);
+    assert.equal(lines.map((line) => `${line.sku} ${line.fields.event}`).sort(), [`${first} create`, `${first} receipt-${first}`, `${second} create`, `${second} receipt-${second}`].sort());
+    assert.ok(lines.every((line) => !('sku' in line.fields)), 'the SKU is the line\'s own field, as before');
     assert.ok(lines.every((line) => /^\d+-\d+$/.test(line.id) && Number(line.id.split('-')[0]) < now - RETENTION_MS), 'each line names its stream id, older than the retention');
-    const left = await client.xrange(keys.sku('AUDIT-1').journal, '-', '+');
-    assert.equal(left.map(([, fields]) => fields[fields.indexOf('event') + 1]), ['late-AUDIT-1'], 'only the entry inside the retention stays in Redis');
+    const left = await client.xrange(keys.sku(first!).journal, '-', '+');
+    assert.equal(left.map(([, fields]) => fields[fields.indexOf('event') + 1]), [`late-${first}`], 'only the entry inside the retention stays in Redis');
 
     // A second pass a day later writes the late entry once, and nothing twice.
     now += DAY_MS + RETENTION_MS;
-    const second = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit });
-    assert.equal(second, { skus: 2, trimmed: 1, exported: 1, deleted: 1 });
+    const later = await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit });
+    assert.equal(later, { partitions: LAYOUT_PARTITIONS, trimmed: 1, exported: 1 });
     const all = auditLines(dir);
     assert.is(all.length, 5);
+    assert.equal(all.at(-1)!.sku, first, 'the late line names its SKU');
     assert.is(new Set(all.map((line) => `${line.sku} ${line.id}`)).size, 5, 'no entry written twice');
-    assert.equal(await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit }), { skus: 2, trimmed: 0, exported: 0, deleted: 0 });
+    assert.equal(await trimJournals({ redis: client, keys, retentionMs: RETENTION_MS, clock: () => now, audit }), { partitions: LAYOUT_PARTITIONS, trimmed: 0, exported: 0 });
     assert.is(JOURNAL_TRIM_GRACE_MS, DAY_MS);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -156,7 +167,6 @@ test('an audit write that fails trims nothing: the entries stay in Redis for the
   let now = T0;
   const ledger = new Ledger({ redis: client, keyPrefix: `${redis.prefix}-auditfail`, clock: () => now, journalRetentionMs: RETENTION_MS });
   await ledger.createSku('FAIL-1');
-  await client.sadd(ledger.keys.catalogIndex(), 'FAIL-1');
   now = T0 + RETENTION_MS + 1;
   const failing = { write: async () => Promise.reject(new Error('EROFS: read-only file system')) };
   try {
@@ -175,10 +185,7 @@ test('two replicas trimming at once: the run lock lets one write the audit trail
     let now = T0;
     const ledger = new Ledger({ redis: client, keyPrefix: `${redis.prefix}-auditlock`, clock: () => now, journalRetentionMs: RETENTION_MS });
     const skus = Array.from({ length: 600 }, (_, index) => `LOCK-${index}`);
-    for (const sku of skus) {
-      await ledger.createSku(sku);
-      await client.sadd(ledger.keys.catalogIndex(), sku);
-    }
+    for (const sku of skus) await ledger.createSku(sku);
     now = T0 + RETENTION_MS + 1;
     const replica = (name: string) =>
       new JournalTrimmer({
@@ -186,7 +193,7 @@ test('two replicas trimming at once: the run lock lets one write the audit trail
         keys: ledger.keys,
         retentionMs: RETENTION_MS,
         clock: () => now,
-        batchSize: 50,
+        batchSize: 16,
         audit: new JournalAuditFiles(dir, name, () => now),
         lock: new RunLock(client, ledger.keys.runLock('journal-trim'), 30_000),
         logger: pino({ level: 'silent' }),

@@ -10,6 +10,8 @@ import { isStockguardError } from '../../src/errors.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { reservationId } from '../../src/ledger/reservationId.ts';
 import { LedgerStatus } from '../../src/ledger/status.ts';
+import { readLedgerBatch } from '../../src/reconcile/readLedger.ts';
+import { skusSharingAPartition } from '../helpers/layout.ts';
 
 export interface LedgerTarget {
   prefix: string;
@@ -234,6 +236,79 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
     assert.is((await ledger.inventory(sku))?.onHand, 4);
   });
 
+  test('two SKUs of one layout partition share its journal: each one\'s journal, as-of reads and replay (I4) are exactly its own', async () => {
+    const [first, second] = skusSharingAPartition(`shared-${randomUUID().slice(0, 8)}`);
+    const skus = [first!, second!];
+    assert.is(ledger.keys.sku(first!).journal, ledger.keys.sku(second!).journal);
+    for (const sku of skus) await ledger.createSku(sku);
+    // Interleaved, some in the same ms (ids then differ by their seq only).
+    await ledger.adjust(first!, { eventId: 'rcpt-a', delta: 10, cause: 'receipt' });
+    await ledger.adjust(second!, { eventId: 'rcpt-b', delta: 20, cause: 'receipt' });
+    clockMs += 1_000;
+    const asOfMs = clockMs;
+    clockMs += 1_000;
+    await ledger.reserveOrder({ channel: 'shopify', orderId: 'shared-1', lines: [{ lineId: '1', sku: first!, quantity: 3 }, { lineId: '2', sku: second!, quantity: 4 }] });
+    await ledger.ship(second!, { shipmentId: 'ship-b', reservationId: 'shopify:shared-1:2', quantity: 4 });
+    await ledger.adjust(first!, { eventId: 'adj-a', delta: -2, cause: 'adjustment' });
+    await ledger.count(second!, { eventId: 'count-b', counted: 11 });
+    await ledger.release(first!, 'shopify:shared-1:1');
+
+    const journals = [await ledger.journal(first!), await ledger.journal(second!)];
+    assert.equal(journals[0]!.map((entry) => entry.event), ['create', 'rcpt-a', 'shopify:shared-1:1', 'adj-a', 'shopify:shared-1:1']);
+    assert.equal(journals[1]!.map((entry) => entry.event), ['create', 'rcpt-b', 'shopify:shared-1:2', 'ship-b', 'count-b']);
+    const partition = await redis.xrange(ledger.keys.sku(first!).journal, '-', '+');
+    const ids = partition.map(([id]) => id);
+    for (const journal of journals) for (const entry of journal) assert.ok(ids.includes(entry.id), entry.id);
+    assert.ok(partition.every(([, fields]) => fields[0] === 'sku'), 'every entry names its SKU');
+    for (const [index, sku] of skus.entries()) {
+      const inventory = (await ledger.inventory(sku))!;
+      const journal = journals[index]!;
+      const sum = (pick: (entry: (typeof journal)[number]) => number) => journal.reduce((total, entry) => total + pick(entry), 0);
+      assert.is(sum((entry) => entry.dOnHand), inventory.onHand, `${sku}: Σ journaled on_hand deltas = on_hand`);
+      assert.is(sum((entry) => entry.dReserved), inventory.reserved, `${sku}: Σ journaled reserved deltas = reserved`);
+      assert.is(sum((entry) => entry.dOversold), inventory.oversold);
+      // Paging: one entry at a time, after the last id seen, gives the same entries.
+      const paged: string[] = [];
+      let afterId: string | undefined;
+      for (;;) {
+        const [next] = await ledger.journal(sku, { afterId, count: 1 });
+        if (!next) break;
+        paged.push(next.id);
+        afterId = next.id;
+      }
+      assert.equal(paged, journal.map((entry) => entry.id));
+    }
+    assert.equal([(await ledger.inventory(first!))!.onHand, (await ledger.inventory(second!))!.onHand], [8, 11]);
+    // The reconciliation's as-of reads: only each SKU's own changes after the as-of.
+    const readings = await readLedgerBatch(redis, ledger.keys, skus, { asOfMs, settleEndMs: clockMs });
+    assert.equal(readings.map((reading) => [reading.sku, reading.onHandChangesAfter, reading.wmsChangesInSettleWindow]), [
+      [first, -2, 1],
+      [second, -4 - 5, 2],
+    ]);
+  });
+
+  test('a clock that steps back in a shared layout partition never fails an XADD; ids stay above at_ms', async () => {
+    const [ahead, behind] = skusSharingAPartition(`stepped-${randomUUID().slice(0, 8)}`);
+    await ledger.createSku(ahead!);
+    await ledger.createSku(behind!);
+    // One replica's clock runs an hour ahead: its entry holds the partition's last id.
+    clockMs += 3_600_000;
+    await ledger.adjust(ahead!, { eventId: 'ahead-1', delta: 5, cause: 'receipt' });
+    clockMs -= 3_600_000;
+    const asOfMs = clockMs;
+    clockMs += 1;
+    const received = await ledger.adjust(behind!, { eventId: 'behind-1', delta: 7, cause: 'receipt' });
+    assert.is(received.status, LedgerStatus.APPLIED);
+    await ledger.reserveOrder({ channel: 'api', orderId: 'behind-2', lines: [{ lineId: '1', sku: behind!, quantity: 1 }, { lineId: '2', sku: behind!, quantity: 1 }] });
+    const journal = await ledger.journal(behind!);
+    assert.equal(journal.map((entry) => entry.event), ['create', 'behind-1', 'api:behind-2:1', 'api:behind-2:2']);
+    for (const entry of journal) assert.ok(Number(entry.id.split('-')[0]) >= entry.atMs, `${entry.id} is not below at_ms ${entry.atMs}`);
+    assert.ok(Number(journal[1]!.id.split('-')[0]) >= clockMs + 3_600_000 - 1, 'the id follows the partition\'s last one, not the stepped-back clock');
+    assert.is(journal[1]!.atMs, clockMs, 'at_ms keeps the writer\'s own time');
+    const [reading] = await readLedgerBatch(redis, ledger.keys, [behind!], { asOfMs, settleEndMs: asOfMs });
+    assert.is(reading!.onHandChangesAfter, 7, 'an as-of read compares at_ms: the receipt after the as-of is taken back');
+  });
+
   test('bad input is refused with coded errors and changes nothing', async () => {
     const sku = await stockedSku('bad', 5);
     const before = await stateOf(sku);
@@ -287,7 +362,8 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
       }
     }
     const keys = ledger.keys.sku(ghost);
-    assert.is(await redis.exists(keys.inventory, keys.reservations, keys.eventMarks, keys.journal), 0);
+    assert.is(await redis.exists(keys.inventory, keys.reservations, keys.eventMarks), 0);
+    assert.equal(await ledger.journal(ghost), [], 'nothing journaled (the partition journal may hold other SKUs)');
   });
 
   test('property: duplicated calls have the effect of one call (idempotency)', async () => {

@@ -1,10 +1,11 @@
-// The layout-2 migration (src/redis/migrateLayout.ts, `stockguard migrate layout`) and the
-// layout check at start (src/redis/layout.ts) on a private Redis: a ledger written in
-// layout 1 is refused at start with a coded error; the migration moves every key exactly
-// once, resumes after an interruption (including one between a RESTORE and its DEL),
-// writes the marker only at the end, and the daemon's readers give back every figure they
-// gave before; a key under both names with other content is a conflict that leaves the SKU
-// alone; a fresh Redis gets the marker.
+// The layout migration from layout 1 (src/redis/migrateLayout.ts, `stockguard migrate
+// layout`: 1 → 2 → 3 in one run) and the layout check at start (src/redis/layout.ts) on a
+// private Redis: a ledger written in layout 1 is refused at start with a coded error; the
+// migration moves every key exactly once, resumes after an interruption (including one
+// between a RESTORE and its DEL), writes the marker only at the end, and the daemon's
+// readers give back every figure they gave before; a key under both names with other
+// content is a conflict that leaves the SKU alone; a fresh Redis gets the marker.
+// Layout 2 → 3 alone: migrate-journals.test.ts.
 import type { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { test } from 'uvu';
@@ -131,7 +132,7 @@ test('--dry-run lists what it would move and writes nothing', async () => {
   assert.is(summary.outcome, 'dry-run');
   assert.is(summary.keysMoved, layout1Keys.length);
   assert.equal(planned.sort(), [...layout1Keys].sort());
-  assert.is(summary.markerWritten, false);
+  assert.is(summary.markerWritten, undefined);
   assert.equal(await dumpKeyspace(client, redis.prefix), before);
 
   const cli = await stockguard(['migrate', 'layout', '--dry-run'], redis.prefix);
@@ -148,7 +149,7 @@ test('an interrupted run resumes: every key moves exactly once, nothing is lost,
   assert.is(first.outcome, 'interrupted');
   assert.is(first.skus, 2);
   assert.ok(first.keysMoved > 0);
-  assert.is(first.markerWritten, false);
+  assert.is(first.markerWritten, undefined);
   assert.is(await client.exists(keys.layoutMarker()), 0);
   assert.ok(progress.some((step) => step.phase === 'moving' && step.skusDone === 1 && step.skusTotal === SKUS.length));
   await rejects(openRuntime(config(redis.prefix)), 'STOCKGUARD_E_LAYOUT_OUTDATED');
@@ -168,15 +169,16 @@ test('an interrupted run resumes: every key moves exactly once, nothing is lost,
   assert.is(first.keysMoved + second.keysMoved + second.keysFinished, layout1Keys.length, 'every layout-1 key moved exactly once');
   assert.ok(second.keysSkipped > 0, 'the SKUs run 1 moved are skipped');
   assert.equal(second.conflicts, []);
-  assert.is(second.markerWritten, true);
-  assert.is(await client.get(keys.layoutMarker()), '2');
+  assert.is(second.markerWritten, 3);
+  assert.is(second.journalsMerged, SKUS.length, 'every SKU\'s journal merged into its partition\'s');
+  assert.is(await client.get(keys.layoutMarker()), '3');
   for (const key of layout1Keys) assert.is(await client.exists(key), 0, `${key} is gone`);
-  assert.equal(await keyspace(redis.prefix), expectedKeys, 'every key is back under its layout-2 name with its content');
+  assert.equal(await keyspace(redis.prefix), expectedKeys, 'every key is back under its layout-3 name with its content, the journals merged with the same ids');
 
   // A third run, through the CLI, changes nothing.
   const cli = await stockguard(['migrate', 'layout'], redis.prefix);
   assert.is(cli.code, EXIT.ok, cli.output);
-  assert.match(cli.output, /migrate layout: done in [\d.]+ s: \d+ SKUs looked at, 0 keys moved, \d+ already under the new name \(skipped\), 0 finished from an interrupted run; .*:layout = 2 written/);
+  assert.match(cli.output, /migrate layout: done in [\d.]+ s: \d+ SKUs looked at, 0 keys moved, \d+ already under the new name \(skipped\), 0 finished from an interrupted run; 0 SKU journals \(0 entries\) in 0 partitions merged; .*:layout = 3 written/, cli.output);
   assert.equal(await keyspace(redis.prefix), expectedKeys);
 });
 
@@ -210,7 +212,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   assert.is(summary.outcome, 'conflicts');
   assert.equal(summary.conflicts.map((conflict) => [conflict.sku, conflict.kind]), [['A-1', 'inventory']]);
   assert.match(summary.conflicts[0]!.reason, /both exist and their DUMPs differ: their hash content differs/);
-  assert.is(summary.markerWritten, false);
+  assert.is(summary.markerWritten, undefined);
   assert.is(await client.hget(layout1Key(prefix, 'inventory', 'A-1'), 'on_hand'), '10', 'the old key is kept');
   assert.is(await client.hget(other.keys.sku('A-1').inventory, 'on_hand'), '999', 'the new key is kept');
   assert.is(await client.exists(layout1Key(prefix, 'journal', 'A-1')), 1, "A-1's other keys did not move");
@@ -227,7 +229,8 @@ test('a key under both names with other content is a conflict: that SKU is left 
   const again = await migrateLayout({ redis: client, keys: other.keys });
   assert.is(again.outcome, 'done');
   assert.is((await other.inventory('A-1'))?.onHand, 10);
-  assert.is(await client.get(other.keys.layoutMarker()), '2');
+  assert.equal((await other.journal('A-1')).map((entry) => entry.event), ['create', 'initial-A-1'], "A-1's journal is in its partition's");
+  assert.is(await client.get(other.keys.layoutMarker()), '3');
 });
 
 test('a fresh Redis gets the marker at start; a marker this version does not know is refused', async () => {
@@ -235,16 +238,16 @@ test('a fresh Redis gets the marker at start; a marker this version does not kno
   const fresh = new KeySpace(prefix);
   const runtime = await openRuntime(config(prefix));
   await runtime.close();
-  assert.is(await client.get(fresh.layoutMarker()), '2');
+  assert.is(await client.get(fresh.layoutMarker()), '3');
   // A ledger only this version wrote, without a marker (e.g. restored from a snapshot), is marked too.
   await client.del(fresh.layoutMarker());
   await new Ledger({ redis: client, keyPrefix: prefix }).createSku('NEW-1');
   await (await openRuntime(config(prefix))).close();
-  assert.is(await client.get(fresh.layoutMarker()), '2');
+  assert.is(await client.get(fresh.layoutMarker()), '3');
 
-  await client.set(fresh.layoutMarker(), '3');
+  await client.set(fresh.layoutMarker(), '4');
   const error = await rejects(openRuntime(config(prefix)), 'STOCKGUARD_E_LAYOUT_UNKNOWN');
-  assert.match(error.message, /"3"/);
+  assert.match(error.message, /"4"/);
   await rejects(migrateLayout({ redis: client, keys: fresh }), 'STOCKGUARD_E_LAYOUT_UNKNOWN');
 });
 

@@ -150,8 +150,12 @@ test('content changed and recompressed fails the sha256; a missing end line is t
   await refused(withoutEnd, 'STOCKGUARD_E_SNAPSHOT_CORRUPT', /no end line.*truncated/);
 
   const newer = join(directory, 'newer.jsonl.gz');
-  writeFileSync(newer, gzipSync([lines[0]!.replace('"version":1', '"version":2'), ...lines.slice(1)].join('\n')));
-  await refused(newer, 'STOCKGUARD_E_SNAPSHOT_VERSION', /format version 2/);
+  writeFileSync(newer, gzipSync([lines[0]!.replace('"version":2', '"version":3'), ...lines.slice(1)].join('\n')));
+  await refused(newer, 'STOCKGUARD_E_SNAPSHOT_VERSION', /format version 3/);
+  // Version 1 held a journal per SKU (layout 2): refused, not half restored.
+  const older = join(directory, 'older.jsonl.gz');
+  writeFileSync(older, gzipSync([lines[0]!.replace('"version":2', '"version":1'), ...lines.slice(1)].join('\n')));
+  await refused(older, 'STOCKGUARD_E_SNAPSHOT_VERSION', /format version 1/);
 
   const notSnapshot = join(directory, 'not-a-snapshot.gz');
   writeFileSync(notSnapshot, gzipSync('{"hello":"world"}\n'));
@@ -199,7 +203,7 @@ test('a write Redis refuses mid-restore is STOCKGUARD_E_RESTORE_PARTIAL naming t
     assert.unreachable('the refused XADD must fail the restore');
   } catch (error) {
     assert.ok(isStockguardError(error, 'STOCKGUARD_E_RESTORE_PARTIAL'), String(error));
-    assert.match(error.message, /line \d+: Redis refused SKU ".+": .*NOPERM/);
+    assert.match(error.message, /line \d+: Redis refused the journal of layout partition \d+: .*NOPERM/);
     assert.match(error.message, /--force/);
   } finally {
     restricted.disconnect();
@@ -209,7 +213,7 @@ test('a write Redis refuses mid-restore is STOCKGUARD_E_RESTORE_PARTIAL naming t
   assert.equal(await dumpKeyspace(targetClient, target.prefix), withPrefix(await dumpKeyspace(sourceClient, source.prefix), source.prefix, target.prefix));
 });
 
-test('a snapshot taken under load is consistent per SKU', async () => {
+test('a snapshot taken under load is consistent per SKU and per partition journal', async () => {
   const prefix = `${source.prefix}-load`;
   let now = 1_796_000_000_000;
   const busy = new Ledger({ redis: sourceClient, keyPrefix: prefix, clock: () => (now += 1) });
@@ -237,8 +241,17 @@ test('a snapshot taken under load is consistent per SKU', async () => {
   await verifySnapshot(file);
 
   let checked = 0;
-  for (const line of gunzipSync(readFileSync(file)).toString('utf8').trim().split('\n').slice(1, -1)) {
-    const parsed = JSON.parse(line) as { sku?: string; keys?: Record<string, { type: string; value: unknown }> };
+  const lines = gunzipSync(readFileSync(file)).toString('utf8').trim().split('\n').slice(1, -1).map((line) => JSON.parse(line) as { sku?: string; journal?: number; keys?: Record<string, { type: string; value: unknown }>; value?: unknown });
+  // Each SKU's entries, from the partition journal lines (one partition's SKUs are read with its journal).
+  const bySku = new Map<string, [string, string[]][]>();
+  for (const line of lines) {
+    if (line.journal === undefined) continue;
+    for (const entry of line.value as [string, string[]][]) {
+      const sku = entry[1][entry[1].indexOf('sku') + 1]!;
+      bySku.set(sku, [...(bySku.get(sku) ?? []), entry]);
+    }
+  }
+  for (const parsed of lines) {
     if (!parsed.sku) continue;
     const hash = (kind: string) => {
       const flat = (parsed.keys![kind]?.value ?? []) as string[];
@@ -249,7 +262,7 @@ test('a snapshot taken under load is consistent per SKU', async () => {
     const inventory = hash('inventory');
     const open = [...hash('reservations')].reduce((sum, [id, encoded]) => sum + decodeReservationRecord(id, encoded).openUnits, 0);
     assert.is(Number(inventory.get('reserved')), open, `${parsed.sku}: reserved = Σ open reservations (I3) in the same snapshot`);
-    const journal = parsed.keys!.journal!.value as [string, string[]][];
+    const journal = bySku.get(parsed.sku)!;
     const lastFields = journal.at(-1)![1];
     assert.is(lastFields[lastFields.indexOf('on_hand') + 1], inventory.get('on_hand'), `${parsed.sku}: the journal ends where the inventory is`);
     assert.is(lastFields[lastFields.indexOf('reserved') + 1], inventory.get('reserved'));

@@ -38,17 +38,19 @@ test('every per-SKU key is <prefix>:<kind>:{p<N>}:<SKU> and all keys of one SKU 
   for (const sku of SKUS) {
     const all = keys.perSkuKeys(sku);
     const tag = `p${layoutPartition(sku)}`;
-    assert.equal(Object.keys(all).sort(), ['catalogEntry', 'channelLevels', 'eventMarks', 'fbaStock', 'inventory', 'journal', 'pushState', 'pushedLevels', 'reservations']);
+    assert.equal(Object.keys(all).sort(), ['catalogEntry', 'channelLevels', 'eventMarks', 'fbaStock', 'inventory', 'pushState', 'pushedLevels', 'reservations']);
     for (const key of Object.values(all)) {
       assert.ok(key.startsWith('sg.test:') && key.endsWith(`:{${tag}}:${sku}`), key);
       assert.is(hashTag(key), tag, key);
     }
+    // The journal is the partition's, in the same slot.
+    assert.is(keys.sku(sku).journal, `sg.test:journal:{${tag}}`);
+    assert.is(hashTag(keys.sku(sku).journal), tag);
   }
   assert.equal(keys.perSkuKeys('TEE-BLK-M'), {
     inventory: 'sg.test:inv:{p9}:TEE-BLK-M',
     reservations: 'sg.test:res:{p9}:TEE-BLK-M',
     eventMarks: 'sg.test:marks:{p9}:TEE-BLK-M',
-    journal: 'sg.test:journal:{p9}:TEE-BLK-M',
     channelLevels: 'sg.test:chan:{p9}:TEE-BLK-M',
     fbaStock: 'sg.test:fba:{p9}:TEE-BLK-M',
     pushedLevels: 'sg.test:pushed:{p9}:TEE-BLK-M',
@@ -85,10 +87,31 @@ test('parsePerSkuKey refuses a wrong partition, layout-1 names, other kinds and 
   }
 });
 
+test('partition journals: one per layout partition, parsed back; layout-2 journals (one per SKU) parse as nothing else', () => {
+  assert.is(keys.partitionJournal(0), 'sg.test:journal:{p0}');
+  assert.is(keys.partitionJournals().length, LAYOUT_PARTITIONS);
+  assert.is(new Set(keys.partitionJournals()).size, LAYOUT_PARTITIONS);
+  for (const [partition, key] of keys.partitionJournals().entries()) assert.is(keys.parsePartitionJournal(key), partition, key);
+  for (const bad of [-1, LAYOUT_PARTITIONS, 1.5]) assert.throws(() => keys.partitionJournal(bad));
+  for (const other of ['sg.test:journal:{p1024}', 'sg.test:journal:{p01}', 'sg.test:journal:{p9}:TEE-BLK-M', 'other:journal:{p9}', 'sg.test:inv:{p9}']) {
+    assert.is(keys.parsePartitionJournal(other), undefined, other);
+  }
+  for (const sku of SKUS) {
+    const old = keys.layout2Journal(sku);
+    assert.is(old, `sg.test:journal:{p${layoutPartition(sku)}}:${sku}`);
+    assert.is(hashTag(old), `p${layoutPartition(sku)}`);
+    assert.is(keys.parseLayout2Journal(old), sku);
+    assert.is(keys.parsePerSkuKey(old), undefined, old);
+    assert.is(keys.parsePartitionJournal(old), undefined, old);
+  }
+  assert.is(keys.parseLayout2Journal(`sg.test:journal:{p${(layoutPartition('TEE-BLK-M') + 1) % 1024}}:TEE-BLK-M`), undefined);
+  assert.is(keys.parseLayout2Journal('sg.test:journal:{TEE-BLK-M}'), undefined);
+});
+
 test('layout-1 names (tagged by the SKU) round-trip through their own parser, and never parse as the current layout', () => {
   for (const sku of SKUS) {
     const old = keys.layout1PerSkuKeys(sku);
-    const current = keys.perSkuKeys(sku);
+    const current = { ...keys.perSkuKeys(sku), journal: keys.layout2Journal(sku) };
     assert.equal(Object.keys(old).sort(), Object.keys(current).sort());
     for (const [kind, key] of Object.entries(old)) {
       assert.is(key, current[kind as keyof typeof current].replace(`{p${layoutPartition(sku)}}:${sku}`, `{${sku}}`), key);

@@ -7,6 +7,8 @@ export type Clock = () => number;
 
 export interface ScriptContext {
   readonly redis: RedisClient;
+  /** The SKU: every journal entry names it (the journal is its layout partition's, shared). */
+  readonly sku: string;
   readonly keys: SkuKeys;
   readonly nowMs: number;
   readonly journalRetentionMs: number;
@@ -27,7 +29,7 @@ export function horizonArgs(context: ScriptContext, eventAtMs: number | undefine
   return [eventAtMs ?? context.nowMs, context.dedupeHorizonMs];
 }
 
-/** The two arguments every ledger script takes first. */
-export function baseArgs(context: ScriptContext): number[] {
-  return [context.nowMs, context.journalRetentionMs];
+/** The three arguments every ledger script takes first: now, the journal retention and the SKU. */
+export function baseArgs(context: ScriptContext): (number | string)[] {
+  return [context.nowMs, context.journalRetentionMs, context.sku];
 }

@@ -1,14 +1,20 @@
 -- Writes the inventory after a change, bumps its version (the durable "dirty" mark the
--- pushers compare against) and appends one journal entry. Stream ids come from the
--- injected clock, never earlier than the last entry's, so a clock that steps back cannot
--- make XADD fail half-way through a script, and a journal deleted when it was empty is
--- re-created after its old ids. Entries older than the retention are trimmed
--- (by age, never by count). `entry.seq`, when set, is journaled as `seq`.
-local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, entry)
-  local journalMs = math.max(nowMs, inventory.journal_ms)
-  -- The journal trimmer deletes a journal it left empty (trimJournal.lua): a new stream
-  -- starts its sequence at 0, so in the ms of the last deleted entry it would reuse an id.
-  if journalMs == inventory.journal_ms and redis.call('XLEN', journalKey) == 0 then
+-- pushers compare against) and appends one journal entry, naming the SKU, to the journal
+-- of the SKU's layout partition, which the partition's other SKUs share. Stream ids come
+-- from the injected clock, never earlier than the stream's last id (another SKU's entry,
+-- maybe from a clock that ran ahead), so a clock that steps back cannot make XADD fail
+-- half-way through a script. Nor earlier than the inventory's journal_ms, the newest ms
+-- this SKU journaled: in layout 2 each SKU had its own journal, deleted when the trimmer
+-- emptied it, so its old ids live only in the audit files, which name an entry by
+-- (sku, id); an id of this SKU is never used twice. Entries older than the retention are
+-- trimmed (by age, never by count). `entry.seq`, when set, is journaled as `seq`.
+-- Needs the include lastStreamMs before it.
+local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, entry)
+  local lastMs = lastStreamMs(journalKey)
+  local journalMs = math.max(nowMs, lastMs, inventory.journal_ms)
+  -- journal_ms ahead of the stream: that id of this SKU is in no stream any more (a layout-2
+  -- journal the trimmer deleted); the next ms cannot hold one.
+  if journalMs == inventory.journal_ms and lastMs < journalMs then
     journalMs = journalMs + 1
   end
   inventory.version = inventory.version + 1
@@ -17,7 +23,7 @@ local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentio
     'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'holdback', inventory.holdback,
     'oversold', inventory.oversold, 'version', inventory.version, 'updated_ms', nowMs, 'journal_ms', journalMs)
   local fields = {
-    'cause', entry.cause, 'event', entry.event, 'ref', entry.ref or '',
+    'sku', sku, 'cause', entry.cause, 'event', entry.event, 'ref', entry.ref or '',
     'd_on_hand', entry.d_on_hand or 0, 'd_reserved', entry.d_reserved or 0,
     'd_oversold', entry.d_oversold or 0, 'd_holdback', entry.d_holdback or 0,
     'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'at_ms', nowMs,

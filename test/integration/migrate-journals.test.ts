@@ -1,0 +1,4 @@
+import { startTestRedis } from '../helpers/redis.ts';
+import { defineMigrateJournalsSuite } from './migrate-journals.suite.ts';
+
+defineMigrateJournalsSuite('one server', startTestRedis);
