@@ -823,7 +823,7 @@ export function soakMarkdown(result: SoakResult): string {
     caveats.push(
       `The journal keeps ${s.journal_retention_days} days in Redis (older entries go to the audit files: ${lastRow.counts.audit_file_bytes_per_sku} B per SKU of disk by day ${lastRow.day}). ` +
         `Its entries per SKU hold steady (${settledRow.counts.journal_entries_per_sku} on day ${settledRow.day}, ${lastRow.counts.journal_entries_per_sku} on day ${lastRow.day}), but its bytes swing between ${Math.min(...journalBytes)} and ${Math.max(...journalBytes)} per SKU from day ${settledRow.day}: ` +
-        'a trimmed entry is only marked deleted inside its stream node, appends go on filling the last node to stream-node-max-bytes (4 KB), and a node is freed once every entry in it is gone, so each SKU\'s journal is one pre-allocated node most days and two for the few days until the older one empties. Which day a verdict compares decides whether the swing counts; the compact layout (docs/decisions.md) removes the per-SKU stream.',
+        'the journal is one stream per layout partition (about 10 SKUs each here), trimmed by whole 4 KB nodes (MINID ~), so each stream holds the retention plus up to one node of older entries.',
     );
   }
   if (s.journal_retention_days >= result.days) {
