@@ -108,7 +108,12 @@ const UNAVAILABLE_MESSAGES = [
   "Stream isn't writeable",
   'None of startup nodes is available',
   'Failed to refresh slots cache',
+  // node-redis (the catalogue's client): its errors while a Cluster node goes away.
   'The client is closed',
+  'The client is offline',
+  'Disconnects client',
+  'Connection timeout',
+  'All the root nodes are unavailable',
   'Socket closed unexpectedly',
   'ECONNREFUSED',
   'ECONNRESET',
