@@ -517,7 +517,12 @@ export class StreamConsumer {
       this.outstanding -= 1;
       if (outcome === 'retry') {
         // The lane's later entries stay pending too: settled as far as this consumer goes.
-        this.outstanding -= lane.length - index - 1;
+        // They were never tried, so this delivery must not count against them either:
+        // behind a head that waits out a failover, a SKU's queue of sales would otherwise
+        // reach maxDeliveries one reclaim at a time.
+        const untried = lane.slice(index + 1);
+        this.outstanding -= untried.length;
+        await Promise.all(untried.map((later) => this.excuse(later.raw, later.deliveries)));
         return;
       }
     }
@@ -573,7 +578,8 @@ export class StreamConsumer {
 
   /**
    * A delivery that failed only because Redis was unavailable (a master between failovers,
-   * a restart) says nothing about the entry, so it must not bring a good sale nearer the
+   * a restart), or that was never tried (behind a failed entry of its lane), says nothing
+   * about the entry, so it must not bring a good sale nearer the
    * dead-letter stream: the entry's delivery counter is set back in Redis (XCLAIM to
    * ourselves with RETRYCOUNT and JUSTID, which counts no delivery), or, when that fails
    * too, remembered here. A poison entry still reaches the limit: it fails by throwing

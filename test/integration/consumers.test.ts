@@ -338,6 +338,27 @@ test('an entry that fails only because Redis is unavailable (a Cluster failover)
   assert.is((await redis.xpending(stream, GROUP))[0], 0, `${id} acknowledged`);
 });
 
+test('the sales queued behind a SKU\'s entry that waits out a failover are not counted either: none reaches the limit', async () => {
+  const keys = keySpace();
+  const stream = keys.eventStream('sales', 4);
+  const ids: string[] = [];
+  for (let index = 0; index < 4; index += 1) ids.push(await appendEvent(redis, stream, { sku: 'HOT', n: index }));
+  let outages = 5;
+  const applied: number[] = [];
+  await startConsumer(keys, [stream], async (entry) => {
+    const { n } = entry.event as { n: number };
+    if (n === 0 && outages > 0) {
+      outages -= 1;
+      throw new Error('CLUSTERDOWN The cluster is down');
+    }
+    applied.push(n);
+  }, { keyOf: (event) => (event as { sku: string }).sku, maxDeliveries: 2, minIdleMs: 100, reclaimIntervalMs: 30, blockMs: 30 });
+  await waitFor('all four applied', async () => applied.length === 4 && (await pendingCount(redis, stream)) === 0);
+
+  assert.equal(applied, [0, 1, 2, 3], 'in stream order, each once');
+  assert.is(await redis.xlen(keys.deadLetters()), 0, 'five reclaims of the lane with a limit of 2, and no dead letter');
+});
+
 test('an entry whose handler throws a plain error is still dead-lettered at the limit, whatever Redis failures came before', async () => {
   const keys = keySpace();
   const stream = keys.eventStream('sales', 3);
