@@ -482,7 +482,8 @@ export class StreamConsumer {
   /**
    * Applies a batch with at most `concurrency` handlers at once. Entries sharing a key
    * form a lane applied in stream order; a lane stops at a transient failure so its
-   * later entries do not overtake it (they stay pending and come back by reclaim).
+   * later entries do not overtake it in this batch (they stay pending and come back by
+   * reclaim, in whatever order their idle times allow).
    */
   private async applyBatch(batch: readonly Delivery[]): Promise<void> {
     this.outstanding += batch.length;
