@@ -134,17 +134,10 @@ type Plan =
   | { action: 'finish' }
   | { action: 'compare'; reason: string };
 
-interface Totals {
-  skus: number;
-  keysMoved: number;
-  keysSkipped: number;
-  keysFinished: number;
-  conflicts: MigrateConflict[];
-  partitionsMerged: number;
+/** The running counts of a run: the summary's, plus the partitions step 2 → 3 has to merge. */
+type Totals = Pick<MigrateSummary, 'skus' | 'keysMoved' | 'keysSkipped' | 'keysFinished' | 'conflicts' | 'partitionsMerged' | 'journalsMerged' | 'entriesMerged'> & {
   partitionsTotal: number | undefined;
-  journalsMerged: number;
-  entriesMerged: number;
-}
+};
 
 export async function migrateLayout(options: MigrateLayoutOptions): Promise<MigrateSummary> {
   const { redis, keys } = options;
