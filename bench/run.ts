@@ -33,6 +33,7 @@ import { allocationMarkdown, allocationTextReport, runAllocationBench } from './
 import { amazonBulkMarkdown, amazonBulkTextReport, runAmazonBulkScenario } from './amazonBulk.ts';
 import { runSoakScenario, soakMarkdown, soakTextReport } from './soak.ts';
 import { LAYOUT_CANDIDATES, layoutMarkdown, layoutTextReport, runLayoutScenario } from './layout.ts';
+import { DEFAULT_MIGRATE_SKUS, migrateMarkdown, migrateTextReport, runMigrateScenario } from './migrate.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,6 +85,19 @@ const SCENARIOS: Record<string, (options: CommonOptions) => Promise<void>> = {
     const result = await runPersistenceScenario({ opsScale: options.opsScale, log: (line) => console.log(line) });
     console.log(`\n${persistenceTextReport(result)}`);
     if (options.write) writeResults('persistence', result, persistenceMarkdown(result));
+  },
+  async migrate(options) {
+    const redis = await openBenchRedis();
+    console.log(`migrate: Redis at ${redis.url}${redis.private ? ' (private redis-server)' : ' (BENCH_REDIS_URL)'}`);
+    try {
+      const skus = Math.max(1000, Math.round(DEFAULT_MIGRATE_SKUS * (options.opsScale ?? 1)));
+      const result = await runMigrateScenario({ redisUrl: redis.url, redisPrivate: redis.private, skus, log: (line) => console.log(line) });
+      console.log(`\n${migrateTextReport(result)}`);
+      if (options.write) writeResults('migrate', result, migrateMarkdown(result));
+      if (result.checked.mismatches > 0 || result.migration.outcome !== 'done') process.exitCode = 1;
+    } finally {
+      await redis.close();
+    }
   },
   async ingest(options) {
     const redis = await openBenchRedis();
