@@ -25,6 +25,25 @@ export const LAYOUT_VERSION = 3;
 /** Layout 2, the one `stockguard migrate layout` passes through from layout 1. */
 export const LAYOUT_PARTITION_TAGS = 2;
 
+/**
+ * How many buckets the compact layout packs SKUs into: 16 per layout partition. A bucket is
+ * one hash per kind of state (`<prefix>:<kind>-bucket:{p<N>}:<bucket>`, src/redis/keys.ts),
+ * field = the SKU, value = the SKU's state packed into one short string, so ~61 SKUs share a
+ * key at 10^6 SKUs and the hash stays a listpack (Redis's default hash-max-listpack-entries
+ * is 512: listpacks up to ~8 × 10^6 SKUs). Fixed, like the partitions: it is part of the key
+ * names. A multiple of LAYOUT_PARTITIONS, so a bucket's partition is its SKU's.
+ */
+export const LAYOUT_BUCKETS = 16 * LAYOUT_PARTITIONS;
+
+/**
+ * The layout bucket of `key` (a SKU, or a channel item's name for the channel-item index),
+ * 0 … LAYOUT_BUCKETS − 1: FNV-1a 32-bit mod LAYOUT_BUCKETS. Its partition,
+ * `bucket % LAYOUT_PARTITIONS`, is layoutPartition(key).
+ */
+export function layoutBucket(key: string): number {
+  return fnv1a32(key) % LAYOUT_BUCKETS;
+}
+
 /** The layout partition of `sku`, 0 … 1023: FNV-1a 32-bit of its UTF-8 bytes mod 1,024. */
 export function layoutPartition(sku: string): number {
   return fnv1a32(sku) % LAYOUT_PARTITIONS;

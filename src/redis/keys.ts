@@ -6,7 +6,7 @@
 // The layouts before it (1: `<prefix>:<kind>:{<SKU>}`; 2: today's names with a journal per
 // SKU, `<prefix>:journal:{p<N>}:<SKU>`) are still named here, for `stockguard migrate
 // layout` and the start-up check that refuses them (src/redis/layout.ts).
-import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
+import { LAYOUT_BUCKETS, LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../domain/layout.ts';
 import { assertSku } from '../domain/validate.ts';
 import { StockguardError } from '../errors.ts';
 
@@ -33,8 +33,56 @@ export interface SkuKeys {
   readonly fbaStock: string;
 }
 
+/**
+ * The kinds of bucket hash (docs/decisions.md, "Compact layout"): `inv` the ledger's
+ * inventory, `catalog` the catalogue entries, `chan` the channel state, `item` the index from
+ * a channel's item name to our SKU (bucketed by the item name, not the SKU).
+ */
+export const BUCKET_KINDS = ['inv', 'catalog', 'chan', 'item'] as const;
+export type BucketKind = (typeof BUCKET_KINDS)[number];
+
 export class KeySpace {
   constructor(readonly prefix: string) {}
+
+  /**
+   * Hash of one layout bucket of one kind: field = SKU (for `item`, the item name), value
+   * = that SKU's state of this kind packed in one string. In the bucket's partition's slot
+   * `{p<bucket mod 1024>}`, which for a SKU's bucket is the SKU's own tag (I7).
+   */
+  bucketKey(kind: BucketKind, bucket: number): string {
+    if (!BUCKET_KINDS.includes(kind)) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `bucket kind must be one of ${BUCKET_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+    }
+    if (!Number.isSafeInteger(bucket) || bucket < 0 || bucket >= LAYOUT_BUCKETS) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `layout bucket must be a whole number 0 … ${LAYOUT_BUCKETS - 1}, got ${String(bucket)}`);
+    }
+    return `${this.prefix}:${kind}-bucket:{p${bucket % LAYOUT_PARTITIONS}}:${bucket}`;
+  }
+
+  /** The bucket hash of `kind` holding `sku`'s field (the field is the SKU itself). */
+  skuBucket(kind: Exclude<BucketKind, 'item'>, sku: string): string {
+    assertSku(sku);
+    return this.bucketKey(kind, layoutBucket(sku));
+  }
+
+  /** Every bucket hash of `kind` in one layout partition (16), in bucket order. */
+  partitionBuckets(kind: BucketKind, partition: number): string[] {
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= LAYOUT_PARTITIONS) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `layout partition must be a whole number 0 … ${LAYOUT_PARTITIONS - 1}, got ${String(partition)}`);
+    }
+    return Array.from({ length: LAYOUT_BUCKETS / LAYOUT_PARTITIONS }, (_, index) => this.bucketKey(kind, partition + index * LAYOUT_PARTITIONS));
+  }
+
+  /** The bucket and partition of a bucket hash key (the inverse of bucketKey); undefined for any other key. */
+  parseBucketKey(key: string): { kind: BucketKind; bucket: number } | undefined {
+    if (!key.startsWith(`${this.prefix}:`)) return undefined;
+    const match = /^([a-z]+)-bucket:\{p(0|[1-9]\d{0,3})\}:(0|[1-9]\d{0,4})$/su.exec(key.slice(this.prefix.length + 1));
+    if (!match) return undefined;
+    const kind = match[1] as BucketKind;
+    const bucket = Number(match[3]);
+    if (!BUCKET_KINDS.includes(kind) || bucket >= LAYOUT_BUCKETS || bucket % LAYOUT_PARTITIONS !== Number(match[2])) return undefined;
+    return { kind, bucket };
+  }
 
   sku(sku: string): SkuKeys {
     const suffix = this.skuSuffix(sku);

@@ -4,8 +4,8 @@
 // names parse back to their kind and SKU, in the current layout and in layout 1.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LAYOUT_PARTITIONS, layoutPartition } from '../../src/domain/layout.ts';
-import { KeySpace } from '../../src/redis/keys.ts';
+import { LAYOUT_BUCKETS, LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../../src/domain/layout.ts';
+import { BUCKET_KINDS, KeySpace } from '../../src/redis/keys.ts';
 
 const keys = new KeySpace('sg.test');
 // ':' (even a ':{p1}:' look-alike), glob characters, unicode, a SKU named like a key kind.
@@ -122,6 +122,29 @@ test('layout-1 names (tagged by the SKU) round-trip through their own parser, an
   }
   assert.is(keys.layout1PerSkuKeys('TEE-BLK-M').inventory, 'sg.test:inv:{TEE-BLK-M}');
   assert.is(keys.layoutMarker(), 'sg.test:layout');
+});
+
+test('a SKU\'s bucket hashes share its partition tag (I7), and bucket keys parse back, nothing else does', () => {
+  assert.is(LAYOUT_BUCKETS, 16_384);
+  for (const sku of SKUS) {
+    const bucket = layoutBucket(sku);
+    assert.is(bucket % LAYOUT_PARTITIONS, layoutPartition(sku), sku);
+    for (const kind of ['inv', 'catalog', 'chan'] as const) {
+      const key = keys.skuBucket(kind, sku);
+      assert.is(hashTag(key), hashTag(keys.perSkuKeys(sku).reservations), key);
+      assert.is(hashTag(key), hashTag(keys.sku(sku).journal), key);
+      assert.equal(keys.parseBucketKey(key), { kind, bucket }, key);
+      assert.is(keys.parsePerSkuKey(key), undefined, key);
+      assert.ok(keys.partitionBuckets(kind, layoutPartition(sku)).includes(key), key);
+    }
+  }
+  assert.is(keys.bucketKey('inv', 1025), 'sg.test:inv-bucket:{p1}:1025');
+  assert.equal(keys.partitionBuckets('item', 3).length, 16);
+  assert.ok(new Set(BUCKET_KINDS.flatMap((kind) => Array.from({ length: LAYOUT_PARTITIONS }, (_, partition) => keys.partitionBuckets(kind, partition))).flat()).size === BUCKET_KINDS.length * LAYOUT_BUCKETS);
+  for (const key of ['sg.test:inv-bucket:{p2}:1025', 'sg.test:inv-bucket:{p1}:16384', 'sg.test:nope-bucket:{p1}:1', 'sg.test:inv-bucket:{p1}:01', 'other:inv-bucket:{p1}:1', 'sg.test:inv:{p1}:1']) {
+    assert.is(keys.parseBucketKey(key), undefined, key);
+  }
+  assert.throws(() => keys.bucketKey('inv', LAYOUT_BUCKETS), /0 … 16383/u);
 });
 
 test.run();
