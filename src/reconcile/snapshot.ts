@@ -184,9 +184,9 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       for (const [index, { partition, skus: partitionSkus }] of batch.entries()) {
         const dump = dumps[index]!;
         for (const content of dump.skus) keyCount += Object.keys(content).length;
+        keyCount += dump.buckets;
         for (const [at, sku] of partitionSkus.entries()) {
           const packed = dump.packed[at]!;
-          keyCount += Object.keys(packed).length;
           await writer.line(Object.keys(packed).length > 0 ? { sku, keys: dump.skus[at]!, packed } : { sku, keys: dump.skus[at]! });
         }
         if (dump.journal.length > 0) keyCount += 1;
@@ -238,7 +238,7 @@ async function dumpPartitions(
   redis: RedisClient,
   keys: KeySpace,
   partitions: readonly { partition: number; skus: readonly string[] }[],
-): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[]; packed: Partial<Record<PackedKind, string>>[] }[]> {
+): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[]; packed: Partial<Record<PackedKind, string>>[]; buckets: number }[]> {
   const calls = partitions.map(({ partition, skus }) => ({
     keys: [
       keys.partitionJournal(partition),
@@ -263,18 +263,21 @@ async function dumpPartitions(
     const journal = (value as [string, unknown[]][]).map(([id, fields]): [string, string[]] => [id, fields.map(String)]);
     // Every field of the partition's buckets, by kind and SKU.
     const fieldsByKind = new Map<PackedKind, Map<string, string>>();
+    let buckets = 0;
     PACKED_KINDS.forEach((kind, kindIndex) => {
       const fields = new Map<string, string>();
       for (let bucket = 0; bucket < bucketsPerKind; bucket += 1) {
         const [bucketType, content] = reply[1 + perSku + kindIndex * bucketsPerKind + bucket] as [string, unknown[]];
         if (bucketType === 'none') continue;
         if (bucketType !== 'hash') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: a ${kind} bucket is a ${bucketType}`);
+        buckets += 1;
         for (let at = 0; at + 1 < content.length; at += 2) fields.set(String(content[at]), String(content[at + 1]));
       }
       fieldsByKind.set(kind, fields);
     });
     return {
       journal,
+      buckets,
       skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))),
       packed: skus.map((sku) => {
         const packed: Partial<Record<PackedKind, string>> = {};
@@ -418,6 +421,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
   let keyCount = 0;
   const globalSeen = new Set<GlobalName>();
   const journalsSeen = new Set<number>();
+  const bucketsSeen = new Set<string>();
   let lineNumber = 0;
   for await (const line of readLines(options.file)) {
     lineNumber += 1;
@@ -436,7 +440,12 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
     } else if ('sku' in value) {
       const parsed = value as unknown as SkuLine;
       skus += 1;
-      keyCount += Object.keys(parsed.keys).length + Object.keys(parsed.packed ?? {}).length;
+      keyCount += Object.keys(parsed.keys).length;
+      for (const kind of Object.keys(parsed.packed ?? {}) as PackedKind[]) {
+        const bucket = keys.skuBucket(kind, parsed.sku);
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
       const at = lineNumber;
       const before = skus - 1;
       inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
