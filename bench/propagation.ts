@@ -35,6 +35,7 @@ import { createMetrics } from '../src/metrics/metrics.ts';
 import { AmazonPusher } from '../src/pushers/amazon.ts';
 import { type PushEvent, PushCoordinator } from '../src/pushers/coordinator.ts';
 import { ShopifyPusher } from '../src/pushers/shopify.ts';
+import { PushStore } from '../src/pushers/store.ts';
 import { startAmazonFake } from '../src/sim/amazon/index.ts';
 import { startShopifyFake } from '../src/sim/shopify/index.ts';
 import { benchEnv, type BenchEnv, describeEnv } from './lib/env.ts';
@@ -233,7 +234,9 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
       amazon.addListing({ sku: `AMZ-${sku}`, marketplaceId: US, productType: 'PRODUCT', fulfillment: 'MFN', quantity: index < skus ? onHand : 0 });
       // The channels are in step with the ledger before the run: a daemon that has been running.
       if (index < skus) {
-        await redis.hset(ledger.keys.pushedLevels(sku), 'shopify', JSON.stringify({ quantity: onHand, atMs: now, version: 2 }), 'amazon', JSON.stringify({ quantity: onHand, atMs: now, version: 2 }));
+        const pushStore = new PushStore(redis, ledger.keys, ledger);
+        await pushStore.recordPushed(sku, 'shopify', { quantity: onHand, atMs: now, version: 2 });
+        await pushStore.recordPushed(sku, 'amazon', { quantity: onHand, atMs: now, version: 2 });
       }
     }
     await redis.del(ledger.keys.dirtySkus());

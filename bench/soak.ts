@@ -605,7 +605,7 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
     const chunk = sample.slice(from, from + 100);
     for (const sku of chunk) {
       const skuKeys = ledger.keys.sku(sku);
-      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventory, skuKeys.channelLevels, keys.pushState(sku)]) {
+      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventory, skuKeys.channelLevels /* layout 3's, 0 once migrated */, keys.pushState(sku)]) {
         pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
       }
       pipeline.hlen(skuKeys.reservations).hlen(skuKeys.eventMarks);
@@ -622,6 +622,17 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
       counts.eventMarks += replies[at + 6]!;
     });
   }
+  // The channel state is a field of the SKU's `chan` layout bucket (docs/pushers.md): each
+  // sampled SKU with a field counts its bucket's bytes over its bucket's fields.
+  const chanBuckets = [...new Set(sample.map((sku) => keys.skuBucket('chan', sku)))];
+  const bucketSizes = redis.pipeline();
+  for (const bucket of chanBuckets) bucketSizes.call('MEMORY', 'USAGE', bucket, 'SAMPLES', '0').hlen(bucket);
+  for (const sku of sample) bucketSizes.hexists(keys.skuBucket('chan', sku), sku);
+  const sizeReplies = ((await bucketSizes.exec()) ?? []).map(([, value]) => Number(value ?? 0));
+  const perField = new Map(chanBuckets.map((bucket, at) => [bucket, sizeReplies[at * 2 + 1]! > 0 ? sizeReplies[at * 2]! / sizeReplies[at * 2 + 1]! : 0]));
+  sample.forEach((sku, at) => {
+    if (sizeReplies[chanBuckets.length * 2 + at]) bySkuKind.channelLevels += perField.get(keys.skuBucket('chan', sku))! * scale;
+  });
   // The journal is one stream per layout partition: all of them, and the sample's share of their entries.
   const journals = redis.pipeline();
   for (const journal of keys.partitionJournals()) journals.call('MEMORY', 'USAGE', journal, 'SAMPLES', '0').xlen(journal);
