@@ -7,7 +7,6 @@
 // content is a conflict that leaves the SKU alone; a fresh Redis gets the marker.
 // Layout 2 → 3 alone: migrate-journals.test.ts.
 import type { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -27,7 +26,6 @@ import { BULK_LINES, buildLedger, CATALOGUED, figures, LEDGER_ONLY, SKUS } from 
 
 let redis: TestRedis;
 let client: Redis;
-let nodeRedis: ReturnType<typeof createClient>;
 let ledger: Ledger;
 let catalog: Catalog;
 let keys: KeySpace;
@@ -71,12 +69,9 @@ async function keyspace(prefix: string): Promise<KeyDump> {
 test.before(async () => {
   redis = await startTestRedis();
   client = redis.client();
-  nodeRedis = createClient({ url: redis.url });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
   const clock = { now: 1_797_000_000_000 };
   ledger = new Ledger({ redis: client, keyPrefix: redis.prefix, clock: () => (clock.now += 7) });
-  catalog = new Catalog({ redis: nodeRedis as never, keyPrefix: redis.prefix });
+  catalog = new Catalog({ redis: client, keyPrefix: redis.prefix });
   keys = ledger.keys;
   ({ asOfMs } = await buildLedger(ledger, catalog, client, clock));
   expectedFigures = await figures(ledger, catalog, client, asOfMs);
@@ -89,7 +84,6 @@ test.after(async () => {
   await deletePrefix(client, `${redis.prefix}-conflict`);
   await deletePrefix(client, `${redis.prefix}-fresh`);
   await deletePrefix(client, `${redis.prefix}-orphan`);
-  await nodeRedis.quit();
   await redis.close();
 });
 

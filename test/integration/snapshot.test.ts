@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Redis as IORedis, type Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -24,7 +23,6 @@ let sourceClient: Redis;
 let targetClient: Redis;
 let directory: string;
 let snapshotFile: string;
-let nodeRedis: ReturnType<typeof createClient>;
 let ledger: Ledger;
 
 const SKUS = ['TEE-BLK-M', 'MUG-WHT', 'MÜTZE-ROT-黒', 'glob*[chars]?', 'EMPTY-1'];
@@ -35,14 +33,11 @@ test.before(async () => {
   sourceClient = source.client();
   targetClient = target.client();
   directory = mkdtempSync(join(tmpdir(), 'sg-snapshot-'));
-  nodeRedis = createClient({ url: source.url });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
 
   // A ledger with every kind of key a snapshot holds.
   let now = 1_795_000_000_000;
   ledger = new Ledger({ redis: sourceClient, keyPrefix: source.prefix, clock: () => (now += 7) });
-  const catalog = new Catalog({ redis: nodeRedis as never, keyPrefix: source.prefix });
+  const catalog = new Catalog({ redis: sourceClient, keyPrefix: source.prefix });
   for (const sku of SKUS) {
     await catalog.put({
       sku,
@@ -74,7 +69,6 @@ test.before(async () => {
 
 test.after(async () => {
   await deletePrefix(sourceClient, `${source.prefix}-load`);
-  await nodeRedis.quit();
   await source.close();
   await target.close();
   rmSync(directory, { recursive: true, force: true });
