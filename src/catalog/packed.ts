@@ -145,6 +145,19 @@ const ITEM_KIND_COLUMNS = {
 } as const satisfies Record<string, PackedColumn>;
 
 /**
+ * The `item` bucket fields of a packed entry's channel items (what Catalog.put maps to its
+ * SKU): snapshots restore the item buckets from the entries with it.
+ */
+export function packedItemFields(sku: string, packed: string): string[] {
+  const record = unpackRecord(sku, packed);
+  return (Object.entries(ITEM_KIND_COLUMNS) as [string, PackedColumn][]).flatMap(([kind, column]) => {
+    const identifier = record[column];
+    const field = identifier === undefined ? undefined : itemField(`${kind}:${String(identifier)}`);
+    return field === undefined ? [] : [field];
+  });
+}
+
+/**
  * The `item` bucket field of a channel item reference (`shopify:gid://shopify/InventoryItem/1`
  * → `i1`, `amazon:TEE-1` → `sTEE-1`): the column's tag and the identifier, a gid by its
  * number. Undefined for a reference of no known kind, or a Shopify gid of another shape:

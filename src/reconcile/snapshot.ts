@@ -6,7 +6,8 @@
 // "Snapshots".
 //
 //   line 1      {"format":"stockguard-snapshot","version":2,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
-//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…}}
+//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…},"packed":{"chan":…}}
+//               (`packed`: the SKU's field of each layout bucket kind in PACKED_KINDS, as stored)
 //   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
 //   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
@@ -24,8 +25,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
-import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
-import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
+import { packedItemFields } from '../catalog/packed.ts';
+import { LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../domain/layout.ts';
+import type { BucketKind, KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
 import { globEscape, scanKeys } from '../redis/scan.ts';
@@ -34,6 +36,13 @@ export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 2;
 
 const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
+/**
+ * The layout bucket kinds whose fields a snapshot carries per SKU (`packed` of a SKU line),
+ * read in the same dumpKeys call as the SKU's partition, restored with HSET into the SKU's
+ * bucket. Add a kind here when its state moves into buckets.
+ */
+const PACKED_KINDS = ['chan', 'catalog'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
+type PackedKind = (typeof PACKED_KINDS)[number];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
@@ -61,7 +70,11 @@ const Header = z.object({
   createdAtMs: z.number(),
   counts: z.object({ skus: z.number().int().min(0), globals: z.number().int().min(0) }),
 });
-const SkuLine = z.object({ sku: z.string().min(1), keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent) });
+const SkuLine = z.object({
+  sku: z.string().min(1),
+  keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent),
+  packed: z.partialRecord(z.enum(PACKED_KINDS), z.string()).optional(),
+});
 const GlobalLine = z.intersection(z.object({ global: z.enum(GLOBAL_NAMES) }), KeyContent);
 const StreamEntries = z.array(z.tuple([z.string().regex(/^\d+-\d+$/), flat]));
 const JournalLine = z.object({ journal: z.number().int().min(0).max(LAYOUT_PARTITIONS - 1), type: z.literal('stream'), value: StreamEntries });
@@ -113,6 +126,7 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   const createdAtMs = (options.clock ?? Date.now)();
   const skus = new Set<string>();
   const journals = new Set<number>();
+  const buckets: string[] = [];
   const globals: GlobalName[] = [];
   const skipped: Record<string, number> = {};
   const globalByKey = new Map(GLOBAL_NAMES.map((name) => [globalKey(keys, name), name] as const));
@@ -121,8 +135,10 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       const parsed = keys.parsePerSkuKey(key);
       const global = globalByKey.get(key);
       const partition = keys.parsePartitionJournal(key);
+      const bucket = keys.parseBucketKey(key);
       if (parsed) skus.add(parsed.sku);
       else if (partition !== undefined) journals.add(partition);
+      else if (bucket && (PACKED_KINDS as readonly BucketKind[]).includes(bucket.kind)) buckets.push(key);
       else if (global) globals.push(global);
       // The layout marker describes the key names, not the ledger: a snapshot holds SKUs by
       // kind, whatever the names, and the target gets its marker when stockguard opens it.
@@ -134,6 +150,8 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
     }
     options.onProgress?.({ phase: 'scanning', done: skus.size });
   }
+  // A SKU may have nothing but packed state: its bucket fields name it.
+  for (const bucket of buckets) for (const sku of await redis.hkeys(bucket)) skus.add(sku);
 
   const partial = `${options.file}.partial`;
   let writer: LineWriter;
@@ -167,7 +185,11 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       for (const [index, { partition, skus: partitionSkus }] of batch.entries()) {
         const dump = dumps[index]!;
         for (const content of dump.skus) keyCount += Object.keys(content).length;
-        for (const [at, sku] of partitionSkus.entries()) await writer.line({ sku, keys: dump.skus[at]! });
+        keyCount += dump.buckets;
+        for (const [at, sku] of partitionSkus.entries()) {
+          const packed = dump.packed[at]!;
+          await writer.line(Object.keys(packed).length > 0 ? { sku, keys: dump.skus[at]!, packed } : { sku, keys: dump.skus[at]! });
+        }
         if (dump.journal.length > 0) keyCount += 1;
         for (let first = 0; first < dump.journal.length; first += CHUNK) {
           const line: JournalLine = { journal: partition, type: 'stream', value: dump.journal.slice(first, first + CHUNK) };
@@ -209,27 +231,64 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
 }
 
 /**
- * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal and every
- * key of its SKUs: pipelined on one server, routed per slot on Cluster.
+ * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal, every
+ * key of its SKUs and its buckets of the PACKED_KINDS: pipelined on one server, routed per
+ * slot on Cluster.
  */
-async function dumpPartitions(redis: RedisClient, keys: KeySpace, partitions: readonly { partition: number; skus: readonly string[] }[]): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[] }[]> {
+async function dumpPartitions(
+  redis: RedisClient,
+  keys: KeySpace,
+  partitions: readonly { partition: number; skus: readonly string[] }[],
+): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[]; packed: Partial<Record<PackedKind, string>>[]; buckets: number }[]> {
   const calls = partitions.map(({ partition, skus }) => ({
-    keys: [keys.partitionJournal(partition), ...skus.flatMap((sku) => {
-      const all = keys.perSkuKeys(sku);
-      return PER_SKU_KINDS.map((kind) => all[kind]);
-    })],
+    keys: [
+      keys.partitionJournal(partition),
+      ...skus.flatMap((sku) => {
+        const all = keys.perSkuKeys(sku);
+        return PER_SKU_KINDS.map((kind) => all[kind]);
+      }),
+      ...PACKED_KINDS.flatMap((kind) => keys.partitionBuckets(kind, partition)),
+    ],
     args: [],
   }));
+  const bucketsPerKind = keys.partitionBuckets(PACKED_KINDS[0], 0).length;
   const replies = await luaScripts().dumpKeys.runMany(redis, calls);
   return replies.map((reply, index) => {
     const { partition, skus } = partitions[index]!;
-    if (!Array.isArray(reply) || reply.length !== 1 + skus.length * PER_SKU_KINDS.length) {
+    const perSku = skus.length * PER_SKU_KINDS.length;
+    if (!Array.isArray(reply) || reply.length !== 1 + perSku + PACKED_KINDS.length * bucketsPerKind) {
       throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: unexpected reply`);
     }
     const [type, value] = reply[0] as [string, unknown[]];
     if (type !== 'none' && type !== 'stream') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: the journal is a ${type}`);
     const journal = (value as [string, unknown[]][]).map(([id, fields]): [string, string[]] => [id, fields.map(String)]);
-    return { journal, skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))) };
+    // Every field of the partition's buckets, by kind and SKU.
+    const fieldsByKind = new Map<PackedKind, Map<string, string>>();
+    let buckets = 0;
+    PACKED_KINDS.forEach((kind, kindIndex) => {
+      const fields = new Map<string, string>();
+      for (let bucket = 0; bucket < bucketsPerKind; bucket += 1) {
+        const [bucketType, content] = reply[1 + perSku + kindIndex * bucketsPerKind + bucket] as [string, unknown[]];
+        if (bucketType === 'none') continue;
+        if (bucketType !== 'hash') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: a ${kind} bucket is a ${bucketType}`);
+        buckets += 1;
+        for (let at = 0; at + 1 < content.length; at += 2) fields.set(String(content[at]), String(content[at + 1]));
+      }
+      fieldsByKind.set(kind, fields);
+    });
+    return {
+      journal,
+      buckets,
+      skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))),
+      packed: skus.map((sku) => {
+        const packed: Partial<Record<PackedKind, string>> = {};
+        for (const kind of PACKED_KINDS) {
+          const field = fieldsByKind.get(kind)!.get(sku);
+          if (field !== undefined) packed[kind] = field;
+        }
+        return packed;
+      }),
+    };
   });
 }
 
@@ -363,6 +422,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
   let keyCount = 0;
   const globalSeen = new Set<GlobalName>();
   const journalsSeen = new Set<number>();
+  const bucketsSeen = new Set<string>();
   let lineNumber = 0;
   for await (const line of readLines(options.file)) {
     lineNumber += 1;
@@ -382,6 +442,16 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
       const parsed = value as unknown as SkuLine;
       skus += 1;
       keyCount += Object.keys(parsed.keys).length;
+      for (const kind of Object.keys(parsed.packed ?? {}) as PackedKind[]) {
+        const bucket = keys.skuBucket(kind, parsed.sku);
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
+      for (const field of parsed.packed?.catalog === undefined ? [] : packedItemFields(parsed.sku, parsed.packed.catalog)) {
+        const bucket = keys.bucketKey('item', layoutBucket(field));
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
       const at = lineNumber;
       const before = skus - 1;
       inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
@@ -541,7 +611,13 @@ function commandsFor(key: string, content: KeyContent | JournalLine): Command[] 
 async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
   const all = keys.perSkuKeys(line.sku);
   const commands = Object.entries(line.keys).flatMap(([kind, content]) => commandsFor(all[kind as PerSkuKeyKind], content));
+  for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
+  // The catalogue's item buckets are not in the file: each entry's channel items are mapped
+  // to it again (what Catalog.put writes), one HSET each, in the items' own slots.
+  if (line.packed?.catalog !== undefined) {
+    await Promise.all(packedItemFields(line.sku, line.packed.catalog).map((field) => redis.hset(keys.bucketKey('item', layoutBucket(field)), field, line.sku)));
+  }
 }
 
 /** One MULTI/EXEC per SKU (its keys share a slot): a SKU is restored whole or not at all. */
@@ -567,7 +643,11 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   const globals = new Set(GLOBAL_NAMES.map((name) => globalKey(keys, name)));
   let deleted = 0;
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
-    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined);
+    const covered = found.filter((key) => {
+      const bucket = keys.parseBucketKey(key);
+      // The item buckets too: a restore rebuilds them from the catalogue entries.
+      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && ([...PACKED_KINDS, 'item'] as readonly BucketKind[]).includes(bucket.kind));
+    });
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));
     deleted += covered.length;
