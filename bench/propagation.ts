@@ -26,8 +26,6 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createClient } from 'redis';
-import type { RedisConnection } from 'redis-om';
 import { Catalog } from '../src/catalog/catalog.ts';
 import type { PusherSettings } from '../src/config.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
@@ -193,15 +191,12 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
 
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (error: Error) => console.error(`bench redis client: ${error.message}`));
-  const nodeRedis = createClient({ url: options.redisUrl });
-  nodeRedis.on('error', (error: Error) => console.error(`bench catalogue client: ${error.message}`));
-  await nodeRedis.connect();
   const shopify = await startShopifyFake({ accessToken: TOKEN, appSecret: 'bench-secret', shopDomain: SHOP, inventoryLevelWebhooks: false });
   const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, notifyQuantityChanges: false });
   let coordinator: PushCoordinator | undefined;
   try {
     const ledger = new Ledger({ redis, keyPrefix: prefix });
-    const catalog = new Catalog({ redis: nodeRedis as unknown as RedisConnection, keyPrefix: prefix });
+    const catalog = new Catalog({ redis: redis, keyPrefix: prefix });
 
     // Stock: `sellOutSkus` SKUs (every k-th) hold between 15 % and 85 % of the sales they
     // can expect over the run, so they sell out spread across it (about 3/s with the
@@ -374,7 +369,6 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
     await shopify.close();
     await amazon.close();
     await deletePrefix(redis, prefix);
-    await nodeRedis.quit().catch(() => undefined);
     redis.disconnect();
   }
 }

@@ -306,8 +306,8 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
         Array.from({ length: Math.min(500, skus - from) }, async (_, offset) => {
           const index = from + offset;
           await ledger.createSku(skuName(index));
-          // Catalogued, as an imported SKU is.
-          await redis.sadd(keys.catalogIndex(), skuName(index));
+          // Catalogued, as an imported SKU is (an entry without channel mappings: its packed value is empty).
+          await redis.hset(keys.skuBucket('catalog', skuName(index)), skuName(index), '');
           sequence[index] = 1;
           await ledger.adjust(skuName(index), { eventId: `init-${index}`, delta: 1000, cause: 'receipt', seq: 1, eventAtMs: simNow });
         }),

@@ -25,7 +25,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
-import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
+import { packedItemFields } from '../catalog/packed.ts';
+import { LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../domain/layout.ts';
 import type { BucketKind, KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
@@ -40,7 +41,7 @@ const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'e
  * read in the same dumpKeys call as the SKU's partition, restored with HSET into the SKU's
  * bucket. Add a kind here when its state moves into buckets.
  */
-const PACKED_KINDS = ['chan'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
+const PACKED_KINDS = ['chan', 'catalog'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
 type PackedKind = (typeof PACKED_KINDS)[number];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
@@ -446,6 +447,11 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
         if (!bucketsSeen.has(bucket)) keyCount += 1;
         bucketsSeen.add(bucket);
       }
+      for (const field of parsed.packed?.catalog === undefined ? [] : packedItemFields(parsed.sku, parsed.packed.catalog)) {
+        const bucket = keys.bucketKey('item', layoutBucket(field));
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
       const at = lineNumber;
       const before = skus - 1;
       inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
@@ -607,6 +613,11 @@ async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Prom
   const commands = Object.entries(line.keys).flatMap(([kind, content]) => commandsFor(all[kind as PerSkuKeyKind], content));
   for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
+  // The catalogue's item buckets are not in the file: each entry's channel items are mapped
+  // to it again (what Catalog.put writes), one HSET each, in the items' own slots.
+  if (line.packed?.catalog !== undefined) {
+    await Promise.all(packedItemFields(line.sku, line.packed.catalog).map((field) => redis.hset(keys.bucketKey('item', layoutBucket(field)), field, line.sku)));
+  }
 }
 
 /** One MULTI/EXEC per SKU (its keys share a slot): a SKU is restored whole or not at all. */
@@ -634,7 +645,8 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
     const covered = found.filter((key) => {
       const bucket = keys.parseBucketKey(key);
-      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && (PACKED_KINDS as readonly BucketKind[]).includes(bucket.kind));
+      // The item buckets too: a restore rebuilds them from the catalogue entries.
+      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && ([...PACKED_KINDS, 'item'] as readonly BucketKind[]).includes(bucket.kind));
     });
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));
