@@ -9,7 +9,8 @@
 //   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…},"packed":{"chan":…}}
 //               (`packed`: the SKU's field of each layout bucket kind in PACKED_KINDS, as stored)
 //   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
-//   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
+//   per global  {"global":"catalogBundles","type":"hash","value":[…]}   (large keys span several lines)
+//   (no line for the catalogue's item buckets: a restore maps each packed catalogue entry's channel items again)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
 //
 // Each layout partition is read in one Lua call over its SKUs' keys and its journal (one
