@@ -1,7 +1,7 @@
 // Redis credentials and TLS from configuration, against private redis-server processes:
 // the password of the default user (requirepass), a least-privilege ACL user, and TLS
-// with a self-signed CA and client certificates made by openssl. Both clients (ioredis
-// for the ledger, node-redis for the catalogue) must log in the same way; wrong
+// with a self-signed CA and client certificates made by openssl. The one ioredis client
+// (the ledger's and the catalogue's) must log in with them; wrong
 // credentials are STOCKGUARD_E_REDIS_UNAVAILABLE (CLI exit 3) with Redis's reason and
 // without the password.
 import { execFile } from 'node:child_process';
@@ -165,7 +165,7 @@ async function makeCertificates(): Promise<void> {
   await openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2');
 }
 
-test('TLS (rediss://) with the CA and a client certificate: the ledger and the catalogue both connect; without them, exit 3', async () => {
+test('TLS (rediss://) with the CA and a client certificate: the ledger and the catalogue connect; without them, exit 3', async () => {
   await makeCertificates();
   const tlsPort = await freePort();
   const file = (name: string) => join(directory, name);
