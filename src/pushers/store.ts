@@ -14,6 +14,7 @@ import type { SalesChannel } from '../catalog/entry.ts';
 import type { KeySpace } from '../redis/keys.ts';
 import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../redis/client.ts';
+import { readInventoryRecord } from '../ledger/inventoryRecord.ts';
 
 export interface PushedLevel {
   quantity: number;
@@ -71,19 +72,17 @@ export class PushStore {
 
   /** Everything the coordinator needs about one SKU, read concurrently. */
   async view(sku: string): Promise<SkuPushView> {
-    const skuKeys = this.keys.sku(sku);
-    const [numbers, pushed, observed, state] = await Promise.all([
-      this.redis.hmget(skuKeys.inventory, 'on_hand', 'reserved', 'holdback', 'version', 'updated_ms', 'oversold'),
+    const [inventory, pushed, observed, state] = await Promise.all([
+      readInventoryRecord(this.redis, this.keys, sku),
       this.redis.hgetall(this.keys.pushedLevels(sku)),
       this.ledger.observations(sku, 'channelLevels'),
       this.redis.hmget(this.keys.pushState(sku), 'sales', 'cursor', 'dynamic_holdback'),
     ]);
-    const [onHand, reserved, holdback, version, updatedMs, oversold] = numbers;
     const view: SkuPushView = {
       ledger:
-        onHand === null || onHand === undefined
+        inventory === undefined
           ? undefined
-          : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0), oversold: Number(oversold ?? 0) },
+          : { onHand: inventory.onHand, reserved: inventory.reserved, holdback: inventory.holdback, version: inventory.version, updatedMs: inventory.updatedMs, oversold: inventory.oversold },
       pushed: pushedByChannel(pushed),
       observed: {},
       state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },

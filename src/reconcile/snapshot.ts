@@ -11,7 +11,11 @@
 //   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
 //
-// Each layout partition is read in one Lua call over its SKUs' keys and its journal (one
+// A SKU's inventory is its field in an `inv` bucket hash (packed, src/domain/inventoryCodec.ts);
+// its line holds it unpacked, as the hash of layout 3 held it (`on_hand`, `reserved`, …), so
+// lines do not depend on the packing. SKUs are found by their per-SKU keys and the fields of
+// the `inv` buckets.
+// Each layout partition is read in one Lua call over its SKUs' keys, its `inv` buckets and its journal (one
 // slot), so a snapshot taken under load is consistent per partition: never a `reserved`
 // from before a reservation with its record or its journal entry from after. Version 1
 // (a journal per SKU, in the SKU's line: layout 2) is refused: restore it with the
@@ -28,12 +32,15 @@ import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
 import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
+import { decodeInventory, encodeInventory, inventoryFromHash, inventoryToHash } from '../domain/inventoryCodec.ts';
 import { globEscape, scanKeys } from '../redis/scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 2;
 
 const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
+// The kinds read from per-SKU keys; `inventory` comes from the partition's `inv` buckets.
+const KEYED_KINDS: readonly PerSkuKeyKind[] = PER_SKU_KINDS.filter((kind) => kind !== 'inventory');
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
@@ -117,11 +124,13 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   const skipped: Record<string, number> = {};
   const globalByKey = new Map(GLOBAL_NAMES.map((name) => [globalKey(keys, name), name] as const));
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
+    const inventoryBuckets: string[] = [];
     for (const key of found) {
       const parsed = keys.parsePerSkuKey(key);
       const global = globalByKey.get(key);
       const partition = keys.parsePartitionJournal(key);
       if (parsed) skus.add(parsed.sku);
+      else if (keys.parseBucketKey(key)?.kind === 'inv') inventoryBuckets.push(key);
       else if (partition !== undefined) journals.add(partition);
       else if (global) globals.push(global);
       // The layout marker describes the key names, not the ledger: a snapshot holds SKUs by
@@ -132,6 +141,8 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
         skipped[kind] = (skipped[kind] ?? 0) + 1;
       }
     }
+    // One HKEYS per bucket: on Cluster the buckets live in different slots.
+    for (const fields of await Promise.all(inventoryBuckets.map((key) => redis.hkeys(key)))) for (const sku of fields) skus.add(sku);
     options.onProgress?.({ phase: 'scanning', done: skus.size });
   }
 
@@ -209,36 +220,53 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
 }
 
 /**
- * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal and every
- * key of its SKUs: pipelined on one server, routed per slot on Cluster.
+ * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal, its `inv`
+ * buckets and every key of its SKUs: pipelined on one server, routed per slot on Cluster.
+ * A SKU in a bucket but not in `skus` (created after the scan) is left out, like its keys.
  */
 async function dumpPartitions(redis: RedisClient, keys: KeySpace, partitions: readonly { partition: number; skus: readonly string[] }[]): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[] }[]> {
   const calls = partitions.map(({ partition, skus }) => ({
-    keys: [keys.partitionJournal(partition), ...skus.flatMap((sku) => {
+    keys: [keys.partitionJournal(partition), ...keys.partitionBuckets('inv', partition), ...skus.flatMap((sku) => {
       const all = keys.perSkuKeys(sku);
-      return PER_SKU_KINDS.map((kind) => all[kind]);
+      return KEYED_KINDS.map((kind) => all[kind]);
     })],
     args: [],
   }));
   const replies = await luaScripts().dumpKeys.runMany(redis, calls);
   return replies.map((reply, index) => {
     const { partition, skus } = partitions[index]!;
-    if (!Array.isArray(reply) || reply.length !== 1 + skus.length * PER_SKU_KINDS.length) {
+    const bucketCount = calls[index]!.keys.length - 1 - skus.length * KEYED_KINDS.length;
+    if (!Array.isArray(reply) || reply.length !== calls[index]!.keys.length) {
       throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: unexpected reply`);
     }
     const [type, value] = reply[0] as [string, unknown[]];
     if (type !== 'none' && type !== 'stream') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: the journal is a ${type}`);
     const journal = (value as [string, unknown[]][]).map(([id, fields]): [string, string[]] => [id, fields.map(String)]);
-    return { journal, skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))) };
+    const inventories = new Map<string, string>();
+    for (const [bucketType, fields] of reply.slice(1, 1 + bucketCount) as [string, unknown[]][]) {
+      if (bucketType === 'none') continue;
+      if (bucketType !== 'hash') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: an inv bucket is a ${bucketType}`);
+      for (let at = 0; at + 1 < fields.length; at += 2) inventories.set(String(fields[at]), String(fields[at + 1]));
+    }
+    const first = 1 + bucketCount;
+    return {
+      journal,
+      skus: skus.map((sku, at) => {
+        const content = decodeDump(sku, reply.slice(first + at * KEYED_KINDS.length, first + (at + 1) * KEYED_KINDS.length));
+        const packed = inventories.get(sku);
+        if (packed !== undefined) content.inventory = { type: 'hash', value: Object.entries(inventoryToHash(decodeInventory(packed))).flat() };
+        return content;
+      }),
+    };
   });
 }
 
 function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, KeyContent>> {
-  if (!Array.isArray(reply) || reply.length !== PER_SKU_KINDS.length) {
+  if (!Array.isArray(reply) || reply.length !== KEYED_KINDS.length) {
     throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for SKU ${JSON.stringify(sku)}: unexpected reply`);
   }
   const content: Partial<Record<PerSkuKeyKind, KeyContent>> = {};
-  PER_SKU_KINDS.forEach((kind, index) => {
+  KEYED_KINDS.forEach((kind, index) => {
     const [type, value] = reply[index] as [string, unknown[]];
     if (type === 'none') return;
     if (type === 'string') content[kind] = { type, value: String(value[0]) };
@@ -462,6 +490,8 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
       } else if (typeof value === 'object' && value !== null && 'sku' in value) {
         const parsed = SkuLine.safeParse(value);
         if (!parsed.success) throw corrupt(`line ${lineNumber} (a SKU) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+        const inventoryProblem = parsed.data.keys.inventory && packInventoryProblem(parsed.data.keys.inventory);
+        if (inventoryProblem) throw corrupt(`line ${lineNumber} (a SKU): its inventory ${inventoryProblem}`);
         skus += 1;
         if (skus % 10_000 === 0) onProgress?.({ phase: 'verifying', done: skus, total: header?.counts.skus });
       } else {
@@ -540,8 +570,31 @@ function commandsFor(key: string, content: KeyContent | JournalLine): Command[] 
 
 async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
   const all = keys.perSkuKeys(line.sku);
-  const commands = Object.entries(line.keys).flatMap(([kind, content]) => commandsFor(all[kind as PerSkuKeyKind], content));
+  const commands = Object.entries(line.keys).flatMap(([kind, content]): Command[] =>
+    // The inventory goes packed into the SKU's field of its bucket (same slot as its keys).
+    kind === 'inventory' ? [['hset', keys.sku(line.sku).inventoryBucket, line.sku, packInventory(content)]] : commandsFor(all[kind as PerSkuKeyKind], content),
+  );
   await writeCommands(redis, commands, true);
+}
+
+/** A snapshot line's inventory (a hash of layout-3 fields) packed for its bucket. */
+function packInventory(content: KeyContent): string {
+  if (content.type !== 'hash') throw new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', `the inventory is a ${content.type}, not a hash`);
+  const hash: Record<string, string> = {};
+  for (let at = 0; at + 1 < content.value.length; at += 2) hash[content.value[at]!] = content.value[at + 1]!;
+  const record = inventoryFromHash(hash);
+  if (record === undefined) throw new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', 'the inventory has no on_hand');
+  return encodeInventory(record);
+}
+
+/** Why a snapshot line's inventory cannot be packed, or undefined. */
+function packInventoryProblem(content: KeyContent): string | undefined {
+  try {
+    packInventory(content);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** One MULTI/EXEC per SKU (its keys share a slot): a SKU is restored whole or not at all. */
@@ -567,7 +620,7 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   const globals = new Set(GLOBAL_NAMES.map((name) => globalKey(keys, name)));
   let deleted = 0;
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
-    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined);
+    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parseBucketKey(key)?.kind === 'inv' || keys.parsePartitionJournal(key) !== undefined);
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));
     deleted += covered.length;

@@ -203,7 +203,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   }
   await toLayout1(client, other.keys, ['A-1', 'B-2']);
   // Something wrote A-1's new inventory name while its old one still held the ledger.
-  await client.hset(other.keys.sku('A-1').inventory, 'on_hand', '999');
+  await client.hset(other.keys.perSkuKeys('A-1').inventory, 'on_hand', '999');
   const before = await dumpKeyspace(client, prefix);
   const dry = await migrateLayout({ redis: client, keys: other.keys, dryRun: true });
   assert.equal(dry.conflicts.map((conflict) => [conflict.sku, conflict.kind]), [['A-1', 'inventory']], 'a dry run finds the conflict too');
@@ -214,7 +214,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   assert.match(summary.conflicts[0]!.reason, /both exist and their DUMPs differ: their hash content differs/);
   assert.is(summary.markerWritten, undefined);
   assert.is(await client.hget(layout1Key(prefix, 'inventory', 'A-1'), 'on_hand'), '10', 'the old key is kept');
-  assert.is(await client.hget(other.keys.sku('A-1').inventory, 'on_hand'), '999', 'the new key is kept');
+  assert.is(await client.hget(other.keys.perSkuKeys('A-1').inventory, 'on_hand'), '999', 'the new key is kept');
   assert.is(await client.exists(layout1Key(prefix, 'journal', 'A-1')), 1, "A-1's other keys did not move");
   assert.is((await other.inventory('B-2'))?.onHand, 10, 'B-2 moved');
 
@@ -225,7 +225,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   await rejects(openRuntime(config(prefix)), 'STOCKGUARD_E_LAYOUT_OUTDATED');
 
   // The operator deletes the wrong key and runs it again.
-  await client.del(other.keys.sku('A-1').inventory);
+  await client.del(other.keys.perSkuKeys('A-1').inventory);
   const again = await migrateLayout({ redis: client, keys: other.keys });
   assert.is(again.outcome, 'done');
   assert.is((await other.inventory('A-1'))?.onHand, 10);
