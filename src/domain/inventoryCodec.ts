@@ -21,7 +21,7 @@
 //  12  wms_ahead: ranges lo-hi (lo alone when lo = hi), base 36, joined by '.'   none
 //
 // e.g. on_hand 120, version 2, updated and journaled at 1733480000000, swept then:
-// `3c,,,,2,m4cqwbpc,,0` (19 bytes). A busy SKU stays near 40 bytes, under Redis's
+// `3c,,,,2,m4cl8ge8,,0` (19 bytes). A busy SKU stays near 40 bytes, under Redis's
 // hash-max-listpack-value (64), so the bucket hash stays a listpack.
 // Pure: no I/O.
 import { StockguardError } from '../errors.ts';
