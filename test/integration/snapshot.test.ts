@@ -102,7 +102,7 @@ test('snapshot → restore into a fresh Redis reproduces every key exactly', asy
   const sourceDump = await dumpKeyspace(sourceClient, source.prefix);
   assert.ok(Object.keys(sourceDump).length > 25, 'the fixture covers many keys');
   const kinds = new Set(Object.keys(sourceDump).map((key) => key.slice(source.prefix.length + 1).split(/[:{]/)[0]));
-  for (const kind of ['inv', 'res', 'marks', 'journal', 'chan', 'fba', 'pushed', 'pushstate', 'catalog', 'catalog-index', 'catalog-channel-items', 'dirty', 'holds', 'hold-lines', 'sale-latency']) {
+  for (const kind of ['inv-bucket', 'res', 'marks', 'journal', 'chan', 'fba', 'pushed', 'pushstate', 'catalog', 'catalog-index', 'catalog-channel-items', 'dirty', 'holds', 'hold-lines', 'sale-latency']) {
     assert.ok(kinds.has(kind), `the fixture has ${kind} keys: ${[...kinds].join(', ')}`);
   }
   const targetKeys = new Ledger({ redis: targetClient, keyPrefix: target.prefix }).keys;
