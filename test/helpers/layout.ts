@@ -1,4 +1,4 @@
-// Turns a ledger the current code wrote (layout 3) back into the layouts before it, so the
+// Turns a ledger the current code wrote (layout 3, the inventory in buckets) back into the layouts before it, so the
 // migration has real old ledgers to move: layout 2 (a journal stream per SKU,
 // `<prefix>:journal:{p<N>}:<SKU>`, marker 2) and layout 1 (`<prefix>:<kind>:{<SKU>}`, no
 // marker). The old names are written out here, not taken from src/redis/keys.ts, so the
@@ -6,6 +6,7 @@
 // DUMP + RESTORE + DEL (not RENAME): layout-1 and layout-2 names are in different Cluster slots.
 import type { Cluster, Redis } from 'ioredis';
 import { layoutPartition } from '../../src/domain/layout.ts';
+import { decodeInventory, inventoryToHash } from '../../src/domain/inventoryCodec.ts';
 import type { KeySpace, Layout1KeyKind, PerSkuKeyKind } from '../../src/redis/keys.ts';
 
 /** The kind segment of each layout-1 key name, as layout 1 wrote them. */
@@ -31,11 +32,31 @@ export function layout2JournalKey(prefix: string, sku: string): string {
 }
 
 /**
+ * Unpacks the inventory of `skus` from their `inv` buckets into layout 3's per-SKU inventory
+ * hashes (`<prefix>:inv:{p<N>}:<SKU>`, the decimal fields the scripts once kept there) and
+ * removes their bucket fields; returns the hashes written.
+ */
+export async function inventoryToLayout3(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
+  const written: string[] = [];
+  for (const sku of skus) {
+    const bucket = keys.sku(sku).inventoryBucket;
+    const packed = await client.hget(bucket, sku);
+    if (packed === null) continue;
+    const hash = `${keys.prefix}:inv:{p${layoutPartition(sku)}}:${sku}`;
+    await client.hset(hash, inventoryToHash(decodeInventory(packed)));
+    await client.hdel(bucket, sku);
+    written.push(hash);
+  }
+  return written;
+}
+
+/**
  * Splits the partition journals of `skus` into one journal per SKU under its layout-2 name
  * (same ids, the field `sku` dropped), deletes the partition journals and sets the marker to
  * 2; returns the layout-2 journals written.
  */
 export async function toLayout2(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
+  await inventoryToLayout3(client, keys, skus);
   const written = new Set<string>();
   for (const partition of new Set(skus.map((sku) => layoutPartition(sku)))) {
     const journal = keys.partitionJournal(partition);
