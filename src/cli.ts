@@ -45,7 +45,7 @@ Usage:
   stockguard reconcile [--dry-run]           compare the WMS snapshot with the ledger now; correct, repair, report
   stockguard snapshot [--out FILE]           write the whole ledger and catalogue to a gzip JSON-lines file
   stockguard restore FILE [--force]          load a snapshot into an empty Redis (--force: replace what is there)
-  stockguard migrate layout [--dry-run]      move every SKU's keys to the current key layout, 3 (stop every daemon first)
+  stockguard migrate layout [--dry-run]      move every SKU's keys to the current key layout, 4 (stop every daemon first)
   stockguard --version | --help
 
 Configuration comes from environment variables: see docs/configuration.md.
@@ -313,7 +313,7 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
 async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) => void): Promise<number> {
   const keys = runtime.ledger.keys;
   const label = dryRun ? 'migrate layout (dry run)' : 'migrate layout';
-  out(`${label}: prefix ${keys.prefix}, layout 1 (keys tagged by the SKU, <prefix>:inv:{SKU}) → layout 2 (tagged by the layout partition, <prefix>:inv:{p<N>}:SKU) → layout 3 (one journal per layout partition, <prefix>:journal:{p<N>})`);
+  out(`${label}: prefix ${keys.prefix}, layout 1 (keys tagged by the SKU, <prefix>:inv:{SKU}) → layout 2 (tagged by the layout partition, <prefix>:inv:{p<N>}:SKU) → layout 3 (one journal per layout partition, <prefix>:journal:{p<N>}) → layout 4 (SKUs packed into layout buckets, <prefix>:inv-bucket:{p<N>}:<bucket>)`);
   const progress = createProgress({ label, unit: 'SKUs', out });
   const planned: KeyMove[] = [];
   const shown = 50;
@@ -329,7 +329,9 @@ async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) =>
         ? progress.update(step.skusDone, undefined, 'scanning for layout-1 keys')
         : step.phase === 'merging'
           ? progress.update(step.partitionsMerged, step.partitionsTotal, `partitions: ${step.skusDone} SKU journals ${dryRun ? 'to merge' : 'merged'} into their partition's`)
-          : progress.update(step.skusDone, step.skusTotal, `${step.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${step.keysSkipped} already moved, ${step.keysFinished} ${dryRun ? 'to finish' : 'finished'}, ${step.conflicts} conflicts`),
+          : step.phase === 'packing'
+            ? progress.update(step.skusPacked, step.packTotal, `SKUs ${dryRun ? 'to pack' : 'packed'} into layout buckets`)
+            : progress.update(step.skusDone, step.skusTotal, `${step.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${step.keysSkipped} already moved, ${step.keysFinished} ${dryRun ? 'to finish' : 'finished'}, ${step.conflicts} conflicts`),
   });
   progress.finish();
   for (const move of planned) out(`  would move ${move.kind} of ${move.sku}: ${move.from} → ${move.to}`);
@@ -338,9 +340,17 @@ async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) =>
   const seconds = (summary.durationMs / 1000).toFixed(1);
   const counts = `${summary.skus} SKUs looked at, ${summary.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${summary.keysSkipped} already under the new name (skipped), ${summary.keysFinished} ${dryRun ? 'to finish' : 'finished'} from an interrupted run`;
   const merged = `${summary.journalsMerged} SKU journals (${summary.entriesMerged} entries) in ${summary.partitionsMerged} partitions ${dryRun ? 'to merge' : 'merged'}`;
-  out(`${label}: ${summary.outcome} in ${seconds} s: ${counts}; ${merged}${summary.markerWritten !== undefined ? `; ${keys.layoutMarker()} = ${summary.markerWritten} written` : ''}`);
+  const packed = `${summary.skusPacked} SKUs (${summary.keysPacked} hashes) ${dryRun ? 'to pack' : 'packed'} into layout buckets${Object.entries(summary.globalsMoved).map(([step, moved]) => `, ${moved} ${step} entries ${dryRun ? 'to move' : 'moved'}`).join('')}`;
+  out(`${label}: ${summary.outcome} in ${seconds} s: ${counts}; ${merged}; ${packed}${summary.markerWritten !== undefined ? `; ${keys.layoutMarker()} = ${summary.markerWritten} written` : ''}`);
   for (const conflict of summary.conflicts.slice(0, shown)) out(`  conflict: ${conflict.kind} of ${conflict.sku}: ${conflict.reason}${dryRun ? ' (the run would leave this SKU in layout 1)' : ''}`);
   if (summary.conflicts.length > shown) out(`  … and ${summary.conflicts.length - shown} more`);
+  for (const conflict of summary.packConflicts.slice(0, shown)) out(`  conflict: ${conflict.packer} of ${conflict.sku}: ${conflict.reason}${dryRun ? ' (the run would leave this SKU unpacked)' : ''}`);
+  if (summary.outcome === 'conflicts' && summary.packConflicts.length > 0) {
+    const skus = new Set(summary.packConflicts.map((conflict) => conflict.sku));
+    throw new StockguardError('STOCKGUARD_E_MIGRATE_CONFLICT', `${skus.size} SKU(s) left in layout 3 (not packed into buckets), every other SKU packed: ${[...skus].slice(0, 5).map((sku) => JSON.stringify(sku)).join(', ')}${skus.size > 5 ? ', …' : ''}`, {
+      details: { conflicts: summary.packConflicts },
+    });
+  }
   if (summary.outcome === 'conflicts') {
     const skus = new Set(summary.conflicts.map((conflict) => conflict.sku));
     throw new StockguardError('STOCKGUARD_E_MIGRATE_CONFLICT', `${skus.size} SKU(s) left in layout 1, every other SKU moved: ${[...skus].slice(0, 5).map((sku) => JSON.stringify(sku)).join(', ')}${skus.size > 5 ? ', …' : ''}`, {
@@ -348,7 +358,7 @@ async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) =>
     });
   }
   if (summary.outcome === 'incomplete') {
-    throw new StockguardError('STOCKGUARD_E_LAYOUT_OUTDATED', `layout-1 keys or layout-2 journals kept appearing while the migration ran (${summary.passes} passes), e.g. ${summary.leftOver.slice(0, 3).map((key) => JSON.stringify(key)).join(', ')}: a daemon of the old version is still running`);
+    throw new StockguardError('STOCKGUARD_E_LAYOUT_OUTDATED', `layout-1 keys, layout-2 journals or unpacked layout-3 hashes kept appearing while the migration ran (${summary.passes} passes), e.g. ${summary.leftOver.slice(0, 3).map((key) => JSON.stringify(key)).join(', ')}: a daemon of the old version is still running`);
   }
   return EXIT.ok;
 }

@@ -18,9 +18,14 @@ export const LAYOUT_PARTITIONS = 1024;
  * 2 = per-SKU keys tagged by the layout partition (`inv:{p<N>}:SKU`), a journal per SKU
  *     (`journal:{p<N>}:SKU`),
  * 3 = the same keys, one journal per layout partition (`journal:{p<N>}`, entries naming
- *     their SKU).
+ *     their SKU),
+ * 4 = the SKUs' state packed into layout buckets (`inv-bucket:{p<N>}:<bucket>` …, field =
+ *     SKU), the journal per partition as in 3.
  */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
+
+/** Layout 3, the one `stockguard migrate layout` passes through before packing into buckets. */
+export const LAYOUT_PARTITION_JOURNALS = 3;
 
 /** Layout 2, the one `stockguard migrate layout` passes through from layout 1. */
 export const LAYOUT_PARTITION_TAGS = 2;

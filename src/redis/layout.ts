@@ -3,7 +3,7 @@
 // or writes a ledger kept in the layout before it: it would see every SKU as missing,
 // and its writes would land beside the old keys, where `stockguard migrate layout` would
 // then refuse them as conflicts.
-import { LAYOUT_PARTITION_TAGS, LAYOUT_VERSION } from '../domain/layout.ts';
+import { LAYOUT_PARTITION_JOURNALS, LAYOUT_PARTITION_TAGS, LAYOUT_VERSION } from '../domain/layout.ts';
 import { StockguardError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 import type { KeySpace } from './keys.ts';
@@ -20,7 +20,7 @@ export type LayoutCheck =
 
 /**
  * Refuses a ledger in an older layout (STOCKGUARD_E_LAYOUT_OUTDATED: layout 1, no marker
- * and layout-1 keys; layout 2, the marker 2) or a marker this version does not know
+ * and layout-1 keys; layout 2 or 3, the marker 2 or 3) or a marker this version does not know
  * (STOCKGUARD_E_LAYOUT_UNKNOWN); marks a ledger that has neither.
  * Cheap: one GET once the marker is there. Without it, the layout-1 keys of a few
  * catalogued SKUs are looked up (one round trip), then a SCAN for layout-1 names stops at
@@ -34,6 +34,13 @@ export async function ensureLayout(redis: RedisClient, keys: KeySpace): Promise<
     throw new StockguardError(
       'STOCKGUARD_E_LAYOUT_OUTDATED',
       `${keys.layoutMarker()} is ${LAYOUT_PARTITION_TAGS} (layout ${LAYOUT_PARTITION_TAGS}, a journal stream per SKU) under the prefix ${JSON.stringify(keys.prefix)}; this stockguard reads layout ${LAYOUT_VERSION} (one journal per layout partition). Stop every daemon, then run: stockguard migrate layout`,
+      { details: { marker, expected: LAYOUT_VERSION } },
+    );
+  }
+  if (marker === String(LAYOUT_PARTITION_JOURNALS)) {
+    throw new StockguardError(
+      'STOCKGUARD_E_LAYOUT_OUTDATED',
+      `${keys.layoutMarker()} is ${LAYOUT_PARTITION_JOURNALS} (layout ${LAYOUT_PARTITION_JOURNALS}, a hash per SKU and kind) under the prefix ${JSON.stringify(keys.prefix)}; this stockguard reads layout ${LAYOUT_VERSION} (SKUs packed into layout buckets). Stop every daemon, then run: stockguard migrate layout`,
       { details: { marker, expected: LAYOUT_VERSION } },
     );
   }

@@ -1,6 +1,6 @@
-// `stockguard migrate layout`: brings a ledger to layout 3 (LAYOUT_VERSION) from layout 1 or
-// 2, then writes the layout marker. Run with every daemon stopped (docs/operations.md,
-// "Migrating the key layout"). Two steps, each idempotent and resumable, run in one go:
+// `stockguard migrate layout`: brings a ledger to layout 4 (LAYOUT_VERSION) from layout 1, 2
+// or 3, then writes the layout marker. Run with every daemon stopped (docs/operations.md,
+// "Migrating the key layout"). Three steps, each idempotent and resumable, run in one go:
 //
 // 1 → 2: every per-SKU key moves from `<prefix>:<kind>:{SKU}` to
 //   `<prefix>:<kind>:{p<N>}:<SKU>` (src/redis/keys.ts); the journal to the SKU's own
@@ -9,6 +9,8 @@
 //   `<prefix>:journal:{p<N>}` (src/lua/mergeJournals.lua: entries in id order, each gaining
 //   `sku`, ms kept, seq re-assigned; the old journals deleted in the same call). The marker
 //   becomes 3.
+// 3 → 4: every SKU's per-SKU hashes of the packed kinds go into its layout buckets
+//   (src/redis/migrate/toBuckets.ts), then the global steps run. The marker becomes 4.
 //
 // Step 1 → 2:
 // - Which SKUs: the catalogue index (SSCAN) and every layout-1 per-SKU key a SCAN finds on
@@ -35,10 +37,11 @@
 //   journal is wholly moved and deleted, or untouched; a re-run finds only what is left.
 // - The pushers' cursors (the last journal id read per SKU) move with their entries.
 // - The marker `<prefix>:layout` = 3 is written only when a re-scan finds no layout-2 journal.
-import { LAYOUT_PARTITION_TAGS, LAYOUT_VERSION, layoutPartition } from '../domain/layout.ts';
+import { LAYOUT_PARTITION_JOURNALS, LAYOUT_PARTITION_TAGS, LAYOUT_VERSION, layoutPartition } from '../domain/layout.ts';
 import { StockguardError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
 import type { KeySpace, Layout1KeyKind } from './keys.ts';
+import { type PackConflict, toBuckets } from './migrate/toBuckets.ts';
 import { globEscape, scanKeys } from './scan.ts';
 import { luaScripts } from './scripts.ts';
 import { type KeyCommand, sendEach } from './topology.ts';
@@ -57,6 +60,8 @@ export interface MigrateLayoutOptions {
   stopAfterSkus?: number;
   /** Stop after merging this many partitions' journals in this run (step 2 → 3); the marker stays 2. */
   stopAfterPartitions?: number;
+  /** Stop after packing this many SKUs into buckets in this run (step 3 → 4); the marker stays 3. */
+  stopAfterPackedSkus?: number;
   /** After each batch and each scan pass. */
   onProgress?: (progress: MigrateProgress) => void;
   /** Each key a dry run would move (or finish moving). */
@@ -76,7 +81,7 @@ export interface MigrateConflict extends KeyMove {
 }
 
 export interface MigrateProgress {
-  phase: 'scanning' | 'moving' | 'merging';
+  phase: 'scanning' | 'moving' | 'merging' | 'packing';
   /** SKUs looked at so far (moving), or found so far (scanning). */
   skusDone: number;
   /** SKUs to look at in this pass; undefined while scanning. */
@@ -90,12 +95,15 @@ export interface MigrateProgress {
   /** Step 2 → 3: partitions merged so far, of partitionsTotal. */
   partitionsMerged: number;
   partitionsTotal: number | undefined;
+  /** Step 3 → 4: SKUs packed into buckets so far, of packTotal (this scan's). */
+  skusPacked: number;
+  packTotal: number | undefined;
   elapsedMs: number;
 }
 
 export interface MigrateSummary {
   /**
-   * done: no layout-1 key and no layout-2 journal is left and the marker is 3; dry-run:
+   * done: no layout-1 key, no layout-2 journal and no unpacked per-SKU hash is left and the marker is 4; dry-run:
    * nothing written; interrupted: stopAfterSkus or stopAfterPartitions reached; conflicts:
    * every SKU but the conflicting ones was moved (the marker is not written, step 2 → 3 not
    * run); incomplete: layout-1 keys or layout-2 journals kept appearing (a daemon still running?).
@@ -113,9 +121,16 @@ export interface MigrateSummary {
   journalsMerged: number;
   /** Step 2 → 3: journal entries moved. */
   entriesMerged: number;
+  /** Step 3 → 4: SKUs whose per-SKU hashes were packed into buckets, and those hashes. */
+  skusPacked: number;
+  keysPacked: number;
+  /** Step 3 → 4: SKUs left unpacked because their bucket field was already written otherwise. */
+  packConflicts: PackConflict[];
+  /** Step 3 → 4: entries each global step moved, by step. */
+  globalsMoved: Record<string, number>;
   /** Layout-1 keys or layout-2 journals left when the run ended (outcome incomplete), up to a few. */
   leftOver: string[];
-  /** The marker value this run wrote last (2 or 3), or undefined. */
+  /** The marker value this run wrote last (2, 3 or 4), or undefined. */
   markerWritten: number | undefined;
   /** Scan passes: the first over the catalogue and the keyspace, then one per re-scan that found layout-1 keys. */
   passes: number;
@@ -135,7 +150,7 @@ type Plan =
   | { action: 'compare'; reason: string };
 
 /** The running counts of a run: the summary's, plus the partitions step 2 → 3 has to merge. */
-type Totals = Pick<MigrateSummary, 'skus' | 'keysMoved' | 'keysSkipped' | 'keysFinished' | 'conflicts' | 'partitionsMerged' | 'journalsMerged' | 'entriesMerged'> & {
+type Totals = Pick<MigrateSummary, 'skus' | 'keysMoved' | 'keysSkipped' | 'keysFinished' | 'conflicts' | 'partitionsMerged' | 'journalsMerged' | 'entriesMerged' | 'skusPacked' | 'keysPacked' | 'packConflicts' | 'globalsMoved'> & {
   partitionsTotal: number | undefined;
 };
 
@@ -146,10 +161,11 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
   const batchSize = options.batchSize ?? 200;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `batchSize must be a whole number ≥ 1, got ${String(batchSize)}`);
   const marker = await redis.get(keys.layoutMarker());
-  if (marker !== null && marker !== String(LAYOUT_PARTITION_TAGS) && marker !== String(LAYOUT_VERSION)) {
-    throw new StockguardError('STOCKGUARD_E_LAYOUT_UNKNOWN', `${keys.layoutMarker()} is ${JSON.stringify(marker)}; this stockguard migrates layouts 1 and ${LAYOUT_PARTITION_TAGS} to layout ${LAYOUT_VERSION}`, { details: { marker } });
+  if (marker !== null && ![LAYOUT_PARTITION_TAGS, LAYOUT_PARTITION_JOURNALS, LAYOUT_VERSION].map(String).includes(marker)) {
+    throw new StockguardError('STOCKGUARD_E_LAYOUT_UNKNOWN', `${keys.layoutMarker()} is ${JSON.stringify(marker)}; this stockguard migrates layouts 1, ${LAYOUT_PARTITION_TAGS} and ${LAYOUT_PARTITION_JOURNALS} to layout ${LAYOUT_VERSION}`, { details: { marker } });
   }
-  const totals: Totals = { skus: 0, keysMoved: 0, keysSkipped: 0, keysFinished: 0, conflicts: [], partitionsMerged: 0, partitionsTotal: undefined, journalsMerged: 0, entriesMerged: 0 };
+  const totals: Totals = { skus: 0, keysMoved: 0, keysSkipped: 0, keysFinished: 0, conflicts: [], partitionsMerged: 0, partitionsTotal: undefined, journalsMerged: 0, entriesMerged: 0, skusPacked: 0, keysPacked: 0, packConflicts: [], globalsMoved: {} };
+  let packTotal: number | undefined;
   const progress = (phase: MigrateProgress['phase'], skusDone: number, skusTotal: number | undefined) =>
     options.onProgress?.({
       phase,
@@ -161,6 +177,8 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
       conflicts: totals.conflicts.length,
       partitionsMerged: totals.partitionsMerged,
       partitionsTotal: totals.partitionsTotal,
+      skusPacked: totals.skusPacked,
+      packTotal,
       elapsedMs: now() - started,
     });
   const summary = (outcome: MigrateSummary['outcome'], passes: number, leftOver: string[] = [], markerWritten?: number): MigrateSummary => ({
@@ -173,6 +191,10 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
     partitionsMerged: totals.partitionsMerged,
     journalsMerged: totals.journalsMerged,
     entriesMerged: totals.entriesMerged,
+    skusPacked: totals.skusPacked,
+    keysPacked: totals.keysPacked,
+    packConflicts: totals.packConflicts,
+    globalsMoved: totals.globalsMoved,
     leftOver,
     markerWritten,
     passes,
@@ -185,7 +207,30 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
   const merged = await toPartitionJournals(options, totals, progress);
   const passes = tags.passes + merged.passes;
   if (merged.outcome !== 'done') return summary(merged.outcome, passes, merged.leftOver, tags.markerWritten);
-  return summary(options.dryRun ? 'dry-run' : 'done', passes, [], merged.markerWritten ?? tags.markerWritten);
+  const packed = await toBuckets({
+    redis,
+    keys,
+    dryRun: options.dryRun,
+    batchSize,
+    stopAfterSkus: options.stopAfterPackedSkus,
+    onProgress: (step) => {
+      if (step.phase === 'packing') {
+        packTotal = step.skusTotal;
+        totals.skusPacked = step.skusDone;
+        progress('packing', step.skusDone, step.skusTotal);
+      } else progress('scanning', step.skusDone, undefined);
+    },
+  });
+  totals.skusPacked = packed.skusPacked;
+  totals.keysPacked = packed.keysPacked;
+  totals.packConflicts = packed.conflicts;
+  totals.globalsMoved = packed.globals;
+  const allPasses = passes + packed.passes;
+  const markerWritten = merged.markerWritten ?? tags.markerWritten;
+  if (packed.outcome !== 'done') return summary(packed.outcome, allPasses, packed.leftOver, markerWritten);
+  if (options.dryRun) return summary('dry-run', allPasses, [], markerWritten);
+  await redis.set(keys.layoutMarker(), String(LAYOUT_VERSION));
+  return summary('done', allPasses, [], LAYOUT_VERSION);
 }
 
 type StepOutcome = { outcome: MigrateSummary['outcome']; passes: number; leftOver: string[]; markerWritten?: number };
@@ -229,7 +274,7 @@ async function toPartitionTags(options: MigrateLayoutOptions, marker: string | n
   }
 }
 
-/** Step 2 → 3: every layout-2 journal merged into its partition's journal; the marker 3 written when none is left. */
+/** Step 2 → 3: every layout-2 journal merged into its partition's journal; the marker 3 written when none is left (unless it says 3 or 4 already). */
 async function toPartitionJournals(options: MigrateLayoutOptions, totals: Totals, progress: Progress): Promise<StepOutcome> {
   const { redis, keys } = options;
   const concurrency = Math.max(1, Math.min(options.batchSize ?? 8, 8));
@@ -238,8 +283,10 @@ async function toPartitionJournals(options: MigrateLayoutOptions, totals: Totals
     const scan = await layout2Journals(redis, keys);
     if (scan.partitions.size === 0 || (options.dryRun && passes > 1)) {
       if (options.dryRun) return { outcome: 'done', passes: passes - 1, leftOver: [] };
-      await redis.set(keys.layoutMarker(), String(LAYOUT_VERSION));
-      return { outcome: 'done', passes: passes - 1, leftOver: [], markerWritten: LAYOUT_VERSION };
+      // A ledger already past layout 3 (a re-run, or a run resumed in step 3 → 4) keeps its marker.
+      if (Number(await redis.get(keys.layoutMarker())) >= LAYOUT_PARTITION_JOURNALS) return { outcome: 'done', passes: passes - 1, leftOver: [] };
+      await redis.set(keys.layoutMarker(), String(LAYOUT_PARTITION_JOURNALS));
+      return { outcome: 'done', passes: passes - 1, leftOver: [], markerWritten: LAYOUT_PARTITION_JOURNALS };
     }
     if (passes > MAX_PASSES) return { outcome: 'incomplete', passes: passes - 1, leftOver: scan.sample };
     const partitions = [...scan.partitions].sort(([a], [b]) => a - b);

@@ -1,5 +1,6 @@
-// Turns a ledger the current code wrote (layout 3, the inventory in buckets) back into the layouts before it, so the
-// migration has real old ledgers to move: layout 2 (a journal stream per SKU,
+// Turns a ledger the current code wrote (layout 4) back into the layouts before it, so the
+// migration has real old ledgers to move: layout 3 (a hash per SKU and kind,
+// `<prefix>:<kind>:{p<N>}:<SKU>`, marker 3), layout 2 (a journal stream per SKU,
 // `<prefix>:journal:{p<N>}:<SKU>`, marker 2) and layout 1 (`<prefix>:<kind>:{<SKU>}`, no
 // marker). The old names are written out here, not taken from src/redis/keys.ts, so the
 // test does not trust the code it tests for what the old layouts were.
@@ -7,7 +8,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { layoutPartition } from '../../src/domain/layout.ts';
 import { decodeInventory, inventoryToHash } from '../../src/domain/inventoryCodec.ts';
-import type { KeySpace, Layout1KeyKind, PerSkuKeyKind } from '../../src/redis/keys.ts';
+import type { KeySpace, Layout1KeyKind } from '../../src/redis/keys.ts';
 
 /** The kind segment of each layout-1 key name, as layout 1 wrote them. */
 export const LAYOUT1_SEGMENTS: Record<Layout1KeyKind, string> = {
@@ -26,37 +27,63 @@ export function layout1Key(prefix: string, kind: Layout1KeyKind, sku: string): s
   return `${prefix}:${LAYOUT1_SEGMENTS[kind]}:{${sku}}`;
 }
 
+/** A layout-3 per-SKU key, as layout 3 named it. */
+export function layout3Key(prefix: string, kind: Exclude<Layout1KeyKind, 'journal'>, sku: string): string {
+  return `${prefix}:${LAYOUT1_SEGMENTS[kind]}:{p${layoutPartition(sku)}}:${sku}`;
+}
+
+/**
+ * Unpacks one bucket kind's packed value of a SKU back into the per-SKU hashes layout 3 kept
+ * (the inverse of that kind's migration packer, src/redis/migrate/toBuckets.ts). Each packed
+ * kind adds its own here, beside its codec's tests.
+ */
+export interface Layout3Unpacker {
+  bucket: 'inv' | 'catalog' | 'chan';
+  unpack(sku: string, value: string): Partial<Record<Exclude<Layout1KeyKind, 'journal'>, Record<string, string>>>;
+}
+
+export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
+  // The ledger inventory: `inv` bucket → `<prefix>:inv:{p<N>}:<SKU>` (src/domain/inventoryCodec.ts).
+  { bucket: 'inv', unpack: (_sku, value) => ({ inventory: inventoryToHash(decodeInventory(value)) }) },
+];
+
+/**
+ * Turns the bucketed state of `skus` (layout 4) into layout 3's per-SKU hashes, with every
+ * unpacker of LAYOUT3_UNPACKERS (or those given), and sets the marker to 3; returns the
+ * layout-3 keys written.
+ */
+export async function toLayout3(client: Redis | Cluster, keys: KeySpace, skus: readonly string[], unpackers: readonly Layout3Unpacker[] = LAYOUT3_UNPACKERS): Promise<string[]> {
+  const written: string[] = [];
+  for (const sku of skus) {
+    for (const { bucket, unpack } of unpackers) {
+      const key = keys.skuBucket(bucket, sku);
+      const value = await client.hget(key, sku);
+      if (value === null) continue;
+      for (const [kind, fields] of Object.entries(unpack(sku, value)) as [Exclude<Layout1KeyKind, 'journal'>, Record<string, string>][]) {
+        if (Object.keys(fields).length === 0) continue;
+        const old = layout3Key(keys.prefix, kind, sku);
+        await client.hset(old, fields);
+        written.push(old);
+      }
+      await client.hdel(key, sku);
+    }
+  }
+  await client.set(keys.layoutMarker(), '3');
+  return written;
+}
+
 /** The SKU's own journal in layout 2. */
 export function layout2JournalKey(prefix: string, sku: string): string {
   return `${prefix}:journal:{p${layoutPartition(sku)}}:${sku}`;
 }
 
 /**
- * Unpacks the inventory of `skus` from their `inv` buckets into layout 3's per-SKU inventory
- * hashes (`<prefix>:inv:{p<N>}:<SKU>`, the decimal fields the scripts once kept there) and
- * removes their bucket fields; returns the hashes written.
- */
-export async function inventoryToLayout3(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
-  const written: string[] = [];
-  for (const sku of skus) {
-    const bucket = keys.sku(sku).inventoryBucket;
-    const packed = await client.hget(bucket, sku);
-    if (packed === null) continue;
-    const hash = `${keys.prefix}:inv:{p${layoutPartition(sku)}}:${sku}`;
-    await client.hset(hash, inventoryToHash(decodeInventory(packed)));
-    await client.hdel(bucket, sku);
-    written.push(hash);
-  }
-  return written;
-}
-
-/**
- * Splits the partition journals of `skus` into one journal per SKU under its layout-2 name
+ * Unpacks the buckets of `skus` (toLayout3), splits the partition journals of `skus` into one journal per SKU under its layout-2 name
  * (same ids, the field `sku` dropped), deletes the partition journals and sets the marker to
  * 2; returns the layout-2 journals written.
  */
 export async function toLayout2(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<string[]> {
-  await inventoryToLayout3(client, keys, skus);
+  await toLayout3(client, keys, skus);
   const written = new Set<string>();
   for (const partition of new Set(skus.map((sku) => layoutPartition(sku)))) {
     const journal = keys.partitionJournal(partition);
@@ -78,7 +105,8 @@ export async function toLayout1(client: Redis | Cluster, keys: KeySpace, skus: r
   await toLayout2(client, keys, skus);
   const moved: string[] = [];
   for (const sku of skus) {
-    const current: [Layout1KeyKind, string][] = [...(Object.entries(keys.perSkuKeys(sku)) as [PerSkuKeyKind, string][]), ['journal', layout2JournalKey(keys.prefix, sku)]];
+    // Layout 2's names are layout 3's, written out here (not keys.perSkuKeys: the current layout packs some kinds into buckets).
+    const current: [Layout1KeyKind, string][] = (Object.keys(LAYOUT1_SEGMENTS) as Layout1KeyKind[]).map((kind) => [kind, kind === 'journal' ? layout2JournalKey(keys.prefix, sku) : layout3Key(keys.prefix, kind, sku)]);
     for (const [kind, key] of current) {
       const dump = await client.dumpBuffer(key);
       if (dump === null) continue;

@@ -2,6 +2,7 @@
 // src/lua/mergeJournals.lua): the journals of a layout-2 ledger, one stream per SKU, are
 // merged into one stream per layout partition. Runs on one server
 // (migrate-journals.test.ts) and on a 3-master Cluster (migrate-journals.cluster.test.ts).
+import { LAYOUT_VERSION } from '../../src/domain/layout.ts';
 import type { Cluster, Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -101,10 +102,10 @@ export function defineMigrateJournalsSuite(name: string, start: () => Promise<Mi
 
     const second = await migrateLayout({ redis: client, keys: ledger.keys, batchSize: 3 });
     assert.is(second.outcome, 'done');
-    assert.is(second.markerWritten, 3);
+    assert.is(second.markerWritten, LAYOUT_VERSION);
     assert.is(first.partitionsMerged + second.partitionsMerged, partitions, 'each partition merged once');
     assert.is(first.entriesMerged + second.entriesMerged, [...expected.values()].reduce((sum, journal) => sum + journal.length, 0), 'each entry moved once');
-    assert.is(await client.get(ledger.keys.layoutMarker()), '3');
+    assert.is(await client.get(ledger.keys.layoutMarker()), String(LAYOUT_VERSION));
     assert.is(await ensureLayout(client, ledger.keys), 'current');
     for (const sku of all) assert.is(await client.exists(layout2JournalKey(prefix, sku)), 0, `${sku}'s own journal is gone`);
     assert.equal(await partitionJournals(ledger, all), expected, 'every entry, in order, with its fields and the ms of its id');

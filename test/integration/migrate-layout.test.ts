@@ -6,6 +6,7 @@
 // readers give back every figure they gave before; a key under both names with other
 // content is a conflict that leaves the SKU alone; a fresh Redis gets the marker.
 // Layout 2 → 3 alone: migrate-journals.test.ts.
+import { LAYOUT_VERSION } from '../../src/domain/layout.ts';
 import type { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { test } from 'uvu';
@@ -169,16 +170,16 @@ test('an interrupted run resumes: every key moves exactly once, nothing is lost,
   assert.is(first.keysMoved + second.keysMoved + second.keysFinished, layout1Keys.length, 'every layout-1 key moved exactly once');
   assert.ok(second.keysSkipped > 0, 'the SKUs run 1 moved are skipped');
   assert.equal(second.conflicts, []);
-  assert.is(second.markerWritten, 3);
+  assert.is(second.markerWritten, LAYOUT_VERSION);
   assert.is(second.journalsMerged, SKUS.length, 'every SKU\'s journal merged into its partition\'s');
-  assert.is(await client.get(keys.layoutMarker()), '3');
+  assert.is(await client.get(keys.layoutMarker()), String(LAYOUT_VERSION));
   for (const key of layout1Keys) assert.is(await client.exists(key), 0, `${key} is gone`);
   assert.equal(await keyspace(redis.prefix), expectedKeys, 'every key is back under its layout-3 name with its content, the journals merged with the same ids');
 
   // A third run, through the CLI, changes nothing.
   const cli = await stockguard(['migrate', 'layout'], redis.prefix);
   assert.is(cli.code, EXIT.ok, cli.output);
-  assert.match(cli.output, /migrate layout: done in [\d.]+ s: \d+ SKUs looked at, 0 keys moved, \d+ already under the new name \(skipped\), 0 finished from an interrupted run; 0 SKU journals \(0 entries\) in 0 partitions merged; .*:layout = 3 written/, cli.output);
+  assert.match(cli.output, /migrate layout: done in [\d.]+ s: \d+ SKUs looked at, 0 keys moved, \d+ already under the new name \(skipped\), 0 finished from an interrupted run; 0 SKU journals \(0 entries\) in 0 partitions merged; 0 SKUs \(0 hashes\) packed into layout buckets; .*:layout = 4 written/, cli.output);
   assert.equal(await keyspace(redis.prefix), expectedKeys);
 });
 
@@ -230,7 +231,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   assert.is(again.outcome, 'done');
   assert.is((await other.inventory('A-1'))?.onHand, 10);
   assert.equal((await other.journal('A-1')).map((entry) => entry.event), ['create', 'initial-A-1'], "A-1's journal is in its partition's");
-  assert.is(await client.get(other.keys.layoutMarker()), '3');
+  assert.is(await client.get(other.keys.layoutMarker()), String(LAYOUT_VERSION));
 });
 
 test('a fresh Redis gets the marker at start; a marker this version does not know is refused', async () => {
@@ -238,16 +239,16 @@ test('a fresh Redis gets the marker at start; a marker this version does not kno
   const fresh = new KeySpace(prefix);
   const runtime = await openRuntime(config(prefix));
   await runtime.close();
-  assert.is(await client.get(fresh.layoutMarker()), '3');
+  assert.is(await client.get(fresh.layoutMarker()), String(LAYOUT_VERSION));
   // A ledger only this version wrote, without a marker (e.g. restored from a snapshot), is marked too.
   await client.del(fresh.layoutMarker());
   await new Ledger({ redis: client, keyPrefix: prefix }).createSku('NEW-1');
   await (await openRuntime(config(prefix))).close();
-  assert.is(await client.get(fresh.layoutMarker()), '3');
+  assert.is(await client.get(fresh.layoutMarker()), String(LAYOUT_VERSION));
 
-  await client.set(fresh.layoutMarker(), '4');
+  await client.set(fresh.layoutMarker(), '99');
   const error = await rejects(openRuntime(config(prefix)), 'STOCKGUARD_E_LAYOUT_UNKNOWN');
-  assert.match(error.message, /"4"/);
+  assert.match(error.message, /"99"/);
   await rejects(migrateLayout({ redis: client, keys: fresh }), 'STOCKGUARD_E_LAYOUT_UNKNOWN');
 });
 
