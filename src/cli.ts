@@ -1,6 +1,7 @@
 // The `stockguard` command. Exit codes (docs/cli.md): 0 done, 1 refused (a coded error:
 // bad input, unknown SKU, ...), 2 usage error, 3 Redis unavailable, 4 unexpected failure,
 // 5 busy (another reconciliation run holds the lock).
+import { decodeChannelState } from './domain/channelState.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { discoverCatalog } from './catalog/discover/discover.ts';
@@ -377,33 +378,12 @@ function printReconcileReport(report: ReconcileReport, out: (line: string) => vo
   if (report.file) out(`report: ${report.file}`);
 }
 
-/** What the pushers last sent each channel, when they keep `<prefix>:pushed:{p<N>}:<SKU>`. */
+/** What the pushers last sent each channel: the pushed levels of the SKU's packed channel state (its `chan` bucket field). */
 async function lastPushed(runtime: Runtime, sku: string): Promise<string[]> {
-  const key = runtime.ledger.keys.pushedLevels(sku);
-  const type = await runtime.redis.type(key);
-  if (type === 'hash') {
-    return Object.entries(await runtime.redis.hgetall(key))
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([channel, value]) => `${channel} ${describePushed(value)}`);
-  }
-  if (type === 'string') return [describePushed((await runtime.redis.get(key)) ?? '')];
-  return [];
-}
-
-function describePushed(value: string): string {
-  try {
-    const parsed = JSON.parse(value) as unknown;
-    if (typeof parsed === 'number') return String(parsed);
-    if (typeof parsed === 'object' && parsed !== null) {
-      const fields = parsed as Record<string, unknown>;
-      const quantity = fields.quantity ?? fields.q ?? fields.value;
-      const at = fields.atMs ?? fields.at ?? fields.pushedAtMs;
-      if (typeof quantity === 'number') return `${quantity}${typeof at === 'number' ? ` at ${new Date(at).toISOString()}` : ''}`;
-    }
-  } catch {
-    // not JSON: shown as stored
-  }
-  return value;
+  const state = decodeChannelState(await runtime.redis.hget(runtime.ledger.keys.skuBucket('chan', sku), sku));
+  return Object.entries(state.pushed)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([channel, level]) => `${channel} ${level.quantity} at ${new Date(level.atMs).toISOString()}${level.applied ? ' (confirmed in effect)' : ''}`);
 }
 
 function required(value: string | undefined, name: string): string {

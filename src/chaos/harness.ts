@@ -4,6 +4,7 @@
 // checker (checker.ts) compares Redis with that log. A seed reproduces the schedule and every
 // random choice; the interleaving with the OS scheduler does not repeat exactly
 // (docs/reliability.md).
+import { decodeChannelState } from '../domain/channelState.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
@@ -240,7 +241,7 @@ async function describeMismatches(figures: ChaosFigures, system: Awaited<ReturnT
       .filter((patch) => patch.sku === entry.sku)
       .slice(-4)
       .map((patch) => `${JSON.stringify(patch.patches.map((operation) => operation.value))} ${patch.status} received ${patch.receivedAtMs - lastFaultEndMs} applied ${patch.appliedAtMs === undefined ? '-' : patch.appliedAtMs - lastFaultEndMs}`);
-    const pushed = await runtime.redis.hgetall(runtime.ledger.keys.pushedLevels(entry.sku));
+    const pushed = decodeChannelState(await runtime.redis.hget(runtime.ledger.keys.skuBucket('chan', entry.sku), entry.sku)).pushed;
     figures.problems.push(`not converged ${entry.sku}: Shopify shows ${shown.shopify} (sellable ${want.shopify}), Amazon shows ${shown.amazon} (sellable ${want.amazon}); ledger ${JSON.stringify(await runtime.ledger.inventory(entry.sku))}; last pushed ${JSON.stringify(pushed)}; last Amazon patches (ms after the last fault) ${patches.join(' | ')}`);
   }
 }

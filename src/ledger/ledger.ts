@@ -15,6 +15,7 @@ import { type ReserveLineResult, type ReserveMode, reserveOrder } from './operat
 import { setHoldback } from './operations/setHoldback.ts';
 import { shipReservation } from './operations/shipReservation.ts';
 import { recordObservation } from './operations/recordObservation.ts';
+import { decodeChannelState, isPackableName } from '../domain/channelState.ts';
 import { repairReserved } from './operations/repairReserved.ts';
 import { reservationId } from './reservationId.ts';
 import type { RedisClient } from '../redis/client.ts';
@@ -322,35 +323,35 @@ export class Ledger {
   /**
    * Remembers the newest level a channel reported for the SKU (drift detection input).
    * Returns false when a newer observation is already stored (out-of-order delivery).
+   * The event id is checked, not kept: the newest observation wins by its time, and nothing
+   * read the id back (docs/ledger.md, "Channel observations").
    */
   async recordChannelLevel(sku: string, channel: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
-    return this.observe(this.keys.sku(sku).channelLevels, channel, observation);
+    return this.observe(sku, 'O', channel, observation);
   }
 
   /** Remembers Amazon's FBA fulfillable stock per marketplace: informational, never pushed. */
   async recordFbaStock(sku: string, marketplaceId: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
-    return this.observe(this.keys.sku(sku).fbaStock, marketplaceId, observation);
+    return this.observe(sku, 'F', marketplaceId, observation);
   }
 
-  /** channel (or marketplace) → newest observation. */
-  async observations(sku: string, kind: 'channelLevels' | 'fbaStock'): Promise<Record<string, { quantity: number; observedAtMs: number; eventId: string }>> {
-    const raw = await this.redis.hgetall(this.keys.sku(sku)[kind]);
-    const result: Record<string, { quantity: number; observedAtMs: number; eventId: string }> = {};
-    for (const [field, encoded] of Object.entries(raw)) {
-      const stored = JSON.parse(encoded) as { at: number; q: number; e: string };
-      result[field] = { quantity: stored.q, observedAtMs: stored.at, eventId: stored.e };
-    }
-    return result;
+  /** channel (or marketplace) → newest observation, from the SKU's packed channel state (its `chan` bucket field). */
+  async observations(sku: string, kind: 'channelLevels' | 'fbaStock'): Promise<Record<string, { quantity: number; observedAtMs: number }>> {
+    const state = decodeChannelState(await this.redis.hget(this.keys.skuBucket('chan', sku), sku));
+    return kind === 'channelLevels' ? state.observed : state.fba;
   }
 
-  private async observe(key: string, field: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
+  private async observe(sku: string, kind: 'O' | 'F', field: string, observation: { quantity: number; observedAtMs: number; eventId: string }): Promise<boolean> {
     assertId('eventId', observation.eventId);
     assertId('field', field);
-    if (!Number.isSafeInteger(observation.quantity) || !Number.isSafeInteger(observation.observedAtMs)) {
-      throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `an observation needs whole numbers, got quantity ${observation.quantity} at ${observation.observedAtMs}`);
+    if (!Number.isSafeInteger(observation.quantity) || !Number.isSafeInteger(observation.observedAtMs) || observation.observedAtMs < 0) {
+      throw new StockguardError('STOCKGUARD_E_BAD_QUANTITY', `an observation needs whole numbers (a time ≥ 0), got quantity ${observation.quantity} at ${observation.observedAtMs}`);
     }
-    const reply = await recordObservation(this.redis, key, { field, ...observation });
-    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('recordObservation', field);
+    if (!isPackableName(field)) {
+      throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', `a channel or marketplace must be shopify, amazon or 2–64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(field)}`);
+    }
+    const reply = await recordObservation(this.redis, this.keys.skuBucket('chan', sku), sku, { kind, field, quantity: observation.quantity, observedAtMs: observation.observedAtMs });
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('recordObservation', `${sku} ${field}`);
     return reply.status === LedgerStatus.APPLIED;
   }
 

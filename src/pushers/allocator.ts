@@ -333,10 +333,22 @@ export class BoundedAllocator {
   private async save(sku: string, accounts: SkuAccounts): Promise<void> {
     const fields: string[] = [];
     for (const [channel, account] of Object.entries(accounts.channels)) if (account) fields.push(`alloc:${channel}`, JSON.stringify(account));
-    for (const [channel, buckets] of Object.entries(accounts.velocity)) fields.push(`alloc:vel:${channel}`, JSON.stringify(buckets ?? []));
+    // An emptied velocity window is deleted, not written as []: at rest it is nothing.
+    const emptied: string[] = [];
+    for (const [channel, buckets] of Object.entries(accounts.velocity)) {
+      if (buckets && buckets.length > 0) fields.push(`alloc:vel:${channel}`, JSON.stringify(buckets));
+      else emptied.push(`alloc:vel:${channel}`);
+    }
     if (accounts.auto) fields.push('alloc:auto', JSON.stringify(accounts.auto));
     for (const [channel, booked] of Object.entries(accounts.booked)) if (booked !== undefined) fields.push(`alloc:booked:${channel}`, String(booked));
-    if (fields.length > 0) await this.options.redis.hset(this.options.keys.pushState(sku), ...fields);
+    const key = this.options.keys.pushState(sku);
+    if (emptied.length === 0) {
+      if (fields.length > 0) await this.options.redis.hset(key, ...fields);
+      return;
+    }
+    const transaction = this.options.redis.multi().hdel(key, ...emptied);
+    if (fields.length > 0) transaction.hset(key, ...fields);
+    await transaction.exec();
   }
 
   /** Runs one SKU's operations one after another in this process. */

@@ -1,13 +1,19 @@
 // What the pushers keep in Redis, all in the SKU's slot (I7) and all theirs, never the
 // ledger's fields:
-//   <prefix>:pushed:{p<N>}:<SKU>     hash channel → JSON {quantity, atMs, version}: the last
-//                                    push the channel acknowledged (what "changed" is
-//                                    measured against)
-//   <prefix>:pushstate:{p<N>}:<SKU>  hash: `sales` (JSON buckets of units sold per second
-//                                    over the holdback window), `cursor` (last journal id
-//                                    read), `dynamic_holdback` (units in force),
-//                                    `applied:<channel>` (atMs of the last push the channel
-//                                    confirmed in effect)
+//   <prefix>:chan-bucket:{p<N>}:<bucket>  field <SKU>: the SKU's packed channel state
+//                                    (src/domain/channelState.ts), shared with the ledger's
+//                                    observations: per channel the last push it acknowledged
+//                                    (quantity, atMs, version; what "changed" is measured
+//                                    against) and whether a report confirmed it in effect.
+//                                    Written only by Lua (recordPushed.lua, confirmApplied.lua,
+//                                    the ledger's recordObservation.lua): one field, many writers.
+//   <prefix>:pushstate:{p<N>}:<SKU>  hash of transient state: `sales` (JSON buckets of units
+//                                    sold per second over the holdback window), `cursor` (last
+//                                    journal id read), `dynamic_holdback` (units in force),
+//                                    `alloc:*` (the bounded allocation, allocator.ts, and the
+//                                    channel reports). Fields with nothing in them are
+//                                    deleted, so a shared-mode SKU whose window has emptied
+//                                    has no such key.
 //   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
 //                             p99 sale-to-ledger latency
 import type { SalesChannel } from '../catalog/entry.ts';
@@ -15,6 +21,10 @@ import type { KeySpace } from '../redis/keys.ts';
 import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { readInventoryRecord } from '../ledger/inventoryRecord.ts';
+import { type ChannelState, decodeChannelState } from '../domain/channelState.ts';
+import { LedgerStatus } from '../ledger/status.ts';
+import { StockguardError } from '../errors.ts';
+import { confirmApplied, recordPushed } from './channelStateScripts.ts';
 
 export interface PushedLevel {
   quantity: number;
@@ -65,17 +75,21 @@ export class PushStore {
     private readonly reportHorizonMs = DEFAULT_REPORT_HORIZON_MS,
   ) {}
 
-  /** What each channel last acknowledged for the SKU (the pushed-levels hash alone). */
+  /** The SKU's packed channel state (its `chan` bucket field): pushed levels and observations. */
+  async channelState(sku: string): Promise<ChannelState> {
+    return decodeChannelState(await this.redis.hget(this.keys.skuBucket('chan', sku), sku));
+  }
+
+  /** What each channel last acknowledged for the SKU. */
   async pushed(sku: string): Promise<Partial<Record<SalesChannel, PushedLevel>>> {
-    return pushedByChannel(await this.redis.hgetall(this.keys.pushedLevels(sku)));
+    return pushedByChannel(await this.channelState(sku));
   }
 
   /** Everything the coordinator needs about one SKU, read concurrently. */
   async view(sku: string): Promise<SkuPushView> {
-    const [inventory, pushed, observed, state] = await Promise.all([
+    const [inventory, channelState, state] = await Promise.all([
       readInventoryRecord(this.redis, this.keys, sku),
-      this.redis.hgetall(this.keys.pushedLevels(sku)),
-      this.ledger.observations(sku, 'channelLevels'),
+      this.channelState(sku),
       this.redis.hmget(this.keys.pushState(sku), 'sales', 'cursor', 'dynamic_holdback'),
     ]);
     const view: SkuPushView = {
@@ -83,19 +97,22 @@ export class PushStore {
         inventory === undefined
           ? undefined
           : { onHand: inventory.onHand, reserved: inventory.reserved, holdback: inventory.holdback, version: inventory.version, updatedMs: inventory.updatedMs, oversold: inventory.oversold },
-      pushed: pushedByChannel(pushed),
+      pushed: pushedByChannel(channelState),
       observed: {},
       state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },
     };
     for (const channel of CHANNELS) {
-      const report = observed[channel];
+      const report = channelState.observed[channel];
       if (report) view.observed[channel] = { quantity: report.quantity, observedAtMs: report.observedAtMs };
     }
     return view;
   }
 
   async recordPushed(sku: string, channel: SalesChannel, level: PushedLevel): Promise<void> {
-    await this.redis.hset(this.keys.pushedLevels(sku), channel, JSON.stringify(level));
+    const reply = await recordPushed(this.redis, this.keys.skuBucket('chan', sku), sku, channel, level);
+    if (reply.status === LedgerStatus.BAD_ARGUMENT) {
+      throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `recordPushed refused ${channel} ${JSON.stringify(level)} for SKU ${JSON.stringify(sku)} (or its channel state is not packed channel state)`);
+    }
   }
 
   /**
@@ -103,19 +120,14 @@ export class PushStore {
    * it reports the quantity of the last push the channel acknowledged, and its time is not
    * before that acknowledgement (less `slackMs`: a channel with no apply lag applies before
    * we see its answer), that push is in effect: returns the lag in ms (never negative) and
-   * remembers the push as confirmed, so a later echo of the same value is not counted again.
-   * Undefined otherwise (no push, another value, already confirmed, an older report).
-   * Two replicas confirming one push at the same instant may both count it (no lock): rare,
-   * and only a metric.
+   * marks the push confirmed in the SKU's channel state, so a later echo of the same value
+   * is not counted again. Undefined otherwise (no push, another value, already confirmed,
+   * an older report). Check and mark are one script (confirmApplied.lua): two replicas
+   * seeing one report count it once.
    */
   async confirmApplied(sku: string, channel: SalesChannel, observation: { quantity: number; observedAtMs: number }, slackMs = 60_000): Promise<number | undefined> {
-    const field = `applied:${channel}`;
-    const [raw, confirmed] = await Promise.all([this.redis.hget(this.keys.pushedLevels(sku), channel), this.redis.hget(this.keys.pushState(sku), field)]);
-    const pushed = parsePushed(raw ?? undefined);
-    if (!pushed || pushed.quantity !== observation.quantity) return undefined;
-    if (confirmed === String(pushed.atMs) || observation.observedAtMs < pushed.atMs - slackMs) return undefined;
-    await this.redis.hset(this.keys.pushState(sku), field, String(pushed.atMs));
-    return Math.max(0, observation.observedAtMs - pushed.atMs);
+    const reply = await confirmApplied(this.redis, this.keys.skuBucket('chan', sku), sku, channel, observation, slackMs);
+    return reply.status === LedgerStatus.APPLIED ? reply.lagMs : undefined;
   }
 
   /**
@@ -137,10 +149,28 @@ export class PushStore {
     return parseReports(await this.redis.hget(this.keys.pushState(sku), `alloc:reports:${channel}`));
   }
 
+  /**
+   * Saves the dynamic holdback's state. What is empty is deleted rather than written: an
+   * emptied window (`sales` []), no dynamic holdback (0), and then the cursor too, so a SKU
+   * at rest keeps no pushstate key for it (docs/pushers.md, "Channel state"). Dropping the
+   * cursor with an empty window loses nothing: updateDynamicHoldback never reads from before
+   * the window, and a sale after the cursor would be in the window. Also deletes the
+   * `applied:<channel>` fields of layout 3 (the confirmation is now a flag of the pushed
+   * level in the SKU's channel state).
+   */
   async saveState(sku: string, state: PushState): Promise<void> {
-    const fields: Array<string | number> = ['sales', JSON.stringify(state.sales), 'dynamic_holdback', state.dynamicHoldback];
-    if (state.cursor !== undefined) fields.push('cursor', state.cursor);
-    await this.redis.hset(this.keys.pushState(sku), ...fields);
+    const key = this.keys.pushState(sku);
+    const fields: Array<string | number> = [];
+    const emptied: string[] = ['applied:shopify', 'applied:amazon'];
+    if (state.sales.length > 0) fields.push('sales', JSON.stringify(state.sales));
+    else emptied.push('sales');
+    if (state.dynamicHoldback !== 0) fields.push('dynamic_holdback', state.dynamicHoldback);
+    else emptied.push('dynamic_holdback');
+    if (state.cursor !== undefined && (state.sales.length > 0 || state.dynamicHoldback !== 0)) fields.push('cursor', state.cursor);
+    else emptied.push('cursor');
+    const transaction = this.redis.multi().hdel(key, ...emptied);
+    if (fields.length > 0) transaction.hset(key, ...fields);
+    await transaction.exec();
   }
 
   /** Journal entries after `afterId` (exclusive), oldest first, at most `count`. */
@@ -219,18 +249,6 @@ function parseReports(raw: string | null | undefined): ChannelReport[] {
   }
 }
 
-function parsePushed(raw: string | undefined): PushedLevel | undefined {
-  if (!raw) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { quantity, atMs, version } = parsed as Record<string, unknown>;
-    return typeof quantity === 'number' && typeof atMs === 'number' ? { quantity, atMs, version: typeof version === 'number' ? version : 0 } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function parseSales(raw: string | null | undefined): Array<[number, number]> {
   if (!raw) return [];
   try {
@@ -242,11 +260,11 @@ function parseSales(raw: string | null | undefined): Array<[number, number]> {
   }
 }
 
-function pushedByChannel(stored: Record<string, string>): Partial<Record<SalesChannel, PushedLevel>> {
+function pushedByChannel(state: ChannelState): Partial<Record<SalesChannel, PushedLevel>> {
   const levels: Partial<Record<SalesChannel, PushedLevel>> = {};
   for (const channel of CHANNELS) {
-    const level = parsePushed(stored[channel]);
-    if (level) levels[channel] = level;
+    const level = state.pushed[channel];
+    if (level) levels[channel] = { quantity: level.quantity, atMs: level.atMs, version: level.version };
   }
   return levels;
 }

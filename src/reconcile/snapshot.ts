@@ -6,16 +6,15 @@
 // "Snapshots".
 //
 //   line 1      {"format":"stockguard-snapshot","version":2,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
-//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…}}
+//   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…},"packed":{"chan":…}}
+//               (`packed`: the SKU's field of each layout bucket kind in PACKED_KINDS, as stored:
+//               `inv` the ledger inventory, src/domain/inventoryCodec.ts; a line of a layout-3
+//               ledger's snapshot has `keys.inventory` instead, packed into the bucket on restore)
 //   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
 //   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
 //
-// A SKU's inventory is its field in an `inv` bucket hash (packed, src/domain/inventoryCodec.ts);
-// its line holds it unpacked, as the hash of layout 3 held it (`on_hand`, `reserved`, …), so
-// lines do not depend on the packing. SKUs are found by their per-SKU keys and the fields of
-// the `inv` buckets.
-// Each layout partition is read in one Lua call over its SKUs' keys, its `inv` buckets and its journal (one
+// Each layout partition is read in one Lua call over its SKUs' keys and its journal (one
 // slot), so a snapshot taken under load is consistent per partition: never a `reserved`
 // from before a reservation with its record or its journal entry from after. Version 1
 // (a journal per SKU, in the SKU's line: layout 2) is refused: restore it with the
@@ -29,18 +28,23 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
 import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
-import type { KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
+import type { BucketKind, KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
-import { decodeInventory, encodeInventory, inventoryFromHash, inventoryToHash } from '../domain/inventoryCodec.ts';
+import { decodeInventory, encodeInventory, inventoryFromHash } from '../domain/inventoryCodec.ts';
 import { globEscape, scanKeys } from '../redis/scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
 export const SNAPSHOT_VERSION = 2;
 
 const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'eventMarks', 'channelLevels', 'fbaStock', 'pushedLevels', 'pushState', 'catalogEntry'];
-// The kinds read from per-SKU keys; `inventory` comes from the partition's `inv` buckets.
-const KEYED_KINDS: readonly PerSkuKeyKind[] = PER_SKU_KINDS.filter((kind) => kind !== 'inventory');
+/**
+ * The layout bucket kinds whose fields a snapshot carries per SKU (`packed` of a SKU line),
+ * read in the same dumpKeys call as the SKU's partition, restored with HSET into the SKU's
+ * bucket. Add a kind here when its state moves into buckets.
+ */
+const PACKED_KINDS = ['inv', 'chan'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
+type PackedKind = (typeof PACKED_KINDS)[number];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
 
@@ -68,7 +72,11 @@ const Header = z.object({
   createdAtMs: z.number(),
   counts: z.object({ skus: z.number().int().min(0), globals: z.number().int().min(0) }),
 });
-const SkuLine = z.object({ sku: z.string().min(1), keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent) });
+const SkuLine = z.object({
+  sku: z.string().min(1),
+  keys: z.partialRecord(z.enum(PER_SKU_KINDS as [PerSkuKeyKind, ...PerSkuKeyKind[]]), KeyContent),
+  packed: z.partialRecord(z.enum(PACKED_KINDS), z.string()).optional(),
+});
 const GlobalLine = z.intersection(z.object({ global: z.enum(GLOBAL_NAMES) }), KeyContent);
 const StreamEntries = z.array(z.tuple([z.string().regex(/^\d+-\d+$/), flat]));
 const JournalLine = z.object({ journal: z.number().int().min(0).max(LAYOUT_PARTITIONS - 1), type: z.literal('stream'), value: StreamEntries });
@@ -120,18 +128,19 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   const createdAtMs = (options.clock ?? Date.now)();
   const skus = new Set<string>();
   const journals = new Set<number>();
+  const buckets: string[] = [];
   const globals: GlobalName[] = [];
   const skipped: Record<string, number> = {};
   const globalByKey = new Map(GLOBAL_NAMES.map((name) => [globalKey(keys, name), name] as const));
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
-    const inventoryBuckets: string[] = [];
     for (const key of found) {
       const parsed = keys.parsePerSkuKey(key);
       const global = globalByKey.get(key);
       const partition = keys.parsePartitionJournal(key);
+      const bucket = keys.parseBucketKey(key);
       if (parsed) skus.add(parsed.sku);
-      else if (keys.parseBucketKey(key)?.kind === 'inv') inventoryBuckets.push(key);
       else if (partition !== undefined) journals.add(partition);
+      else if (bucket && (PACKED_KINDS as readonly BucketKind[]).includes(bucket.kind)) buckets.push(key);
       else if (global) globals.push(global);
       // The layout marker describes the key names, not the ledger: a snapshot holds SKUs by
       // kind, whatever the names, and the target gets its marker when stockguard opens it.
@@ -141,10 +150,10 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
         skipped[kind] = (skipped[kind] ?? 0) + 1;
       }
     }
-    // One HKEYS per bucket: on Cluster the buckets live in different slots.
-    for (const fields of await Promise.all(inventoryBuckets.map((key) => redis.hkeys(key)))) for (const sku of fields) skus.add(sku);
     options.onProgress?.({ phase: 'scanning', done: skus.size });
   }
+  // A SKU may have nothing but packed state: its bucket fields name it.
+  for (const bucket of buckets) for (const sku of await redis.hkeys(bucket)) skus.add(sku);
 
   const partial = `${options.file}.partial`;
   let writer: LineWriter;
@@ -178,7 +187,11 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
       for (const [index, { partition, skus: partitionSkus }] of batch.entries()) {
         const dump = dumps[index]!;
         for (const content of dump.skus) keyCount += Object.keys(content).length;
-        for (const [at, sku] of partitionSkus.entries()) await writer.line({ sku, keys: dump.skus[at]! });
+        keyCount += dump.buckets;
+        for (const [at, sku] of partitionSkus.entries()) {
+          const packed = dump.packed[at]!;
+          await writer.line(Object.keys(packed).length > 0 ? { sku, keys: dump.skus[at]!, packed } : { sku, keys: dump.skus[at]! });
+        }
         if (dump.journal.length > 0) keyCount += 1;
         for (let first = 0; first < dump.journal.length; first += CHUNK) {
           const line: JournalLine = { journal: partition, type: 'stream', value: dump.journal.slice(first, first + CHUNK) };
@@ -220,53 +233,73 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
 }
 
 /**
- * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal, its `inv`
- * buckets and every key of its SKUs: pipelined on one server, routed per slot on Cluster.
- * A SKU in a bucket but not in `skus` (created after the scan) is left out, like its keys.
+ * One dumpKeys call (src/lua/dumpKeys.lua) per layout partition, over its journal, every
+ * key of its SKUs and its buckets of the PACKED_KINDS: pipelined on one server, routed per
+ * slot on Cluster.
  */
-async function dumpPartitions(redis: RedisClient, keys: KeySpace, partitions: readonly { partition: number; skus: readonly string[] }[]): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[] }[]> {
+async function dumpPartitions(
+  redis: RedisClient,
+  keys: KeySpace,
+  partitions: readonly { partition: number; skus: readonly string[] }[],
+): Promise<{ journal: [string, string[]][]; skus: Partial<Record<PerSkuKeyKind, KeyContent>>[]; packed: Partial<Record<PackedKind, string>>[]; buckets: number }[]> {
   const calls = partitions.map(({ partition, skus }) => ({
-    keys: [keys.partitionJournal(partition), ...keys.partitionBuckets('inv', partition), ...skus.flatMap((sku) => {
-      const all = keys.perSkuKeys(sku);
-      return KEYED_KINDS.map((kind) => all[kind]);
-    })],
+    keys: [
+      keys.partitionJournal(partition),
+      ...skus.flatMap((sku) => {
+        const all = keys.perSkuKeys(sku);
+        return PER_SKU_KINDS.map((kind) => all[kind]);
+      }),
+      ...PACKED_KINDS.flatMap((kind) => keys.partitionBuckets(kind, partition)),
+    ],
     args: [],
   }));
+  const bucketsPerKind = keys.partitionBuckets(PACKED_KINDS[0], 0).length;
   const replies = await luaScripts().dumpKeys.runMany(redis, calls);
   return replies.map((reply, index) => {
     const { partition, skus } = partitions[index]!;
-    const bucketCount = calls[index]!.keys.length - 1 - skus.length * KEYED_KINDS.length;
-    if (!Array.isArray(reply) || reply.length !== calls[index]!.keys.length) {
+    const perSku = skus.length * PER_SKU_KINDS.length;
+    if (!Array.isArray(reply) || reply.length !== 1 + perSku + PACKED_KINDS.length * bucketsPerKind) {
       throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: unexpected reply`);
     }
     const [type, value] = reply[0] as [string, unknown[]];
     if (type !== 'none' && type !== 'stream') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: the journal is a ${type}`);
     const journal = (value as [string, unknown[]][]).map(([id, fields]): [string, string[]] => [id, fields.map(String)]);
-    const inventories = new Map<string, string>();
-    for (const [bucketType, fields] of reply.slice(1, 1 + bucketCount) as [string, unknown[]][]) {
-      if (bucketType === 'none') continue;
-      if (bucketType !== 'hash') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: an inv bucket is a ${bucketType}`);
-      for (let at = 0; at + 1 < fields.length; at += 2) inventories.set(String(fields[at]), String(fields[at + 1]));
-    }
-    const first = 1 + bucketCount;
+    // Every field of the partition's buckets, by kind and SKU.
+    const fieldsByKind = new Map<PackedKind, Map<string, string>>();
+    let buckets = 0;
+    PACKED_KINDS.forEach((kind, kindIndex) => {
+      const fields = new Map<string, string>();
+      for (let bucket = 0; bucket < bucketsPerKind; bucket += 1) {
+        const [bucketType, content] = reply[1 + perSku + kindIndex * bucketsPerKind + bucket] as [string, unknown[]];
+        if (bucketType === 'none') continue;
+        if (bucketType !== 'hash') throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for layout partition ${partition}: a ${kind} bucket is a ${bucketType}`);
+        buckets += 1;
+        for (let at = 0; at + 1 < content.length; at += 2) fields.set(String(content[at]), String(content[at + 1]));
+      }
+      fieldsByKind.set(kind, fields);
+    });
     return {
       journal,
-      skus: skus.map((sku, at) => {
-        const content = decodeDump(sku, reply.slice(first + at * KEYED_KINDS.length, first + (at + 1) * KEYED_KINDS.length));
-        const packed = inventories.get(sku);
-        if (packed !== undefined) content.inventory = { type: 'hash', value: Object.entries(inventoryToHash(decodeInventory(packed))).flat() };
-        return content;
+      buckets,
+      skus: skus.map((sku, at) => decodeDump(sku, reply.slice(1 + at * PER_SKU_KINDS.length, 1 + (at + 1) * PER_SKU_KINDS.length))),
+      packed: skus.map((sku) => {
+        const packed: Partial<Record<PackedKind, string>> = {};
+        for (const kind of PACKED_KINDS) {
+          const field = fieldsByKind.get(kind)!.get(sku);
+          if (field !== undefined) packed[kind] = field;
+        }
+        return packed;
       }),
     };
   });
 }
 
 function decodeDump(sku: string, reply: unknown): Partial<Record<PerSkuKeyKind, KeyContent>> {
-  if (!Array.isArray(reply) || reply.length !== KEYED_KINDS.length) {
+  if (!Array.isArray(reply) || reply.length !== PER_SKU_KINDS.length) {
     throw new StockguardError('STOCKGUARD_E_SCRIPT_REPLY', `dumpKeys for SKU ${JSON.stringify(sku)}: unexpected reply`);
   }
   const content: Partial<Record<PerSkuKeyKind, KeyContent>> = {};
-  KEYED_KINDS.forEach((kind, index) => {
+  PER_SKU_KINDS.forEach((kind, index) => {
     const [type, value] = reply[index] as [string, unknown[]];
     if (type === 'none') return;
     if (type === 'string') content[kind] = { type, value: String(value[0]) };
@@ -391,6 +424,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
   let keyCount = 0;
   const globalSeen = new Set<GlobalName>();
   const journalsSeen = new Set<number>();
+  const bucketsSeen = new Set<string>();
   let lineNumber = 0;
   for await (const line of readLines(options.file)) {
     lineNumber += 1;
@@ -409,7 +443,13 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
     } else if ('sku' in value) {
       const parsed = value as unknown as SkuLine;
       skus += 1;
-      keyCount += Object.keys(parsed.keys).length;
+      // A layout-3 line's inventory hash goes into the `inv` bucket too.
+      keyCount += Object.keys(parsed.keys).filter((kind) => kind !== 'inventory').length;
+      for (const kind of new Set([...(Object.keys(parsed.packed ?? {}) as PackedKind[]), ...(parsed.keys.inventory ? (['inv'] as const) : [])])) {
+        const bucket = keys.skuBucket(kind, parsed.sku);
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
       const at = lineNumber;
       const before = skus - 1;
       inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
@@ -490,8 +530,8 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
       } else if (typeof value === 'object' && value !== null && 'sku' in value) {
         const parsed = SkuLine.safeParse(value);
         if (!parsed.success) throw corrupt(`line ${lineNumber} (a SKU) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-        const inventoryProblem = parsed.data.keys.inventory && packInventoryProblem(parsed.data.keys.inventory);
-        if (inventoryProblem) throw corrupt(`line ${lineNumber} (a SKU): its inventory ${inventoryProblem}`);
+        const problem = inventoryProblem(parsed.data);
+        if (problem) throw corrupt(`line ${lineNumber} (a SKU): its inventory ${problem}`);
         skus += 1;
         if (skus % 10_000 === 0) onProgress?.({ phase: 'verifying', done: skus, total: header?.counts.skus });
       } else {
@@ -571,13 +611,14 @@ function commandsFor(key: string, content: KeyContent | JournalLine): Command[] 
 async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
   const all = keys.perSkuKeys(line.sku);
   const commands = Object.entries(line.keys).flatMap(([kind, content]): Command[] =>
-    // The inventory goes packed into the SKU's field of its bucket (same slot as its keys).
-    kind === 'inventory' ? [['hset', keys.sku(line.sku).inventoryBucket, line.sku, packInventory(content)]] : commandsFor(all[kind as PerSkuKeyKind], content),
+    // A layout-3 line's inventory hash: packed into the SKU's `inv` bucket (same slot as its keys).
+    kind === 'inventory' ? [['hset', keys.skuBucket('inv', line.sku), line.sku, packInventory(content)]] : commandsFor(all[kind as PerSkuKeyKind], content),
   );
+  for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
 }
 
-/** A snapshot line's inventory (a hash of layout-3 fields) packed for its bucket. */
+/** A layout-3 snapshot line's inventory hash (`on_hand`, `reserved`, …) packed for its `inv` bucket. */
 function packInventory(content: KeyContent): string {
   if (content.type !== 'hash') throw new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', `the inventory is a ${content.type}, not a hash`);
   const hash: Record<string, string> = {};
@@ -587,10 +628,11 @@ function packInventory(content: KeyContent): string {
   return encodeInventory(record);
 }
 
-/** Why a snapshot line's inventory cannot be packed, or undefined. */
-function packInventoryProblem(content: KeyContent): string | undefined {
+/** Why a SKU line's inventory (packed, or a layout-3 hash) cannot be restored, or undefined. */
+function inventoryProblem(line: SkuLine): string | undefined {
   try {
-    packInventory(content);
+    if (line.packed?.inv !== undefined) decodeInventory(line.packed.inv);
+    if (line.keys.inventory !== undefined) packInventory(line.keys.inventory);
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
@@ -620,7 +662,10 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   const globals = new Set(GLOBAL_NAMES.map((name) => globalKey(keys, name)));
   let deleted = 0;
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
-    const covered = found.filter((key) => globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parseBucketKey(key)?.kind === 'inv' || keys.parsePartitionJournal(key) !== undefined);
+    const covered = found.filter((key) => {
+      const bucket = keys.parseBucketKey(key);
+      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && (PACKED_KINDS as readonly BucketKind[]).includes(bucket.kind));
+    });
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));
     deleted += covered.length;

@@ -26,6 +26,9 @@ export const SCRIPT_NAMES = [
   'closeHold',
   'removeHold',
   'coverWmsGap',
+  // The pushers' packed channel state (src/pushers/channelStateScripts.ts).
+  'recordPushed',
+  'confirmApplied',
   // Reconciliation and snapshots (src/reconcile).
   'readLedgerAsOf',
   'dumpKeys',

@@ -5,6 +5,7 @@
 // marker). The old names are written out here, not taken from src/redis/keys.ts, so the
 // test does not trust the code it tests for what the old layouts were.
 // DUMP + RESTORE + DEL (not RENAME): layout-1 and layout-2 names are in different Cluster slots.
+import { decodeChannelState } from '../../src/domain/channelState.ts';
 import type { Cluster, Redis } from 'ioredis';
 import { layoutPartition } from '../../src/domain/layout.ts';
 import { decodeInventory, inventoryToHash } from '../../src/domain/inventoryCodec.ts';
@@ -45,6 +46,21 @@ export interface Layout3Unpacker {
 export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
   // The ledger inventory: `inv` bucket → `<prefix>:inv:{p<N>}:<SKU>` (src/domain/inventoryCodec.ts).
   { bucket: 'inv', unpack: (_sku, value) => ({ inventory: inventoryToHash(decodeInventory(value)) }) },
+  {
+    // The channel state (src/pushers/channelStatePacker.ts): event ids were not kept, so a
+    // made-up one stands in (nothing reads it); confirmed pushes become unconfirmed.
+    bucket: 'chan',
+    unpack: (_sku, value) => {
+      const state = decodeChannelState(value);
+      const observations = (entries: Record<string, { quantity: number; observedAtMs: number }>) =>
+        Object.fromEntries(Object.entries(entries).map(([name, { quantity, observedAtMs }]) => [name, JSON.stringify({ at: observedAtMs, q: quantity, e: `layout3-${observedAtMs}` })]));
+      return {
+        pushedLevels: Object.fromEntries(Object.entries(state.pushed).map(([channel, { quantity, atMs, version }]) => [channel, JSON.stringify({ quantity, atMs, version })])),
+        channelLevels: observations(state.observed),
+        fbaStock: observations(state.fba),
+      };
+    },
+  },
 ];
 
 /**

@@ -8,7 +8,10 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import type { CatalogEntry } from '../../src/catalog/entry.ts';
 import type { AmazonSettings, PusherSettings, ShopifySettings } from '../../src/config.ts';
 import type { BackoffPolicy } from '../../src/domain/backoff.ts';
+import { decodeChannelState } from '../../src/domain/channelState.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
+import { recordPushed } from '../../src/pushers/channelStateScripts.ts';
+import type { KeySpace } from '../../src/redis/keys.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import { AmazonPusher } from '../../src/pushers/amazon.ts';
 import { type PushEvent, PushCoordinator } from '../../src/pushers/coordinator.ts';
@@ -165,4 +168,15 @@ export async function counterValue(metrics: Metrics, name: string, labels: Recor
   return metric.values
     .filter((value) => Object.entries(labels).every(([label, wanted]) => String((value.labels as Record<string, unknown>)[label]) === wanted))
     .reduce((sum, value) => sum + value.value, 0);
+}
+
+/** The last push `channel` acknowledged for `sku`, as JSON {quantity, atMs, version} (null: none): read from the SKU's packed channel state. */
+export async function pushedLevel(redis: Redis, keys: KeySpace, sku: string, channel: string): Promise<string | null> {
+  const level = decodeChannelState(await redis.hget(keys.skuBucket('chan', sku), sku)).pushed[channel];
+  return level ? JSON.stringify({ quantity: level.quantity, atMs: level.atMs, version: level.version }) : null;
+}
+
+/** Records `level` as the last push `channel` acknowledged for `sku`, as the pushers do (recordPushed.lua). */
+export async function setPushedLevel(redis: Redis, keys: KeySpace, sku: string, channel: string, level: { quantity: number; atMs: number; version?: number }): Promise<void> {
+  await recordPushed(redis, keys.skuBucket('chan', sku), sku, channel, { quantity: level.quantity, atMs: level.atMs, version: level.version ?? 0 });
 }

@@ -1,5 +1,6 @@
 // `stockguard reconcile | snapshot | restore | sku` through `run(argv, out)`, configured by
 // environment variables like the real command, against a private Redis and the WMS fake.
+import { setPushedLevel } from '../helpers/pushers.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,9 +170,10 @@ test('sku shows what was last pushed to each channel when the pushers keep it', 
   const without = await stockguard(['sku', 'CLI-MUG']);
   assert.is(without.code, EXIT.ok, without.output);
   assert.not.match(without.output, /last pushed/);
-  await client.hset(ledger.keys.pushedLevels('CLI-MUG'), 'shopify', JSON.stringify({ quantity: 7, atMs: Date.UTC(2026, 10, 27, 12) }), 'amazon', '5');
+  await setPushedLevel(client, ledger.keys, 'CLI-MUG', 'shopify', { quantity: 7, atMs: Date.UTC(2026, 10, 27, 12) });
+  await setPushedLevel(client, ledger.keys, 'CLI-MUG', 'amazon', { quantity: 5, atMs: Date.UTC(2026, 10, 27, 11) });
   const shown = await stockguard(['sku', 'CLI-MUG']);
-  assert.match(shown.output, /last pushed: amazon 5, shopify 7 at 2026-11-27T12:00:00\.000Z/);
+  assert.match(shown.output, /last pushed: amazon 5 at 2026-11-27T11:00:00\.000Z, shopify 7 at 2026-11-27T12:00:00\.000Z/);
 });
 
 test.run();

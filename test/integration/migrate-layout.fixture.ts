@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Catalog } from '../../src/catalog/catalog.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
+import { PushStore } from '../../src/pushers/store.ts';
 import { readLedgerBatch } from '../../src/reconcile/readLedger.ts';
 
 /** ':' and unicode in SKUs; one SKU with keys and no catalogue entry; one with 600 reservation records (a hashtable-encoded hash). */
@@ -46,7 +47,10 @@ export async function buildLedger(ledger: Ledger, catalog: Catalog | undefined, 
   await ledger.adjust(LEDGER_ONLY, { eventId: 'rcpt-1', delta: 6, cause: 'receipt' });
   await ledger.recordChannelLevel('TEE-BLK-M', 'shopify', { quantity: 44, observedAtMs: clock.now, eventId: 'lvl-1' });
   await ledger.recordFbaStock('MUG:WHT:11oz', 'ATVPDKIKX0DER', { quantity: 12, observedAtMs: clock.now, eventId: 'fba-1' });
-  await redis.hset(ledger.keys.pushedLevels('TEE-BLK-M'), 'shopify', JSON.stringify({ quantity: 44, atMs: clock.now, version: 5 }));
+  const pushStore = new PushStore(redis, ledger.keys, ledger);
+  await pushStore.recordPushed('TEE-BLK-M', 'shopify', { quantity: 44, atMs: clock.now, version: 5 });
+  await pushStore.recordPushed('MUG:WHT:11oz', 'amazon', { quantity: 9, atMs: clock.now - 1, version: 0 });
+  await ledger.recordChannelLevel('MUG:WHT:11oz', 'amazon', { quantity: -2, observedAtMs: clock.now - 7_000, eventId: 'lvl-2' });
   await redis.hset(ledger.keys.pushState('TEE-BLK-M'), 'cursor', `${asOfMs}-0`, 'dynamic_holdback', '2');
   await ledger.reserveOrder({ channel: 'shopify', orderId: 'o-bulk', lines: Array.from({ length: BULK_LINES }, (_, index) => ({ lineId: String(index + 1), sku: 'ZZ-BULK', quantity: 1 })) });
   return { asOfMs };
@@ -62,7 +66,7 @@ export async function figures(ledger: Ledger, catalog: Catalog | undefined, redi
       journal: await ledger.journal(sku),
       channelLevels: await ledger.observations(sku, 'channelLevels'),
       fbaStock: await ledger.observations(sku, 'fbaStock'),
-      pushed: await redis.hgetall(ledger.keys.pushedLevels(sku)),
+      pushed: await new PushStore(redis, ledger.keys, ledger).pushed(sku),
       pushState: await redis.hgetall(ledger.keys.pushState(sku)),
       catalogue: (await catalog?.get(sku)) ?? null,
     };

@@ -7,7 +7,7 @@ import type { AmazonFeedSettings } from '../../src/config.ts';
 import { listDeadLetters } from '../../src/consumers/deadLetters.ts';
 import { type AmazonFake, type AmazonFakeOptions, startAmazonFake } from '../../src/sim/amazon/index.ts';
 import { listingsOperation } from '../../src/sim/amazon/schemas.ts';
-import { counterValue, eventually, LWA, type PushHarness, pushHarness, SELLER_ID, US } from '../helpers/pushers.ts';
+import { counterValue, eventually, LWA, type PushHarness, pushedLevel, pushHarness, SELLER_ID, setPushedLevel, US } from '../helpers/pushers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const test = suite('Amazon pusher: feeds');
@@ -99,7 +99,7 @@ test('a backlog above the threshold goes by feed (merge of the DEFAULT quantity,
       assert.ok(patched.size < 60 - FEEDS.threshold, `fewer PATCHes than SKUs (${patched.size})`);
       // An accepted feed message is an acknowledged push, recorded as one.
       const [fedSku] = [...carried.keys()];
-      const recorded = await harness.redis.hget(harness.ledger.keys.pushedLevels(fedSku!.replace(/^SELLER-/, '')), 'amazon');
+      const recorded = await pushedLevel(harness.redis, harness.ledger.keys, fedSku!.replace(/^SELLER-/, ''), 'amazon');
       assert.is(JSON.parse(recorded ?? '{}').quantity, carried.get(fedSku!)![0]);
       assert.ok((await counterValue(harness.metrics, 'stockguard_pushes_total', { channel: 'amazon', outcome: 'acked' })) >= 60);
     } finally {
@@ -117,7 +117,7 @@ test('decreases large enough to oversell go by PATCH; small decreases and increa
       const target = (index: number) => (index < 30 ? 51 : index < 35 ? 49 : 40);
       await seed(harness, fake, 40, target, 50);
       for (let index = 0; index < 40; index += 1) {
-        await harness.redis.hset(harness.ledger.keys.pushedLevels(skuName(index)), 'amazon', JSON.stringify({ quantity: 50, atMs: Date.now() - 60_000, version: 1 }));
+        await setPushedLevel(harness.redis, harness.ledger.keys, skuName(index), 'amazon', { quantity: 50, atMs: Date.now() - 60_000, version: 1 });
       }
       await harness.start();
       for (let index = 0; index < 40; index += 1) {
@@ -173,7 +173,7 @@ test('a feed whose report refuses some messages leaves the others in effect and 
       assert.is(report.summary.messagesInvalid, wrong.length);
       assert.is(await counterValue(harness.metrics, 'stockguard_pushes_total', { channel: 'amazon', outcome: 'invalid' }), wrong.length);
       assert.is(await counterValue(harness.metrics, 'stockguard_dead_letters_total', { reason: '90000900' }), wrong.length);
-      for (const sku of wrong) assert.is(await harness.redis.hget(harness.ledger.keys.pushedLevels(sku), 'amazon'), null, 'a refused value is not recorded as pushed');
+      for (const sku of wrong) assert.is(await pushedLevel(harness.redis, harness.ledger.keys, sku, 'amazon'), null, 'a refused value is not recorded as pushed');
     } finally {
       await harness.close();
     }
@@ -230,7 +230,7 @@ test('a PATCH that overtakes a feed in flight wins: the feed\'s older value, app
       await eventually(() => fake.quantity(raised!), (quantity) => quantity === 35, 'the restock after the feed');
       await eventually(() => harness.coordinator.isIdle(), Boolean, 'the pushers to go idle');
       assert.is(fake.quantity(overtaken!), 0);
-      assert.is(JSON.parse((await harness.redis.hget(harness.ledger.keys.pushedLevels(sku), 'amazon')) ?? '{}').quantity, 0, 'the last value recorded as pushed is the PATCH\'s');
+      assert.is(JSON.parse((await pushedLevel(harness.redis, harness.ledger.keys, sku, 'amazon')) ?? '{}').quantity, 0, 'the last value recorded as pushed is the PATCH\'s');
     } finally {
       await harness.close();
     }
@@ -246,7 +246,7 @@ test('a SKU PATCHed a moment ago stays off the next feed: the feed cannot take e
       await seed(harness, fake, 30, () => 25, 25);
       // Amazon is in step with the ledger, except for F-000, which the opening push PATCHes (25).
       for (let index = 1; index < 30; index += 1) {
-        await harness.redis.hset(harness.ledger.keys.pushedLevels(skuName(index)), 'amazon', JSON.stringify({ quantity: 25, atMs: Date.now() - 60_000, version: 1 }));
+        await setPushedLevel(harness.redis, harness.ledger.keys, skuName(index), 'amazon', { quantity: 25, atMs: Date.now() - 60_000, version: 1 });
       }
       const target = `SELLER-${skuName(0)}`;
       const patchesOf = () => fake.acceptedPatches().filter((patch) => patch.sku === target).map((patch) => (patch.patches[0]?.value as Array<{ quantity: number }>)[0]?.quantity);

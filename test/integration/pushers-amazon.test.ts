@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LwaTokenProvider } from '../../src/pushers/lwa.ts';
 import { type AmazonFake, type AmazonFakeOptions, startAmazonFake } from '../../src/sim/amazon/index.ts';
-import { counterValue, eventually, LWA, pushHarness, SELLER_ID, US } from '../helpers/pushers.ts';
+import { counterValue, eventually, LWA, pushedLevel, pushHarness, SELLER_ID, setPushedLevel, US } from '../helpers/pushers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const test = suite('Amazon pusher');
@@ -70,7 +70,7 @@ test('INVALID answers are surfaced with their issues and counted', async () => {
       assert.ok(outcome?.kind === 'invalid' && Array.isArray(outcome.issues) && outcome.issues.length > 0, 'the issues come with it');
       assert.is(await counterValue(harness.metrics, 'stockguard_pushes_total', { channel: 'amazon', outcome: 'invalid' }), 1);
       assert.is(fake.quantity('SELLER-SHOE'), 1, 'nothing changed on Amazon');
-      assert.is(await harness.redis.hget(harness.ledger.keys.pushedLevels('SHOE'), 'amazon'), null, 'an INVALID value is not recorded as pushed');
+      assert.is(await pushedLevel(harness.redis, harness.ledger.keys, 'SHOE', 'amazon'), null, 'an INVALID value is not recorded as pushed');
     } finally {
       await harness.close();
     }
@@ -158,7 +158,7 @@ test('under a rate limit a drop to zero is sent before the increases that were w
         await harness.addSku({ sku, amazon: mfn(sku) }, 5);
       }
       // Tell the pushers Amazon already shows 5 everywhere, so nothing needs pushing yet.
-      for (const sku of skus) await harness.redis.hset(harness.ledger.keys.pushedLevels(sku), 'amazon', JSON.stringify({ quantity: 5, atMs: Date.now(), version: 1 }));
+      for (const sku of skus) await setPushedLevel(harness.redis, harness.ledger.keys, sku, 'amazon', { quantity: 5, atMs: Date.now(), version: 1 });
       await harness.start();
       assert.is(fake.acceptedPatches().length, 0);
       // Increases for A, B, C, E; the first goes at once (the bucket's one token).

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type ShopifyFake, startShopifyFake } from '../../src/sim/shopify/index.ts';
-import { counterValue, eventually, pushHarness, SHOPIFY_APP_SECRET, SHOPIFY_TOKEN } from '../helpers/pushers.ts';
+import { counterValue, eventually, pushedLevel, pushHarness, SHOPIFY_APP_SECRET, SHOPIFY_TOKEN } from '../helpers/pushers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const test = suite('Shopify pusher');
@@ -51,7 +51,7 @@ test('a ledger value reaches Shopify: inventorySetQuantities on available, compa
       const mutation = fake.requests().findIndex((request) => request.operation === 'mutation');
       assert.ok(first >= 0 && first < mutation, 'the current level was read before the compare-and-set write');
       // Recorded once the acknowledgement is back (just after Shopify applied it).
-      const raw = await eventually(() => harness.redis.hget(harness.ledger.keys.pushedLevels('TEE-1'), 'shopify'), (value) => value !== null, 'the acknowledged push recorded');
+      const raw = await eventually(() => pushedLevel(harness.redis, harness.ledger.keys, 'TEE-1', 'shopify'), (value) => value !== null, 'the acknowledged push recorded');
       const stored = JSON.parse(raw ?? 'null') as { quantity: number; atMs: number; version: number };
       assert.is(stored.quantity, 10);
       assert.ok(stored.version >= 2 && stored.atMs > 0);

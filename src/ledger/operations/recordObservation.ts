@@ -4,10 +4,12 @@ import { luaScripts } from '../../redis/scripts.ts';
 import { LedgerStatus } from '../status.ts';
 
 export interface Observation {
+  /** O: a channel's sellable level; F: an Amazon marketplace's FBA stock. */
+  kind: 'O' | 'F';
+  /** The channel, or the marketplace id. */
   field: string;
   observedAtMs: number;
   quantity: number;
-  eventId: string;
 }
 
 export type ObservationReply = { status: LedgerStatus.APPLIED | LedgerStatus.STALE | LedgerStatus.BAD_ARGUMENT };
@@ -17,12 +19,8 @@ export function decodeRecordObservation(raw: unknown): ObservationReply {
   return { status: replyStatus('recordObservation', reply[0], [LedgerStatus.APPLIED, LedgerStatus.STALE, LedgerStatus.BAD_ARGUMENT]) };
 }
 
-export async function recordObservation(redis: RedisClient, observationsKey: string, observation: Observation): Promise<ObservationReply> {
-  const raw = await luaScripts().recordObservation.run(redis, [observationsKey], [
-    observation.field,
-    observation.observedAtMs,
-    observation.quantity,
-    observation.eventId,
-  ]);
+/** `bucketKey`: the SKU's `chan` layout bucket (KeySpace.skuBucket('chan', sku)). */
+export async function recordObservation(redis: RedisClient, bucketKey: string, sku: string, observation: Observation): Promise<ObservationReply> {
+  const raw = await luaScripts().recordObservation.run(redis, [bucketKey], [sku, observation.kind, observation.field, observation.observedAtMs, observation.quantity]);
   return decodeRecordObservation(raw);
 }
