@@ -24,8 +24,6 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createClient } from 'redis';
-import type { RedisConnection } from 'redis-om';
 import { Catalog } from '../src/catalog/catalog.ts';
 import { type AmazonFeedSettings, loadConfig, type PusherSettings } from '../src/config.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
@@ -183,14 +181,11 @@ async function runVariant(options: AmazonBulkOptions, settings: AmazonBulkResult
   const prefix = `bench-amazon-bulk-${name.replace('+', '-')}-${Date.now()}`;
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (error: Error) => console.error(`bench redis client: ${error.message}`));
-  const nodeRedis = createClient({ url: options.redisUrl });
-  nodeRedis.on('error', (error: Error) => console.error(`bench catalogue client: ${error.message}`));
-  await nodeRedis.connect();
   const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, notifyQuantityChanges: false, feeds: { processingDelayMs: settings.feed_processing_delay_ms } });
   let coordinator: PushCoordinator | undefined;
   try {
     const ledger = new Ledger({ redis, keyPrefix: prefix });
-    const catalog = new Catalog({ redis: nodeRedis as unknown as RedisConnection, keyPrefix: prefix });
+    const catalog = new Catalog({ redis: redis, keyPrefix: prefix });
 
     // The catalogue: every SKU's target differs from what Amazon shows (a stale number from
     // the merchant's old tool), `zero_share` of them sold out (Amazon still shows some).
@@ -337,7 +332,6 @@ async function runVariant(options: AmazonBulkOptions, settings: AmazonBulkResult
     await coordinator?.stop();
     await amazon.close();
     await deleteKeys(redis, prefix);
-    await nodeRedis.quit().catch(() => undefined);
     redis.disconnect();
   }
 }

@@ -15,7 +15,6 @@
 // layout, and for a sample of SKUs the ledger's and the catalogue's own readers give back
 // the seeded figures (on_hand, reserved, the journal's two entries, the Shopify mapping).
 import type { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { Catalog } from '../src/catalog/catalog.ts';
 import { LAYOUT_VERSION } from '../src/domain/layout.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
@@ -100,9 +99,6 @@ export async function runMigrateScenario(options: { redisUrl: string; redisPriva
   const log = options.log ?? (() => undefined);
   const skus = options.skus ?? DEFAULT_MIGRATE_SKUS;
   const [redis] = await connect(options.redisUrl, 1);
-  const nodeRedis = createClient({ url: options.redisUrl });
-  nodeRedis.on('error', (error: Error) => console.error(`bench node-redis client: ${error.message}`));
-  await nodeRedis.connect();
   try {
     const keys = new KeySpace(PREFIX);
     if ((await redis!.dbsize()) > 0 && options.redisPrivate) throw new Error('the private redis-server is not empty');
@@ -136,7 +132,7 @@ export async function runMigrateScenario(options: { redisUrl: string; redisPriva
 
     // The daemon's own readers on a sample spread over the catalogue.
     const ledger = new Ledger({ redis: redis!, keyPrefix: PREFIX });
-    const catalog = new Catalog({ redis: nodeRedis, keyPrefix: PREFIX });
+    const catalog = new Catalog({ redis: redis!, keyPrefix: PREFIX });
     let mismatches = 0;
     const step = Math.max(1, Math.floor(skus / SAMPLE));
     let checkedSkus = 0;
@@ -179,7 +175,6 @@ export async function runMigrateScenario(options: { redisUrl: string; redisPriva
       const { deleteKeys } = await import('./lib/redis.ts');
       await deleteKeys(redis!, PREFIX);
     }
-    await nodeRedis.quit().catch(() => undefined);
     await disconnect([redis!]);
   }
 }

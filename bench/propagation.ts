@@ -26,8 +26,6 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createClient } from 'redis';
-import type { RedisConnection } from 'redis-om';
 import { Catalog } from '../src/catalog/catalog.ts';
 import type { PusherSettings } from '../src/config.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
@@ -35,6 +33,7 @@ import { createMetrics } from '../src/metrics/metrics.ts';
 import { AmazonPusher } from '../src/pushers/amazon.ts';
 import { type PushEvent, PushCoordinator } from '../src/pushers/coordinator.ts';
 import { ShopifyPusher } from '../src/pushers/shopify.ts';
+import { PushStore } from '../src/pushers/store.ts';
 import { startAmazonFake } from '../src/sim/amazon/index.ts';
 import { startShopifyFake } from '../src/sim/shopify/index.ts';
 import { benchEnv, type BenchEnv, describeEnv } from './lib/env.ts';
@@ -192,15 +191,12 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
 
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (error: Error) => console.error(`bench redis client: ${error.message}`));
-  const nodeRedis = createClient({ url: options.redisUrl });
-  nodeRedis.on('error', (error: Error) => console.error(`bench catalogue client: ${error.message}`));
-  await nodeRedis.connect();
   const shopify = await startShopifyFake({ accessToken: TOKEN, appSecret: 'bench-secret', shopDomain: SHOP, inventoryLevelWebhooks: false });
   const amazon = await startAmazonFake({ ...LWA, sellerId: SELLER, notifyQuantityChanges: false });
   let coordinator: PushCoordinator | undefined;
   try {
     const ledger = new Ledger({ redis, keyPrefix: prefix });
-    const catalog = new Catalog({ redis: nodeRedis as unknown as RedisConnection, keyPrefix: prefix });
+    const catalog = new Catalog({ redis: redis, keyPrefix: prefix });
 
     // Stock: `sellOutSkus` SKUs (every k-th) hold between 15 % and 85 % of the sales they
     // can expect over the run, so they sell out spread across it (about 3/s with the
@@ -233,7 +229,9 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
       amazon.addListing({ sku: `AMZ-${sku}`, marketplaceId: US, productType: 'PRODUCT', fulfillment: 'MFN', quantity: index < skus ? onHand : 0 });
       // The channels are in step with the ledger before the run: a daemon that has been running.
       if (index < skus) {
-        await redis.hset(ledger.keys.pushedLevels(sku), 'shopify', JSON.stringify({ quantity: onHand, atMs: now, version: 2 }), 'amazon', JSON.stringify({ quantity: onHand, atMs: now, version: 2 }));
+        const pushStore = new PushStore(redis, ledger.keys, ledger);
+        await pushStore.recordPushed(sku, 'shopify', { quantity: onHand, atMs: now, version: 2 });
+        await pushStore.recordPushed(sku, 'amazon', { quantity: onHand, atMs: now, version: 2 });
       }
     }
     await redis.del(ledger.keys.dirtySkus());
@@ -371,7 +369,6 @@ async function runVariant(options: PropagationOptions, settings: PropagationResu
     await shopify.close();
     await amazon.close();
     await deletePrefix(redis, prefix);
-    await nodeRedis.quit().catch(() => undefined);
     redis.disconnect();
   }
 }

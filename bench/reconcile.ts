@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
+import { itemField, packRecord, unpackRecord } from '../src/catalog/packed.ts';
 import { DEFAULT_THRESHOLDS, WMS_CAUSES } from '../src/domain/reconcile.ts';
 import { decodeInventory } from '../src/domain/inventoryCodec.ts';
 import type { KeySpace } from '../src/redis/keys.ts';
@@ -297,20 +298,33 @@ async function measureAtRest(redis: Redis, keys: KeySpace, skus: number, emptyBy
   return { bytes_per_sku: bytesPerSku, journal: round((await partitionJournalBytes(redis, keys)) / skus, 0), with_catalogue_entry: bytesPerSku + catalogueEntryBytes, trim_seconds: round(trimSeconds, 1) };
 }
 
-/** A catalogue entry as redis-om stores it for a SKU with a Shopify mapping, measured with MEMORY USAGE. */
+/**
+ * A catalogue entry (class, holdback, Shopify mapping with its variant) as the compact layout
+ * stores it: the field of a catalog bucket and two fields of item buckets, at the ~61 SKUs
+ * per bucket of 10^6 SKUs over LAYOUT_BUCKETS. MEMORY USAGE of 100 buckets of each kind so
+ * filled, per SKU (the entries are the real packed values; which bucket a SKU would hash to
+ * does not change a bucket's size).
+ */
 async function catalogueEntryMemory(redis: Redis): Promise<CatalogueMemory> {
   const prefix = `bench-reconcile-catalogue-${Date.now().toString(36)}`;
   const keys = new Ledger({ redis, keyPrefix: prefix }).keys;
+  const buckets = 100;
+  const perBucket = 61;
   let total = 0;
-  const sample = 1000;
-  for (let index = 0; index < sample; index += 1) {
-    const sku = benchSku(index);
-    const key = keys.catalogEntry(sku);
-    await redis.hset(key, 'sku', sku, 'holdback', '0', 'skuClass', 'default', 'shopifyInventoryItemId', `gid://shopify/InventoryItem/${44012345678901 + index}`, 'shopifyLocationId', 'gid://shopify/Location/76543210987');
-    total += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+  for (let bucket = 0; bucket < buckets; bucket += 1) {
+    const catalogBucket = keys.bucketKey('catalog', bucket);
+    const itemBucket = keys.bucketKey('item', bucket);
+    for (let offset = 0; offset < perBucket; offset += 1) {
+      const index = bucket * perBucket + offset;
+      const sku = benchSku(index);
+      const record = { sku, holdback: 0, skuClass: 'default', shopifyInventoryItemId: `gid://shopify/InventoryItem/${44012345678901 + index}`, shopifyLocationId: 'gid://shopify/Location/76543210987', shopifyVariantId: `gid://shopify/ProductVariant/${40123456789012 + index}` };
+      await redis.hset(catalogBucket, sku, packRecord(sku, record));
+      await redis.hset(itemBucket, itemField(`shopify:${record.shopifyInventoryItemId}`)!, sku, itemField(`shopify-variant:${record.shopifyVariantId}`)!, sku);
+    }
+    total += Number(await redis.call('MEMORY', 'USAGE', catalogBucket, 'SAMPLES', '0')) + Number(await redis.call('MEMORY', 'USAGE', itemBucket, 'SAMPLES', '0'));
   }
   await deleteKeys(redis, prefix);
-  return { bytes_per_entry: round(total / sample, 0) };
+  return { bytes_per_entry: round(total / (buckets * perBucket), 0) };
 }
 
 async function redisCpu(redis: Redis): Promise<number> {
@@ -382,7 +396,7 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
     pipeline.hget(skuKeys.inventoryBucket, sku);
     pipeline.xrange(skuKeys.journal, `${window.asOfMs + 1}`, '+');
     pipeline.hvals(skuKeys.reservations);
-    pipeline.hget(keys.catalogEntry(sku), 'skuClass');
+    pipeline.hget(keys.skuBucket('catalog', sku), sku);
     pipeline.call('EXEC');
   }
   const replies = (await pipeline.exec()) ?? [];
@@ -410,7 +424,7 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
       onHandChangesAfter,
       wmsChangesInSettleWindow,
       openUnits: reservations.reduce((sum, encoded) => sum + decodeReservationRecord('', encoded).openUnits, 0),
-      skuClass: skuClass ?? undefined,
+      skuClass: skuClass === null ? undefined : String(unpackRecord(skus[index]!, skuClass).skuClass),
     };
   });
 }

@@ -306,8 +306,8 @@ export async function runSoakScenario(options: SoakOptions): Promise<SoakResult>
         Array.from({ length: Math.min(500, skus - from) }, async (_, offset) => {
           const index = from + offset;
           await ledger.createSku(skuName(index));
-          // Catalogued, as an imported SKU is.
-          await redis.sadd(keys.catalogIndex(), skuName(index));
+          // Catalogued, as an imported SKU is (an entry without channel mappings: its packed value is empty).
+          await redis.hset(keys.skuBucket('catalog', skuName(index)), skuName(index), '');
           sequence[index] = 1;
           await ledger.adjust(skuName(index), { eventId: `init-${index}`, delta: 1000, cause: 'receipt', seq: 1, eventAtMs: simNow });
         }),
@@ -605,7 +605,7 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
     const chunk = sample.slice(from, from + 100);
     for (const sku of chunk) {
       const skuKeys = ledger.keys.sku(sku);
-      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventoryBucket, skuKeys.channelLevels, keys.pushState(sku)]) {
+      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventoryBucket, skuKeys.channelLevels /* layout 3's, 0 once migrated */, keys.pushState(sku)]) {
         pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
       }
       pipeline.hlen(skuKeys.reservations).hlen(skuKeys.eventMarks).hlen(skuKeys.inventoryBucket);
@@ -623,6 +623,17 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
       counts.eventMarks += replies[at + 6]!;
     });
   }
+  // The channel state is a field of the SKU's `chan` layout bucket (docs/pushers.md): each
+  // sampled SKU with a field counts its bucket's bytes over its bucket's fields.
+  const chanBuckets = [...new Set(sample.map((sku) => keys.skuBucket('chan', sku)))];
+  const bucketSizes = redis.pipeline();
+  for (const bucket of chanBuckets) bucketSizes.call('MEMORY', 'USAGE', bucket, 'SAMPLES', '0').hlen(bucket);
+  for (const sku of sample) bucketSizes.hexists(keys.skuBucket('chan', sku), sku);
+  const sizeReplies = ((await bucketSizes.exec()) ?? []).map(([, value]) => Number(value ?? 0));
+  const perField = new Map(chanBuckets.map((bucket, at) => [bucket, sizeReplies[at * 2 + 1]! > 0 ? sizeReplies[at * 2]! / sizeReplies[at * 2 + 1]! : 0]));
+  sample.forEach((sku, at) => {
+    if (sizeReplies[chanBuckets.length * 2 + at]) bySkuKind.channelLevels += perField.get(keys.skuBucket('chan', sku))! * scale;
+  });
   // The journal is one stream per layout partition: all of them, and the sample's share of their entries.
   const journals = redis.pipeline();
   for (const journal of keys.partitionJournals()) journals.call('MEMORY', 'USAGE', journal, 'SAMPLES', '0').xlen(journal);

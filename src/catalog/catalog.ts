@@ -1,88 +1,54 @@
-// The SKU catalogue in Redis, through redis-om (HASH entities; the Redis we target has no
-// RediSearch or RedisJSON, so only save / fetch / remove are used, never search).
-// Each entry lives at `<prefix>:catalog:{p<N>}:<SKU>`, in its SKU's Cluster slot (invariant I7);
-// a set at `<prefix>:catalog-index` lists every SKU, because without RediSearch nothing
-// else can enumerate the entries short of a SCAN over the whole keyspace.
-import { type RedisConnection, Repository, Schema, type SchemaDefinition } from 'redis-om';
+// The SKU catalogue in Redis, packed into the compact layout's bucket hashes (docs/catalog.md,
+// "Keys and packed format"; docs/decisions.md, "Compact layout"): a SKU's entry is the field
+// SKU of its `catalog` bucket (`<prefix>:catalog-bucket:{p<N>}:<bucket>`, in its SKU's
+// partition, invariant I7), its value the entry packed by ./packed.ts. The catalog buckets
+// are the index: listing the catalogue reads the 16,384 buckets' fields. Channel items map
+// to SKUs through the `item` buckets, bucketed by the item's own field name.
 import { type BundleComponent, bundlesByComponent, formatComponents, parseComponents } from '../domain/bundles.ts';
+import { LAYOUT_BUCKETS, layoutBucket } from '../domain/layout.ts';
 import { type ChannelPolicy, resolvePolicy } from '../domain/sellable.ts';
 import { assertSku } from '../domain/validate.ts';
 import { StockguardError } from '../errors.ts';
+import type { RedisClient } from '../redis/client.ts';
 import { KeySpace } from '../redis/keys.ts';
 import { luaScripts } from '../redis/scripts.ts';
-import { nodeRedisEval } from '../redis/topology.ts';
+import { type KeyCommand, sendEach } from '../redis/topology.ts';
 import { type CatalogEntry, type CatalogRecord, entryToRecord, rowToEntry, type SalesChannel } from './entry.ts';
+import { itemField, packRecord, unpackRecord } from './packed.ts';
 import { checkRow } from './row.ts';
 
 export interface CatalogOptions {
-  /** A connected node-redis client (`createClient`) or Cluster (`createCluster`). */
-  redis: RedisConnection;
+  /** The daemon's ioredis client (one server or Cluster). */
+  redis: RedisClient;
   keyPrefix: string;
 }
 
 export type PutOutcome = 'created' | 'updated' | 'unchanged';
 
-// indexed: false because nothing creates a RediSearch index over these hashes.
-const text = { type: 'string', indexed: false } as const;
-const whole = { type: 'number', indexed: false } as const;
-const RECORD_FIELDS: SchemaDefinition<CatalogRecord> = {
-  sku: text,
-  holdback: whole,
-  skuClass: text,
-  allocationMode: text,
-  shopifyInventoryItemId: text,
-  shopifyLocationId: text,
-  shopifyVariantId: text,
-  shopifySku: text,
-  amazonSellerSku: text,
-  amazonMarketplaceId: text,
-  amazonProductType: text,
-  amazonFulfillment: text,
-  shopifyPercent: whole,
-  shopifyMaxShown: whole,
-  shopifySafety: whole,
-  shopifyFloor: whole,
-  amazonPercent: whole,
-  amazonMaxShown: whole,
-  amazonSafety: whole,
-  amazonFloor: whole,
-  components: text,
-};
-
+/** How many bucket keys one listing round sends (one pipeline on one server; one command each on Cluster). */
+const LIST_BATCH = 1024;
 
 export class Catalog {
   readonly keys: KeySpace;
-  private readonly redis: RedisConnection;
-  private readonly repository: Repository<CatalogRecord>;
+  private readonly redis: RedisClient;
 
   constructor(options: CatalogOptions) {
     this.redis = options.redis;
     this.keys = new KeySpace(options.keyPrefix);
-    const schema = new Schema<CatalogRecord>(this.keys.catalogEntryPrefix(), RECORD_FIELDS, { dataStructure: 'HASH' });
-    this.repository = new Repository(schema, options.redis);
   }
 
   /** The SKU's entry, or undefined when the catalogue does not have it. */
   async get(sku: string): Promise<CatalogEntry | undefined> {
     assertSku(sku);
-    const stored = await this.repository.fetch(this.keys.catalogEntryId(sku));
-    // redis-om answers a missing key with an entity that has no fields.
-    if (stored.sku === undefined) return undefined;
-    // Checked like a file row, so a hash edited by hand cannot hand the pushers nonsense.
-    const checked = checkRow({ row: 1, values: { ...stored } });
-    if (!checked.ok) {
-      const problems = checked.errors.map((error) => `field ${error.field}: ${error.problem}`);
-      throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `the stored entry of SKU ${JSON.stringify(sku)} is invalid: ${problems.join('; ')}`, {
-        details: { sku, errors: checked.errors },
-      });
-    }
-    return rowToEntry(checked.row);
+    const packed = await this.redis.hget(this.keys.skuBucket('catalog', sku), sku);
+    return packed === null ? undefined : checkedEntry(sku, packed);
   }
 
   /**
    * Creates or replaces the SKU's entry after checking it with the file rules. Writes
-   * nothing when the stored entry is the same. The entry is written before the index, so
-   * a SKU that list() returns always has an entry.
+   * nothing when the stored entry is the same. The entry is written before its channel
+   * items, so an item never maps to a SKU the catalogue does not have for long: a crash in
+   * between leaves an entry whose items a re-put maps.
    */
   async put(entry: CatalogEntry, options: { releasedBy?: ReadonlySet<string> } = {}): Promise<PutOutcome> {
     const record = entryToRecord(entry);
@@ -93,7 +59,7 @@ export class Catalog {
         details: { sku: entry.sku, errors: checked.errors },
       });
     }
-    const current = channelItemFields(record);
+    const current = channelItemRefs(record);
     const [taken] = await this.takenItems(entry, options.releasedBy);
     if (taken) {
       throw new StockguardError(
@@ -103,24 +69,25 @@ export class Catalog {
       );
     }
     await this.checkBundleRules(entry);
-    const id = this.keys.catalogEntryId(entry.sku);
-    const stored = await this.repository.fetch(id);
-    const outcome: PutOutcome =
-      stored.sku === undefined ? 'created' : sameRecord({ ...stored }, record) ? 'unchanged' : 'updated';
-    // save() replaces the whole hash (UNLINK + HSET in one MULTI), so a field removed from
-    // the entry is removed from Redis too.
-    if (outcome !== 'unchanged') await this.repository.save(id, record);
-    // The bundle table follows the entry (written after it, healed by a re-put like the index).
-    if (entry.components) await this.redis.hSet(this.keys.catalogBundles(), entry.sku, formatComponents(entry.components));
-    else await this.redis.hDel(this.keys.catalogBundles(), entry.sku);
-    // Always, so that an entry whose index write was lost (crash between the two) heals.
-    await this.redis.sAdd(this.keys.catalogIndex(), entry.sku);
-    const previous = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
+    const bucket = this.keys.skuBucket('catalog', entry.sku);
+    const stored = await this.redis.hget(bucket, entry.sku);
+    const packed = packRecord(entry.sku, record);
+    // packRecord writes the columns in one order, so equal entries pack to equal strings.
+    const outcome: PutOutcome = stored === null ? 'created' : stored === packed ? 'unchanged' : 'updated';
+    if (outcome !== 'unchanged') await this.redis.hset(bucket, entry.sku, packed);
+    // The bundle table follows the entry (written after it, healed by a re-put).
+    if (entry.components) await this.redis.hset(this.keys.catalogBundles(), entry.sku, formatComponents(entry.components));
+    else await this.redis.hdel(this.keys.catalogBundles(), entry.sku);
+    const previous = stored === null ? [] : channelItemRefs(unpackRecord(entry.sku, stored));
     // An item this entry gave up keeps its mapping when another SKU has taken it over.
-    for (const field of previous.filter((candidate) => !current.includes(candidate))) {
-      await this.releaseItem(field, entry.sku);
+    for (const ref of previous.filter((candidate) => !current.includes(candidate))) {
+      await this.releaseItem(ref, entry.sku);
     }
-    for (const field of current) await this.redis.hSet(this.keys.catalogChannelItems(), field, entry.sku);
+    // Always, so that an entry whose item writes were lost (crash after the entry) heals.
+    for (const ref of current) {
+      const field = itemField(ref)!;
+      await this.redis.hset(this.itemBucket(field), field, entry.sku);
+    }
     return outcome;
   }
 
@@ -128,17 +95,18 @@ export class Catalog {
    * The entry's channel items that another SKU's stored entry maps. One channel item maps
    * to one SKU: webhooks and notifications name the item, and the SKU they reach must not
    * depend on which entry was written last. `releasedBy` names SKUs that give their items
-   * up in the same import (an item moved between SKUs); a stale reverse-index field whose
+   * up in the same import (an item moved between SKUs); a stale item-bucket field whose
    * owner no longer maps the item does not count.
    */
   async takenItems(entry: CatalogEntry, releasedBy?: ReadonlySet<string>): Promise<TakenItem[]> {
     const taken: TakenItem[] = [];
-    for (const field of channelItemFields(entryToRecord(entry))) {
-      const owner = await this.redis.hGet(this.keys.catalogChannelItems(), field);
-      if (owner === null || owner === undefined || owner === entry.sku || releasedBy?.has(owner)) continue;
-      const ownerEntry = await this.repository.fetch(this.keys.catalogEntryId(owner));
-      if (ownerEntry.sku === undefined || !channelItemFields(ownerEntry as Partial<CatalogRecord>).includes(field)) continue;
-      const [kind, ...item] = field.split(':') as [ChannelItemKind, ...string[]];
+    for (const ref of channelItemRefs(entryToRecord(entry))) {
+      const field = itemField(ref)!;
+      const owner = await this.redis.hget(this.itemBucket(field), field);
+      if (owner === null || owner === entry.sku || releasedBy?.has(owner)) continue;
+      const ownerPacked = await this.redis.hget(this.keys.skuBucket('catalog', owner), owner);
+      if (ownerPacked === null || !channelItemRefs(unpackRecord(owner, ownerPacked)).includes(ref)) continue;
+      const [kind, ...item] = ref.split(':') as [ChannelItemKind, ...string[]];
       const { channel, column } = CHANNEL_ITEM_KINDS[kind];
       taken.push({ channel, column, item: item.join(':'), owner });
     }
@@ -146,9 +114,10 @@ export class Catalog {
   }
 
   /**
-   * Deletes the SKU's entry; true when the index listed it. The index goes first, so a
-   * crash in between leaves an unlisted entry (harmless, and removed by the next call)
-   * rather than a listed SKU without an entry. The ledger is left alone.
+   * Deletes the SKU's entry; true when the catalogue had it. Its channel items are released
+   * first, so a crash in between leaves an entry without its item mappings (the next call
+   * removes it) rather than items mapping to a SKU the catalogue no longer has. The ledger
+   * is left alone.
    */
   async remove(sku: string): Promise<boolean> {
     assertSku(sku);
@@ -158,15 +127,13 @@ export class Catalog {
         details: { sku, bundles: users },
       });
     }
-    await this.redis.hDel(this.keys.catalogBundles(), sku);
-    const removed = await this.redis.sRem(this.keys.catalogIndex(), sku);
-    const stored = await this.repository.fetch(this.keys.catalogEntryId(sku));
-    const fields = stored.sku === undefined ? [] : channelItemFields(stored as Partial<CatalogRecord>);
-    for (const field of fields) {
-      await this.releaseItem(field, sku);
+    await this.redis.hdel(this.keys.catalogBundles(), sku);
+    const bucket = this.keys.skuBucket('catalog', sku);
+    const stored = await this.redis.hget(bucket, sku);
+    for (const ref of stored === null ? [] : channelItemRefs(unpackRecord(sku, stored))) {
+      await this.releaseItem(ref, sku);
     }
-    await this.repository.remove(this.keys.catalogEntryId(sku));
-    return removed > 0;
+    return (await this.redis.hdel(bucket, sku)) > 0;
   }
 
   /**
@@ -174,29 +141,53 @@ export class Catalog {
    * SKU. Webhooks and notifications name items this way; undefined when nothing maps to it.
    */
   async skuForChannelItem(channel: SalesChannel, channelItemId: string): Promise<string | undefined> {
-    const sku = await this.redis.hGet(this.keys.catalogChannelItems(), `${channel}:${channelItemId}`);
-    return sku ?? undefined;
+    const field = itemField(channelItemRef(channel, channelItemId));
+    if (field === undefined) return undefined;
+    return (await this.redis.hget(this.itemBucket(field), field)) ?? undefined;
   }
 
   /**
-   * Drops the reverse-index field only while `sku` still owns it, in one step: two imports
+   * Drops the item-bucket field only while `sku` still owns it, in one step: two imports
    * swapping an item between SKUs at once must not delete the mapping the other just wrote.
+   * Compare-and-delete (src/lua/releaseChannelItem.lua) on the item's bucket: one key, in the
+   * item's partition (not necessarily the SKU's).
    */
-  private async releaseItem(field: string, sku: string): Promise<void> {
-    // Compare-and-delete (src/lua/releaseChannelItem.lua). The catalogue's client is
-    // node-redis (redis-om), which the ioredis runner does not drive: the source goes as
-    // EVAL, routed by its key (nodeRedisEval says why).
-    await nodeRedisEval(this.redis, luaScripts().releaseChannelItem.source, [this.keys.catalogChannelItems()], [field, sku]);
+  private async releaseItem(ref: string, sku: string): Promise<void> {
+    const field = itemField(ref);
+    if (field === undefined) return;
+    await luaScripts().releaseChannelItem.run(this.redis, [this.itemBucket(field)], [field, sku]);
+  }
+
+  /** The `item` bucket holding a channel item's field (bucketed by the field name, not by a SKU). */
+  private itemBucket(field: string): string {
+    return this.keys.bucketKey('item', layoutBucket(field));
   }
 
   /**
    * Our SKUs for channel item references (`channelItemRef`), one answer per reference, in
-   * one round trip: undefined where nothing in the catalogue maps it.
+   * one round trip (one pipeline; one command per reference on Cluster): undefined where
+   * nothing in the catalogue maps it.
    */
   async resolveRefs(refs: readonly string[]): Promise<(string | undefined)[]> {
     if (refs.length === 0) return [];
-    const skus = await this.redis.hmGet(this.keys.catalogChannelItems(), [...refs]);
-    return skus.map((sku) => sku ?? undefined);
+    const fields = refs.map(itemField);
+    const commands: KeyCommand[] = fields.flatMap((field) => (field === undefined ? [] : [['HGET', this.itemBucket(field), field] as const]));
+    const replies = (await sendEach(this.redis, commands)).map(([error, reply]) => {
+      if (error) throw error;
+      return reply === null ? undefined : String(reply);
+    });
+    let next = 0;
+    return fields.map((field) => (field === undefined ? undefined : replies[next++]));
+  }
+
+  /** Which of `skus` the catalogue has, one answer per SKU, in one round trip. */
+  async has(skus: readonly string[]): Promise<boolean[]> {
+    skus.forEach(assertSku);
+    const replies = await sendEach(this.redis, skus.map((sku) => ['HEXISTS', this.keys.skuBucket('catalog', sku), sku] as const));
+    return replies.map(([error, reply]) => {
+      if (error) throw error;
+      return Number(reply) === 1;
+    });
   }
 
   /**
@@ -206,13 +197,13 @@ export class Catalog {
    */
   async bundleComponents(skus: readonly string[]): Promise<(BundleComponent[] | undefined)[]> {
     if (skus.length === 0) return [];
-    const stored = await this.redis.hmGet(this.keys.catalogBundles(), [...skus]);
-    return stored.map((value, index) => (value === null || value === undefined ? undefined : storedComponents(skus[index]!, value)));
+    const stored = await this.redis.hmget(this.keys.catalogBundles(), ...skus);
+    return stored.map((value, index) => (value === null ? undefined : storedComponents(skus[index]!, value)));
   }
 
   /** Every bundle with its components (the pushers map component changes to bundles with it). */
   async bundles(): Promise<Map<string, BundleComponent[]>> {
-    const stored = await this.redis.hGetAll(this.keys.catalogBundles());
+    const stored = await this.redis.hgetall(this.keys.catalogBundles());
     return new Map(Object.entries(stored).map(([bundle, value]) => [bundle, storedComponents(bundle, value)]));
   }
 
@@ -227,7 +218,7 @@ export class Catalog {
     };
     if (!entry.components) return;
     const skus = entry.components.map((component) => component.sku);
-    const listed = await this.redis.smIsMember(this.keys.catalogIndex(), skus);
+    const listed = await this.has(skus);
     const missing = skus.filter((_sku, index) => !listed[index]);
     if (missing.length > 0) fail(`component${missing.length > 1 ? 's' : ''} ${missing.map((sku) => JSON.stringify(sku)).join(', ')} not in the catalogue; import the component rows first (or in the same file)`, { missing });
     const bundled = await this.bundleComponents(skus);
@@ -241,16 +232,54 @@ export class Catalog {
     return (bundlesByComponent(await this.bundles()).get(sku) ?? []).map(({ bundle }) => bundle);
   }
 
-  /** Every SKU in the catalogue, sorted. */
+  /**
+   * Every SKU in the catalogue, sorted: the fields of the 16,384 catalog buckets, HKEYS
+   * on LIST_BATCH buckets per round trip (~60 fields each at 10^6 SKUs, always listpacks).
+   */
   async list(): Promise<string[]> {
-    const skus = await this.redis.sMembers(this.keys.catalogIndex());
+    const skus: string[] = [];
+    await this.eachBucketBatch('HKEYS', (reply) => {
+      for (const field of reply as Buffer[]) skus.push(field.toString());
+    });
     return skus.sort();
+  }
+
+  /** How many SKUs the catalogue holds: the sum of the catalog buckets' HLEN. */
+  async count(): Promise<number> {
+    let total = 0;
+    await this.eachBucketBatch('HLEN', (reply) => (total += Number(reply)));
+    return total;
+  }
+
+  private async eachBucketBatch(command: 'HKEYS' | 'HLEN', take: (reply: unknown) => void): Promise<void> {
+    for (let start = 0; start < LAYOUT_BUCKETS; start += LIST_BATCH) {
+      const commands = Array.from({ length: Math.min(LIST_BATCH, LAYOUT_BUCKETS - start) }, (_, index) => [command, this.keys.bucketKey('catalog', start + index)] as const);
+      for (const [error, reply] of await sendEach(this.redis, commands)) {
+        if (error) throw error;
+        take(reply);
+      }
+    }
   }
 
   /** The full policy for the channel: the entry's overrides over DEFAULT_POLICY. */
   policyFor(entry: CatalogEntry, channel: SalesChannel): ChannelPolicy {
     return resolvePolicy(entry.policies[channel]);
   }
+}
+
+/**
+ * The entry a packed value holds, checked like a file row, so a bucket field edited by hand
+ * cannot hand the pushers nonsense.
+ */
+function checkedEntry(sku: string, packed: string): CatalogEntry {
+  const checked = checkRow({ row: 1, values: unpackRecord(sku, packed) });
+  if (!checked.ok) {
+    const problems = checked.errors.map((error) => `field ${error.field}: ${error.problem}`);
+    throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `the stored entry of SKU ${JSON.stringify(sku)} is invalid: ${problems.join('; ')}`, {
+      details: { sku, errors: checked.errors },
+    });
+  }
+  return rowToEntry(checked.row);
 }
 
 /** A channel item another SKU has (Catalog.takenItems); `column` is its catalogue-file column. */
@@ -284,8 +313,8 @@ export function channelItemRef(kind: ChannelItemKind, identifier: string): strin
   return `${kind}:${identifier}`;
 }
 
-/** The reverse-index fields of an entry, one per channel identifier it maps. */
-function channelItemFields(record: Partial<CatalogRecord>): string[] {
+/** The channel item references of an entry, one per channel identifier it maps. */
+function channelItemRefs(record: Partial<Record<keyof CatalogRecord, unknown>>): string[] {
   const fields: string[] = [];
   for (const [kind, { column }] of Object.entries(CHANNEL_ITEM_KINDS) as [ChannelItemKind, (typeof CHANNEL_ITEM_KINDS)[ChannelItemKind]][]) {
     const value = record[column];
@@ -299,11 +328,4 @@ function storedComponents(bundle: string, value: string): BundleComponent[] {
   const parsed = parseComponents(value, bundle);
   if (!parsed.ok) throw new StockguardError('STOCKGUARD_E_CATALOG_ROW', `the stored components of bundle ${JSON.stringify(bundle)} are invalid: ${parsed.problem}; import its row again`, { details: { sku: bundle } });
   return parsed.components;
-}
-
-function sameRecord(stored: Record<string, unknown>, record: CatalogRecord): boolean {
-  const wanted: Record<string, unknown> = { ...record };
-  const keys = new Set([...Object.keys(stored), ...Object.keys(wanted)]);
-  for (const key of keys) if (stored[key] !== wanted[key]) return false;
-  return true;
 }

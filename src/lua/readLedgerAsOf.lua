@@ -3,7 +3,8 @@ readLedgerAsOf: everything reconciliation needs about one SKU, read atomically. 
 
 KEYS[1] inv bucket of the SKU (field ARGV[5]: the packed inventory)      KEYS[2] reservations hash
 KEYS[3] journal stream of the SKU's layout partition (shared: other SKUs' entries are skipped)
-KEYS[4] catalogue entry hash
+KEYS[4] catalog bucket hash of the SKU (field = the SKU, value = its packed catalogue entry,
+        src/catalog/packed.ts)
 ARGV[1] as-of (ms): the moment the WMS took its snapshot
 ARGV[2] first journal id to read: as-of + 1 (ids start with the ms and are never below at_ms);
         with a watermark, as-of - the clock-skew allowance + 1
@@ -40,7 +41,13 @@ local wmsCauses = { ['ship'] = true, ['receipt'] = true, ['adjustment'] = true, 
 --- @include "openUnits"
 --- @include "inventoryCodec"
 
-local skuClass = redis.call('HGET', catalogKey, 'skuClass') or ''
+-- The class is the packed entry's `c` part (parts are `<tag><value>` joined by U+001F, which
+-- no value holds); an entry without one has the default class, a SKU without an entry ''.
+local skuClass = ''
+local packedEntry = redis.call('HGET', catalogKey, sku)
+if packedEntry then
+  skuClass = string.match('\31' .. packedEntry, '\31c([^\31]*)') or 'default'
+end
 local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 0, 0, 0, 0, 0, 0, skuClass, 0, 0, 0, '' }

@@ -11,7 +11,8 @@
 //               `inv` the ledger inventory, src/domain/inventoryCodec.ts; a line of a layout-3
 //               ledger's snapshot has `keys.inventory` instead, packed into the bucket on restore)
 //   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
-//   per global  {"global":"catalogIndex","type":"set","value":[…]}   (large keys span several lines)
+//   per global  {"global":"catalogBundles","type":"hash","value":[…]}   (large keys span several lines)
+//   (no line for the catalogue's item buckets: a restore maps each packed catalogue entry's channel items again)
 //   last line   {"end":true,"lines":…,"counts":{…},"sha256":<hex of every byte before this line>}
 //
 // Each layout partition is read in one Lua call over its SKUs' keys and its journal (one
@@ -27,7 +28,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { StockguardError } from '../errors.ts';
-import { LAYOUT_PARTITIONS, layoutPartition } from '../domain/layout.ts';
+import { packedItemFields } from '../catalog/packed.ts';
+import { LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../domain/layout.ts';
 import type { BucketKind, KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
@@ -43,7 +45,7 @@ const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'e
  * read in the same dumpKeys call as the SKU's partition, restored with HSET into the SKU's
  * bucket. Add a kind here when its state moves into buckets.
  */
-const PACKED_KINDS = ['inv', 'chan'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
+const PACKED_KINDS = ['inv', 'chan', 'catalog'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
 type PackedKind = (typeof PACKED_KINDS)[number];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
@@ -450,6 +452,11 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
         if (!bucketsSeen.has(bucket)) keyCount += 1;
         bucketsSeen.add(bucket);
       }
+      for (const field of parsed.packed?.catalog === undefined ? [] : packedItemFields(parsed.sku, parsed.packed.catalog)) {
+        const bucket = keys.bucketKey('item', layoutBucket(field));
+        if (!bucketsSeen.has(bucket)) keyCount += 1;
+        bucketsSeen.add(bucket);
+      }
       const at = lineNumber;
       const before = skus - 1;
       inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
@@ -616,6 +623,11 @@ async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Prom
   );
   for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
+  // The catalogue's item buckets are not in the file: each entry's channel items are mapped
+  // to it again (what Catalog.put writes), one HSET each, in the items' own slots.
+  if (line.packed?.catalog !== undefined) {
+    await Promise.all(packedItemFields(line.sku, line.packed.catalog).map((field) => redis.hset(keys.bucketKey('item', layoutBucket(field)), field, line.sku)));
+  }
 }
 
 /** A layout-3 snapshot line's inventory hash (`on_hand`, `reserved`, …) packed for its `inv` bucket. */
@@ -664,7 +676,8 @@ async function deleteCoveredKeys(redis: RedisClient, keys: KeySpace): Promise<nu
   for await (const found of scanKeys(redis, `${globEscape(keys.prefix)}:*`, 2000)) {
     const covered = found.filter((key) => {
       const bucket = keys.parseBucketKey(key);
-      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && (PACKED_KINDS as readonly BucketKind[]).includes(bucket.kind));
+      // The item buckets too: a restore rebuilds them from the catalogue entries.
+      return globals.has(key) || keys.parsePerSkuKey(key) !== undefined || keys.parsePartitionJournal(key) !== undefined || (bucket !== undefined && ([...PACKED_KINDS, 'item'] as readonly BucketKind[]).includes(bucket.kind));
     });
     // One UNLINK per key: on Cluster the keys of one call would have to share a slot.
     await Promise.all(covered.map((key) => redis.unlink(key)));

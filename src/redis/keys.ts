@@ -181,12 +181,15 @@ export class KeySpace {
     return `${this.prefix}:sale-latency`;
   }
 
-  /** What the catalogue entry keys start with: redis-om's schema name (the key is `<this>:<catalogEntryId(sku)>`). */
+  /** Layout ≤ 3 only (the migration reads it): what the catalogue entry keys started with, redis-om's schema name. */
   catalogEntryPrefix(): string {
     return `${this.prefix}:catalog`;
   }
 
-  /** Hash: `shopify:<inventory item gid>` / `amazon:<seller SKU>` → our SKU. */
+  /**
+   * Layout ≤ 3 only (the migration moves it into the `item` buckets): hash
+   * `shopify:<inventory item gid>` / `amazon:<seller SKU>` / … → our SKU.
+   */
   catalogChannelItems(): string {
     return `${this.prefix}:catalog-channel-items`;
   }
@@ -196,7 +199,7 @@ export class KeySpace {
     return `${this.prefix}:catalog-bundles`;
   }
 
-  /** Set of every SKU in the catalogue. */
+  /** Layout ≤ 3 only (the migration deletes it; the catalog buckets list the SKUs now): set of every SKU in the catalogue. */
   catalogIndex(): string {
     return `${this.prefix}:catalog-index`;
   }
@@ -249,7 +252,7 @@ export class KeySpace {
     return `${this.prefix}:hold-lines`;
   }
 
-  /** The SKU's catalogue entry key (`catalogEntryPrefix()` + `:` + `catalogEntryId(sku)`, as redis-om names it), in the SKU's slot. */
+  /** Layout ≤ 3 only: the SKU's catalogue entry key, as redis-om named it (`catalogEntryPrefix()` + `:` + `catalogEntryId(sku)`); now a field of `skuBucket('catalog', sku)`. */
   catalogEntry(sku: string): string {
     return `${this.catalogEntryPrefix()}:${this.catalogEntryId(sku)}`;
   }

@@ -9,7 +9,6 @@
 // - a blocked read on Cluster cannot be interrupted with CLIENT UNBLOCK (its node and
 //   client id are not known), only by disconnecting.
 import { Cluster, type Redis } from 'ioredis';
-import type { RedisConnection } from 'redis-om';
 import type { RedisClient } from './client.ts';
 
 export function isCluster(client: RedisClient): client is Cluster {
@@ -73,19 +72,4 @@ export async function unblockClient(client: RedisClient, clientId: number): Prom
   if (isCluster(client)) return false;
   await client.call('CLIENT', ['UNBLOCK', clientId, 'TIMEOUT']);
   return true;
-}
-
-/**
- * EVAL on the node-redis client the catalogue uses (redis-om's connection), routed by its
- * first key. node-redis 4's Cluster client takes the routing key of `eval(script,
- * {keys})` from the wrong argument, so the call went to a random master and failed with
- * MOVED after its redirections whenever chance kept missing the slot's owner (about 1
- * call in 25 on a 3-master Cluster, found by the catalogue's Cluster test). The key is
- * passed here explicitly: `sendCommand(firstKey, isReadonly, args)` on a Cluster,
- * `sendCommand(args)` on one server.
- */
-export async function nodeRedisEval(client: RedisConnection, source: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-  const command = ['EVAL', source, String(keys.length), ...keys, ...args];
-  if ('masters' in client) return client.sendCommand(keys[0], false, command);
-  return client.sendCommand(command);
 }

@@ -7,7 +7,9 @@
 // DUMP + RESTORE + DEL (not RENAME): layout-1 and layout-2 names are in different Cluster slots.
 import { decodeChannelState } from '../../src/domain/channelState.ts';
 import type { Cluster, Redis } from 'ioredis';
-import { layoutPartition } from '../../src/domain/layout.ts';
+import { CHANNEL_ITEM_KINDS } from '../../src/catalog/catalog.ts';
+import { itemField, unpackRecord } from '../../src/catalog/packed.ts';
+import { layoutBucket, layoutPartition } from '../../src/domain/layout.ts';
 import { decodeInventory, inventoryToHash } from '../../src/domain/inventoryCodec.ts';
 import type { KeySpace, Layout1KeyKind } from '../../src/redis/keys.ts';
 
@@ -61,7 +63,37 @@ export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
       };
     },
   },
+  // The catalogue entry as redis-om's HASH entity held it: every column as text, and `sku`.
+  {
+    bucket: 'catalog',
+    unpack: (sku, value) => ({ catalogEntry: Object.fromEntries(Object.entries(unpackRecord(sku, value)).map(([column, field]) => [column, String(field)])) }),
+  },
 ];
+
+/**
+ * The catalogue's global keys of layout 3 for `skus`: each SKU in the set
+ * `<prefix>:catalog-index`, each of its channel items in the hash
+ * `<prefix>:catalog-channel-items` (`<kind>:<identifier>` → SKU) instead of its item bucket.
+ * Reads the SKUs' catalog buckets, so it runs before their entries are unpacked.
+ */
+async function catalogGlobalsToLayout3(client: Redis | Cluster, keys: KeySpace, skus: readonly string[]): Promise<void> {
+  for (const sku of skus) {
+    const packed = await client.hget(keys.skuBucket('catalog', sku), sku);
+    if (packed === null) continue;
+    await client.sadd(`${keys.prefix}:catalog-index`, sku);
+    const record = unpackRecord(sku, packed);
+    for (const [kind, { column }] of Object.entries(CHANNEL_ITEM_KINDS)) {
+      const identifier = record[column];
+      if (identifier === undefined) continue;
+      const ref = `${kind}:${String(identifier)}`;
+      const field = itemField(ref)!;
+      const bucket = keys.bucketKey('item', layoutBucket(field));
+      if ((await client.hget(bucket, field)) !== sku) continue;
+      await client.hset(`${keys.prefix}:catalog-channel-items`, ref, sku);
+      await client.hdel(bucket, field);
+    }
+  }
+}
 
 /**
  * Turns the bucketed state of `skus` (layout 4) into layout 3's per-SKU hashes, with every
@@ -70,6 +102,7 @@ export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
  */
 export async function toLayout3(client: Redis | Cluster, keys: KeySpace, skus: readonly string[], unpackers: readonly Layout3Unpacker[] = LAYOUT3_UNPACKERS): Promise<string[]> {
   const written: string[] = [];
+  if (unpackers.some(({ bucket }) => bucket === 'catalog')) await catalogGlobalsToLayout3(client, keys, skus);
   for (const sku of skus) {
     for (const { bucket, unpack } of unpackers) {
       const key = keys.skuBucket(bucket, sku);

@@ -2,8 +2,6 @@
 // the in-repo Shopify and/or Amazon fakes through the real client libraries.
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createClient } from 'redis';
-import type { RedisConnection } from 'redis-om';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import type { CatalogEntry } from '../../src/catalog/entry.ts';
 import type { AmazonSettings, PusherSettings, ShopifySettings } from '../../src/config.ts';
@@ -92,12 +90,9 @@ export async function pushHarness(
   namespaces += 1;
   const prefix = options.prefix ?? `${handle.prefix}-${namespaces}`;
   const redis = handle.client();
-  const nodeRedis = createClient({ url: handle.url });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
   const clock = options.clock ?? Date.now;
   const ledger = new Ledger({ redis, keyPrefix: prefix, clock });
-  const catalog = new Catalog({ redis: nodeRedis as unknown as RedisConnection, keyPrefix: prefix });
+  const catalog = new Catalog({ redis, keyPrefix: prefix });
   const metrics = createMetrics({ defaultMetrics: false });
   const logger = pino({ level: process.env.STOCKGUARD_TEST_LOG ?? 'silent' });
   const settings: PusherSettings = { ...TEST_SETTINGS, ...options.settings };
@@ -144,7 +139,6 @@ export async function pushHarness(
     },
     async close() {
       if (started) await coordinator.stop();
-      await nodeRedis.quit().catch(() => undefined);
     },
   };
 }

@@ -5,7 +5,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -18,27 +17,22 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 let redis: TestRedis;
 let io: Redis;
-let nodeRedis: ReturnType<typeof createClient>;
 let directory: string;
 let namespaces = 0;
 
 test.before(async () => {
   redis = await startTestRedis();
   io = redis.client();
-  nodeRedis = createClient({ url: redis.url });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
   directory = mkdtempSync(join(tmpdir(), 'stockguard-bundles-'));
 });
 test.after(async () => {
-  await nodeRedis.quit();
   await redis.close();
 });
 
 function fresh() {
   namespaces += 1;
   const keyPrefix = `${redis.prefix}:b${namespaces}`;
-  return { keyPrefix, catalog: new Catalog({ redis: nodeRedis, keyPrefix }), ledger: new Ledger({ redis: io, keyPrefix }) };
+  return { keyPrefix, catalog: new Catalog({ redis: io, keyPrefix }), ledger: new Ledger({ redis: io, keyPrefix }) };
 }
 
 function file(name: string, text: string): string {

@@ -7,7 +7,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -211,17 +210,13 @@ test('discover proposes a catalogue that imports cleanly, and lists every ambigu
   const imported = await stockguard(['catalog', 'import', out]);
   assert.is(imported.code, 0, imported.output);
   assert.match(imported.output, /^imported 4997 rows from .* 4997 created, 0 updated, 0 unchanged/);
-  const nodeRedis = createClient({ url: redis.url });
-  await nodeRedis.connect();
-  try {
-    const catalog = new Catalog({ redis: nodeRedis, keyPrefix: redis.prefix });
+  {
+    const catalog = new Catalog({ redis: redis.client(), keyPrefix: redis.prefix });
     const entry = await catalog.get(skuOf(300));
     assert.equal(entry?.amazon, { sellerSku: skuOf(300), marketplaceId: US, productType: 'SHIRT', fulfillment: 'FBA' });
     assert.is(entry?.shopify?.variantId, items.get(300)!.variantId);
     const ledger = new Ledger({ redis: redis.client(), keyPrefix: redis.prefix });
     assert.is((await ledger.inventory(skuOf(300)))?.onHand, 0);
-  } finally {
-    await nodeRedis.quit();
   }
 });
 

@@ -1,11 +1,10 @@
-// The SKU catalogue (redis-om over node-redis) and `importCatalog`, against a private
+// The SKU catalogue (packed into the catalog and item buckets, over ioredis) and `importCatalog`, against a private
 // redis-server; one test repeats the essentials on a local Redis Cluster.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
-import { createClient, createCluster } from 'redis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -55,14 +54,13 @@ const VALID_LEDGER: Record<string, { onHand: number; holdback: number }> = {
 
 let redis: TestRedis;
 let io: Redis;
-let nodeRedis: ReturnType<typeof createClient>;
 let namespaces = 0;
 
 /** A catalogue and ledger under a key prefix of their own, so every test starts empty. */
 function fresh() {
   namespaces += 1;
   const keyPrefix = `${redis.prefix}:t${namespaces}`;
-  return { keyPrefix, catalog: new Catalog({ redis: nodeRedis, keyPrefix }), ledger: new Ledger({ redis: io, keyPrefix }) };
+  return { keyPrefix, catalog: new Catalog({ redis: io, keyPrefix }), ledger: new Ledger({ redis: io, keyPrefix }) };
 }
 
 async function keysUnder(client: Redis, keyPrefix: string): Promise<string[]> {
@@ -108,12 +106,8 @@ function rowErrorsOf(error: { details: Readonly<Record<string, unknown>> }): str
 test.before(async () => {
   redis = await startTestRedis();
   io = redis.client();
-  nodeRedis = createClient({ url: redis.url });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
 });
 test.after(async () => {
-  await nodeRedis.quit();
   await redis.close();
 });
 
@@ -132,10 +126,15 @@ for (const file of ['valid.json', 'valid.csv']) {
       const inventory = await ledger.inventory(expected.sku);
       assert.equal({ onHand: inventory?.onHand, holdback: inventory?.holdback }, VALID_LEDGER[expected.sku], expected.sku);
     }
-    // The entry is a hash in the slot of the SKU's layout partition (FNV-1a("HOODIE-BLK-M") mod 1024 = 885); the gid is stored as the exact string.
-    const entryKey = `${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`;
-    assert.is(await io.type(entryKey), 'hash');
-    assert.is(await io.hget(entryKey, 'shopifyInventoryItemId'), 'gid://shopify/InventoryItem/9007199254740993');
+    // The entry is the field HOODIE-BLK-M of a catalog bucket in the slot of the SKU's layout
+    // partition (FNV-1a("HOODIE-BLK-M") mod 1024 = 885), packed (src/catalog/packed.ts): the
+    // gids by their exact number, MFN and the seller SKU's defaults left out.
+    const bucket = catalog.keys.skuBucket('catalog', 'HOODIE-BLK-M');
+    assert.match(bucket, new RegExp(`^${keyPrefix}:catalog-bucket:\\{p885\\}:\\d+$`));
+    assert.is(await io.hget(bucket, 'HOODIE-BLK-M'), ['h2', 'chot', 'i9007199254740993', 'l71239581843', 'sSG-HOODIE-BLK-M', 'mATVPDKIKX0DER', 'tSWEATSHIRT', 'p50', 'n10', 'e1', 'o2'].join('\u001f'));
+    assert.is(await catalog.skuForChannelItem('shopify', 'gid://shopify/InventoryItem/9007199254740993'), 'HOODIE-BLK-M');
+    assert.is(await catalog.skuForChannelItem('amazon', 'SG-HOODIE-BLK-M'), 'HOODIE-BLK-M');
+    assert.is(await catalog.count(), VALID_ENTRIES.length);
     // The initial stock went in as a journaled count with the import's event id.
     const journal = await ledger.journal('HOODIE-BLK-M');
     assert.ok(journal.some((entry) => entry.event === 'catalog-import:HOODIE-BLK-M' && entry.dOnHand === 24), JSON.stringify(journal));
@@ -197,8 +196,9 @@ test('a changed file updates the entry (dropping removed fields) and the ledger 
   assert.equal([report.rows, report.created, report.updated, report.unchanged], [2, 0, 1, 1]);
   const { amazon: _dropped, ...withoutAmazon } = HOODIE;
   assert.equal(await catalog.get('HOODIE-BLK-M'), { ...withoutAmazon, holdback: 5, policies: {} });
-  const fields = (await io.hkeys(`${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`)).sort();
-  assert.equal(fields, ['holdback', 'shopifyInventoryItemId', 'shopifyLocationId', 'sku', 'skuClass']);
+  assert.is(await io.hget(catalog.keys.skuBucket('catalog', 'HOODIE-BLK-M'), 'HOODIE-BLK-M'), ['h5', 'chot', 'i9007199254740993', 'l71239581843'].join('\u001f'));
+  // The seller SKU it gave up maps to nothing any more.
+  assert.is(await catalog.skuForChannelItem('amazon', 'SG-HOODIE-BLK-M'), undefined);
   const inventory = await ledger.inventory('HOODIE-BLK-M');
   assert.equal({ onHand: inventory?.onHand, holdback: inventory?.holdback }, { onHand: 24, holdback: 5 });
   // SKUs missing from the file stay: an import adds and updates, it never deletes.
@@ -374,36 +374,34 @@ test('put checks an entry with the file rules; get, list and remove work on sing
 });
 
 test('a stored entry edited into nonsense is refused on read, not handed to the pushers', async () => {
-  const { keyPrefix, catalog } = fresh();
+  const { catalog } = fresh();
   await catalog.put(HOODIE);
-  await io.hset(`${keyPrefix}:catalog:{p885}:HOODIE-BLK-M`, 'amazonFulfillment', 'FBM');
+  const bucket = catalog.keys.skuBucket('catalog', 'HOODIE-BLK-M');
+  await io.hset(bucket, 'HOODIE-BLK-M', `${await io.hget(bucket, 'HOODIE-BLK-M')}\u001ffFBM`);
   const error = await rejection(catalog.get('HOODIE-BLK-M'), 'STOCKGUARD_E_CATALOG_ROW');
   assert.match(error.message, /field amazonFulfillment: must be MFN or FBA, got "FBM"/);
 });
 
-test('on a Redis Cluster (node-redis createCluster), entries sit in their SKU slot and import works', async () => {
+test('on a Redis Cluster, entries sit in their SKU slot and import works', async () => {
   const target = await startTestCluster();
-  const cluster = createCluster({ rootNodes: target.cluster.startupNodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })) });
-  cluster.on('error', () => undefined);
-  await cluster.connect();
   try {
     const ioCluster = target.client();
-    const catalog = new Catalog({ redis: cluster, keyPrefix: target.prefix });
+    const catalog = new Catalog({ redis: ioCluster, keyPrefix: target.prefix });
     const ledger = new Ledger({ redis: ioCluster, keyPrefix: target.prefix });
     const report = await importCatalog({ file: fixture('valid.csv'), catalog, ledger });
     assert.equal([report.created, report.updated, report.unchanged], [4, 0, 0]);
     assert.equal(await catalog.list(), VALID_ENTRIES.map((entry) => entry.sku).sort());
     for (const expected of VALID_ENTRIES) assert.equal(await catalog.get(expected.sku), expected, expected.sku);
     // Invariant I7: the catalogue entry shares the Cluster slot of the SKU's ledger.
-    const entrySlot = await ioCluster.cluster('KEYSLOT', `${target.prefix}:catalog:{p885}:HOODIE-BLK-M`);
+    const entrySlot = await ioCluster.cluster('KEYSLOT', catalog.keys.skuBucket('catalog', 'HOODIE-BLK-M'));
     const inventorySlot = await ioCluster.cluster('KEYSLOT', ledger.keys.sku('HOODIE-BLK-M').inventoryBucket);
     assert.is(entrySlot, inventorySlot);
     const again = await importCatalog({ file: fixture('valid.json'), catalog, ledger });
     assert.equal([again.created, again.updated, again.unchanged], [0, 0, 4]);
     assert.is(await catalog.remove('SOCKS-3PK-GRY'), true);
     assert.is(await catalog.get('SOCKS-3PK-GRY'), undefined);
+    assert.equal(await catalog.resolveRefs(['shopify:gid://shopify/InventoryItem/49127744356537', 'amazon:SG-SOCKS-3PK-GRY-FBA', 'amazon:SG-HOODIE-BLK-M']), ['TEE-WHT-S', undefined, 'HOODIE-BLK-M']);
   } finally {
-    await cluster.quit();
     await target.close();
   }
 });

@@ -3,7 +3,6 @@
 // cover every master, and the start-up check must find them. After an interrupted run
 // and a resumed one, the readers give back every figure.
 import type { Cluster } from 'ioredis';
-import { createCluster } from 'redis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
@@ -18,25 +17,20 @@ import { buildLedger, figures, LEDGER_ONLY, SKUS } from './migrate-layout.fixtur
 const test = suite('layout migration on a Redis Cluster');
 let target: TestCluster;
 let client: Cluster;
-let nodeRedis: ReturnType<typeof createCluster>;
 
 test.before(async () => {
   target = await startTestCluster();
   client = target.client();
-  nodeRedis = createCluster({ rootNodes: target.cluster.startupNodes.map((node) => ({ url: `redis://${node.host}:${node.port}` })) });
-  nodeRedis.on('error', () => undefined);
-  await nodeRedis.connect();
 });
 
 test.after(async () => {
-  await nodeRedis?.quit();
   await target?.close();
 });
 
 test('a layout-1 ledger spread over three masters is refused, migrated after an interruption, and reads back figure for figure', async () => {
   const clock = { now: 1_798_000_000_000 };
   const ledger = new Ledger({ redis: client, keyPrefix: target.prefix, clock: () => (clock.now += 7) });
-  const catalog = new Catalog({ redis: nodeRedis as never, keyPrefix: target.prefix });
+  const catalog = new Catalog({ redis: client, keyPrefix: target.prefix });
   const { asOfMs } = await buildLedger(ledger, catalog, client, clock);
   const expected = await figures(ledger, catalog, client, asOfMs);
   const moved = await toLayout1(client, ledger.keys, SKUS);

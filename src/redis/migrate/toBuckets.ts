@@ -14,6 +14,7 @@
 // - A conflict: a SKU whose bucket field already exists with another value than its old
 //   hash packs to (a layout-4 daemon wrote it while the old keys were still there). That
 //   SKU is left as it is, both kept, reported, and no marker is written.
+import { catalogEntryPacker, catalogGlobalsStep } from '../../catalog/migrateBuckets.ts';
 import { layoutPartition } from '../../domain/layout.ts';
 import { StockguardError } from '../../errors.ts';
 import type { RedisClient } from '../client.ts';
@@ -46,10 +47,10 @@ export interface GlobalStep {
 }
 
 /** Every packer of the bucketed layout (layout 4). Each kind's module registers its own here. */
-export const BUCKET_PACKERS: readonly BucketPacker[] = [inventoryPacker, CHANNEL_STATE_PACKER];
+export const BUCKET_PACKERS: readonly BucketPacker[] = [inventoryPacker, CHANNEL_STATE_PACKER, catalogEntryPacker];
 
 /** Every global step of the bucketed layout, in order. */
-export const GLOBAL_STEPS: readonly GlobalStep[] = [];
+export const GLOBAL_STEPS: readonly GlobalStep[] = [catalogGlobalsStep];
 
 export interface PackConflict {
   sku: string;
