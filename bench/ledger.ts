@@ -211,12 +211,12 @@ async function ledgerReserved(ledgers: readonly Ledger[], workload: Workload): P
   return total;
 }
 
-/** Plain inventory hashes (on_hand, reserved) for the variants that do not use the scripts. */
+/** Plain per-SKU inventory hashes (on_hand, reserved; layout 3's names) for the variants that do not use the scripts. */
 async function stockHashes(redis: Redis, keys: KeySpace, workload: Workload): Promise<void> {
   for (let from = 0; from < workload.skus.length; from += 1000) {
     const pipeline = redis.pipeline();
     for (let index = from; index < Math.min(from + 1000, workload.skus.length); index += 1) {
-      pipeline.hset(keys.sku(workload.skus[index]!).inventory, 'on_hand', workload.stock[index]!, 'reserved', 0);
+      pipeline.hset(keys.perSkuKeys(workload.skus[index]!).inventory, 'on_hand', workload.stock[index]!, 'reserved', 0);
     }
     await execPipeline(pipeline.exec());
   }
@@ -233,7 +233,7 @@ async function hashReserved(redis: Redis, inventoryKeys: readonly string[]): Pro
 }
 
 function inventoryKeysOf(keys: KeySpace, workload: Workload): string[] {
-  return workload.skus.map((sku) => keys.sku(sku).inventory);
+  return workload.skus.map((sku) => keys.perSkuKeys(sku).inventory);
 }
 
 async function rawEvalshaDriver(settings: DriverSettings): Promise<Driver> {
@@ -306,7 +306,7 @@ async function watchMultiDriver(settings: DriverSettings): Promise<Driver> {
     async prepare(workload, tag, outcomes) {
       const keySpace = new KeySpace(tag);
       await stockHashes(connections[0]!, keySpace, workload);
-      const skuKeys = workload.skus.map((sku) => keySpace.sku(sku));
+      const skuKeys = workload.skus.map((sku) => keySpace.perSkuKeys(sku));
       return {
         async runBatch(_worker, i) {
           const keys = skuKeys[workload.opSku[i]!]!;

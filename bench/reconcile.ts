@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
 import { itemField, packRecord, unpackRecord } from '../src/catalog/packed.ts';
 import { DEFAULT_THRESHOLDS, WMS_CAUSES } from '../src/domain/reconcile.ts';
+import { decodeInventory } from '../src/domain/inventoryCodec.ts';
 import type { KeySpace } from '../src/redis/keys.ts';
 import { DEFAULT_DEDUPE_HORIZON_MS, Ledger } from '../src/ledger/ledger.ts';
 import { scriptKeys } from '../src/ledger/operations/context.ts';
@@ -253,7 +254,9 @@ async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: numb
   const byKey = { inventory: 0, journal: 0, eventMarks: 0 };
   for (let index = 0; index < sample; index += 1) {
     const skuKeys = keys.sku(benchSku(Math.floor((index * skus) / sample)));
-    for (const kind of ['inventory', 'eventMarks'] as const) byKey[kind] += Number(await redis.call('MEMORY', 'USAGE', skuKeys[kind], 'SAMPLES', '0'));
+    byKey.eventMarks += Number(await redis.call('MEMORY', 'USAGE', skuKeys.eventMarks, 'SAMPLES', '0'));
+    // The inventory is a field of a bucket: the bucket's bytes over its SKUs.
+    byKey.inventory += Number(await redis.call('MEMORY', 'USAGE', skuKeys.inventoryBucket, 'SAMPLES', '0')) / Math.max(1, await redis.hlen(skuKeys.inventoryBucket));
   }
   // The journal is one stream per layout partition: its share per SKU.
   byKey.journal = ((await partitionJournalBytes(redis, keys)) * sample) / skus;
@@ -390,7 +393,7 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
   for (const sku of skus) {
     const skuKeys = keys.sku(sku);
     pipeline.call('MULTI');
-    pipeline.hmget(skuKeys.inventory, 'on_hand', 'reserved');
+    pipeline.hget(skuKeys.inventoryBucket, sku);
     pipeline.xrange(skuKeys.journal, `${window.asOfMs + 1}`, '+');
     pipeline.hvals(skuKeys.reservations);
     pipeline.hget(keys.skuBucket('catalog', sku), sku);
@@ -399,9 +402,10 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
   const replies = (await pipeline.exec()) ?? [];
   const transactions = replies.filter((_reply, index) => index % 6 === 5).map(([error, value]) => {
     if (error) throw error;
-    return value as [[string | null, string | null], [string, string[]][], string[], string | null];
+    return value as [string | null, [string, string[]][], string[], string | null];
   });
-  return transactions.map(([inventory, journal, reservations, skuClass], index) => {
+  return transactions.map(([packed, journal, reservations, skuClass], index) => {
+    const inventory = packed === null ? undefined : decodeInventory(packed);
     let onHandChangesAfter = 0;
     let wmsChangesInSettleWindow = 0;
     for (const [, fields] of journal) {
@@ -414,9 +418,9 @@ async function readWithMulti(redis: RedisClient, keys: KeySpace, skus: readonly 
     }
     return {
       sku: skus[index]!,
-      exists: inventory[0] !== null,
-      onHand: Number(inventory[0] ?? 0),
-      reserved: Number(inventory[1] ?? 0),
+      exists: inventory !== undefined,
+      onHand: inventory?.onHand ?? 0,
+      reserved: inventory?.reserved ?? 0,
       onHandChangesAfter,
       wmsChangesInSettleWindow,
       openUnits: reservations.reduce((sum, encoded) => sum + decodeReservationRecord('', encoded).openUnits, 0),

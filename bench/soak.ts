@@ -605,17 +605,18 @@ async function measureStructures(redis: Redis, ledger: Ledger, keys: Ledger['key
     const chunk = sample.slice(from, from + 100);
     for (const sku of chunk) {
       const skuKeys = ledger.keys.sku(sku);
-      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventory, skuKeys.channelLevels /* layout 3's, 0 once migrated */, keys.pushState(sku)]) {
+      for (const key of [skuKeys.reservations, skuKeys.eventMarks, skuKeys.inventoryBucket, skuKeys.channelLevels /* layout 3's, 0 once migrated */, keys.pushState(sku)]) {
         pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
       }
-      pipeline.hlen(skuKeys.reservations).hlen(skuKeys.eventMarks);
+      pipeline.hlen(skuKeys.reservations).hlen(skuKeys.eventMarks).hlen(skuKeys.inventoryBucket);
     }
     const replies = ((await pipeline.exec()) ?? []).map(([, value]) => Number(value ?? 0));
     chunk.forEach((_, position) => {
-      const at = position * 7;
+      const at = position * 8;
       bySkuKind.reservations += replies[at]! * scale;
       bySkuKind.eventMarks += replies[at + 1]! * scale;
-      bySkuKind.inventory += replies[at + 2]! * scale;
+      // The inventory is a field of a bucket: the bucket's bytes over its SKUs.
+      bySkuKind.inventory += (replies[at + 2]! / Math.max(1, replies[at + 7]!)) * scale;
       bySkuKind.channelLevels += replies[at + 3]! * scale;
       bySkuKind.pushState += replies[at + 4]! * scale;
       counts.reservations += replies[at + 5]!;

@@ -184,7 +184,7 @@ async function lostToMasterKills(system: Awaited<ReturnType<typeof startChaosSys
   const slotsOf = new Map<string, number[]>();
   for (const entry of system.entries) {
     const partition = partitionFor(entry.sku, config.streams.partitions);
-    const keys = [ledger.keys.sku(entry.sku).inventory, ...EVENT_KINDS.map((kind) => ledger.keys.eventStream(kind, partition))];
+    const keys = [ledger.keys.sku(entry.sku).inventoryBucket, ...EVENT_KINDS.map((kind) => ledger.keys.eventStream(kind, partition))];
     slotsOf.set(entry.sku, await Promise.all(keys.map((key) => cluster.slotOf(key))));
   }
   return ({ sku, atMs }) =>

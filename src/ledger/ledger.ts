@@ -20,6 +20,7 @@ import { repairReserved } from './operations/repairReserved.ts';
 import { reservationId } from './reservationId.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { JOURNAL_TRIM_GRACE_MS } from './journalTrimmer.ts';
+import { readInventoryRecord } from './inventoryRecord.ts';
 import { LedgerStatus, type ReservationState } from './status.ts';
 
 export type { InventorySnapshot } from './decode.ts';
@@ -356,15 +357,9 @@ export class Ledger {
 
   /** The SKU's ledger numbers, or undefined for a SKU the ledger does not know. */
   async inventory(sku: string): Promise<InventorySnapshot | undefined> {
-    const raw = await this.redis.hgetall(this.keys.sku(sku).inventory);
-    if (raw.on_hand === undefined) return undefined;
-    return {
-      onHand: Number(raw.on_hand),
-      reserved: Number(raw.reserved ?? 0),
-      holdback: Number(raw.holdback ?? 0),
-      oversold: Number(raw.oversold ?? 0),
-      version: Number(raw.version ?? 0),
-    };
+    const record = await readInventoryRecord(this.redis, this.keys, sku);
+    if (record === undefined) return undefined;
+    return { onHand: record.onHand, reserved: record.reserved, holdback: record.holdback, oversold: record.oversold, version: record.version };
   }
 
   /** True when the SKU has a record for this reservation id (open, closed or pending). */

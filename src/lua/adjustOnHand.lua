@@ -11,7 +11,7 @@ An event with no mark whose own time lies outside the dedupe horizon is STALE an
 nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). Marks and
 reservation records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory)      KEYS[2] reservations hash (closed records past the horizon swept)
 KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -26,7 +26,7 @@ ARGV[9] dedupe horizon (ms)
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
@@ -41,7 +41,7 @@ local eventMs = tonumber(ARGV[8])
 local horizonMs = tonumber(ARGV[9])
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "isOutsideHorizon"
 --- @include "checkEventMark"
 --- @include "keepEventMark"
@@ -61,7 +61,7 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
@@ -71,12 +71,12 @@ end
 
 local markId = 'evt:' .. eventId
 local fingerprint = cause .. '|' .. delta
-sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
 local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horizonMs)
 if mark ~= 'NEW' then
   return reply(mark)
 end
-local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+local sequence, seqState = checkWmsSeq(inventory, seq)
 if seqState == 'TAKEN' then
   return reply('CONFLICT')
 end
@@ -84,9 +84,9 @@ local moved = seqState == 'COVERED' and 0 or delta
 inventory.on_hand = inventory.on_hand + moved
 keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then
-  storeWmsSequence(inventoryKey, sequence, seq, seq)
+  storeWmsSequence(inventory, sequence, seq, seq)
 end
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = cause, event = eventId, d_on_hand = moved, seq = seq,
 })
 return reply('APPLIED')

@@ -10,7 +10,7 @@ An event with no mark whose own time lies outside the dedupe horizon is STALE an
 nothing: its mark may have been swept (docs/operations.md, "Dedupe horizons"). Marks and
 reservation records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (closed records past the horizon swept)
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory)      KEYS[2] reservations hash (closed records past the horizon swept)
 KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -24,7 +24,7 @@ ARGV[8] dedupe horizon (ms)
 Returns { status, on_hand, reserved, holdback, oversold, version, delta applied }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
@@ -38,7 +38,7 @@ local eventMs = tonumber(ARGV[7])
 local horizonMs = tonumber(ARGV[8])
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "isOutsideHorizon"
 --- @include "checkEventMark"
 --- @include "keepEventMark"
@@ -57,7 +57,7 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
@@ -67,12 +67,12 @@ end
 
 local markId = 'evt:' .. eventId
 local fingerprint = 'count|' .. counted
-sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
 local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horizonMs)
 if mark ~= 'NEW' then
   return reply(mark, 0)
 end
-local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+local sequence, seqState = checkWmsSeq(inventory, seq)
 if seqState == 'TAKEN' then
   return reply('CONFLICT', 0)
 end
@@ -80,9 +80,9 @@ local delta = seqState == 'COVERED' and 0 or counted - inventory.on_hand
 inventory.on_hand = inventory.on_hand + delta
 keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then
-  storeWmsSequence(inventoryKey, sequence, seq, seq)
+  storeWmsSequence(inventory, sequence, seq, seq)
 end
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'count', event = eventId, d_on_hand = delta, seq = seq,
 })
 return reply('APPLIED', delta)

@@ -9,7 +9,7 @@ Changes nothing when the SKU's record of applied numbers is no longer what the
 reconciliation read (a missing movement arrived meanwhile): STALE. Idempotent on the
 event id; the same id with other content is a CONFLICT.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory)      KEYS[2] reservations hash (unused, keeps one key order)
 KEYS[3] event marks hash    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -23,7 +23,7 @@ ARGV[8] wms_ahead as read by the reconciliation ('' when none)
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
@@ -36,7 +36,7 @@ local expectedApplied = tonumber(ARGV[7])
 local expectedAhead = ARGV[8] or ''
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "checkEventMark"
 --- @include "keepEventMark"
 --- @include "lastStreamMs"
@@ -49,7 +49,7 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(watermark, 1, 2^53) or not isWholeNumber(expectedApplied, 0, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
@@ -63,14 +63,14 @@ local mark = checkEventMark(marksKey, markId, fingerprint)
 if mark ~= 'NEW' then
   return reply(mark)
 end
-local sequence = loadWmsSequence(inventoryKey)
+local sequence = loadWmsSequence(inventory)
 if sequence.applied ~= expectedApplied or sequence.raw ~= expectedAhead then
   return reply('STALE')
 end
 inventory.on_hand = inventory.on_hand + delta
 keepEventMark(marksKey, markId, fingerprint, nowMs, nowMs)
-storeWmsSequence(inventoryKey, sequence, 1, watermark)
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+storeWmsSequence(inventory, sequence, 1, watermark)
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'reconcile', event = eventId, ref = string.format('covers-wms-seq:%d', watermark), d_on_hand = delta,
 })
 return reply('APPLIED')

@@ -1,7 +1,7 @@
 --[[
 readLedgerAsOf: everything reconciliation needs about one SKU, read atomically. Writes nothing.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash
+KEYS[1] inv bucket of the SKU (field ARGV[5]: the packed inventory)      KEYS[2] reservations hash
 KEYS[3] journal stream of the SKU's layout partition (shared: other SKUs' entries are skipped)
 KEYS[4] catalog bucket hash of the SKU (field = the SKU, value = its packed catalogue entry,
         src/catalog/packed.ts)
@@ -26,7 +26,7 @@ Returns { exists (0 or 1), on_hand, reserved,
           wms_seq, wms_ahead or '' }
 Status codes: none (a read)
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local journalKey = KEYS[3]
 local catalogKey = KEYS[4]
@@ -39,6 +39,7 @@ local sku = ARGV[5]
 local wmsCauses = { ['ship'] = true, ['receipt'] = true, ['adjustment'] = true, ['count'] = true }
 
 --- @include "openUnits"
+--- @include "inventoryCodec"
 
 -- The class is the packed entry's `c` part (parts are `<tag><value>` joined by U+001F, which
 -- no value holds); an entry without one has the default class, a SKU without an entry ''.
@@ -47,11 +48,11 @@ local packedEntry = redis.call('HGET', catalogKey, sku)
 if packedEntry then
   skuClass = string.match('\31' .. packedEntry, '\31c([^\31]*)') or 'default'
 end
-local inventory = redis.call('HMGET', inventoryKey, 'on_hand', 'reserved', 'wms_seq', 'wms_ahead')
-if inventory[1] == false then
+local inventory = loadInventory(bucketKey, sku)
+if inventory == nil then
   return { 0, 0, 0, 0, 0, 0, skuClass, 0, 0, 0, '' }
 end
-local applied = tonumber(inventory[3]) or 0
+local applied = inventory.wms_seq
 local firstPending = 0
 if watermark ~= nil and applied < watermark then
   firstPending = applied + 1
@@ -87,5 +88,5 @@ local open = 0
 for _, encoded in ipairs(redis.call('HVALS', reservationsKey)) do
   open = open + openUnits(cjson.decode(encoded))
 end
-return { 1, tonumber(inventory[1]), tonumber(inventory[2]) or 0, sumAfter, wmsInWindow, open, skuClass,
-  firstPending, countAfter, applied, inventory[4] or '' }
+return { 1, inventory.on_hand, inventory.reserved, sumAfter, wmsInWindow, open, skuClass,
+  firstPending, countAfter, applied, inventory.wms_ahead }

@@ -8,7 +8,7 @@ A cancel with no record whose own time lies outside the dedupe horizon is STALE 
 changes nothing: the record may have been swept (issue 13 §2). Marks and reservation
 records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash (also `sold:<channel>`: I8)
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory, `sold:<channel>` included: I8)
 KEYS[2] reservations hash
 KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
@@ -22,7 +22,7 @@ Returns { status, on_hand, reserved, holdback, oversold, version, released units
 Status codes: RELEASED, PENDING, DUPLICATE, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 (PENDING: no reserve seen yet; the cancel is remembered.)
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
@@ -34,7 +34,7 @@ local eventMs = tonumber(ARGV[5])
 local horizonMs = tonumber(ARGV[6])
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "lastStreamMs"
@@ -49,7 +49,7 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
@@ -57,7 +57,7 @@ local function reply(status, released)
   return { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version, released }
 end
 
-sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
 local record, exists = loadReservation(reservationsKey, reservationId)
 if record.c == 1 then
   return reply('DUPLICATE', 0)
@@ -70,11 +70,11 @@ local soldBefore = channelSoldShare(record)
 record.c = 1
 -- A cancellation on the sales channel puts the line's unshipped units back on that
 -- channel's own count (Shopify restocks, Amazon MFN too), in this same step (I8).
-bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
+bookChannelSold(inventory, reservationId, soldBefore, channelSoldShare(record))
 inventory.reserved = inventory.reserved - released
 stampClosed(record, math.max(eventMs, nowMs))
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'release', event = reservationId, ref = reservationId, d_reserved = -released,
 })
 if record.r ~= 1 then

@@ -14,7 +14,7 @@ A line with no record whose order time lies outside the dedupe horizon is STALE 
 changes nothing: its record may have been swept (issue 13 §2). Marks and reservation
 records closed longer ago than the horizon are swept here.
 
-KEYS[1] inventory hash (also `sold:<channel>`, the units each sales channel sold: I8)
+KEYS[1] inv bucket of the SKU: its field ARGV[3] is the packed inventory (includes/inventoryCodec.lua), `sold:<channel>` included (the units each sales channel sold: I8)
 KEYS[2] reservations hash
 KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
@@ -33,7 +33,7 @@ Line status codes: RESERVED, OVERSOLD, SHIPPED, CANCELLED, DUPLICATE, STALE
 (DUPLICATE: the reservation id was reserved before; held and shortfall are the stored ones.
 STALE: held and shortfall are 0.)
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
@@ -44,7 +44,7 @@ local mode = ARGV[4]
 local lineCount = tonumber(ARGV[5])
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "reservationState"
@@ -77,12 +77,12 @@ for i = 1, lineCount do
   seenIds[reservationId] = true
   lines[i] = { id = reservationId, quantity = quantity }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
 
-sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
 local stale = isOutsideHorizon(eventMs, nowMs, horizonMs)
 
 local function replyWith(status, results)
@@ -142,12 +142,13 @@ for i, line in ipairs(lines) do
     inventory.oversold = inventory.oversold + record.sf
     stampClosed(record, math.max(eventMs, nowMs))
     redis.call('HSET', reservationsKey, line.id, cjson.encode(record))
-    commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+    -- A channel's sale moves its units out of that channel's exposure (I8) in this same step
+    -- (commitChange writes it with the rest of the inventory).
+    bookChannelSold(inventory, line.id, soldBefore, channelSoldShare(record))
+    commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
       cause = 'reserve', event = line.id, ref = line.id,
       d_reserved = heldNow, d_oversold = record.sf,
     })
-    -- A channel's sale moves its units out of that channel's exposure (I8) in this same step.
-    bookChannelSold(inventoryKey, line.id, soldBefore, channelSoldShare(record))
     lineResults[i] = { reservationState(record), held, record.sf }
   end
 end

@@ -3,7 +3,7 @@ setHoldback: set the SKU's static holdback (units withheld from every channel).
 
 Setting the value it already has changes nothing and writes no journal entry.
 
-KEYS[1] inventory hash      KEYS[2] reservations hash (unused, keeps one key order)
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory)      KEYS[2] reservations hash (unused, keeps one key order)
 KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -14,7 +14,7 @@ ARGV[5] event id for the journal (who asked: cli, catalog import, ...)
 Returns { status, on_hand, reserved, holdback, oversold, version }
 Status codes: APPLIED, UNCHANGED, UNKNOWN_SKU, BAD_ARGUMENT
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local journalKey = KEYS[4]
 local nowMs = tonumber(ARGV[1])
 local retentionMs = tonumber(ARGV[2])
@@ -23,7 +23,7 @@ local holdback = tonumber(ARGV[4])
 local eventId = ARGV[5]
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "lastStreamMs"
 --- @include "commitChange"
 
@@ -31,7 +31,7 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(holdback, 0, 1000000000) or eventId == nil or eventId == '' then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
@@ -43,7 +43,7 @@ if inventory.holdback == holdback then
 end
 local delta = holdback - inventory.holdback
 inventory.holdback = holdback
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'holdback', event = eventId, d_holdback = delta,
 })
 return reply('APPLIED')

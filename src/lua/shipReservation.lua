@@ -15,7 +15,7 @@ changes nothing: its mark may have been swept (docs/operations.md, "Dedupe horiz
 Marks and reservation records closed longer ago than the horizon are swept here; a record
 this shipment closes (reserved and fully shipped) is stamped with its closing time.
 
-KEYS[1] inventory hash (also `sold:<channel>`: I8)      KEYS[2] reservations hash
+KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory, `sold:<channel>` included: I8)      KEYS[2] reservations hash
 KEYS[3] event marks hash (marks past the horizon swept)    KEYS[4] journal stream of the SKU's layout partition (shared)
 ARGV[1] now (ms, injected clock)
 ARGV[2] journal retention (ms)
@@ -31,7 +31,7 @@ Returns { status, on_hand, reserved, holdback, oversold, version, reservation st
 Status codes: APPLIED, DUPLICATE, CONFLICT, STALE, UNKNOWN_SKU, BAD_ARGUMENT
 Reservation state codes: PENDING, RESERVED, OVERSOLD, SHIPPED, CANCELLED
 ]]
-local inventoryKey = KEYS[1]
+local bucketKey = KEYS[1]
 local reservationsKey = KEYS[2]
 local marksKey = KEYS[3]
 local journalKey = KEYS[4]
@@ -46,7 +46,7 @@ local eventMs = tonumber(ARGV[8])
 local horizonMs = tonumber(ARGV[9])
 
 --- @include "isWholeNumber"
---- @include "loadInventory"
+--- @include "inventoryCodec"
 --- @include "loadReservation"
 --- @include "openUnits"
 --- @include "reservationState"
@@ -70,11 +70,11 @@ if not isWholeNumber(nowMs, 0, 2^53) or not isWholeNumber(retentionMs, 1, 2^53)
   or not isWholeNumber(eventMs, 0, 2^53) or not isWholeNumber(horizonMs, 1, 2^53) then
   return { 'BAD_ARGUMENT' }
 end
-local inventory = loadInventory(inventoryKey)
+local inventory = loadInventory(bucketKey, sku)
 if inventory == nil then
   return { 'UNKNOWN_SKU' }
 end
-sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
+sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
 local record = loadReservation(reservationsKey, reservationId)
 local function reply(status)
   return { status, inventory.on_hand, inventory.reserved, inventory.holdback, inventory.oversold, inventory.version,
@@ -87,7 +87,7 @@ local mark = checkEventMark(marksKey, markId, fingerprint, eventMs, nowMs, horiz
 if mark ~= 'NEW' then
   return reply(mark)
 end
-local sequence, seqState = checkWmsSeq(inventoryKey, seq)
+local sequence, seqState = checkWmsSeq(inventory, seq)
 if seqState == 'TAKEN' then
   return reply('CONFLICT')
 end
@@ -97,7 +97,7 @@ local heldBefore = openUnits(record)
 local soldBefore = channelSoldShare(record)
 record.sh = record.sh + quantity
 -- A shipment of a line cancelled on the channel: those units did leave after all (I8).
-bookChannelSold(inventoryKey, reservationId, soldBefore, channelSoldShare(record))
+bookChannelSold(inventory, reservationId, soldBefore, channelSoldShare(record))
 local heldAfter = openUnits(record)
 inventory.on_hand = inventory.on_hand - leaving
 inventory.reserved = inventory.reserved + heldAfter - heldBefore
@@ -105,9 +105,9 @@ stampClosed(record, math.max(eventMs, nowMs))
 redis.call('HSET', reservationsKey, reservationId, cjson.encode(record))
 keepEventMark(marksKey, markId, fingerprint, eventMs, nowMs)
 if seq then
-  storeWmsSequence(inventoryKey, sequence, seq, seq)
+  storeWmsSequence(inventory, sequence, seq, seq)
 end
-commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, {
+commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, {
   cause = 'ship', event = shipmentId, ref = reservationId,
   d_on_hand = -leaving, d_reserved = heldAfter - heldBefore, seq = seq,
 })

@@ -13,6 +13,7 @@
 // The accounts live in the SKU's pushstate hash (fields `alloc:<channel>`, `alloc:auto`,
 // `alloc:booked:<channel>`, `alloc:vel:<channel>`), in the SKU's slot; one SKU's operations are
 // serialised in this process.
+import { readInventoryRecord } from '../ledger/inventoryRecord.ts';
 import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
 import {
   type AllocationMode,
@@ -105,7 +106,7 @@ export class BoundedAllocator {
       const ledger = await this.readSales(input.sku, accounts, input.nowMs);
       if (!ledger) return undefined;
       // Read after the journal: a sale recorded oversold since is already off the budget.
-      const oversold = input.mode.kind === 'budget' ? Number((await this.options.redis.hget(this.options.keys.sku(input.sku).inventory, 'oversold')) ?? 0) : 0;
+      const oversold = input.mode.kind === 'budget' ? ((await readInventoryRecord(this.options.redis, this.options.keys, input.sku))?.oversold ?? 0) : 0;
       const mode = budgetLeft(input.mode, Math.max(oversold, input.view.ledger?.oversold ?? 0));
       this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
@@ -201,8 +202,8 @@ export class BoundedAllocator {
 
   /** on_hand − reserved now (the send-time check). */
   async available(sku: string): Promise<number | undefined> {
-    const [onHand, reserved] = await this.options.redis.hmget(this.options.keys.sku(sku).inventory, 'on_hand', 'reserved');
-    return onHand === null || onHand === undefined ? undefined : Number(onHand) - Number(reserved ?? 0);
+    const inventory = await readInventoryRecord(this.options.redis, this.options.keys, sku);
+    return inventory === undefined ? undefined : inventory.onHand - inventory.reserved;
   }
 
   /** Σ_c exposure_c of the SKU as booked now (for gauges and tests). */
@@ -233,14 +234,15 @@ export class BoundedAllocator {
 
   /**
    * Books the sales each channel made since the last look. The ledger counts them in
-   * `sold:<channel>` of the SKU's inventory hash, in the same script that reserves (or,
-   * for a cancellation on the channel, releases) them; one HMGET reads those counters with
+   * `sold:<channel>` of the SKU's packed inventory, in the same script that reserves (or,
+   * for a cancellation on the channel, releases) them; one HGET reads those counters with
    * on_hand and reserved, so the sales booked and available describe the same instant.
    */
   private async readSales(sku: string, accounts: SkuAccounts, nowMs: number): Promise<{ available: number } | undefined> {
-    const [onHand, reserved, soldShopify, soldAmazon] = await this.options.redis.hmget(this.options.keys.sku(sku).inventory, 'on_hand', 'reserved', 'sold:shopify', 'sold:amazon');
-    if (onHand === null || onHand === undefined) return undefined;
-    const totals: Record<SalesChannel, number> = { shopify: Number(soldShopify ?? 0), amazon: Number(soldAmazon ?? 0) };
+    const inventory = await readInventoryRecord(this.options.redis, this.options.keys, sku);
+    if (inventory === undefined) return undefined;
+    const { onHand, reserved } = inventory;
+    const totals: Record<SalesChannel, number> = { shopify: inventory.soldShopify, amazon: inventory.soldAmazon };
     for (const channel of ['shopify', 'amazon'] as const) {
       const booked = accounts.booked[channel];
       accounts.booked[channel] = totals[channel];
@@ -253,7 +255,7 @@ export class BoundedAllocator {
       if (units > 0) accounts.velocity[channel] = recordSales(accounts.velocity[channel] ?? [], nowMs, units, nowMs, this.window());
     }
     for (const channel of Object.keys(accounts.velocity) as SalesChannel[]) accounts.velocity[channel] = pruneSales(accounts.velocity[channel] ?? [], nowMs, this.window());
-    return { available: Number(onHand) - Number(reserved ?? 0) };
+    return { available: onHand - reserved };
   }
 
   /** A channel with no account yet: what it was last told or reported showing, else 0. */

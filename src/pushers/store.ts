@@ -20,6 +20,7 @@ import type { SalesChannel } from '../catalog/entry.ts';
 import type { KeySpace } from '../redis/keys.ts';
 import type { JournalEntry, Ledger } from '../ledger/ledger.ts';
 import type { RedisClient } from '../redis/client.ts';
+import { readInventoryRecord } from '../ledger/inventoryRecord.ts';
 import { type ChannelState, decodeChannelState } from '../domain/channelState.ts';
 import { LedgerStatus } from '../ledger/status.ts';
 import { StockguardError } from '../errors.ts';
@@ -86,18 +87,16 @@ export class PushStore {
 
   /** Everything the coordinator needs about one SKU, read concurrently. */
   async view(sku: string): Promise<SkuPushView> {
-    const skuKeys = this.keys.sku(sku);
-    const [numbers, channelState, state] = await Promise.all([
-      this.redis.hmget(skuKeys.inventory, 'on_hand', 'reserved', 'holdback', 'version', 'updated_ms', 'oversold'),
+    const [inventory, channelState, state] = await Promise.all([
+      readInventoryRecord(this.redis, this.keys, sku),
       this.channelState(sku),
       this.redis.hmget(this.keys.pushState(sku), 'sales', 'cursor', 'dynamic_holdback'),
     ]);
-    const [onHand, reserved, holdback, version, updatedMs, oversold] = numbers;
     const view: SkuPushView = {
       ledger:
-        onHand === null || onHand === undefined
+        inventory === undefined
           ? undefined
-          : { onHand: Number(onHand), reserved: Number(reserved ?? 0), holdback: Number(holdback ?? 0), version: Number(version ?? 0), updatedMs: Number(updatedMs ?? 0), oversold: Number(oversold ?? 0) },
+          : { onHand: inventory.onHand, reserved: inventory.reserved, holdback: inventory.holdback, version: inventory.version, updatedMs: inventory.updatedMs, oversold: inventory.oversold },
       pushed: pushedByChannel(channelState),
       observed: {},
       state: { sales: parseSales(state[0]), cursor: state[1] ?? undefined, dynamicHoldback: Number(state[2] ?? 0) || 0 },

@@ -68,7 +68,7 @@ export async function readLedgerBatch(redis: RedisClient, keys: KeySpace, skus: 
     const watermark = watermarks.get(sku);
     const firstId = watermark === undefined ? window.asOfMs + 1 : Math.max(0, window.asOfMs - (window.clockSkewMs ?? 0)) + 1;
     return {
-      keys: [skuKeys.inventory, skuKeys.reservations, skuKeys.journal, keys.skuBucket('catalog', sku)],
+      keys: [skuKeys.inventoryBucket, skuKeys.reservations, skuKeys.journal, keys.skuBucket('catalog', sku)],
       args: [window.asOfMs, `${firstId}`, window.settleEndMs, watermark ?? '', sku],
     };
   });

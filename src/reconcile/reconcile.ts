@@ -21,11 +21,11 @@ import { assertSku } from '../domain/validate.ts';
 import { isStockguardError, StockguardError } from '../errors.ts';
 import type { Clock, Ledger } from '../ledger/ledger.ts';
 import { LedgerStatus } from '../ledger/status.ts';
+import { scanInventorySkus } from '../ledger/inventoryRecord.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { RunLock } from './lock.ts';
 import { type LedgerReading, readLedgerBatch } from './readLedger.ts';
-import { globEscape, scanKeys } from '../redis/scan.ts';
 import type { WmsAdapter } from './wms.ts';
 import type { RedisClient } from '../redis/client.ts';
 
@@ -433,7 +433,7 @@ class Run {
   }
 
   /**
-   * Every SKU the ledger has (its inventory key), by SCAN, run alongside the comparison: the
+   * Every SKU the ledger has (its field in an `inv` bucket), by SCAN, run alongside the comparison: the
    * SCAN walks every key under the prefix, and Redis has spare time while this process
    * compares. SKUs the comparison already saw are dropped as it goes.
    */
@@ -442,13 +442,9 @@ class Run {
     // One newline-joined string per SCAN reply (SKUs hold no control characters): a million
     // separate SKU strings would cost this process ~100 MB more while the comparison runs.
     const chunks: string[] = [];
-    for await (const found of scanKeys(this.options.redis, `${globEscape(keys.prefix)}:inv:*`, 5000)) {
+    for await (const found of scanInventorySkus(this.options.redis, keys, 5000)) {
       if (this.stopped) break;
-      const unseen: string[] = [];
-      for (const key of found) {
-        const parsed = keys.parsePerSkuKey(key);
-        if (parsed?.kind === 'inventory' && !this.seen.has(parsed.sku)) unseen.push(parsed.sku);
-      }
+      const unseen = found.filter((sku) => !this.seen.has(sku));
       if (unseen.length > 0) chunks.push(unseen.join('\n'));
     }
     return chunks.flatMap((chunk) => chunk.split('\n').filter((sku) => !this.seen.has(sku)));

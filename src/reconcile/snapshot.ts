@@ -7,7 +7,9 @@
 //
 //   line 1      {"format":"stockguard-snapshot","version":2,"prefix":…,"createdAt":…,"createdAtMs":…,"counts":{"skus":…,"globals":…}}
 //   per SKU     {"sku":…,"keys":{"inventory":{"type":"hash","value":[field,value,…]},…},"packed":{"chan":…}}
-//               (`packed`: the SKU's field of each layout bucket kind in PACKED_KINDS, as stored)
+//               (`packed`: the SKU's field of each layout bucket kind in PACKED_KINDS, as stored:
+//               `inv` the ledger inventory, src/domain/inventoryCodec.ts; a line of a layout-3
+//               ledger's snapshot has `keys.inventory` instead, packed into the bucket on restore)
 //   per journal {"journal":<layout partition>,"type":"stream","value":[[id,[field,value,…]],…]}   (after the partition's SKUs; a long one spans several lines)
 //   per global  {"global":"catalogBundles","type":"hash","value":[…]}   (large keys span several lines)
 //   (no line for the catalogue's item buckets: a restore maps each packed catalogue entry's channel items again)
@@ -31,6 +33,7 @@ import { LAYOUT_PARTITIONS, layoutBucket, layoutPartition } from '../domain/layo
 import type { BucketKind, KeySpace, PerSkuKeyKind } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
+import { decodeInventory, encodeInventory, inventoryFromHash } from '../domain/inventoryCodec.ts';
 import { globEscape, scanKeys } from '../redis/scan.ts';
 
 export const SNAPSHOT_FORMAT = 'stockguard-snapshot';
@@ -42,7 +45,7 @@ const PER_SKU_KINDS: readonly PerSkuKeyKind[] = ['inventory', 'reservations', 'e
  * read in the same dumpKeys call as the SKU's partition, restored with HSET into the SKU's
  * bucket. Add a kind here when its state moves into buckets.
  */
-const PACKED_KINDS = ['chan', 'catalog'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
+const PACKED_KINDS = ['inv', 'chan', 'catalog'] as const satisfies readonly Exclude<BucketKind, 'item'>[];
 type PackedKind = (typeof PACKED_KINDS)[number];
 const GLOBAL_NAMES = ['catalogIndex', 'catalogChannelItems', 'catalogBundles', 'dirtySkus', 'holdExpiries', 'holdLines', 'saleToLedgerLatency'] as const;
 type GlobalName = (typeof GLOBAL_NAMES)[number];
@@ -442,8 +445,9 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
     } else if ('sku' in value) {
       const parsed = value as unknown as SkuLine;
       skus += 1;
-      keyCount += Object.keys(parsed.keys).length;
-      for (const kind of Object.keys(parsed.packed ?? {}) as PackedKind[]) {
+      // A layout-3 line's inventory hash goes into the `inv` bucket too.
+      keyCount += Object.keys(parsed.keys).filter((kind) => kind !== 'inventory').length;
+      for (const kind of new Set([...(Object.keys(parsed.packed ?? {}) as PackedKind[]), ...(parsed.keys.inventory ? (['inv'] as const) : [])])) {
         const bucket = keys.skuBucket(kind, parsed.sku);
         if (!bucketsSeen.has(bucket)) keyCount += 1;
         bucketsSeen.add(bucket);
@@ -533,6 +537,8 @@ export async function verifySnapshot(file: string, onProgress?: (progress: Snaps
       } else if (typeof value === 'object' && value !== null && 'sku' in value) {
         const parsed = SkuLine.safeParse(value);
         if (!parsed.success) throw corrupt(`line ${lineNumber} (a SKU) is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+        const problem = inventoryProblem(parsed.data);
+        if (problem) throw corrupt(`line ${lineNumber} (a SKU): its inventory ${problem}`);
         skus += 1;
         if (skus % 10_000 === 0) onProgress?.({ phase: 'verifying', done: skus, total: header?.counts.skus });
       } else {
@@ -611,13 +617,37 @@ function commandsFor(key: string, content: KeyContent | JournalLine): Command[] 
 
 async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
   const all = keys.perSkuKeys(line.sku);
-  const commands = Object.entries(line.keys).flatMap(([kind, content]) => commandsFor(all[kind as PerSkuKeyKind], content));
+  const commands = Object.entries(line.keys).flatMap(([kind, content]): Command[] =>
+    // A layout-3 line's inventory hash: packed into the SKU's `inv` bucket (same slot as its keys).
+    kind === 'inventory' ? [['hset', keys.skuBucket('inv', line.sku), line.sku, packInventory(content)]] : commandsFor(all[kind as PerSkuKeyKind], content),
+  );
   for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
   // The catalogue's item buckets are not in the file: each entry's channel items are mapped
   // to it again (what Catalog.put writes), one HSET each, in the items' own slots.
   if (line.packed?.catalog !== undefined) {
     await Promise.all(packedItemFields(line.sku, line.packed.catalog).map((field) => redis.hset(keys.bucketKey('item', layoutBucket(field)), field, line.sku)));
+  }
+}
+
+/** A layout-3 snapshot line's inventory hash (`on_hand`, `reserved`, …) packed for its `inv` bucket. */
+function packInventory(content: KeyContent): string {
+  if (content.type !== 'hash') throw new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', `the inventory is a ${content.type}, not a hash`);
+  const hash: Record<string, string> = {};
+  for (let at = 0; at + 1 < content.value.length; at += 2) hash[content.value[at]!] = content.value[at + 1]!;
+  const record = inventoryFromHash(hash);
+  if (record === undefined) throw new StockguardError('STOCKGUARD_E_SNAPSHOT_CORRUPT', 'the inventory has no on_hand');
+  return encodeInventory(record);
+}
+
+/** Why a SKU line's inventory (packed, or a layout-3 hash) cannot be restored, or undefined. */
+function inventoryProblem(line: SkuLine): string | undefined {
+  try {
+    if (line.packed?.inv !== undefined) decodeInventory(line.packed.inv);
+    if (line.keys.inventory !== undefined) packInventory(line.keys.inventory);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 

@@ -15,8 +15,13 @@ export const EVENT_KINDS = ['sales', 'wms', 'notifications'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface SkuKeys {
-  /** hash: on_hand, reserved, holdback, oversold, version, updated_ms, journal_ms */
-  readonly inventory: string;
+  /**
+   * hash, the SKU's `inv` bucket (shared with the bucket's other SKUs): field = the SKU,
+   * value = its ledger inventory packed in one string (src/domain/inventoryCodec.ts,
+   * src/lua/includes/inventoryCodec.lua): on_hand, reserved, holdback, oversold, version,
+   * updated_ms, journal_ms, swept_ms, sold:<channel>, wms_seq, wms_ahead.
+   */
+  readonly inventoryBucket: string;
   /** hash: reservation id (`channel:order:line`) → JSON reservation record */
   readonly reservations: string;
   /** hash: WMS event / shipment id → fingerprint of the event, for idempotency */
@@ -87,7 +92,7 @@ export class KeySpace {
   sku(sku: string): SkuKeys {
     const suffix = this.skuSuffix(sku);
     return {
-      inventory: `${this.prefix}:inv:${suffix}`,
+      inventoryBucket: this.skuBucket('inv', sku),
       reservations: `${this.prefix}:res:${suffix}`,
       eventMarks: `${this.prefix}:marks:${suffix}`,
       journal: this.partitionJournal(layoutPartition(sku)),
@@ -278,11 +283,13 @@ export class KeySpace {
 
   /**
    * Every key of the SKU's own, by kind: the ledger's, the observations, the pushers', the
-   * catalogue entry. Not the journal: the partition's stream is shared with other SKUs.
+   * catalogue entry. Not the journal: the partition's stream is shared with other SKUs. Nor
+   * the buckets: `inventory` is the layout-3 inventory hash `<prefix>:inv:{p<N>}:<SKU>`,
+   * read only by `stockguard migrate layout` (the inventory now lives in the `inv` bucket).
    */
   perSkuKeys(sku: string): Record<PerSkuKeyKind, string> {
-    const { journal: _shared, ...keys } = this.sku(sku);
-    return { ...keys, pushedLevels: this.pushedLevels(sku), pushState: this.pushState(sku), catalogEntry: this.catalogEntry(sku) };
+    const { journal: _shared, inventoryBucket: _bucket, ...keys } = this.sku(sku);
+    return { inventory: `${this.prefix}:inv:${this.skuSuffix(sku)}`, ...keys, pushedLevels: this.pushedLevels(sku), pushState: this.pushState(sku), catalogEntry: this.catalogEntry(sku) };
   }
 
   /** The kind and SKU of a per-SKU key (the inverse of perSkuKeys); undefined for any other key, a layout-1 one included. */
@@ -341,7 +348,7 @@ function isKeyableSku(sku: string): boolean {
 }
 
 /** The kinds of key a SKU has of its own (the journal is its partition's). */
-export type PerSkuKeyKind = Exclude<keyof SkuKeys, 'journal'> | 'pushedLevels' | 'pushState' | 'catalogEntry';
+export type PerSkuKeyKind = Exclude<keyof SkuKeys, 'journal' | 'inventoryBucket'> | 'inventory' | 'pushedLevels' | 'pushState' | 'catalogEntry';
 
 /** The kinds of per-SKU key in layout 1, where every SKU had its own journal. */
 export type Layout1KeyKind = PerSkuKeyKind | 'journal';

@@ -10,6 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { CHANNEL_ITEM_KINDS } from '../../src/catalog/catalog.ts';
 import { itemField, unpackRecord } from '../../src/catalog/packed.ts';
 import { layoutBucket, layoutPartition } from '../../src/domain/layout.ts';
+import { decodeInventory, inventoryToHash } from '../../src/domain/inventoryCodec.ts';
 import type { KeySpace, Layout1KeyKind } from '../../src/redis/keys.ts';
 
 /** The kind segment of each layout-1 key name, as layout 1 wrote them. */
@@ -45,6 +46,8 @@ export interface Layout3Unpacker {
 }
 
 export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
+  // The ledger inventory: `inv` bucket → `<prefix>:inv:{p<N>}:<SKU>` (src/domain/inventoryCodec.ts).
+  { bucket: 'inv', unpack: (_sku, value) => ({ inventory: inventoryToHash(decodeInventory(value)) }) },
   {
     // The channel state (src/pushers/channelStatePacker.ts): event ids were not kept, so a
     // made-up one stands in (nothing reads it); confirmed pushes become unconfirmed.

@@ -38,8 +38,8 @@ export function defineBundleSuite(name: string, start: () => Promise<LedgerTarge
       const sku = `${label}-${randomUUID().slice(0, 8)}`;
       if ('nodes' in redis && avoid.length > 0) {
         const slot = async (key: string) => Number(await redis.cluster('KEYSLOT', key));
-        const slots = await Promise.all(avoid.map((other) => slot(ledger.keys.sku(other).inventory)));
-        if (slots.includes(await slot(ledger.keys.sku(sku).inventory))) continue;
+        const slots = await Promise.all(avoid.map((other) => slot(ledger.keys.sku(other).inventoryBucket)));
+        if (slots.includes(await slot(ledger.keys.sku(sku).inventoryBucket))) continue;
       }
       await ledger.createSku(sku);
       if (onHand > 0) await ledger.count(sku, { eventId: `initial-${sku}`, counted: onHand });

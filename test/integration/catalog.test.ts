@@ -394,7 +394,7 @@ test('on a Redis Cluster, entries sit in their SKU slot and import works', async
     for (const expected of VALID_ENTRIES) assert.equal(await catalog.get(expected.sku), expected, expected.sku);
     // Invariant I7: the catalogue entry shares the Cluster slot of the SKU's ledger.
     const entrySlot = await ioCluster.cluster('KEYSLOT', catalog.keys.skuBucket('catalog', 'HOODIE-BLK-M'));
-    const inventorySlot = await ioCluster.cluster('KEYSLOT', ledger.keys.sku('HOODIE-BLK-M').inventory);
+    const inventorySlot = await ioCluster.cluster('KEYSLOT', ledger.keys.sku('HOODIE-BLK-M').inventoryBucket);
     assert.is(entrySlot, inventorySlot);
     const again = await importCatalog({ file: fixture('valid.json'), catalog, ledger });
     assert.equal([again.created, again.updated, again.unchanged], [0, 0, 4]);

@@ -12,6 +12,7 @@ import { reservationId } from '../../src/ledger/reservationId.ts';
 import { LedgerStatus } from '../../src/ledger/status.ts';
 import { readLedgerBatch } from '../../src/reconcile/readLedger.ts';
 import { skusSharingAPartition } from '../helpers/layout.ts';
+import { patchInventory } from '../helpers/inventory.ts';
 
 export interface LedgerTarget {
   prefix: string;
@@ -362,7 +363,8 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
       }
     }
     const keys = ledger.keys.sku(ghost);
-    assert.is(await redis.exists(keys.inventory, keys.reservations, keys.eventMarks), 0);
+    assert.is(await redis.hexists(keys.inventoryBucket, ghost), 0);
+    assert.is(await redis.exists(keys.reservations, keys.eventMarks), 0);
     assert.equal(await ledger.journal(ghost), [], 'nothing journaled (the partition journal may hold other SKUs)');
   });
 
@@ -460,7 +462,7 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
     await ledger.reserveOrder({ channel: 'shopify', orderId: 'r1', lines: [{ lineId: '1', sku, quantity: 3 }] });
     assert.is((await ledger.repairReserved(sku, 'reconcile:run-0')).status, LedgerStatus.UNCHANGED);
     // Simulate drift the scripts never cause: someone edited the hash by hand.
-    await redis.hset(ledger.keys.sku(sku).inventory, 'reserved', 7);
+    await patchInventory(redis, ledger.keys, sku, { reserved: 7 });
     const repaired = await ledger.repairReserved(sku, 'reconcile:run-1');
     if (repaired.status !== LedgerStatus.APPLIED) throw new Error(`expected APPLIED, got ${repaired.status}`);
     assert.equal([repaired.reservedBefore, repaired.inventory.reserved], [7, 3]);

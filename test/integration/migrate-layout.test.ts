@@ -6,7 +6,7 @@
 // readers give back every figure they gave before; a key under both names with other
 // content is a conflict that leaves the SKU alone; a fresh Redis gets the marker.
 // Layout 2 → 3 alone: migrate-journals.test.ts.
-import { LAYOUT_VERSION } from '../../src/domain/layout.ts';
+import { LAYOUT_VERSION, layoutPartition } from '../../src/domain/layout.ts';
 import type { Redis } from 'ioredis';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,9 +19,11 @@ import { Ledger } from '../../src/ledger/ledger.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openRuntime } from '../../src/main.ts';
 import { KeySpace } from '../../src/redis/keys.ts';
+import { inventoryToHash } from '../../src/domain/inventoryCodec.ts';
+import { readInventoryRecord } from '../../src/ledger/inventoryRecord.ts';
 import { migrateLayout, type MigrateProgress } from '../../src/redis/migrateLayout.ts';
 import { type KeyDump, deletePrefix, dumpKeyspace } from '../helpers/keyspace.ts';
-import { layout1Key, toLayout1 } from '../helpers/layout.ts';
+import { layout1Key, toLayout1, toLayout3 } from '../helpers/layout.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { BULK_LINES, buildLedger, CATALOGUED, figures, LEDGER_ONLY, SKUS } from './migrate-layout.fixture.ts';
 
@@ -83,6 +85,7 @@ test.before(async () => {
 test.after(async () => {
   process.env = saved;
   await deletePrefix(client, `${redis.prefix}-conflict`);
+  await deletePrefix(client, `${redis.prefix}-inv3`);
   await deletePrefix(client, `${redis.prefix}-fresh`);
   await deletePrefix(client, `${redis.prefix}-orphan`);
   await redis.close();
@@ -198,7 +201,7 @@ test('a key under both names with other content is a conflict: that SKU is left 
   }
   await toLayout1(client, other.keys, ['A-1', 'B-2']);
   // Something wrote A-1's new inventory name while its old one still held the ledger.
-  await client.hset(other.keys.sku('A-1').inventory, 'on_hand', '999');
+  await client.hset(other.keys.perSkuKeys('A-1').inventory, 'on_hand', '999');
   const before = await dumpKeyspace(client, prefix);
   const dry = await migrateLayout({ redis: client, keys: other.keys, dryRun: true });
   assert.equal(dry.conflicts.map((conflict) => [conflict.sku, conflict.kind]), [['A-1', 'inventory']], 'a dry run finds the conflict too');
@@ -209,9 +212,10 @@ test('a key under both names with other content is a conflict: that SKU is left 
   assert.match(summary.conflicts[0]!.reason, /both exist and their DUMPs differ: their hash content differs/);
   assert.is(summary.markerWritten, undefined);
   assert.is(await client.hget(layout1Key(prefix, 'inventory', 'A-1'), 'on_hand'), '10', 'the old key is kept');
-  assert.is(await client.hget(other.keys.sku('A-1').inventory, 'on_hand'), '999', 'the new key is kept');
+  assert.is(await client.hget(other.keys.perSkuKeys('A-1').inventory, 'on_hand'), '999', 'the new key is kept');
   assert.is(await client.exists(layout1Key(prefix, 'journal', 'A-1')), 1, "A-1's other keys did not move");
-  assert.is((await other.inventory('B-2'))?.onHand, 10, 'B-2 moved');
+  // B-2's keys moved to their partition-tagged names; packing into buckets (step 3 → 4) waits for every SKU.
+  assert.is(await client.hget(other.keys.perSkuKeys('B-2').inventory, 'on_hand'), '10', 'B-2 moved');
 
   const cli = await stockguard(['migrate', 'layout'], prefix);
   assert.is(cli.code, EXIT.refused);
@@ -220,12 +224,56 @@ test('a key under both names with other content is a conflict: that SKU is left 
   await rejects(openRuntime(config(prefix)), 'STOCKGUARD_E_LAYOUT_OUTDATED');
 
   // The operator deletes the wrong key and runs it again.
-  await client.del(other.keys.sku('A-1').inventory);
+  await client.del(other.keys.perSkuKeys('A-1').inventory);
   const again = await migrateLayout({ redis: client, keys: other.keys });
   assert.is(again.outcome, 'done');
   assert.is((await other.inventory('A-1'))?.onHand, 10);
   assert.equal((await other.journal('A-1')).map((entry) => entry.event), ['create', 'initial-A-1'], "A-1's journal is in its partition's");
   assert.is(await client.get(other.keys.layoutMarker()), String(LAYOUT_VERSION));
+});
+
+test('a layout-3 ledger migrates to inventory buckets: every field of every inventory reads back, byte for byte', async () => {
+  const prefix = `${redis.prefix}-inv3`;
+  let now = 1_797_000_000_000;
+  const other = new Ledger({ redis: client, keyPrefix: prefix, clock: () => (now += 11) });
+  const skus = ['INV-A', 'INV-B:x', 'INV-C', 'INV-Ü'];
+  for (const sku of skus) {
+    await other.createSku(sku);
+    await other.count(sku, { eventId: `initial-${sku}`, counted: 40, seq: 1 });
+  }
+  await other.setHoldback('INV-A', 4, 'import');
+  await other.reserveOrder({ channel: 'shopify', orderId: 's-1', lines: [{ lineId: '1', sku: 'INV-A', quantity: 3 }, { lineId: '2', sku: 'INV-A', quantity: 50 }] });
+  await other.reserveOrder({ channel: 'amazon', orderId: '111-1', lines: [{ lineId: '1', sku: 'INV-A', quantity: 1 }, { lineId: '1', sku: 'INV-B:x', quantity: 2 }] });
+  await other.ship('INV-A', { shipmentId: 'ship-1', reservationId: 'shopify:s-1:1', quantity: 3, seq: 3 });
+  await other.adjust('INV-A', { eventId: 'm5', delta: 2, cause: 'receipt', seq: 5 });
+  await other.adjust('INV-A', { eventId: 'm9', delta: -1, cause: 'adjustment', seq: 9 });
+  await other.release('INV-B:x', 'amazon:111-1:1');
+  await other.adjust('INV-C', { eventId: 'c-1', delta: -45, cause: 'adjustment' });
+  const bucketValues = async () => Promise.all(skus.map((sku) => client.hget(other.keys.sku(sku).inventoryBucket, sku)));
+  const records = await Promise.all(skus.map((sku) => readInventoryRecord(client, other.keys, sku)));
+  const packed = await bucketValues();
+  const reservations = await Promise.all(skus.map((sku) => other.reservations(sku)));
+  const journals = await Promise.all(skus.map((sku) => other.journal(sku)));
+  assert.equal([records[0]!.wmsSeq, records[0]!.wmsAhead, records[0]!.soldShopify, records[0]!.soldAmazon, records[2]!.onHand], [1, '3-3,5-5,9-9', 53, 1, -5], 'the fixture fills the fields a plain SKU leaves at their default');
+  assert.ok(records.every((record) => record!.sweptMs !== undefined));
+
+  const layout3 = await toLayout3(client, other.keys, skus);
+  assert.equal(layout3.filter((key) => key.startsWith(`${prefix}:inv:`)).length, skus.length);
+  assert.equal(await client.hgetall(`${prefix}:inv:{p${layoutPartition('INV-A')}}:INV-A`), inventoryToHash(records[0]!), 'layout 3 kept the fields as decimal text');
+  assert.equal(await bucketValues(), skus.map(() => null));
+
+  const summary = await migrateLayout({ redis: client, keys: other.keys });
+  assert.is(summary.outcome, 'done', JSON.stringify(summary.conflicts));
+  for (const key of layout3) assert.is(await client.exists(key), 0, `${key} is gone`);
+  assert.equal(await bucketValues(), packed, 'the packer writes what the scripts wrote');
+  assert.equal(await Promise.all(skus.map((sku) => readInventoryRecord(client, other.keys, sku))), records);
+  assert.equal(await Promise.all(skus.map((sku) => other.inventory(sku))), records.map((record) => ({ onHand: record!.onHand, reserved: record!.reserved, holdback: record!.holdback, oversold: record!.oversold, version: record!.version })));
+  assert.equal(await Promise.all(skus.map((sku) => other.reservations(sku))), reservations);
+  assert.equal(await Promise.all(skus.map((sku) => other.journal(sku))), journals);
+  // The scripts go on from the migrated values: the next movement number closes the gap up to 5.
+  await other.adjust('INV-A', { eventId: 'm2', delta: 1, cause: 'receipt', seq: 2 });
+  await other.adjust('INV-A', { eventId: 'm4', delta: 1, cause: 'receipt', seq: 4 });
+  assert.equal([(await readInventoryRecord(client, other.keys, 'INV-A'))!.wmsSeq, (await readInventoryRecord(client, other.keys, 'INV-A'))!.wmsAhead], [5, '9-9']);
 });
 
 test('a fresh Redis gets the marker at start; a marker this version does not know is refused', async () => {

@@ -31,6 +31,7 @@ import { HttpWmsAdapter, type WmsAdapter, type WmsStockPage } from '../../src/re
 import { WmsFake } from '../../src/sim/wms/index.ts';
 import { deletePrefix } from '../helpers/keyspace.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { readInventoryRecord } from '../../src/ledger/inventoryRecord.ts';
 
 const SETTLE_MS = 5_000;
 const PENDING_MAX_MS = 60_000;
@@ -216,8 +217,8 @@ test('the ledger\'s record of applied movement numbers: out-of-order numbers fol
   await ledger.createSku('SEQ-1');
   await ledger.count('SEQ-1', { eventId: 'initial', counted: 100 });
   const record = async () => {
-    const [applied, ahead] = await client.hmget(ledger.keys.sku('SEQ-1').inventory, 'wms_seq', 'wms_ahead');
-    return [applied, ahead];
+    const inventory = (await readInventoryRecord(client, ledger.keys, 'SEQ-1'))!;
+    return [String(inventory.wmsSeq), inventory.wmsAhead === '' ? null : inventory.wmsAhead];
   };
   const steps: [number, (string | null)[]][] = [
     [3, ['0', '3-3']],

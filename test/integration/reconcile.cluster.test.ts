@@ -15,6 +15,7 @@ import { restoreSnapshot, writeSnapshot } from '../../src/reconcile/snapshot.ts'
 import { HttpWmsAdapter } from '../../src/reconcile/wms.ts';
 import { WmsFake } from '../../src/sim/wms/index.ts';
 import { startTestCluster, type TestCluster } from '../helpers/redis.ts';
+import { patchInventory } from '../helpers/inventory.ts';
 
 const TOKEN = 'wms-stock-token-0123456789';
 let cluster: TestCluster;
@@ -48,7 +49,7 @@ test.after(async () => {
 test('reconcile on Cluster: corrections and repairs route by slot, ledger-only SKUs are found on every master', async () => {
   wms.shrink('CL-3', 2);
   wms.shrink('CL-17', 1);
-  await client.hset(ledger.keys.sku('CL-1').inventory, 'reserved', 9);
+  await patchInventory(client, ledger.keys, 'CL-1', { reserved: 9 });
   const result = await reconcile({
     redis: client,
     ledger,

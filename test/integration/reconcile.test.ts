@@ -17,6 +17,7 @@ import { HttpWmsAdapter } from '../../src/reconcile/wms.ts';
 import { WmsFake } from '../../src/sim/wms/index.ts';
 import { deletePrefix, dumpKeyspace } from '../helpers/keyspace.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
+import { patchInventory } from '../helpers/inventory.ts';
 
 const TOKEN = 'wms-stock-token-0123456789';
 const SECRET = 'wms-webhook-secret-0123456789';
@@ -295,7 +296,7 @@ test('a drifted reserved is recomputed from the open reservations and each repai
   try {
     await w.stock('DRIFT-1', 10);
     await w.runtime.ledger.reserveOrder({ channel: 'shopify', orderId: 'o-drift', lines: [{ lineId: '1', sku: 'DRIFT-1', quantity: 3 }] });
-    await w.runtime.redis.hset(w.runtime.ledger.keys.sku('DRIFT-1').inventory, 'reserved', 7);
+    await patchInventory(w.runtime.redis, w.runtime.ledger.keys, 'DRIFT-1', { reserved: 7 });
 
     const report = await w.completed();
     assert.equal(report.reservedRepairs, [{ sku: 'DRIFT-1', reservedBefore: 7, reservedAfter: 3, action: 'repaired' }]);
@@ -343,7 +344,7 @@ test('a dry run writes nothing: no ledger change, no lock, no report file', asyn
     await w.stock('DRY-1', 10);
     await w.stock('DRY-2', 10);
     await w.runtime.ledger.reserveOrder({ channel: 'shopify', orderId: 'o-dry', lines: [{ lineId: '1', sku: 'DRY-2', quantity: 2 }] });
-    await w.runtime.redis.hset(w.runtime.ledger.keys.sku('DRY-2').inventory, 'reserved', 5);
+    await patchInventory(w.runtime.redis, w.runtime.ledger.keys, 'DRY-2', { reserved: 5 });
     w.wms.shrink('DRY-1', 4);
     const client = redis.client();
     const ledgerKeys = async () => {

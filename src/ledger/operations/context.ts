@@ -18,7 +18,7 @@ export interface ScriptContext {
 
 /** KEYS in the order every ledger script declares them. */
 export function scriptKeys(keys: SkuKeys): string[] {
-  return [keys.inventory, keys.reservations, keys.eventMarks, keys.journal];
+  return [keys.inventoryBucket, keys.reservations, keys.eventMarks, keys.journal];
 }
 
 /**

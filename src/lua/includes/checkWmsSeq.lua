@@ -3,10 +3,10 @@
 -- (no number), 'FRESH', 'COVERED' (a reconciliation correction already counted its units:
 -- journal it, move nothing) or 'TAKEN' (another event id used the number: a CONFLICT).
 -- Needs loadWmsSequence and classifyWmsSeq.
-local function checkWmsSeq(inventoryKey, seq)
+local function checkWmsSeq(inventory, seq)
   if not seq then
     return nil, 'NONE'
   end
-  local sequence = loadWmsSequence(inventoryKey)
+  local sequence = loadWmsSequence(inventory)
   return sequence, classifyWmsSeq(sequence, seq)
 end

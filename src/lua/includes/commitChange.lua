@@ -8,8 +8,10 @@
 -- emptied it, so its old ids live only in the audit files, which name an entry by
 -- (sku, id); an id of this SKU is never used twice. Entries older than the retention are
 -- trimmed (by age, never by count). `entry.seq`, when set, is journaled as `seq`.
--- Needs the include lastStreamMs before it.
-local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentionMs, sku, entry)
+-- The whole inventory table is written (saveInventory): whatever the script changed in it
+-- before (wms_seq, sold_<channel>, …) is saved here too.
+-- Needs the includes lastStreamMs and inventoryCodec before it.
+local function commitChange(bucketKey, journalKey, inventory, nowMs, retentionMs, sku, entry)
   local lastMs = lastStreamMs(journalKey)
   local journalMs = math.max(nowMs, lastMs, inventory.journal_ms)
   -- journal_ms ahead of the stream: that id of this SKU is in no stream any more (a layout-2
@@ -19,9 +21,8 @@ local function commitChange(inventoryKey, journalKey, inventory, nowMs, retentio
   end
   inventory.version = inventory.version + 1
   inventory.journal_ms = journalMs
-  redis.call('HSET', inventoryKey,
-    'on_hand', inventory.on_hand, 'reserved', inventory.reserved, 'holdback', inventory.holdback,
-    'oversold', inventory.oversold, 'version', inventory.version, 'updated_ms', nowMs, 'journal_ms', journalMs)
+  inventory.updated_ms = nowMs
+  saveInventory(bucketKey, sku, inventory)
   local fields = {
     'sku', sku, 'cause', entry.cause, 'event', entry.event, 'ref', entry.ref or '',
     'd_on_hand', entry.d_on_hand or 0, 'd_reserved', entry.d_reserved or 0,

@@ -1,8 +1,9 @@
 -- Adds the movement numbers lo..hi to the SKU's record (loaded by loadWmsSequence) and
--- writes it back to the inventory hash: ranges merge, and fold into `applied` once
+-- keeps it in the inventory table (wms_seq, wms_ahead; the script's commitChange writes
+-- it): ranges merge, and fold into `applied` once
 -- contiguous with it. One movement applied: lo = hi = its number; a correction covering
 -- every movement up to a watermark: lo = 1.
-local function storeWmsSequence(inventoryKey, sequence, lo, hi)
+local function storeWmsSequence(inventory, sequence, lo, hi)
   local ranges = { { lo, hi } }
   for _, range in ipairs(sequence.ahead) do
     ranges[#ranges + 1] = range
@@ -29,10 +30,6 @@ local function storeWmsSequence(inventoryKey, sequence, lo, hi)
   sequence.applied = applied
   sequence.ahead = merged
   sequence.raw = table.concat(parts, ',')
-  if #parts == 0 then
-    redis.call('HSET', inventoryKey, 'wms_seq', string.format('%d', applied))
-    redis.call('HDEL', inventoryKey, 'wms_ahead')
-  else
-    redis.call('HSET', inventoryKey, 'wms_seq', string.format('%d', applied), 'wms_ahead', sequence.raw)
-  end
+  inventory.wms_seq = applied
+  inventory.wms_ahead = sequence.raw
 end

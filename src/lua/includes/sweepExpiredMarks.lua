@@ -1,12 +1,13 @@
 -- Bounds the SKU's dedupe state (issue 13 §2): drops event marks kept longer than the dedupe
 -- horizon and closed reservation records closed longer ago than the horizon. Runs at most
--- once per sixteenth of the horizon per SKU (`swept_ms` in the inventory hash), so the SKU
+-- once per sixteenth of the horizon per SKU (`swept_ms` of its inventory, saved here: the
+-- script may end without a change), so the SKU
 -- holds at most 17/16 of a horizon of marks, and its cost (O(marks + records of the SKU))
 -- is shared by the writes in between. Entries written before horizons existed (a mark
 -- without `@<ms>`, a closed record without `t`) are stamped with now: they go one horizon
--- after the upgrade (lazy migration). Needs stampClosed.
-local function sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs, horizonMs)
-  local sweptMs = tonumber(redis.call('HGET', inventoryKey, 'swept_ms'))
+-- after the upgrade (lazy migration). Needs stampClosed and inventoryCodec.
+local function sweepExpiredMarks(bucketKey, sku, inventory, reservationsKey, marksKey, nowMs, horizonMs)
+  local sweptMs = inventory.swept_ms
   if sweptMs ~= nil and nowMs >= sweptMs and nowMs - sweptMs < horizonMs / 16 then
     return
   end
@@ -33,5 +34,6 @@ local function sweepExpiredMarks(inventoryKey, reservationsKey, marksKey, nowMs,
       end
     end
   end
-  redis.call('HSET', inventoryKey, 'swept_ms', nowMs)
+  inventory.swept_ms = nowMs
+  saveInventory(bucketKey, sku, inventory)
 end

@@ -20,6 +20,7 @@ import { StockguardError } from '../../errors.ts';
 import type { RedisClient } from '../client.ts';
 import type { BucketKind, KeySpace, PerSkuKeyKind } from '../keys.ts';
 import { globEscape, scanKeys } from '../scan.ts';
+import { inventoryPacker } from './inventoryPacker.ts';
 import { CHANNEL_STATE_PACKER } from '../../pushers/channelStatePacker.ts';
 
 /** Packs a SKU's layout-3 hashes of some kinds into its field of one bucket kind. */
@@ -46,7 +47,7 @@ export interface GlobalStep {
 }
 
 /** Every packer of the bucketed layout (layout 4). Each kind's module registers its own here. */
-export const BUCKET_PACKERS: readonly BucketPacker[] = [CHANNEL_STATE_PACKER, catalogEntryPacker];
+export const BUCKET_PACKERS: readonly BucketPacker[] = [inventoryPacker, CHANNEL_STATE_PACKER, catalogEntryPacker];
 
 /** Every global step of the bucketed layout, in order. */
 export const GLOBAL_STEPS: readonly GlobalStep[] = [catalogGlobalsStep];
