@@ -14,7 +14,7 @@ import { readCatalogFile } from './readFile.ts';
 import { type CatalogRow, checkRow, formatRowError, type RowError } from './row.ts';
 
 /** The ledger operations an import uses. */
-export type CatalogImportLedger = Pick<Ledger, 'createSku' | 'count' | 'setHoldback'>;
+export type CatalogImportLedger = Pick<Ledger, 'createSku' | 'setHoldback'>;
 
 export interface CatalogImportOptions {
   file: string;
@@ -216,17 +216,15 @@ async function importRow(
   const { ledger, catalog } = options;
   // A bundle has no ledger of its own: its sales reserve its components.
   if (entry.components) return catalog.put(entry, { releasedBy: inFile });
-  const ledgerSku = await ledger.createSku(entry.sku);
+  // The initial stock is counted in the call that creates the SKU (a `count` journal entry,
+  // event `catalog-import:<SKU>`): created with its stock or not at all, so a retried import
+  // never counts it twice and no event mark is kept for it.
+  const initial = row.onHand === undefined ? undefined : { counted: row.onHand, eventId: `catalog-import:${entry.sku}` };
+  const ledgerSku = await ledger.createSku(entry.sku, initial);
   const ledgerCreated = ledgerSku.status === LedgerStatus.CREATED;
-  if (row.onHand !== undefined) {
-    if (ledgerCreated) {
-      // A count journals the initial stock like any other change; the event id makes a
-      // retried import apply it once.
-      await ledger.count(entry.sku, { eventId: `catalog-import:${entry.sku}`, counted: row.onHand });
-    } else {
-      // Once the ledger has the SKU, stock moves only through WMS events.
-      ignoredOnHand.push({ sku: entry.sku, fileOnHand: row.onHand, ledgerOnHand: ledgerSku.inventory.onHand });
-    }
+  if (row.onHand !== undefined && !ledgerCreated) {
+    // Once the ledger has the SKU, stock moves only through WMS events.
+    ignoredOnHand.push({ sku: entry.sku, fileOnHand: row.onHand, ledgerOnHand: ledgerSku.inventory.onHand });
   }
   const holdback = await ledger.setHoldback(entry.sku, entry.holdback, 'catalog-import');
   const catalogued = await catalog.put(entry, { releasedBy: inFile });

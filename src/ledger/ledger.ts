@@ -114,8 +114,17 @@ export class Ledger {
   }
 
   /** Starts a SKU's ledger at on_hand 0; a SKU that exists is left alone. */
-  async createSku(sku: string): Promise<ChangeResult<LedgerStatus.CREATED | LedgerStatus.EXISTS>> {
-    const reply = await createSku(this.context(sku));
+  /**
+   * Starts the SKU's ledger (on_hand 0), or does nothing when it exists (EXISTS). With
+   * `initial`, a new SKU's first stock is counted in the same atomic call (a `count` journal
+   * entry under `initial.eventId`, no event mark: a SKU that exists ignores it).
+   */
+  async createSku(sku: string, initial?: { counted: number; eventId: string }): Promise<ChangeResult<LedgerStatus.CREATED | LedgerStatus.EXISTS>> {
+    if (initial !== undefined) {
+      assertQuantity('counted', initial.counted, 'nonNegative');
+      assertId('eventId', initial.eventId);
+    }
+    const reply = await createSku(this.context(sku), initial);
     if (reply.status === LedgerStatus.BAD_ARGUMENT) throw badArgument('createSku', sku);
     if (reply.status === LedgerStatus.CREATED) await this.markDirty([sku]);
     return reply;

@@ -62,6 +62,25 @@ export function defineLedgerSuite(name: string, start: () => Promise<LedgerTarge
     assert.equal(await ledger.inventory(sku), { onHand: 12, reserved: 0, holdback: 0, oversold: 0, version: 2 });
   });
 
+  test('a SKU created with its initial count: both journaled in one call, no event mark, a second call changes nothing', async () => {
+    const sku = newSku('initial');
+    const created = await ledger.createSku(sku, { counted: 24, eventId: `catalog-import:${sku}` });
+    assert.is(created.status, LedgerStatus.CREATED);
+    assert.equal([created.inventory.onHand, created.inventory.version], [24, 2]);
+    const journal = await ledger.journal(sku);
+    assert.equal(journal.map((entry) => [entry.cause, entry.event, entry.dOnHand, entry.onHand]), [['create', 'create', 0, 0], ['count', `catalog-import:${sku}`, 24, 24]]);
+    assert.is(await redis.exists(ledger.keys.sku(sku).eventMarks), 0, 'no event mark: the SKU existing is what keeps it from counting twice');
+    const again = await ledger.createSku(sku, { counted: 99, eventId: `catalog-import:${sku}` });
+    assert.equal([again.status, again.inventory.onHand, again.inventory.version], [LedgerStatus.EXISTS, 24, 2]);
+    assert.is((await ledger.journal(sku)).length, 2);
+    try {
+      await ledger.createSku(newSku('initial-bad'), { counted: -1, eventId: 'x' });
+      assert.unreachable('a negative count is refused');
+    } catch (error) {
+      assert.ok(isStockguardError(error, 'STOCKGUARD_E_BAD_QUANTITY'), String(error));
+    }
+  });
+
   test('1,000 concurrent reserves of 1 unit against on_hand 100 from many connections: exactly 100 reserved', async () => {
     const sku = await stockedSku('flash', 100);
     const connections = Array.from({ length: 16 }, () => target.client());

@@ -15,7 +15,9 @@ export function decodeCreateSku(raw: unknown): CreateSkuReply {
   return { status, inventory: replyInventory('createSku', reply) };
 }
 
-export async function createSku(context: ScriptContext): Promise<CreateSkuReply> {
-  const raw = await luaScripts().createSku.run(context.redis, scriptKeys(context.keys), baseArgs(context));
+/** `initial`: the on_hand counted at creation, journaled as a count under `eventId` in the same call (createSku.lua). */
+export async function createSku(context: ScriptContext, initial?: { counted: number; eventId: string }): Promise<CreateSkuReply> {
+  const args = initial === undefined ? baseArgs(context) : [...baseArgs(context), initial.counted, initial.eventId];
+  const raw = await luaScripts().createSku.run(context.redis, scriptKeys(context.keys), args);
   return decodeCreateSku(raw);
 }
