@@ -24,12 +24,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Redis } from 'ioredis';
-import { itemField, packRecord, unpackRecord } from '../src/catalog/packed.ts';
+import { unpackRecord } from '../src/catalog/packed.ts';
 import { DEFAULT_THRESHOLDS, WMS_CAUSES } from '../src/domain/reconcile.ts';
 import { decodeInventory } from '../src/domain/inventoryCodec.ts';
 import type { KeySpace } from '../src/redis/keys.ts';
-import { DEFAULT_DEDUPE_HORIZON_MS, Ledger } from '../src/ledger/ledger.ts';
-import { scriptKeys } from '../src/ledger/operations/context.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
 import type { RedisClient } from '../src/redis/client.ts';
 import { luaScripts } from '../src/redis/scripts.ts';
 import { decodeReservationRecord } from '../src/ledger/ledger.ts';
@@ -41,6 +40,7 @@ import { type BenchEnv, benchEnv, describeEnv } from './lib/env.ts';
 import { markdownTable, textTable } from './lib/markdown.ts';
 import { benchSku, ledgerOnHand, wmsDelta } from './lib/reconcileData.ts';
 import { connect, deleteKeys, disconnect, execPipeline, usedMemory } from './lib/redis.ts';
+import { bytesPerSku, goLive, type IdleReport, importSkus, letRest, memoryByKind } from './lib/skuMemory.ts';
 import { round } from './lib/stats.ts';
 
 export const RECONCILE_VARIANTS = {
@@ -82,31 +82,24 @@ export interface ReconcileMemory {
   skus: number;
   /** `default`: Redis as installed (stream-node-max-bytes 4096); otherwise the setting changed. */
   config: string;
-  /** Redis `stream-node-max-bytes` while seeding (4096 is Redis's default). */
+  /** Redis `stream-node-max-bytes` during the measurement (4096 is Redis's default). */
   stream_node_max_bytes: number;
-  /** INFO memory used_memory after seeding minus before, per SKU (no reservations yet). */
-  bytes_per_sku: number;
-  /** MEMORY USAGE averaged over a sample of SKUs, per key kind. */
-  by_key: { inventory: number; journal: number; eventMarks: number };
-  seed_seconds: number;
   /**
-   * The same SKUs at rest, once the journal trimmer has written their entries out and trimmed
-   * them (default config, measured after the reconciliation runs, whose 1 % corrections left
-   * their marks): used_memory minus the empty server's, per SKU.
+   * `imported`: just imported through the catalogue's and the ledger's code (catalogue entry
+   * with a Shopify and an Amazon MFN listing, createSku with the initial count: its journal
+   * entry inside the retention, the SKU in the pushers' dirty index).
+   * `at_rest`: the same SKUs after the reconciliation runs (whose corrections left their
+   * marks), pushed to both channels, reported by both and confirmed, then idle: journal
+   * trimmed, dirty index drained, expiring pushers' state expired (bench/lib/skuMemory.ts).
    */
-  at_rest?: {
-    bytes_per_sku: number;
-    /** MEMORY USAGE of the journal once trimmed, averaged (0: the trimmer deletes a journal it empties). */
-    journal: number;
-    /** bytes_per_sku plus the catalogue entry's MEMORY USAGE (`catalogue.bytes_per_entry`): what a SKU costs with its catalogue entry, no channel state. */
-    with_catalogue_entry: number;
-    trim_seconds: number;
-  };
-}
-
-export interface CatalogueMemory {
-  /** MEMORY USAGE of a typical catalogue entry hash (class, holdback, Shopify mapping), averaged. */
-  bytes_per_entry: number;
+  state: 'imported' | 'at_rest';
+  /** INFO used_memory above the server before the SKUs, per SKU: everything, nothing left out. */
+  bytes_per_sku: number;
+  /** MEMORY USAGE of every key under the prefix, summed by kind of key, per SKU. */
+  by_kind: Record<string, number>;
+  /** Import time (imported), or going live and letting rest (at_rest). */
+  seconds: number;
+  idle?: IdleReport;
 }
 
 export interface ReconcileBenchResult {
@@ -116,7 +109,6 @@ export interface ReconcileBenchResult {
   discrepancy_rate: number;
   runs: ReconcileRun[];
   memory: ReconcileMemory[];
-  catalogue: CatalogueMemory;
   /** The process's lifetime peak RSS (getrusage), seeding included. */
   process_max_rss_mb: number;
   /** 1-minute load average of the machine at the start and the end: other work shares the cores. */
@@ -155,7 +147,6 @@ export async function runReconcileScenario(options: ReconcileBenchOptions): Prom
     discrepancy_rate: rate,
     runs: [],
     memory: [],
-    catalogue: { bytes_per_entry: 0 },
     process_max_rss_mb: 0,
     load_average: { start: round(loadavg()[0]!, 2), end: 0 },
   };
@@ -166,22 +157,21 @@ export async function runReconcileScenario(options: ReconcileBenchOptions): Prom
       const prefix = `bench-reconcile-memory-${bytes}-${Date.now().toString(36)}`;
       await redis!.config('SET', 'stream-node-max-bytes', String(bytes));
       try {
-        const memory = await seedLedger(redis!, new Ledger({ redis: redis!, keyPrefix: prefix }).keys, 20_000, seed, log);
+        const memory = await seedLedger(redis!, new Ledger({ redis: redis!, keyPrefix: prefix }), 20_000, seed, log);
         result.memory.push(memory);
-        log(`stream-node-max-bytes ${bytes}: ${memory.bytes_per_sku} bytes of Redis per SKU (inventory ${memory.by_key.inventory}, journal ${memory.by_key.journal}, marks ${memory.by_key.eventMarks})`);
+        log(`stream-node-max-bytes ${bytes}: ${memory.bytes_per_sku} bytes of Redis per imported SKU (${describeKinds(memory.by_kind)})`);
       } finally {
         await redis!.config('SET', 'stream-node-max-bytes', String(original));
         await deleteKeys(redis!, prefix);
       }
     }
-    result.catalogue = await catalogueEntryMemory(redis!);
     for (const [position, skus] of sizes.entries()) {
       const prefix = `bench-reconcile-${skus}-${Date.now().toString(36)}`;
       const ledger = new Ledger({ redis: redis!, keyPrefix: prefix });
       const emptyBytes = await usedMemory(redis!);
-      const memory = await seedLedger(redis!, ledger.keys, skus, seed, log);
+      const memory = await seedLedger(redis!, ledger, skus, seed, log, emptyBytes);
       result.memory.push(memory);
-      log(`${skus} SKUs seeded in ${memory.seed_seconds} s: ${memory.bytes_per_sku} bytes of Redis per SKU (inventory ${memory.by_key.inventory}, journal ${memory.by_key.journal}, marks ${memory.by_key.eventMarks})`);
+      log(`${skus} SKUs imported in ${memory.seconds} s: ${memory.bytes_per_sku} bytes of Redis per SKU (${describeKinds(memory.by_kind)})`);
       const wms = await startWmsChild({ skus, seed, rate, token: TOKEN, maxPageSize: 5000 });
       try {
         const runVariants = position === 0 ? variants : variants.filter((name) => name === DEFAULT_VARIANT);
@@ -204,8 +194,9 @@ export async function runReconcileScenario(options: ReconcileBenchOptions): Prom
           result.runs.push({ ...runs[Math.floor(runs.length / 2)]!, rounds: runs.length, seconds_all: runs.map((run) => run.seconds) });
         }
         if (memory.config === 'default') {
-          memory.at_rest = await measureAtRest(redis!, ledger.keys, skus, emptyBytes, result.catalogue.bytes_per_entry);
-          log(`${skus} SKUs at rest (journals trimmed in ${memory.at_rest.trim_seconds} s): ${memory.at_rest.bytes_per_sku} bytes of Redis per SKU, ${memory.at_rest.with_catalogue_entry} with the catalogue entry`);
+          const resting = await measureAtRest(redis!, ledger, skus, emptyBytes, memory, log);
+          result.memory.push(resting);
+          log(`${skus} SKUs at rest (live on both channels, then idle): ${resting.bytes_per_sku} bytes of Redis per SKU (${describeKinds(resting.by_kind)}); ${JSON.stringify(resting.idle)}`);
         }
       } finally {
         await wms.stop();
@@ -221,110 +212,51 @@ export async function runReconcileScenario(options: ReconcileBenchOptions): Prom
   return result;
 }
 
-/** createSku + an initial count per SKU through the ledger's own scripts, pipelined. */
-async function seedLedger(redis: Redis, keys: KeySpace, skus: number, seed: number, log: (line: string) => void): Promise<ReconcileMemory> {
-  const scripts = luaScripts();
-  await redis.script('LOAD', scripts.createSku.source);
-  await redis.script('LOAD', scripts.countOnHand.source);
-  const before = await usedMemory(redis);
+/** `skus` SKUs imported through the catalogue's and the ledger's code (bench/lib/skuMemory.ts), and what they cost. */
+async function seedLedger(redis: Redis, ledger: Ledger, skus: number, seed: number, log: (line: string) => void, emptyBytes?: number): Promise<ReconcileMemory> {
+  const before = emptyBytes ?? (await usedMemory(redis));
   const started = performance.now();
-  const chunk = 2000;
-  let now = Date.now() - 3_600_000;
-  for (let from = 0; from < skus; from += chunk) {
-    const pipeline = redis.pipeline();
-    for (let index = from; index < Math.min(skus, from + chunk); index += 1) {
-      const sku = benchSku(index);
-      const skuKeys = scriptKeys(keys.sku(sku));
-      now += 1;
-      pipeline.evalsha(scripts.createSku.sha, 4, ...skuKeys, now, RETENTION_MS, sku);
-      // ARGV as countOnHand.lua's header lists them: no movement number, the event's own time, the horizon.
-      pipeline.evalsha(scripts.countOnHand.sha, 4, ...skuKeys, now, RETENTION_MS, sku, `initial-${sku}`, ledgerOnHand(seed, index), '', now, DEFAULT_DEDUPE_HORIZON_MS);
-    }
-    const replies = await execPipeline(pipeline.exec());
-    // The scripts answer a refusal with a status, not an error: a count that did not apply
-    // would leave on_hand 0 and make every SKU a discrepancy.
-    const refused = replies.find((reply) => Array.isArray(reply) && typeof reply[0] === 'string' && !['APPLIED', 'CREATED', 'EXISTS', 'OK'].includes(reply[0]));
-    if (refused) throw new Error(`seeding: a ledger script answered ${JSON.stringify(refused)}`);
-    if (from % 200_000 === 0 && from > 0) log(`  seeded ${from.toLocaleString('en-US')} SKUs`);
-  }
-  const seedSeconds = (performance.now() - started) / 1000;
-  const after = await usedMemory(redis);
-  const sample = Math.min(1000, skus);
+  await importSkus(redis, ledger, skus, (index) => ledgerOnHand(seed, index), log);
+  const seconds = (performance.now() - started) / 1000;
   const streamNodeMaxBytes = Number(((await redis.config('GET', 'stream-node-max-bytes')) as string[])[1]);
-  const byKey = { inventory: 0, journal: 0, eventMarks: 0 };
-  for (let index = 0; index < sample; index += 1) {
-    const skuKeys = keys.sku(benchSku(Math.floor((index * skus) / sample)));
-    byKey.eventMarks += Number(await redis.call('MEMORY', 'USAGE', skuKeys.eventMarks, 'SAMPLES', '0'));
-    // The inventory is a field of a bucket: the bucket's bytes over its SKUs.
-    byKey.inventory += Number(await redis.call('MEMORY', 'USAGE', skuKeys.inventoryBucket, 'SAMPLES', '0')) / Math.max(1, await redis.hlen(skuKeys.inventoryBucket));
-  }
-  // The journal is one stream per layout partition: its share per SKU.
-  byKey.journal = ((await partitionJournalBytes(redis, keys)) * sample) / skus;
   return {
     skus,
     config: streamNodeMaxBytes === REDIS_DEFAULT_STREAM_NODE_MAX_BYTES ? 'default' : `stream-node-max-bytes=${streamNodeMaxBytes}`,
     stream_node_max_bytes: streamNodeMaxBytes,
-    bytes_per_sku: round((after - before) / skus, 0),
-    by_key: { inventory: round(byKey.inventory / sample, 0), journal: round(byKey.journal / sample, 0), eventMarks: round(byKey.eventMarks / sample, 0) },
-    seed_seconds: round(seedSeconds, 1),
+    state: 'imported',
+    bytes_per_sku: await bytesPerSku(redis, before, skus),
+    by_kind: await memoryByKind(redis, ledger.keys, skus),
+    seconds: round(seconds, 1),
   };
 }
 
-/** MEMORY USAGE of every partition journal, summed. */
-async function partitionJournalBytes(redis: Redis, keys: KeySpace): Promise<number> {
-  const pipeline = redis.pipeline();
-  for (const journal of keys.partitionJournals()) pipeline.call('MEMORY', 'USAGE', journal, 'SAMPLES', '0');
-  const replies = await execPipeline(pipeline.exec());
-  return replies.reduce<number>((sum, bytes) => sum + Number(bytes ?? 0), 0);
+function describeKinds(byKind: Record<string, number>): string {
+  return Object.entries(byKind).map(([kind, bytes]) => `${kind} ${bytes}`).join(', ');
 }
 
 /** Redis 7's stream-node-max-bytes out of the box. */
 const REDIS_DEFAULT_STREAM_NODE_MAX_BYTES = 4096;
 
 /**
- * Every SKU's journal emptied as the journal trimmer leaves it once the entries are past the
- * retention and written to the audit files (trimJournal.lua on every partition journal, as
- * the trimmer runs it: exact XTRIM MINID; the empty streams stay), then used_memory against
- * the empty server's.
+ * The SKUs go live (pushed to both channels, reported and confirmed), then rest: journal
+ * trimmed, dirty index drained, expiring pushers' state expired (bench/lib/skuMemory.ts);
+ * then used_memory against the empty server's.
  */
-async function measureAtRest(redis: Redis, keys: KeySpace, skus: number, emptyBytes: number, catalogueEntryBytes: number): Promise<NonNullable<ReconcileMemory['at_rest']>> {
+async function measureAtRest(redis: Redis, ledger: Ledger, skus: number, emptyBytes: number, imported: ReconcileMemory, log: (line: string) => void): Promise<ReconcileMemory> {
   const started = performance.now();
-  const beyondEverything = String(Date.now() + 86_400_000);
-  const trim = luaScripts().trimJournal;
-  await trim.runMany(redis, keys.partitionJournals().map((journal) => ({ keys: [journal], args: [beyondEverything, '1'] })));
-  const trimSeconds = (performance.now() - started) / 1000;
-  const after = await usedMemory(redis);
-  const bytesPerSku = round((after - emptyBytes) / skus, 0);
-  return { bytes_per_sku: bytesPerSku, journal: round((await partitionJournalBytes(redis, keys)) / skus, 0), with_catalogue_entry: bytesPerSku + catalogueEntryBytes, trim_seconds: round(trimSeconds, 1) };
-}
-
-/**
- * A catalogue entry (class, holdback, Shopify mapping with its variant) as the compact layout
- * stores it: the field of a catalog bucket and two fields of item buckets, at the ~61 SKUs
- * per bucket of 10^6 SKUs over LAYOUT_BUCKETS. MEMORY USAGE of 100 buckets of each kind so
- * filled, per SKU (the entries are the real packed values; which bucket a SKU would hash to
- * does not change a bucket's size).
- */
-async function catalogueEntryMemory(redis: Redis): Promise<CatalogueMemory> {
-  const prefix = `bench-reconcile-catalogue-${Date.now().toString(36)}`;
-  const keys = new Ledger({ redis, keyPrefix: prefix }).keys;
-  const buckets = 100;
-  const perBucket = 61;
-  let total = 0;
-  for (let bucket = 0; bucket < buckets; bucket += 1) {
-    const catalogBucket = keys.bucketKey('catalog', bucket);
-    const itemBucket = keys.bucketKey('item', bucket);
-    for (let offset = 0; offset < perBucket; offset += 1) {
-      const index = bucket * perBucket + offset;
-      const sku = benchSku(index);
-      const record = { sku, holdback: 0, skuClass: 'default', shopifyInventoryItemId: `gid://shopify/InventoryItem/${44012345678901 + index}`, shopifyLocationId: 'gid://shopify/Location/76543210987', shopifyVariantId: `gid://shopify/ProductVariant/${40123456789012 + index}` };
-      await redis.hset(catalogBucket, sku, packRecord(sku, record));
-      await redis.hset(itemBucket, itemField(`shopify:${record.shopifyInventoryItemId}`)!, sku, itemField(`shopify-variant:${record.shopifyVariantId}`)!, sku);
-    }
-    total += Number(await redis.call('MEMORY', 'USAGE', catalogBucket, 'SAMPLES', '0')) + Number(await redis.call('MEMORY', 'USAGE', itemBucket, 'SAMPLES', '0'));
-  }
-  await deleteKeys(redis, prefix);
-  return { bytes_per_entry: round(total / (buckets * perBucket), 0) };
+  await goLive(redis, ledger, skus, Date.now(), log);
+  const idle = await letRest(redis, ledger.keys);
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    skus,
+    config: imported.config,
+    stream_node_max_bytes: imported.stream_node_max_bytes,
+    state: 'at_rest',
+    bytes_per_sku: await bytesPerSku(redis, emptyBytes, skus),
+    by_kind: await memoryByKind(redis, ledger.keys, skus),
+    seconds: round(seconds, 1),
+    idle,
+  };
 }
 
 async function redisCpu(redis: Redis): Promise<number> {
@@ -458,11 +390,18 @@ export function reconcileTextReport(result: ReconcileBenchResult): string {
     ),
     '',
     textTable(
-      ['SKUs', 'config', 'Redis bytes/SKU', 'inventory', 'journal', 'marks', 'seed s', 'at rest B/SKU', '+ catalogue'],
-      result.memory.map((memory) => [memory.skus.toLocaleString('en-US'), memory.config, String(memory.bytes_per_sku), String(memory.by_key.inventory), String(memory.by_key.journal), String(memory.by_key.eventMarks), String(memory.seed_seconds), String(memory.at_rest?.bytes_per_sku ?? '—'), String(memory.at_rest?.with_catalogue_entry ?? '—')]),
+      ['SKUs', 'config', 'state', 'Redis bytes/SKU', 'by kind of key (bytes/SKU)', 'seconds'],
+      result.memory.map((memory) => [memory.skus.toLocaleString('en-US'), memory.config, memory.state, String(memory.bytes_per_sku), describeKinds(memory.by_kind), String(memory.seconds)]),
     ),
-    `catalogue entry: ${result.catalogue.bytes_per_entry} bytes`,
   ].join('\n');
+}
+
+/** The at-rest figure at the largest size against the ≤ 300 bytes target. */
+function memoryVerdict(memory: readonly ReconcileMemory[]): string {
+  const rest = [...memory].filter((row) => row.state === 'at_rest' && row.config === 'default').sort((a, b) => b.skus - a.skus)[0];
+  if (!rest) return 'Memory at rest was not measured in this run.';
+  const imported = memory.find((row) => row.state === 'imported' && row.skus === rest.skus && row.config === 'default');
+  return `Redis memory per SKU at ${rest.skus.toLocaleString('en-US')} SKUs with Redis's defaults: ${rest.bytes_per_sku} bytes at rest, the ≤ 300 bytes target ${rest.bytes_per_sku <= 300 ? 'met' : 'not met'}${imported ? ` (${imported.bytes_per_sku} just imported, while the import's journal entries are inside the retention and the SKUs wait in the dirty index)` : ''}.`;
 }
 
 export function reconcileMarkdown(result: ReconcileBenchResult): string {
@@ -494,14 +433,12 @@ export function reconcileMarkdown(result: ReconcileBenchResult): string {
       }),
     ),
     '',
-    'Redis memory per SKU before any reservation (a created SKU with one initial count: inventory hash, two entries in its layout partition\'s journal stream, one event mark), with Redis\'s default configuration (`default`: `stream-node-max-bytes` 4096) and smaller `stream-node-max-bytes`. "At rest": the same SKUs once the journal trimmer has written their entries to the audit files and trimmed them (the 1,024 partition journals stay, empty; the journal column is their share per SKU), measured after the reconciliation runs (whose 1 % corrections left their marks); "+ catalogue" adds the catalogue entry\'s MEMORY USAGE. Channel state (pushed levels, pusher state) is not in either:',
+    'Redis memory per SKU, everything counted: INFO used_memory above the server before the SKUs, divided by the SKUs. Each SKU is written through the daemon\'s code in the shape merchants have (bench/lib/skuMemory.ts): a catalogue entry with a Shopify listing (inventory item, location, variant) and an Amazon MFN listing whose seller SKU is not ours, imported with its initial count (`imported`); then, after the reconciliation runs (whose corrections left their marks), pushed to both channels, reported by both and confirmed, and left idle: the journal trimmed as the hourly trimmer does once entries pass the retention, the dirty index drained as the pushers do, the pushers\' per-SKU state expired where it carries an expiry (`at_rest`). "By kind" is MEMORY USAGE of every key under the prefix, per SKU (Redis\'s own overhead between keys is in the total only):',
     '',
     markdownTable(
-      ['SKUs', 'config', 'used_memory delta / SKU (bytes)', 'inventory hash', 'journal stream', 'event marks hash', 'seeding (s)', 'at rest / SKU (bytes)', 'at rest + catalogue entry', 'journal at rest'],
-      result.memory.map((memory) => [memory.skus.toLocaleString('en-US'), memory.config, String(memory.bytes_per_sku), String(memory.by_key.inventory), String(memory.by_key.journal), String(memory.by_key.eventMarks), String(memory.seed_seconds), String(memory.at_rest?.bytes_per_sku ?? '—'), String(memory.at_rest?.with_catalogue_entry ?? '—'), String(memory.at_rest?.journal ?? '—')]),
+      ['SKUs', 'config', 'state', 'used_memory / SKU (bytes)', 'by kind of key (bytes per SKU)', 'seconds'],
+      result.memory.map((memory) => [memory.skus.toLocaleString('en-US'), memory.config, memory.state, String(memory.bytes_per_sku), describeKinds(memory.by_kind), String(memory.seconds)]),
     ),
-    '',
-    `A catalogue entry (class, holdback, Shopify mapping) adds ${result.catalogue.bytes_per_entry} bytes per SKU (MEMORY USAGE, not in the table).`,
     '',
     `Peak RSS is the benchmark process's, sampled during each run (the WMS fake is another process); its lifetime peak, seeding included, was ${result.process_max_rss_mb} MB. CPU is what Redis (INFO cpu) and the benchmark process spent during the run: on this 2-core machine the two, plus the WMS fake, share the cores, and other work on the machine shows up as wall time, not CPU.`,
     '',
@@ -511,7 +448,7 @@ export function reconcileMarkdown(result: ReconcileBenchResult): string {
         : base
           ? `The 1,000,000-SKU run was not part of this run; ${base.skus.toLocaleString('en-US')} SKUs took ${base.seconds.toFixed(2)} s, so a linear extrapolation gives ${round((base.seconds * 1_000_000) / base.skus, 0)} s for 1,000,000. `
           : '') +
-      `Redis memory per SKU: ${result.memory.map((memory) => `${memory.bytes_per_sku} bytes with ${memory.config}${memory.at_rest ? ` (${memory.at_rest.bytes_per_sku} at rest, ${memory.at_rest.with_catalogue_entry} with the catalogue entry)` : ''}`).join(', ')}: the ≤ 300 bytes target is not met by the ledger's key layout — the inventory hash and the event mark alone are ${(result.memory[0]?.by_key.inventory ?? 0) + (result.memory[0]?.by_key.eventMarks ?? 0)} bytes (MEMORY USAGE) and the catalogue entry ${result.catalogue.bytes_per_entry}, each its own key; a SKU whose journal holds entries inside the retention also has a journal stream, whose first node Redis 7 pre-allocates at stream-node-max-bytes (docs/decisions.md, "Compact layout").`,
+      memoryVerdict(result.memory),
     '',
     '**What was tried.** One Lua read per SKU (atomic: on_hand and the journal after the as-of together) against MULTI/EXEC per SKU with the same commands decoded in TypeScript (`multi-500`): Lua returns 7 integers instead of whole journal entries and reservation records. Pipelines of 100, 500 and 2,000 SKUs; 4 pipelines in flight; WMS pages of 1,000 or 5,000 items, the next page fetched while the current one is compared; the SCAN for ledger-only SKUs run alongside the comparison instead of after it. Writes are only the 1 % of corrections (ledger.adjust, 32 at a time).',
   ]
