@@ -91,6 +91,11 @@ export interface AllocatorOptions {
   clock: () => number;
   /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
   reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
+  /**
+   * Keeps a report the channel made as an anchor (PushStore.noteChannelReport with `anchor`):
+   * the newest observation when an absolute channel's account is opened (openFromView).
+   */
+  anchorReport?(sku: string, channel: SalesChannel, report: ChannelReport): Promise<void>;
   /** Told of a report that raised the channel's quantity with no write of ours to explain it (a hand edit). */
   onUnexplained?(sku: string, channel: SalesChannel, report: ChannelReport & { before: number }, account: ChannelAccount): void;
   /** The pushstate hash's idle horizon (PushStore.idleMs; default 6 h). */
@@ -115,7 +120,16 @@ export class BoundedAllocator {
       const mode = budgetLeft(input.mode, Math.max(oversold, input.view.ledger?.oversold ?? 0));
       this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
-        let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
+        let account = accounts.channels[channel];
+        if (!account) {
+          account = this.openFromView(channel, input.view, input.nowMs);
+          // The channel reported before the account was opened (its pushstate expired, or the
+          // SKU was shared): that report is the predecessor of the next one, which is then no
+          // "first report" (a sale's report equal to a write sent from this account must not
+          // confirm it). Kept as an anchor: it confirms nothing itself.
+          const observed = input.view.observed[channel];
+          if (account.writeKind === 'absolute' && observed) await this.options.anchorReport?.(input.sku, channel, { quantity: observed.quantity, observedAtMs: observed.observedAtMs, anchor: true });
+        }
         if (account.writeKind === 'absolute') account = this.applyReports(input.sku, channel, account, await this.options.reports(input.sku, channel), input.nowMs);
         accounts.channels[channel] = settleAccount(account, input.nowMs, this.options.timing[channel]);
       }

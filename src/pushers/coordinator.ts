@@ -117,6 +117,7 @@ export class PushCoordinator {
       ...(options.settings.channelMix ? { channelMix: options.settings.channelMix } : {}),
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
+      anchorReport: (sku, channel, report) => this.store.noteChannelReport(sku, channel, report),
       idleMs: this.store.idleMs,
       onUnexplained: (sku, channel, report, account) => {
         options.metrics.driftUnits.inc({ channel }, report.quantity - report.before);
