@@ -21,7 +21,7 @@ import type { Clock } from './ledger/ledger.ts';
 import type { Logger } from './logger.ts';
 import { openRuntime, type Runtime } from './main.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
-import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, reportHorizonMs, SaleLatencyReporter } from './pushers/index.ts';
+import { createPushCoordinator, type PushCoordinator, type PushEvent, PushStore, pushStateHorizonMs, reportHorizonMs, SaleLatencyReporter } from './pushers/index.ts';
 import { type ScheduledJobs, startScheduledJobs } from './reconcile/jobs.ts';
 import { compareStreamIds } from './consumers/streamId.ts';
 import { replyFields } from './redis/streams.ts';
@@ -76,7 +76,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics.channelLagBound.set({ channel, kind: 'apply' }, config.lagBounds[channel].applySeconds);
   }
   // Apply lag: a fresh channel level equal to the last acknowledged push confirms that push.
-  const pushStore = new PushStore(redis, ledger.keys, ledger, reportHorizonMs(config));
+  // Its pushstate writes expire after the idle horizon, as the coordinator's do (docs/pushers.md, "Channel state at rest").
+  const pushStore = new PushStore(redis, ledger.keys, ledger, reportHorizonMs(config), pushStateHorizonMs(config));
 
   let consumer: StreamConsumer | undefined;
   let trimmer: StreamTrimmer | undefined;

@@ -11,8 +11,11 @@
 // write accepted) → a channel report (LISTINGS_ITEM_MFN_QUANTITY_CHANGE) confirms it.
 //
 // The accounts live in the SKU's pushstate hash (fields `alloc:<channel>`, `alloc:auto`,
-// `alloc:booked:<channel>`, `alloc:vel:<channel>`), in the SKU's slot; one SKU's operations are
-// serialised in this process.
+// `alloc:booked:<channel>`, `alloc:vel:<channel>`, `alloc:keep`), in the SKU's slot; one SKU's
+// operations are serialised in this process. The hash expires after the idle horizon
+// (pushStateWrite.ts) unless `alloc:keep` is set: then an account holds unseen sales of a
+// compare-and-set channel, which no time bounds. An account that expired is opened again
+// from the channel state (openFromView), like a SKU's first.
 import { readInventoryRecord } from '../ledger/inventoryRecord.ts';
 import type { CatalogEntry, SalesChannel } from '../catalog/entry.ts';
 import {
@@ -38,6 +41,7 @@ import type { KeySpace } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { PushOutcome, PushRequest } from './pusher.ts';
 import type { ChannelReport, SkuPushView } from './store.ts';
+import { DEFAULT_PUSH_STATE_HORIZON_MS, KEEP_FIELD, writePushState } from './pushStateWrite.ts';
 
 export const WRITE_KINDS: Readonly<Record<SalesChannel, WriteKind>> = { shopify: 'cas', amazon: 'absolute' };
 
@@ -88,8 +92,15 @@ export interface AllocatorOptions {
   clock: () => number;
   /** Every report the channel made of the SKU's quantity (PushStore.channelReports). */
   reports(sku: string, channel: SalesChannel): Promise<ChannelReport[]>;
+  /**
+   * Keeps a report the channel made as an anchor (PushStore.noteChannelReport with `anchor`):
+   * the newest observation when an absolute channel's account is opened (openFromView).
+   */
+  anchorReport?(sku: string, channel: SalesChannel, report: ChannelReport): Promise<void>;
   /** Told of a report that raised the channel's quantity with no write of ours to explain it (a hand edit). */
   onUnexplained?(sku: string, channel: SalesChannel, report: ChannelReport & { before: number }, account: ChannelAccount): void;
+  /** The pushstate hash's idle horizon (PushStore.idleMs; default 6 h). */
+  idleMs?: number;
 }
 
 export class BoundedAllocator {
@@ -110,7 +121,16 @@ export class BoundedAllocator {
       const mode = budgetLeft(input.mode, Math.max(oversold, input.view.ledger?.oversold ?? 0));
       this.modes.set(input.sku, mode);
       for (const { channel } of input.channels) {
-        let account = accounts.channels[channel] ?? this.openFromView(channel, input.view, input.nowMs);
+        let account = accounts.channels[channel];
+        if (!account) {
+          account = this.openFromView(channel, input.view, input.nowMs);
+          // The channel reported before the account was opened (its pushstate expired, or the
+          // SKU was shared): that report is the predecessor of the next one, which is then no
+          // "first report" (a sale's report equal to a write sent from this account must not
+          // confirm it). Kept as an anchor: it confirms nothing itself.
+          const observed = input.view.observed[channel];
+          if (account.writeKind === 'absolute' && observed) await this.options.anchorReport?.(input.sku, channel, { quantity: observed.quantity, observedAtMs: observed.observedAtMs, anchor: true });
+        }
         if (account.writeKind === 'absolute') account = this.applyReports(input.sku, channel, account, await this.options.reports(input.sku, channel), input.nowMs);
         accounts.channels[channel] = settleAccount(account, input.nowMs, this.options.timing[channel]);
       }
@@ -258,14 +278,23 @@ export class BoundedAllocator {
     return { available: onHand - reserved };
   }
 
-  /** A channel with no account yet: what it was last told or reported showing, else 0. */
+  /**
+   * A channel with no account (a SKU's first decision, or its pushstate expired): what it was
+   * last told or reported showing, the newer, else 0. On an absolute-write channel a push no
+   * report confirmed (`P`, not `Q`), newer than the last report, may not be in effect (a
+   * write never applied is written off after its confirm timeout, and an expired account has
+   * no pending write left): the channel shows the push's value or the report's, and the
+   * account opens at the larger (I8: exposure may be too high, never too low).
+   */
   private openFromView(channel: SalesChannel, view: SkuPushView, nowMs: number): ChannelAccount {
     const pushed = view.pushed[channel];
     const observed = view.observed[channel];
     const newest = [pushed ? { quantity: pushed.quantity, atMs: pushed.atMs } : undefined, observed ? { quantity: observed.quantity, atMs: observed.observedAtMs } : undefined]
       .filter((candidate): candidate is { quantity: number; atMs: number } => candidate !== undefined)
       .sort((a, b) => b.atMs - a.atMs)[0];
-    return openAccount(WRITE_KINDS[channel], newest?.quantity ?? 0, newest?.atMs ?? nowMs);
+    let shown = newest?.quantity ?? 0;
+    if (WRITE_KINDS[channel] === 'absolute' && pushed && pushed.applied !== true && observed && observed.observedAtMs < pushed.atMs) shown = Math.max(pushed.quantity, observed.quantity);
+    return openAccount(WRITE_KINDS[channel], shown, newest?.atMs ?? nowMs);
   }
 
   /**
@@ -341,14 +370,11 @@ export class BoundedAllocator {
     }
     if (accounts.auto) fields.push('alloc:auto', JSON.stringify(accounts.auto));
     for (const [channel, booked] of Object.entries(accounts.booked)) if (booked !== undefined) fields.push(`alloc:booked:${channel}`, String(booked));
-    const key = this.options.keys.pushState(sku);
-    if (emptied.length === 0) {
-      if (fields.length > 0) await this.options.redis.hset(key, ...fields);
-      return;
-    }
-    const transaction = this.options.redis.multi().hdel(key, ...emptied);
-    if (fields.length > 0) transaction.hset(key, ...fields);
-    await transaction.exec();
+    // Unseen sales of a compare-and-set channel have no time bound (they wait for the ledger
+    // to see them, however late): the key must not expire while there are any.
+    if (Object.values(accounts.channels).some((account) => account?.unseenBefore.some((bucket) => bucket.expiresAtMs === null && bucket.units > 0))) fields.push(KEEP_FIELD, '1');
+    else emptied.push(KEEP_FIELD);
+    await writePushState(this.options.redis, this.options.keys.pushState(sku), this.options.idleMs ?? DEFAULT_PUSH_STATE_HORIZON_MS, { delete: emptied, set: fields });
   }
 
   /** Runs one SKU's operations one after another in this process. */

@@ -26,6 +26,7 @@ import { PushLane } from './lane.ts';
 import type { PushOutcome, PushRequest, PushResult, Pusher } from './pusher.ts';
 import { type LocationCheck, ShopifyPusher } from './shopify.ts';
 import { PushStore } from './store.ts';
+import { idleHorizonFor, reportHorizonFor } from './pushStateWrite.ts';
 import { sleep } from './wait.ts';
 
 /** One push result, for the onPush hook (tests, the benchmark, the demo). */
@@ -105,7 +106,9 @@ export class PushCoordinator {
 
   constructor(private readonly options: PushCoordinatorOptions) {
     this.clock = options.clock ?? Date.now;
-    this.store = new PushStore(options.redis, options.ledger.keys, options.ledger);
+    // The same horizons as the consumers' PushStore (daemon.ts: reportHorizonMs, pushStateHorizonMs).
+    const timings = Object.values({ ...DEFAULT_TIMING, ...options.timing });
+    this.store = new PushStore(options.redis, options.ledger.keys, options.ledger, reportHorizonFor(timings), idleHorizonFor(timings, options.settings.dynamicHoldback.windowMs));
     this.allocator = new BoundedAllocator({
       redis: options.redis,
       keys: options.ledger.keys,
@@ -114,6 +117,8 @@ export class PushCoordinator {
       ...(options.settings.channelMix ? { channelMix: options.settings.channelMix } : {}),
       clock: this.clock,
       reports: (sku, channel) => this.store.channelReports(sku, channel),
+      anchorReport: (sku, channel, report) => this.store.noteChannelReport(sku, channel, report),
+      idleMs: this.store.idleMs,
       onUnexplained: (sku, channel, report, account) => {
         options.metrics.driftUnits.inc({ channel }, report.quantity - report.before);
         options.logger.warn({ sku, channel, quantity: report.quantity, before: report.before, observedAtMs: report.observedAtMs, account }, 'the channel raised a bounded SKU with no write of ours (a hand edit?): its exposure is recomputed from what it reports');

@@ -12,6 +12,7 @@ import { AmazonPusher } from './amazon.ts';
 import { type PushEvent, PushCoordinator } from './coordinator.ts';
 import type { Pusher } from './pusher.ts';
 import { ShopifyPusher } from './shopify.ts';
+import { idleHorizonFor, reportHorizonFor } from './pushStateWrite.ts';
 
 export { AmazonPusher } from './amazon.ts';
 export { PushCoordinator, type PushCoordinatorOptions, type PushEvent, type SweepReport } from './coordinator.ts';
@@ -63,15 +64,17 @@ export function channelTimings(config: Pick<Config, 'lagBounds'>): Record<SalesC
   };
 }
 
-/**
- * How long a channel's quantity reports stay useful to the allocation (PushStore keeps them
- * this long behind the newest): a report can only confirm a write still pending, and a write
- * is pending at most its confirm timeout; it is taken one delivery-lag bound after its time.
- * Twice that, so a report delivered late still finds the ones before it.
- */
+/** How long a channel's quantity reports stay useful to the allocation (reportHorizonFor in pushStateWrite.ts). */
 export function reportHorizonMs(config: Pick<Config, 'lagBounds'>): number {
-  const timings = Object.values(channelTimings(config));
-  return 2 * Math.max(...timings.map((timing) => timing.confirmTimeoutMs + timing.deliveryLagBoundMs));
+  return reportHorizonFor(Object.values(channelTimings(config)));
+}
+
+/**
+ * The idle horizon of a SKU's pushstate hash: it expires this long after its last write
+ * (idleHorizonFor in pushStateWrite.ts: the report horizon, at least twice the sales window).
+ */
+export function pushStateHorizonMs(config: Pick<Config, 'lagBounds' | 'pushers'>): number {
+  return idleHorizonFor(Object.values(channelTimings(config)), config.pushers.dynamicHoldback.windowMs);
 }
 
 /**

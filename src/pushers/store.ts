@@ -11,9 +11,9 @@
 //                                    sold per second over the holdback window), `cursor` (last
 //                                    journal id read), `dynamic_holdback` (units in force),
 //                                    `alloc:*` (the bounded allocation, allocator.ts, and the
-//                                    channel reports). Fields with nothing in them are
-//                                    deleted, so a shared-mode SKU whose window has emptied
-//                                    has no such key.
+//                                    absolute-write channels' reports). Fields with nothing in
+//                                    them are deleted, and every write restarts the key's idle
+//                                    expiry (pushStateWrite.ts): a SKU at rest has no such key.
 //   <prefix>:sale-latency     string JSON {p99Ms, samples, atMs}: the consumers' measured
 //                             p99 sale-to-ledger latency
 import type { SalesChannel } from '../catalog/entry.ts';
@@ -25,6 +25,8 @@ import { type ChannelState, decodeChannelState } from '../domain/channelState.ts
 import { LedgerStatus } from '../ledger/status.ts';
 import { StockguardError } from '../errors.ts';
 import { confirmApplied, recordPushed } from './channelStateScripts.ts';
+import { WRITE_KINDS } from './allocator.ts';
+import { DEFAULT_PUSH_STATE_HORIZON_MS, writePushState } from './pushStateWrite.ts';
 
 export interface PushedLevel {
   quantity: number;
@@ -32,6 +34,8 @@ export interface PushedLevel {
   atMs: number;
   /** The ledger version the quantity was computed from. */
   version: number;
+  /** A report of this push's value was seen after it (`Q`): it was in effect. Read only. */
+  applied?: boolean;
 }
 
 export interface LedgerNumbers {
@@ -72,8 +76,12 @@ export class PushStore {
     private readonly keys: KeySpace,
     private readonly ledger: Ledger,
     /** Reports older than this behind the newest are dropped (reportHorizonMs in index.ts). */
-    private readonly reportHorizonMs = DEFAULT_REPORT_HORIZON_MS,
-  ) {}
+    private readonly reportHorizonMs = DEFAULT_PUSH_STATE_HORIZON_MS,
+    /** The pushstate hash expires this long after its last write (pushStateHorizonMs in index.ts; never below reportHorizonMs). */
+    readonly idleMs = reportHorizonMs,
+  ) {
+    this.idleMs = Math.max(idleMs, reportHorizonMs);
+  }
 
   /** The SKU's packed channel state (its `chan` bucket field): pushed levels and observations. */
   async channelState(sku: string): Promise<ChannelState> {
@@ -135,14 +143,28 @@ export class PushStore {
    * observation does), for the bounded allocation: an absolute write is confirmed by the
    * report of its own value, which a later report (after a sale) must not hide. A repeat is
    * kept once. Bounded by time and count (keptReports). Field `alloc:reports:<channel>`.
+   *
+   * Only for absolute-write channels (Amazon): the allocator reads no other channel's
+   * reports (a compare-and-set channel is confirmed by its own write answers).
+   *
+   * With no report stored, the report is the first one kept. It is taken as the channel's
+   * very first (unambiguous: it may confirm a pending write of its value) only when the
+   * SKU's channel state shows no earlier report from the channel either: no other
+   * observation, no push confirmed by a report. Otherwise the reports before it expired with
+   * the pushstate key (idle horizon) or were never kept: its predecessor is unknown, so it
+   * is stored as an anchor (see ChannelReport.anchor). The ledger records the observation
+   * before the consumers note the report, so the observation equal to this report is itself.
    */
   async noteChannelReport(sku: string, channel: SalesChannel, report: ChannelReport): Promise<void> {
+    if (WRITE_KINDS[channel] !== 'absolute') return;
     const field = `alloc:reports:${channel}`;
-    const reports = parseReports(await this.redis.hget(this.keys.pushState(sku), field));
+    const key = this.keys.pushState(sku);
+    const reports = parseReports(await this.redis.hget(key, field));
     if (reports.some((known) => known.quantity === report.quantity && known.observedAtMs === report.observedAtMs)) return;
-    reports.push(storedReport(report, false));
+    const anchor = report.anchor === true || (reports.length === 0 && reportedBefore(await this.channelState(sku), channel, report));
+    reports.push(storedReport(report, anchor));
     reports.sort((a, b) => a.observedAtMs - b.observedAtMs);
-    await this.redis.hset(this.keys.pushState(sku), field, JSON.stringify(keptReports(reports, this.reportHorizonMs)));
+    await writePushState(this.redis, key, this.idleMs, { set: [field, JSON.stringify(keptReports(reports, this.reportHorizonMs))] });
   }
 
   async channelReports(sku: string, channel: SalesChannel): Promise<ChannelReport[]> {
@@ -156,7 +178,7 @@ export class PushStore {
    * cursor with an empty window loses nothing: updateDynamicHoldback never reads from before
    * the window, and a sale after the cursor would be in the window. Also deletes the
    * `applied:<channel>` fields of layout 3 (the confirmation is now a flag of the pushed
-   * level in the SKU's channel state).
+   * level in the SKU's channel state). Restarts the key's idle expiry (writePushState).
    */
   async saveState(sku: string, state: PushState): Promise<void> {
     const key = this.keys.pushState(sku);
@@ -168,9 +190,7 @@ export class PushStore {
     else emptied.push('dynamic_holdback');
     if (state.cursor !== undefined && (state.sales.length > 0 || state.dynamicHoldback !== 0)) fields.push('cursor', state.cursor);
     else emptied.push('cursor');
-    const transaction = this.redis.multi().hdel(key, ...emptied);
-    if (fields.length > 0) transaction.hset(key, ...fields);
-    await transaction.exec();
+    await writePushState(this.redis, key, this.idleMs, { delete: emptied, set: fields });
   }
 
   /** Journal entries after `afterId` (exclusive), oldest first, at most `count`. */
@@ -202,17 +222,16 @@ export interface ChannelReport {
   /** The channel's own time for it (EventTime). */
   observedAtMs: number;
   /**
-   * Set on the oldest kept report when older ones were dropped (keptReports): what came
-   * before it is unknown, so it cannot tell a write from a sale. The allocator reads it only
-   * as the predecessor of the next report.
+   * Set on the oldest kept report when older ones were dropped (keptReports), and on the
+   * first report kept after the earlier ones expired with the pushstate key
+   * (noteChannelReport): what came before it is unknown, so it cannot tell a write from a
+   * sale. The allocator reads it only as the predecessor of the next report. Once set it
+   * stays (a late report older than it does not make its predecessor known).
    */
   anchor?: true;
 }
 
 const REPORTS_KEPT = 64;
-
-/** Six hours: above reportHorizonMs at the default lag bounds (2 × 70 min). */
-const DEFAULT_REPORT_HORIZON_MS = 6 * 3_600_000;
 
 /**
  * The reports worth keeping, oldest first: those within `horizonMs` of the newest, plus the
@@ -226,9 +245,20 @@ export function keptReports(sorted: readonly ChannelReport[], horizonMs: number)
   const firstRecent = sorted.findIndex((report) => report.observedAtMs >= newest.observedAtMs - horizonMs);
   const start = Math.max(0, firstRecent - 1, sorted.length - REPORTS_KEPT);
   // Once anything was dropped, the oldest kept report has no known predecessor (a report
-  // older than an anchor arriving late does not know one either).
+  // older than an anchor arriving late does not know one either, and the anchor stays one:
+  // reports between the two may have expired unseen).
   const anchored = start > 0 || sorted.some((report) => report.anchor);
-  return sorted.slice(start).map((report, index) => storedReport(report, index === 0 && anchored));
+  return sorted.slice(start).map((report, index) => storedReport(report, (index === 0 && anchored) || report.anchor === true));
+}
+
+/**
+ * Whether the channel reported the SKU before `report`, by its channel state: an observation
+ * other than this report, or a push a report confirmed in effect (`Q`).
+ */
+export function reportedBefore(state: ChannelState, channel: SalesChannel, report: ChannelReport): boolean {
+  if (state.pushed[channel]?.applied) return true;
+  const observed = state.observed[channel];
+  return observed !== undefined && (observed.observedAtMs !== report.observedAtMs || observed.quantity !== report.quantity);
 }
 
 /** A report as stored: its two numbers, and `anchor` only where it is set. */
@@ -264,7 +294,7 @@ function pushedByChannel(state: ChannelState): Partial<Record<SalesChannel, Push
   const levels: Partial<Record<SalesChannel, PushedLevel>> = {};
   for (const channel of CHANNELS) {
     const level = state.pushed[channel];
-    if (level) levels[channel] = { quantity: level.quantity, atMs: level.atMs, version: level.version };
+    if (level) levels[channel] = { quantity: level.quantity, atMs: level.atMs, version: level.version, ...(level.applied ? { applied: true } : {}) };
   }
   return levels;
 }

@@ -29,6 +29,8 @@ export const SCRIPT_NAMES = [
   // The pushers' packed channel state (src/pushers/channelStateScripts.ts).
   'recordPushed',
   'confirmApplied',
+  // Every write to a SKU's pushstate hash, with its idle expiry (src/pushers/pushStateWrite.ts).
+  'writePushState',
   // Reconciliation and snapshots (src/reconcile).
   'readLedgerAsOf',
   'dumpKeys',

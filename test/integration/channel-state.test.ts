@@ -66,7 +66,7 @@ test('a SKU pushed to both channels and reported by each packs into ≤ 64 bytes
   assert.ok(packed.length <= 64, `${packed} is ${packed.length} bytes`);
   assert.is(await client.call('OBJECT', 'ENCODING', ledger.keys.skuBucket('chan', sku)), 'listpack');
   assert.equal(await ledger.observations(sku, 'channelLevels'), { shopify: { quantity: 12, observedAtMs: NOW - 3_600_000 }, amazon: { quantity: 12, observedAtMs: NOW - 3_000_000 } });
-  assert.equal(await store.pushed(sku), { shopify: { quantity: 12, atMs: NOW - 3_700_000, version: 1_234 }, amazon: { quantity: 12, atMs: NOW - 3_650_000, version: 1_234 } });
+  assert.equal(await store.pushed(sku), { shopify: { quantity: 12, atMs: NOW - 3_700_000, version: 1_234 }, amazon: { quantity: 12, atMs: NOW - 3_650_000, version: 1_234, applied: true } });
 });
 
 test('observations: the newest wins, FBA apart from channel levels, the pushers\' entries kept', async () => {
