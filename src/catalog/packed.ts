@@ -7,13 +7,15 @@
 // character, which no catalogue column may hold (row.ts refuses them in every free-text
 // column, assertSku in SKUs), so no escaping is needed. A column at its default is left
 // out (holdback 0, skuClass "default", amazonFulfillment MFN beside a seller SKU), Shopify
-// gids are kept as their numeric id, and a seller SKU or Shopify SKU text equal to our SKU
-// as an empty value: a Shopify-mapped SKU packs into ~45 bytes, under Redis's
-// hash-max-listpack-value of 64, so its bucket hash stays a listpack.
+// gids are kept as their numeric id in base 36, an Amazon marketplace id Amazon lists as
+// its country code, and a seller SKU or Shopify SKU text equal to our SKU as an empty
+// value: a SKU listed on Shopify (item, location, variant) and on Amazon (seller SKU,
+// marketplace, product type) packs into ~50 bytes, under Redis's hash-max-listpack-value
+// of 64, so its bucket hash stays a listpack.
 //
 // The channel-item index is the `item` buckets, bucketed by the item's field name: the
-// same tag and packed value as the entry's column (`i<inventory item id>`, `v<variant
-// id>`, `k<Shopify SKU text>`, `s<seller SKU>`), value = our SKU.
+// same tag and packed value as the entry's column (`i<inventory item id in base 36>`,
+// `v<variant id in base 36>`, `k<Shopify SKU text>`, `s<seller SKU>`), value = our SKU.
 import { parseComponents } from '../domain/bundles.ts';
 import { type CatalogColumn, NUMBER_COLUMNS } from './row.ts';
 
@@ -53,6 +55,51 @@ const GID_PREFIXES: Partial<Record<PackedColumn, string>> = {
   shopifyLocationId: 'gid://shopify/Location/',
   shopifyVariantId: 'gid://shopify/ProductVariant/',
 };
+/**
+ * Amazon's marketplace ids by country code, as Amazon lists them
+ * (https://developer-docs.amazon.com/sp-api/docs/marketplace-ids): a listed id packs as its
+ * two-letter code, any other id as written (every id is 12 characters or more, so the two
+ * never meet). Never change a code's id: packed entries in Redis and in snapshots name it.
+ */
+const MARKETPLACE_CODES: Readonly<Record<string, string>> = {
+  CA: 'A2EUQ1WTGCTBG2',
+  US: 'ATVPDKIKX0DER',
+  MX: 'A1AM78C64UM0Y8',
+  BR: 'A2Q3Y263D00KWC',
+  IE: 'A28R8C7NBKEWEA',
+  ES: 'A1RKKUPIHCS9HS',
+  UK: 'A1F83G8C2ARO7P',
+  FR: 'A13V1IB3VIYZZH',
+  BE: 'AMEN7PMS3EDWL',
+  NL: 'A1805IZSGTT6HS',
+  DE: 'A1PA6795UKMFR9',
+  IT: 'APJ6JRA9NG5V4',
+  SE: 'A2NODRKZP88ZB9',
+  ZA: 'AE08WJ6YKNBMC',
+  PL: 'A1C3SOZRARQ6R3',
+  EG: 'ARBP9OOSHTCHU',
+  TR: 'A33AVAJ2PDY3EV',
+  SA: 'A17E79C6D8DWNP',
+  AE: 'A2VIGQ35RCS4UG',
+  IN: 'A21TJRUUN4KGV',
+  SG: 'A19VAU5U5O7RUS',
+  AU: 'A39IBJ37TRP1C6',
+  JP: 'A1VC38T7YXB528',
+};
+const CODE_OF_MARKETPLACE = new Map(Object.entries(MARKETPLACE_CODES).map(([code, id]) => [id, code]));
+
+/** A gid's decimal number in base 36 (exact for any length: BigInt), and back. */
+function toBase36(decimal: string): string {
+  return BigInt(decimal).toString(36);
+}
+
+function fromBase36(packed: string): string | undefined {
+  if (!/^[1-9a-z][0-9a-z]*$/.test(packed)) return undefined;
+  let value = 0n;
+  for (const digit of packed) value = value * 36n + BigInt(Number.parseInt(digit, 36));
+  return value.toString();
+}
+
 /** Columns whose empty packed value stands for our own SKU (the usual case for both). */
 const SAME_AS_SKU: ReadonlySet<PackedColumn> = new Set(['amazonSellerSku', 'shopifySku']);
 const DEFAULT_HOLDBACK = 0;
@@ -105,7 +152,8 @@ export function unpackRecord(sku: string, packed: string): Record<string, string
 
 function packValue(sku: string, column: PackedColumn, value: string): string {
   const gidPrefix = GID_PREFIXES[column];
-  if (gidPrefix !== undefined && value.startsWith(gidPrefix) && /^[1-9][0-9]*$/.test(value.slice(gidPrefix.length))) return value.slice(gidPrefix.length);
+  if (gidPrefix !== undefined && value.startsWith(gidPrefix) && /^[1-9][0-9]*$/.test(value.slice(gidPrefix.length))) return toBase36(value.slice(gidPrefix.length));
+  if (column === 'amazonMarketplaceId' && CODE_OF_MARKETPLACE.has(value)) return CODE_OF_MARKETPLACE.get(value)!;
   if (SAME_AS_SKU.has(column) && value === sku) return '';
   if (column === 'components') return packComponents(value);
   return value;
@@ -113,7 +161,10 @@ function packValue(sku: string, column: PackedColumn, value: string): string {
 
 function unpackValue(sku: string, column: PackedColumn, value: string): string {
   const gidPrefix = GID_PREFIXES[column];
-  if (gidPrefix !== undefined && /^[1-9][0-9]*$/.test(value)) return gidPrefix + value;
+  // A gid of another shape is kept whole (it starts with `gid://`, which base 36 cannot).
+  const number = gidPrefix === undefined ? undefined : fromBase36(value);
+  if (gidPrefix !== undefined && number !== undefined) return gidPrefix + number;
+  if (column === 'amazonMarketplaceId' && Object.hasOwn(MARKETPLACE_CODES, value)) return MARKETPLACE_CODES[value]!;
   if (SAME_AS_SKU.has(column) && value === '') return sku;
   if (column === 'components') return unpackComponents(value);
   return value;
@@ -158,9 +209,9 @@ export function packedItemFields(sku: string, packed: string): string[] {
 }
 
 /**
- * The `item` bucket field of a channel item reference (`shopify:gid://shopify/InventoryItem/1`
- * → `i1`, `amazon:TEE-1` → `sTEE-1`): the column's tag and the identifier, a gid by its
- * number. Undefined for a reference of no known kind, or a Shopify gid of another shape:
+ * The `item` bucket field of a channel item reference (`shopify:gid://shopify/InventoryItem/44`
+ * → `i18`, `amazon:TEE-1` → `sTEE-1`): the column's tag and the identifier, a gid by its
+ * number in base 36. Undefined for a reference of no known kind, or a Shopify gid of another shape:
  * the catalogue never maps those.
  */
 export function itemField(ref: string): string | undefined {
@@ -173,7 +224,7 @@ export function itemField(ref: string): string | undefined {
   const gidPrefix = GID_PREFIXES[column];
   if (gidPrefix !== undefined) {
     const id = identifier.startsWith(gidPrefix) ? identifier.slice(gidPrefix.length) : '';
-    return /^[1-9][0-9]*$/.test(id) ? PACKED_TAGS[column] + id : undefined;
+    return /^[1-9][0-9]*$/.test(id) ? PACKED_TAGS[column] + toBase36(id) : undefined;
   }
   return PACKED_TAGS[column] + identifier;
 }

@@ -51,7 +51,7 @@ test('a bundle, an FBA listing, a seller SKU and Shopify SKU equal to ours, and 
   assert.equal(roundTrip(semicolon), semicolon);
   const fba: CatalogEntry = { sku: 'SOCKS', holdback: 0, skuClass: 'default', amazon: { sellerSku: 'SOCKS', marketplaceId: 'ATVPDKIKX0DER', fulfillment: 'FBA' }, policies: {} };
   assert.equal(roundTrip(fba), fba);
-  assert.is(packRecord(fba.sku, entryToRecord(fba)), ['s', 'mATVPDKIKX0DER', 'fFBA'].join(PACKED_SEPARATOR));
+  assert.is(packRecord(fba.sku, entryToRecord(fba)), ['s', 'mUS', 'fFBA'].join(PACKED_SEPARATOR));
   const own: CatalogEntry = {
     sku: 'MUG-WHT',
     holdback: 0,
@@ -61,23 +61,34 @@ test('a bundle, an FBA listing, a seller SKU and Shopify SKU equal to ours, and 
     policies: {},
   };
   assert.equal(roundTrip(own), own);
-  assert.is(packRecord(own.sku, entryToRecord(own)), ['i1', 'l2', 'k', 's', 'mATVPDKIKX0DER', 'tMUG'].join(PACKED_SEPARATOR));
+  assert.is(packRecord(own.sku, entryToRecord(own)), ['i1', 'l2', 'k', 's', 'mUS', 'tMUG'].join(PACKED_SEPARATOR));
   const bare: CatalogEntry = { sku: 'BARE', holdback: 0, skuClass: 'default', policies: {} };
   assert.is(packRecord(bare.sku, entryToRecord(bare)), '');
   assert.equal(roundTrip(bare), bare);
 });
 
-test('the typical Shopify-mapped entry packs under hash-max-listpack-value (64 bytes)', () => {
+test('a SKU listed on Shopify and on Amazon (seller SKU not ours) packs under hash-max-listpack-value (64 bytes)', () => {
   const typical: CatalogEntry = {
     sku: 'TEE-BLK-M',
     holdback: 0,
     skuClass: 'default',
     shopify: { inventoryItemId: 'gid://shopify/InventoryItem/44012345678901', locationId: 'gid://shopify/Location/76543210987', variantId: 'gid://shopify/ProductVariant/40123456789012' },
+    amazon: { sellerSku: 'AMZ-TEE-BLK-M', marketplaceId: 'ATVPDKIKX0DER', productType: 'SHIRT', fulfillment: 'MFN' },
     policies: {},
   };
   const packed = packRecord(typical.sku, entryToRecord(typical));
-  assert.is(packed, ['i44012345678901', 'l76543210987', 'v40123456789012'].join(PACKED_SEPARATOR));
+  // Gid numbers in base 36 (44012345678901 = flmzq92r9), the marketplace by Amazon's country code.
+  assert.is(packed, ['iflmzq92r9', 'lz5vunl7', 've80gm7qxg', 'sAMZ-TEE-BLK-M', 'mUS', 'tSHIRT'].join(PACKED_SEPARATOR));
   assert.ok(Buffer.byteLength(packed) <= 64, `${Buffer.byteLength(packed)} bytes`);
+  assert.equal(unpackRecord(typical.sku, packed), { ...entryToRecord(typical), sku: typical.sku });
+});
+
+test('gid numbers past 2^53 and marketplaces Amazon does not list round-trip exactly', () => {
+  const record = { sku: 'X', holdback: 0, skuClass: 'default', shopifyInventoryItemId: 'gid://shopify/InventoryItem/123456789012345678901234567890', shopifyLocationId: 'gid://shopify/Location/1', amazonSellerSku: 'X', amazonMarketplaceId: 'A2ZV50J4W1RKNI', amazonFulfillment: 'MFN' };
+  const packed = packRecord('X', record);
+  assert.ok(packed.includes(`${PACKED_SEPARATOR}mA2ZV50J4W1RKNI`), packed);
+  assert.equal(unpackRecord('X', packed), record);
+  assert.is(itemField('shopify:gid://shopify/InventoryItem/123456789012345678901234567890'), `i${123456789012345678901234567890n.toString(36)}`);
 });
 
 test('redis-om\'s hash of an entry (every value text) packs to the same value as the entry', () => {
@@ -92,9 +103,9 @@ test('a hand-edited value is read back as it is, for the row check to refuse', (
   assert.not.ok(checkRow({ row: 1, values: record }).ok);
 });
 
-test('channel item fields: the column\'s tag and the identifier, a Shopify gid by its number', () => {
-  assert.is(itemField('shopify:gid://shopify/InventoryItem/44012345678901'), 'i44012345678901');
-  assert.is(itemField('shopify-variant:gid://shopify/ProductVariant/40123456789012'), 'v40123456789012');
+test('channel item fields: the column\'s tag and the identifier, a Shopify gid by its number in base 36', () => {
+  assert.is(itemField('shopify:gid://shopify/InventoryItem/44012345678901'), 'iflmzq92r9');
+  assert.is(itemField('shopify-variant:gid://shopify/ProductVariant/40123456789012'), 've80gm7qxg');
   assert.is(itemField('shopify-sku:TEE: black'), 'kTEE: black');
   assert.is(itemField('amazon:SG-TEE'), 'sSG-TEE');
   // Never mapped by the catalogue, so never looked up.
