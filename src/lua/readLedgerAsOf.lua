@@ -60,7 +60,15 @@ end
 local sumAfter = 0
 local wmsInWindow = 0
 local countAfter = 0
-for _, entry in ipairs(redis.call('XRANGE', journalKey, firstId, '+')) do
+-- journal_ms is the ms of the SKU's newest journal entry (commitChange): when it is below
+-- the first id to read, none of the SKU's entries is in range and the partition's tail,
+-- other SKUs' entries only, is not read at all (the common case: a SKU idle since the
+-- snapshot).
+local entries = {}
+if inventory.journal_ms >= tonumber(firstId) then
+  entries = redis.call('XRANGE', journalKey, firstId, '+')
+end
+for _, entry in ipairs(entries) do
   local fields = entry[2]
   local atMs, dOnHand, cause, seq, entrySku = 0, 0, '', nil, nil
   for i = 1, #fields, 2 do
