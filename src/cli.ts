@@ -21,6 +21,7 @@ import { createProgress } from './reconcile/progress.ts';
 import type { ReconcileReport } from './reconcile/reconcile.ts';
 import { restoreSnapshot } from './reconcile/snapshot.ts';
 import { migrateLayout, type KeyMove } from './redis/migrateLayout.ts';
+import { pushStateHorizonMs } from './pushers/index.ts';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4, busy: 5 } as const;
 
@@ -322,6 +323,7 @@ async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) =>
     redis: runtime.redis,
     keys,
     dryRun,
+    pushStateHorizonMs: pushStateHorizonMs(runtime.config),
     onPlannedMove: (move) => {
       if (planned.length < shown) planned.push(move);
     },
@@ -341,7 +343,7 @@ async function migrate(runtime: Runtime, dryRun: boolean, out: (line: string) =>
   const seconds = (summary.durationMs / 1000).toFixed(1);
   const counts = `${summary.skus} SKUs looked at, ${summary.keysMoved} keys ${dryRun ? 'to move' : 'moved'}, ${summary.keysSkipped} already under the new name (skipped), ${summary.keysFinished} ${dryRun ? 'to finish' : 'finished'} from an interrupted run`;
   const merged = `${summary.journalsMerged} SKU journals (${summary.entriesMerged} entries) in ${summary.partitionsMerged} partitions ${dryRun ? 'to merge' : 'merged'}`;
-  const packed = `${summary.skusPacked} SKUs (${summary.keysPacked} hashes) ${dryRun ? 'to pack' : 'packed'} into layout buckets${Object.entries(summary.globalsMoved).map(([step, moved]) => `, ${moved} ${step} entries ${dryRun ? 'to move' : 'moved'}`).join('')}`;
+  const packed = `${summary.skusPacked} SKUs (${summary.keysPacked} hashes) ${dryRun ? 'to pack' : 'packed'} into layout buckets${Object.entries(summary.globalsMoved).map(([step, moved]) => `, ${step}: ${moved}${dryRun ? ' to do' : ''}`).join('')}`;
   out(`${label}: ${summary.outcome} in ${seconds} s: ${counts}; ${merged}; ${packed}${summary.markerWritten !== undefined ? `; ${keys.layoutMarker()} = ${summary.markerWritten} written` : ''}`);
   for (const conflict of summary.conflicts.slice(0, shown)) out(`  conflict: ${conflict.kind} of ${conflict.sku}: ${conflict.reason}${dryRun ? ' (the run would leave this SKU in layout 1)' : ''}`);
   if (summary.conflicts.length > shown) out(`  … and ${summary.conflicts.length - shown} more`);

@@ -62,6 +62,8 @@ export interface MigrateLayoutOptions {
   stopAfterPartitions?: number;
   /** Stop after packing this many SKUs into buckets in this run (step 3 → 4); the marker stays 3. */
   stopAfterPackedSkus?: number;
+  /** Step 3 → 4: the pushers' idle horizon, given to every pushstate key without an expiry (pushStateHorizonMs). */
+  pushStateHorizonMs?: number;
   /** After each batch and each scan pass. */
   onProgress?: (progress: MigrateProgress) => void;
   /** Each key a dry run would move (or finish moving). */
@@ -213,6 +215,7 @@ export async function migrateLayout(options: MigrateLayoutOptions): Promise<Migr
     dryRun: options.dryRun,
     batchSize,
     stopAfterSkus: options.stopAfterPackedSkus,
+    pushStateHorizonMs: options.pushStateHorizonMs,
     onProgress: (step) => {
       if (step.phase === 'packing') {
         packTotal = step.skusTotal;

@@ -128,4 +128,25 @@ test('a dry run counts what it would pack and writes nothing', async () => {
   assert.equal(await dumpKeyspace(client, keys.prefix), before);
 });
 
+test('the pushers\' state keys written before the idle expiry get it, except those holding alloc:keep; a dry run sets none', async () => {
+  const keys = new KeySpace(`${redis.prefix}-expiry`);
+  const [idle, kept, expiring] = ['PS-1', 'PS-2', 'PS-3'].map((sku) => layout3Key(keys.prefix, 'pushState', sku));
+  await client.hset(idle!, 'sales', '[[1,2]]');
+  await client.hset(kept!, 'alloc:keep', '1', 'alloc:accounts', '{}');
+  await client.hset(expiring!, 'cursor', '1-0');
+  await client.pexpire(expiring!, 5_000);
+  const horizonMs = 8_400_000;
+
+  const dry = await toBuckets({ redis: client, keys, packers: [], pushStateHorizonMs: horizonMs, dryRun: true });
+  assert.is(dry.globals['push-state expiry'], 1);
+  assert.is(await client.pttl(idle!), -1);
+
+  const report = await toBuckets({ redis: client, keys, packers: [], pushStateHorizonMs: horizonMs });
+  assert.is(report.globals['push-state expiry'], 1);
+  const ttl = await client.pttl(idle!);
+  assert.ok(ttl > horizonMs - 60_000 && ttl <= horizonMs, `PTTL ${ttl}`);
+  assert.is(await client.pttl(kept!), -1, 'alloc:keep keeps no expiry, as writePushState.lua does');
+  assert.ok((await client.pttl(expiring!)) <= 5_000, 'an expiry already set is left as it is');
+});
+
 test.run();

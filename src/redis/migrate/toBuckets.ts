@@ -19,6 +19,7 @@ import { layoutPartition } from '../../domain/layout.ts';
 import { StockguardError } from '../../errors.ts';
 import type { RedisClient } from '../client.ts';
 import type { BucketKind, KeySpace, PerSkuKeyKind } from '../keys.ts';
+import { pushStateExpiryStep } from '../../pushers/pushStateExpiryStep.ts';
 import { globEscape, scanKeys } from '../scan.ts';
 import { inventoryPacker } from './inventoryPacker.ts';
 import { CHANNEL_STATE_PACKER } from '../../pushers/channelStatePacker.ts';
@@ -71,7 +72,12 @@ export interface ToBucketsOptions {
   stopAfterSkus?: number;
   /** After each partition and each scan. */
   onProgress?: (progress: { phase: 'scanning' | 'packing'; skusDone: number; skusTotal: number | undefined }) => void;
-  /** The packers (default BUCKET_PACKERS) and global steps (default GLOBAL_STEPS): tests give their own. */
+  /**
+   * The pushers' idle horizon (pushStateHorizonMs of the daemons' config): when set, the
+   * pushers' per-SKU state keys without an expiry get it after every SKU is packed.
+   */
+  pushStateHorizonMs?: number;
+  /** The packers (default BUCKET_PACKERS) and global steps (default GLOBAL_STEPS, and the push-state expiry): tests give their own. */
   packers?: readonly BucketPacker[];
   globalSteps?: readonly GlobalStep[];
 }
@@ -97,7 +103,7 @@ const MAX_PASSES = 3;
 export async function toBuckets(options: ToBucketsOptions): Promise<ToBucketsReport> {
   const { redis, keys } = options;
   const packers = options.packers ?? BUCKET_PACKERS;
-  const globalSteps = options.globalSteps ?? GLOBAL_STEPS;
+  const globalSteps = options.globalSteps ?? [...GLOBAL_STEPS, ...(options.pushStateHorizonMs === undefined ? [] : [pushStateExpiryStep(options.pushStateHorizonMs)])];
   const batchSize = options.batchSize ?? 200;
   const concurrency = options.concurrency ?? 8;
   for (const [name, value] of [['batchSize', batchSize], ['concurrency', concurrency]] as const) {
