@@ -73,3 +73,81 @@ export async function unblockClient(client: RedisClient, clientId: number): Prom
   await client.call('CLIENT', ['UNBLOCK', clientId, 'TIMEOUT']);
   return true;
 }
+
+/**
+ * How many replicas must hold a write before stockguard acknowledges it (a webhook's 2xx,
+ * an SQS delete, a consumer's XACK), and how long to wait for them (docs/operations.md,
+ * "A crashed master can take its last writes with it").
+ */
+export interface ReplicaWait {
+  /** WAIT's numreplicas, ≥ 1. */
+  readonly replicas: number;
+  /** WAIT's timeout in ms, ≥ 1 (WAIT 0 would block for ever). */
+  readonly timeoutMs: number;
+  /** Told of each write that fewer replicas than `replicas` confirmed in time. */
+  readonly onShortfall?: (confirmed: number) => void;
+}
+
+/** A write followed by WAIT: the write's own reply or error, and the replicas WAIT counted. */
+export interface WaitedWrite {
+  readonly error: Error | null;
+  readonly reply: unknown;
+  /**
+   * Replicas that confirmed the write within the timeout; 0 when the write failed, when WAIT
+   * itself failed, or when the connection changed between the write and the WAIT.
+   */
+  readonly replicas: number;
+}
+
+/** One command whose keys share a slot: its name, then its arguments (keys included). */
+export type SlotCommand = readonly [name: string, ...args: (string | Buffer | number)[]];
+
+// Replies that say a Cluster node did not run the command (its slot is elsewhere or has no
+// master yet): the write may be sent again with its WAIT.
+const NOT_RUN_HERE = ['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN'];
+const REDIRECT_ATTEMPTS = 3;
+
+/**
+ * Sends `command` and then `WAIT replicas timeoutMs` on the connection that runs it, and
+ * returns both answers. WAIT takes no key and counts the replicas that have every write of
+ * *its own connection* so far, so it must follow the write on the same connection, on the
+ * master of the write's slot. Both go in one pipeline: on Cluster, ioredis sends a
+ * pipeline whose only keys are the write's to the master of that slot, over its one
+ * connection to that node (which never reconnects: a lost node's pending commands fail, and
+ * a pipeline is sent again only when every command in it failed alike, so never WAIT
+ * without its write). When the node answers that the slot is not its own (MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN), nothing ran: the slots are refreshed and both are sent again, up
+ * to 3 times. On one server the client reconnects and resends unanswered commands, which
+ * could send a WAIT alone on a new connection (where it counts nothing of ours): CLIENT ID
+ * before the write and after the WAIT must be the same connection, or the WAIT counts 0.
+ */
+export async function writeThenWait(client: RedisClient, command: SlotCommand, wait: ReplicaWait): Promise<WaitedWrite> {
+  const [name, ...args] = command;
+  const cluster = isCluster(client);
+  for (let attempt = 1; ; attempt += 1) {
+    const pipeline = client.pipeline();
+    if (!cluster) pipeline.call('CLIENT', 'ID');
+    pipeline.call(name, ...args);
+    pipeline.call('WAIT', wait.replicas, wait.timeoutMs);
+    if (!cluster) pipeline.call('CLIENT', 'ID');
+    const results = (await pipeline.exec()) ?? [];
+    const at = cluster ? 0 : 1;
+    const [error, reply] = results[at] ?? [new Error(`no reply to ${name}`), null];
+    if (error) {
+      if (cluster && attempt < REDIRECT_ATTEMPTS && NOT_RUN_HERE.some((reply) => error.message.startsWith(`${reply} `) || error.message === reply)) {
+        await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        continue;
+      }
+      return { error, reply: null, replicas: 0 };
+    }
+    const [waitError, waited] = results[at + 1] ?? [new Error('no reply to WAIT'), null];
+    let replicas = waitError ? 0 : Number(waited);
+    if (!Number.isSafeInteger(replicas) || replicas < 0) replicas = 0;
+    if (!cluster) {
+      const [before, after] = [results[0], results[3]];
+      if (!before || !after || before[0] || after[0] || before[1] !== after[1]) replicas = 0;
+    }
+    return { error: null, reply, replicas };
+  }
+}
