@@ -23,7 +23,7 @@ import { RedisEventSink } from '../../src/ingest/redisSink.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { isRedisUnavailable } from '../../src/redis/client.ts';
 import { KeySpace } from '../../src/redis/keys.ts';
-import type { ReplicaWait } from '../../src/redis/topology.ts';
+import { type ReplicaWait, writeThenWait } from '../../src/redis/topology.ts';
 import { RedisCluster, RedisServer } from '../../src/sim/redisServer.ts';
 
 const PREFIX = 'sgwait';
@@ -97,6 +97,23 @@ test('an append with WAIT 1 resolves once the replica has it; the replica holds 
   assert.is(onReplica.length, 1, 'WAIT returned: the replica has the entry');
   assert.equal(shortfalls, []);
   assert.is((await sink.publish(event, { deliveryId: 'd-1' })).duplicate, true);
+});
+
+test('writes asked for together share one WAIT per node: each gets its own reply or error, and the replica has every write that succeeded', async () => {
+  const redis = client(master.url);
+  await redis.set(`${PREFIX}:{g}:text`, 'not a number');
+  const wait: ReplicaWait = { replicas: 1, timeoutMs: 5000 };
+  const appends = Array.from({ length: 20 }, (_, index) => writeThenWait(redis, ['XADD', `${PREFIX}:{g}:stream`, '*', 'n', String(index)], wait));
+  const failing = writeThenWait(redis, ['INCR', `${PREFIX}:{g}:text`], wait);
+  const results = await Promise.all(appends);
+  for (const result of results) {
+    assert.is(result.error, null);
+    assert.is(result.replicas, 1);
+  }
+  const failed = await failing;
+  assert.match(String(failed.error?.message), /not an integer/);
+  const onReplica = await client(replica.url).xrange(`${PREFIX}:{g}:stream`, '-', '+');
+  assert.equal(onReplica.map(([id]) => id), results.map((result) => result.reply));
 });
 
 test('an append WAIT cannot confirm (2 replicas asked, 1 exists) rejects with STOCKGUARD_E_NOT_REPLICATED and counts; the resend is a duplicate', async () => {
@@ -260,6 +277,16 @@ test('Cluster (3 masters, 1 replica each): appends and a multi-SKU order wait on
       const direct = client(`redis://127.0.0.1:${follower.port}`);
       await direct.call('READONLY');
       assert.is((await direct.xrange(stream, result.entryId!, result.entryId!)).length, 1, `the replica of ${stream}'s master has the entry`);
+    }
+    // Many at once: gathered per node, one WAIT each; every entry is on its master's replica.
+    const together = await Promise.all(skus.map((sku) => sink.publish(orderPlaced(`t-${sku}`, sku), { deliveryId: `td-${sku}` }).then((result) => ({ sku, result }))));
+    for (const { sku, result } of together) {
+      const stream = sink.streamFor(orderPlaced(`t-${sku}`, sku));
+      const slot = await cluster.slotOf(stream);
+      const owner = (await cluster.topology()).find((view) => view.role === 'master' && view.slots.some(([from, to]) => slot >= from && slot <= to))!;
+      const direct = client(`redis://127.0.0.1:${(await cluster.replicaOf(owner.server))!.port}`);
+      await direct.call('READONLY');
+      assert.is((await direct.xrange(stream, result.entryId!, result.entryId!)).length, 1, `${sku}: on the replica`);
     }
     const ledger = new Ledger({ redis, keyPrefix: PREFIX, replicaWait: { replicas: 1, timeoutMs: 5000 } });
     for (const sku of skus) await ledger.createSku(sku);
