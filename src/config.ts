@@ -28,6 +28,8 @@ export const CONFIG_SCHEMA = z.object({
     .refine((value) => !/^rediss?:\/\//.test(value) || parsableRedisUrl(value), 'must be a URL such as redis://user:password@host:6379; percent-encode "@", ":", "/", "#" and "%" in the user name and password')
     .default('redis://127.0.0.1:6379'),
   STOCKGUARD_REDIS_CLUSTER: flag(false),
+  STOCKGUARD_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
+  STOCKGUARD_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(200),
   STOCKGUARD_REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   STOCKGUARD_REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
   STOCKGUARD_REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -181,7 +183,11 @@ export const CONFIG_SCHEMA = z.object({
 
 export interface Config {
   /** tls is set for a rediss:// URL: the files are PEM paths, undefined = the system's CAs and no client certificate. */
-  redis: { url: string; cluster: boolean; tls: RedisTlsFiles | undefined };
+  /**
+   * waitReplicas: replicas that must confirm a write before it is acknowledged (0: no WAIT);
+   * waitTimeoutMs: how long WAIT may block.
+   */
+  redis: { url: string; cluster: boolean; tls: RedisTlsFiles | undefined; waitReplicas: number; waitTimeoutMs: number };
   keyPrefix: string;
   journalRetentionMs: number;
   /** Directory of the journal's audit files; undefined when STOCKGUARD_JOURNAL_AUDIT_DIR is `off`. */
@@ -340,7 +346,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new StockguardError('STOCKGUARD_E_CONFIG', `${unset} must be set too: a client certificate needs its key`, { details: { variables: [unset] } });
   }
   return {
-    redis: { url: values.REDIS_URL, cluster: values.STOCKGUARD_REDIS_CLUSTER, tls: tls ? tlsFiles : undefined },
+    redis: {
+      url: values.REDIS_URL,
+      cluster: values.STOCKGUARD_REDIS_CLUSTER,
+      tls: tls ? tlsFiles : undefined,
+      // A Cluster has replicas by design (docs/operations.md, "Redis Cluster"); one server may have none.
+      waitReplicas: values.STOCKGUARD_REDIS_WAIT_REPLICAS ?? (values.STOCKGUARD_REDIS_CLUSTER ? 1 : 0),
+      waitTimeoutMs: values.STOCKGUARD_REDIS_WAIT_TIMEOUT_MS,
+    },
     keyPrefix: values.STOCKGUARD_KEY_PREFIX,
     journalRetentionMs: values.STOCKGUARD_JOURNAL_RETENTION_DAYS * 86_400_000,
     journalAuditDir: values.STOCKGUARD_JOURNAL_AUDIT_DIR === 'off' ? undefined : values.STOCKGUARD_JOURNAL_AUDIT_DIR,

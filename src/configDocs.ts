@@ -31,6 +31,15 @@ export const CONFIG_DOCS: Record<ConfigVariable, ConfigDoc> = {
     section: 'redis',
     text: '`true` to connect to a Redis Cluster. Every key of one SKU shares one hash tag, the `{p<N>}` of its layout partition, so every ledger script runs on one node.',
   },
+  STOCKGUARD_REDIS_WAIT_REPLICAS: {
+    section: 'redis',
+    default: '`1` with `STOCKGUARD_REDIS_CLUSTER=true`, else `0` (off)',
+    text: "Replicas that must confirm a write before stockguard acknowledges it: after appending an event the edge sends `WAIT` on the master that took it before it answers a webhook 2xx, deletes an SQS message or acknowledges a WMS batch; a consumer does the same after each ledger change before its `XACK`. When fewer confirm within `STOCKGUARD_REDIS_WAIT_TIMEOUT_MS`, the write is not acknowledged (webhook 503 `STOCKGUARD_E_NOT_REPLICATED`, the SQS message stays, the stream entry stays pending) and is sent again, a duplicate if it survived; `stockguard_redis_replica_wait_shortfalls_total` counts these. At most the replicas each master has: a master with fewer refuses every acknowledgement. `0`: no `WAIT` (a write a master acknowledged just before it crashed can be lost; docs/operations.md, \"Redis Cluster\").",
+  },
+  STOCKGUARD_REDIS_WAIT_TIMEOUT_MS: {
+    section: 'redis',
+    text: 'How long one `WAIT` may block (ms). It holds up the commands behind it on the same connection, so keep it short; a master whose replica is gone answers every write this late until the replica is back.',
+  },
   STOCKGUARD_REDIS_TLS_CA_FILE: {
     section: 'redis',
     text: "PEM file of the CA(s) that signed the Redis server's certificate, for a `rediss://` URL (unset: the system's CAs). The certificate must name the host in `REDIS_URL`.",

@@ -52,7 +52,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, logger } = options;
   const clock = options.clock ?? Date.now;
   const metrics = options.metrics ?? createMetrics();
-  const runtime = await openRuntime(config, { logger, clock, connectionName: `stockguard-${config.streams.consumerName}` });
+  const runtime = await openRuntime(config, {
+    logger,
+    clock,
+    connectionName: `stockguard-${config.streams.consumerName}`,
+    onReplicaShortfall: (part) => metrics.replicaWaitShortfalls.inc({ part }),
+  });
   runtime.redis.on('error', () => metrics.redisErrors.inc());
   const { redis, ledger, catalog } = runtime;
   const roles = new Set(config.roles);
@@ -64,6 +69,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       dedupeWindowSeconds: config.webhooks.dedupeWindowSeconds,
       // Each source's delivery marks live as long as it can redeliver (docs/operations.md, "Dedupe horizons").
       dedupeWindowsBySource: { 'amazon-sqs': config.webhooks.sqsDedupeWindowSeconds, 'wms-webhook': config.webhooks.wmsDedupeWindowSeconds },
+      // An append is acknowledged (2xx, SQS delete) only once a replica has it (docs/operations.md, "Redis Cluster").
+      replicaWait: runtime.replicaWait('edge'),
     }),
     metrics,
   );
@@ -98,6 +105,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       reclaimIntervalMs: config.streams.reclaimIntervalMs,
       maxDeliveries: config.streams.maxDeliveries,
       clock,
+      // The ledger's changes wait for replicas inside the handler; dead letters here.
+      replicaWait: runtime.replicaWait('ledger'),
       // Entries of one SKU apply in stream order within a batch.
       keyOf: (event) => {
         const parsed = parseEvent(event);
@@ -175,7 +184,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           group: 'sqs-poller',
           consumer: config.streams.consumerName,
           atMs: clock(),
-        });
+        }, runtime.replicaWait('edge'));
       },
       counters: {
         received: (count) => metrics.sqsMessages.inc({ outcome: 'received' }, count),

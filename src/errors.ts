@@ -102,6 +102,11 @@ export const ERROR_CATALOGUE = {
     fix: 'Retry later; scale the consumers or raise the stream cap. stockguard refuses the event rather than drop unacknowledged entries',
     status: 503,
   },
+  STOCKGUARD_E_NOT_REPLICATED: {
+    message: 'Redis took the write, but fewer replicas than STOCKGUARD_REDIS_WAIT_REPLICAS confirmed it within STOCKGUARD_REDIS_WAIT_TIMEOUT_MS, so it was not acknowledged',
+    fix: 'Retry (the write is idempotent: a retry after it survived is a duplicate). If it keeps happening, a master has lost its replica: check `INFO replication` on the master of the named key, and bring the replica back (docs/operations.md, "Redis Cluster")',
+    status: 503,
+  },
   STOCKGUARD_E_WMS_UNAVAILABLE: {
     message: 'The WMS stock API did not answer successfully',
     fix: 'Check STOCKGUARD_WMS_URL and that the WMS is up; each page is retried STOCKGUARD_WMS_RETRIES times. Nothing after the failed page was compared: run `stockguard reconcile` again once the WMS answers',

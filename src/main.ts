@@ -9,12 +9,22 @@ import type { Logger } from './logger.ts';
 import { createRedisClient, describeRedisError, redisEndpoint } from './redis/client.ts';
 import { KeySpace } from './redis/keys.ts';
 import { ensureLayout } from './redis/layout.ts';
+import type { ReplicaWait } from './redis/topology.ts';
+
+/** Where a write waits for replicas: the edge's event appends, the ledger's changes. */
+export type ReplicaWaitPart = 'edge' | 'ledger';
 
 export interface Runtime {
   config: Config;
   redis: RedisClient;
   ledger: Ledger;
   catalog: Catalog;
+  /**
+   * The WAIT that follows each write of `part` before it is acknowledged
+   * (STOCKGUARD_REDIS_WAIT_REPLICAS, STOCKGUARD_REDIS_WAIT_TIMEOUT_MS); undefined when off.
+   * The ledger already has its own.
+   */
+  replicaWait(part: ReplicaWaitPart): ReplicaWait | undefined;
   close(): Promise<void>;
 }
 
@@ -28,6 +38,8 @@ export interface OpenRuntimeOptions {
    * marked. Off only for `stockguard migrate layout`, which is what moves the old layout.
    */
   checkLayout?: boolean;
+  /** Told of each write fewer replicas than asked confirmed in time (a metric). */
+  onReplicaShortfall?: (part: ReplicaWaitPart) => void;
 }
 
 export async function openRuntime(config: Config, options: OpenRuntimeOptions = {}): Promise<Runtime> {
@@ -56,13 +68,17 @@ export async function openRuntime(config: Config, options: OpenRuntimeOptions = 
       throw error;
     }
   }
-  const ledger = new Ledger({ redis, keyPrefix: config.keyPrefix, clock: options.clock, journalRetentionMs: config.journalRetentionMs, dedupeHorizonMs: config.eventHorizonMs });
+  const { waitReplicas, waitTimeoutMs } = config.redis;
+  const replicaWait = (part: ReplicaWaitPart): ReplicaWait | undefined =>
+    waitReplicas === 0 ? undefined : { replicas: waitReplicas, timeoutMs: waitTimeoutMs, onShortfall: () => options.onReplicaShortfall?.(part) };
+  const ledger = new Ledger({ redis, keyPrefix: config.keyPrefix, clock: options.clock, journalRetentionMs: config.journalRetentionMs, dedupeHorizonMs: config.eventHorizonMs, replicaWait: replicaWait('ledger') });
   const catalog = new Catalog({ redis, keyPrefix: config.keyPrefix });
   return {
     config,
     redis,
     ledger,
     catalog,
+    replicaWait,
     async close() {
       await redis.quit().catch(() => undefined);
     },

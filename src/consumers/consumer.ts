@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { type ErrorCode, StockguardError } from '../errors.ts';
 import { isRedisUnavailable, type RedisClient } from '../redis/client.ts';
 import { autoClaim, decodeReadReply, type RawEntry, readGroup, readGroupArguments } from '../redis/streams.ts';
-import { blockingClientId, duplicateForBlocking, isCluster, streamSetsPerRead, unblockClient } from '../redis/topology.ts';
+import { blockingClientId, duplicateForBlocking, isCluster, type ReplicaWait, streamSetsPerRead, unblockClient } from '../redis/topology.ts';
 import { retireDeadConsumers } from './deadConsumers.ts';
 import { TOO_MANY_DELIVERIES, writeDeadLetter } from './deadLetters.ts';
 import { type DecodedEvent, decodeEvent } from './entries.ts';
@@ -101,6 +101,11 @@ export interface StreamConsumerOptions {
   isPermanent?: (error: unknown) => boolean;
   /** Time written into dead letters (default Date.now). */
   clock?: () => number;
+  /**
+   * Set: a dead letter is acknowledged (its original XACKed) only once this many replicas
+   * have it. The handler's own writes wait in the handler (the ledger's replicaWait).
+   */
+  replicaWait?: ReplicaWait;
 }
 
 /** Errors that mean the event itself is wrong: retrying cannot help. */
@@ -172,6 +177,7 @@ export class StreamConsumer {
   private readonly permanentCodes: ReadonlySet<ErrorCode>;
   private readonly isPermanentExtra: ((error: unknown) => boolean) | undefined;
   private readonly clock: () => number;
+  private readonly replicaWait: ReplicaWait | undefined;
   /**
    * Deliveries of entries (`<stream> <id>`) that failed only because Redis was unavailable
    * and whose counter could not be set back in Redis then: they do not count against
@@ -208,6 +214,7 @@ export class StreamConsumer {
     this.permanentCodes = options.permanentCodes ?? DEFAULT_PERMANENT_CODES;
     this.isPermanentExtra = options.isPermanent;
     this.clock = options.clock ?? Date.now;
+    this.replicaWait = options.replicaWait;
     if (this.streams.length === 0 || new Set(this.streams).size !== this.streams.length) {
       throw new StockguardError('STOCKGUARD_E_BAD_ARGUMENT', 'streams must be a non-empty list without duplicates');
     }
@@ -616,7 +623,7 @@ export class StreamConsumer {
       group: this.group,
       consumer: this.consumer,
       atMs: this.clock(),
-    });
+    }, this.replicaWait);
     this.metrics.deadLettered?.(raw.stream, reason);
     this.logger.warn({ stream: raw.stream, id: raw.id, reason, message, deliveries }, 'entry dead-lettered');
     await this.ack(raw);

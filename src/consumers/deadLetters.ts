@@ -5,7 +5,9 @@
 import { StockguardError } from '../errors.ts';
 import type { KeySpace } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
+import { notReplicated } from '../redis/scripts.ts';
 import { decodeRangeReply, type RawEntry } from '../redis/streams.ts';
+import { type ReplicaWait, writeThenWait } from '../redis/topology.ts';
 import { appendPayload } from './append.ts';
 import { compareStreamIds } from './streamId.ts';
 
@@ -34,10 +36,13 @@ export interface DeadLetter extends DeadLetterRecord {
   readonly dlqId: string;
 }
 
-export async function writeDeadLetter(redis: RedisClient, deadLetterStream: string, record: DeadLetterRecord): Promise<string> {
-  const id = await redis.xadd(
-    deadLetterStream,
-    '*',
+/**
+ * Appends a dead letter. With `wait`, it resolves only once that many replicas have it and
+ * throws STOCKGUARD_E_NOT_REPLICATED otherwise, so the caller does not acknowledge the
+ * original (the dead letter is then its only copy): a second attempt may write it twice.
+ */
+export async function writeDeadLetter(redis: RedisClient, deadLetterStream: string, record: DeadLetterRecord, wait?: ReplicaWait): Promise<string> {
+  const fields = [
     'stream', record.stream,
     'id', record.id,
     'event', record.event,
@@ -47,7 +52,19 @@ export async function writeDeadLetter(redis: RedisClient, deadLetterStream: stri
     'group', record.group,
     'consumer', record.consumer,
     'at_ms', String(record.atMs),
-  );
+  ];
+  let id: unknown;
+  if (wait) {
+    const written = await writeThenWait(redis, ['XADD', deadLetterStream, '*', ...fields], wait);
+    if (written.error) throw written.error;
+    if (written.replicas < wait.replicas) {
+      wait.onShortfall?.(written.replicas);
+      throw notReplicated('XADD', deadLetterStream, written.replicas, wait);
+    }
+    id = written.reply;
+  } else {
+    id = await redis.xadd(deadLetterStream, '*', ...fields);
+  }
   if (typeof id !== 'string') throw new Error(`XADD to ${deadLetterStream} returned ${String(id)} instead of an entry id`);
   return id;
 }

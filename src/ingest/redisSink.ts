@@ -5,6 +5,7 @@ import { replyArray, replyStatus } from '../ledger/decode.ts';
 import type { KeySpace } from '../redis/keys.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { luaScripts } from '../redis/scripts.ts';
+import type { ReplicaWait } from '../redis/topology.ts';
 import { LedgerStatus } from '../ledger/status.ts';
 import { StockguardError } from '../errors.ts';
 import type { EventSink, PublishResult } from './sink.ts';
@@ -20,6 +21,13 @@ export interface RedisSinkOptions {
    * e.g. SQS ids for the queue's retention (14 days), Shopify ids for its retry window.
    */
   dedupeWindowsBySource?: Partial<Record<StockguardEvent['source'], number>>;
+  /**
+   * With it, `publish` resolves only once this many replicas have the append (WAIT on the
+   * connection that wrote it), and rejects with STOCKGUARD_E_NOT_REPLICATED otherwise: the
+   * edge then answers 5xx / leaves the SQS message, and the delivery mark makes the resend
+   * a duplicate if the append survived (STOCKGUARD_REDIS_WAIT_REPLICAS).
+   */
+  replicaWait?: ReplicaWait;
 }
 
 export function decodeAppendEvent(raw: unknown): PublishResult {
@@ -49,6 +57,7 @@ export class RedisEventSink implements EventSink {
       this.options.redis,
       [stream, mark],
       [JSON.stringify(event), options.deliveryId ? this.dedupeWindowFor(event) : 0],
+      this.options.replicaWait,
     );
     return decodeAppendEvent(raw);
   }

@@ -19,6 +19,7 @@ import { decodeChannelState, isPackableName } from '../domain/channelState.ts';
 import { repairReserved } from './operations/repairReserved.ts';
 import { reservationId } from './reservationId.ts';
 import type { RedisClient } from '../redis/client.ts';
+import type { ReplicaWait } from '../redis/topology.ts';
 import { JOURNAL_TRIM_GRACE_MS } from './journalTrimmer.ts';
 import { readInventoryRecord } from './inventoryRecord.ts';
 import { LedgerStatus, type ReservationState } from './status.ts';
@@ -34,6 +35,14 @@ export interface LedgerOptions {
   journalRetentionMs?: number;
   /** How long event marks and closed reservation records are kept (default 15 days; docs/operations.md). */
   dedupeHorizonMs?: number;
+  /**
+   * Set: every change of a SKU's stock record (the ledger scripts on its inventory bucket)
+   * resolves only once this many replicas have it, and throws STOCKGUARD_E_NOT_REPLICATED
+   * otherwise (STOCKGUARD_REDIS_WAIT_REPLICAS; docs/operations.md, "Redis Cluster"). The
+   * consumers then leave the entry unacknowledged; the scripts are idempotent, so applying it
+   * again is a duplicate when the change survived.
+   */
+  replicaWait?: ReplicaWait;
 }
 
 export interface OrderLine {
@@ -100,6 +109,7 @@ export class Ledger {
   private readonly clock: Clock;
   private readonly journalRetentionMs: number;
   private readonly dedupeHorizonMs: number;
+  private readonly replicaWait: ReplicaWait | undefined;
   private dirtyBatch: { members: Map<string, number>; written: Promise<void> } | undefined;
 
   constructor(options: LedgerOptions) {
@@ -111,6 +121,7 @@ export class Ledger {
     // (journalTrimmer.ts).
     this.journalRetentionMs = (options.journalRetentionMs ?? DEFAULT_RETENTION_MS) + JOURNAL_TRIM_GRACE_MS;
     this.dedupeHorizonMs = options.dedupeHorizonMs ?? DEFAULT_DEDUPE_HORIZON_MS;
+    this.replicaWait = options.replicaWait;
   }
 
   /** Starts a SKU's ledger at on_hand 0; a SKU that exists is left alone. */
@@ -435,7 +446,7 @@ export class Ledger {
   }
 
   private context(sku: string): ScriptContext {
-    return { redis: this.redis, sku, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs };
+    return { redis: this.redis, sku, keys: this.keys.sku(sku), nowMs: this.clock(), journalRetentionMs: this.journalRetentionMs, dedupeHorizonMs: this.dedupeHorizonMs, replicaWait: this.replicaWait };
   }
 }
 

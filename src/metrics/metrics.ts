@@ -119,6 +119,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Errors reported by Redis clients (connection losses, failed commands)',
       registers,
     }),
+    replicaWaitShortfalls: new Counter({
+      name: 'stockguard_redis_replica_wait_shortfalls_total',
+      help: 'Writes not acknowledged because fewer replicas than STOCKGUARD_REDIS_WAIT_REPLICAS confirmed them in time, by part (edge: an event append, answered 503 or left on the SQS queue; ledger: a ledger change, its stream entry left pending)',
+      labelNames: ['part'] as const,
+      registers,
+    }),
     holdsReaped: new Counter({
       name: 'stockguard_holds_expired_total',
       help: 'Checkout holds released because they expired unconfirmed',

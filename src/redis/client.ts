@@ -123,11 +123,14 @@ const UNAVAILABLE_MESSAGES = [
 
 /**
  * Whether an error (or one of its causes) says Redis was unreachable or between masters,
+ * or could not confirm a write on its replicas in time (STOCKGUARD_E_NOT_REPLICATED),
  * not that the command was wrong: a consumer does not count such a failure against an
  * entry's delivery limit (docs/streams.md, "Delivery limit").
  */
 export function isRedisUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    // Written but not confirmed by enough replicas in time: a master without its replica, for now.
+    if (current instanceof StockguardError && current.code === 'STOCKGUARD_E_NOT_REPLICATED') return true;
     const { message } = current;
     if (UNAVAILABLE_REPLIES.some((reply) => message.startsWith(`${reply} `) || message === reply)) return true;
     if (UNAVAILABLE_MESSAGES.some((text) => message.includes(text))) return true;

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StockguardError } from '../errors.ts';
 import type { RedisClient } from './client.ts';
-import { isCluster } from './topology.ts';
+import { isCluster, type ReplicaWait, writeThenWait } from './topology.ts';
 
 /** Every script in src/lua, one file each (test/unit/luaHeaders.test.ts keeps this list and the folder equal). */
 export const SCRIPT_NAMES = [
@@ -81,14 +82,33 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Runs the script; every key must carry the same hash tag (a SKU's keys: its layout partition's `{p<N>}`). */
-  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  /**
+   * Runs the script; every key must carry the same hash tag (a SKU's keys: its layout
+   * partition's `{p<N>}`). With `wait`, the call is followed by WAIT on the same connection
+   * (src/redis/topology.ts, writeThenWait) and resolves only once `wait.replicas` replicas
+   * have its writes; when fewer confirm within `wait.timeoutMs` it throws
+   * STOCKGUARD_E_NOT_REPLICATED (the script ran: the caller must not acknowledge what it
+   * wrote, and a retry must be idempotent, as every write script of stockguard is).
+   */
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[], wait?: ReplicaWait): Promise<unknown> {
+    if (wait) return this.runThenWait(redis, keys, args, wait);
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (isNoScript(error)) return redis.eval(this.source, keys.length, ...keys, ...args);
       throw error;
     }
+  }
+
+  private async runThenWait(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[], wait: ReplicaWait): Promise<unknown> {
+    let written = await writeThenWait(redis, ['EVALSHA', this.sha, keys.length, ...keys, ...args], wait);
+    if (isNoScript(written.error)) written = await writeThenWait(redis, ['EVAL', this.source, keys.length, ...keys, ...args], wait);
+    if (written.error) throw written.error;
+    if (written.replicas < wait.replicas) {
+      wait.onShortfall?.(written.replicas);
+      throw notReplicated(this.name, keys[0] ?? '', written.replicas, wait);
+    }
+    return written.reply;
   }
 
   /**
@@ -116,6 +136,13 @@ export class LuaScript {
       return reply;
     });
   }
+}
+
+/** STOCKGUARD_E_NOT_REPLICATED for a write to `key` that `confirmed` replicas (fewer than asked) have. */
+export function notReplicated(what: string, key: string, confirmed: number, wait: ReplicaWait): StockguardError {
+  return new StockguardError('STOCKGUARD_E_NOT_REPLICATED', `${what} on ${key}: ${confirmed} of ${wait.replicas} replica(s) confirmed the write within ${wait.timeoutMs} ms`, {
+    details: { key, confirmed, replicas: wait.replicas, timeoutMs: wait.timeoutMs },
+  });
 }
 
 let cached: Record<ScriptName, LuaScript> | undefined;

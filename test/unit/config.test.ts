@@ -38,4 +38,20 @@ test('the printed configuration hides the Redis password', () => {
   assert.not.match(JSON.stringify(redactConfig(config)), /s3cret/);
 });
 
+test('WAIT for replicas: 1 by default on Cluster, off on one server, settable, and refused out of range', () => {
+  assert.equal([loadConfig({}).redis.waitReplicas, loadConfig({}).redis.waitTimeoutMs], [0, 200]);
+  assert.is(loadConfig({ STOCKGUARD_REDIS_CLUSTER: 'true' }).redis.waitReplicas, 1);
+  assert.is(loadConfig({ STOCKGUARD_REDIS_CLUSTER: 'true', STOCKGUARD_REDIS_WAIT_REPLICAS: '0' }).redis.waitReplicas, 0);
+  assert.equal(loadConfig({ STOCKGUARD_REDIS_WAIT_REPLICAS: '2', STOCKGUARD_REDIS_WAIT_TIMEOUT_MS: '50' }).redis, { ...loadConfig({}).redis, waitReplicas: 2, waitTimeoutMs: 50 });
+  for (const [name, value] of [['STOCKGUARD_REDIS_WAIT_REPLICAS', '-1'], ['STOCKGUARD_REDIS_WAIT_REPLICAS', 'one'], ['STOCKGUARD_REDIS_WAIT_TIMEOUT_MS', '0']] as const) {
+    try {
+      loadConfig({ [name]: value });
+      assert.unreachable(`${name}=${value} was accepted`);
+    } catch (error) {
+      assert.ok(isStockguardError(error) && error.code === 'STOCKGUARD_E_CONFIG', String(error));
+      assert.match((error as Error).message, name);
+    }
+  }
+});
+
 test.run();

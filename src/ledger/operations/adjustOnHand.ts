@@ -43,6 +43,6 @@ export async function adjustOnHand(context: ScriptContext, adjustment: AdjustInp
     adjustment.cause,
     adjustment.seq ?? '',
     ...horizonArgs(context, adjustment.eventAtMs),
-  ]);
+  ], context.replicaWait);
   return decodeAdjustOnHand(raw);
 }

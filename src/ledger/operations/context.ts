@@ -2,6 +2,7 @@
 // retention. Built by the Ledger facade.
 import type { SkuKeys } from '../../redis/keys.ts';
 import type { RedisClient } from '../../redis/client.ts';
+import type { ReplicaWait } from '../../redis/topology.ts';
 
 export type Clock = () => number;
 
@@ -14,6 +15,8 @@ export interface ScriptContext {
   readonly journalRetentionMs: number;
   /** How long event marks and closed reservation records are kept (docs/operations.md, "Dedupe horizons"). */
   readonly dedupeHorizonMs: number;
+  /** Set: each change resolves only once this many replicas have it (STOCKGUARD_REDIS_WAIT_REPLICAS). */
+  readonly replicaWait: ReplicaWait | undefined;
 }
 
 /** KEYS in the order every ledger script declares them. */

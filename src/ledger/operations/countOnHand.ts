@@ -42,6 +42,6 @@ export async function countOnHand(context: ScriptContext, count: CountInput): Pr
     count.counted,
     count.seq ?? '',
     ...horizonArgs(context, count.eventAtMs),
-  ]);
+  ], context.replicaWait);
   return decodeCountOnHand(raw);
 }

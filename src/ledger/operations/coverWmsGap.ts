@@ -41,6 +41,6 @@ export async function coverWmsGap(context: ScriptContext, cover: CoverGapInput):
     cover.watermark,
     cover.expected.applied,
     cover.expected.ahead,
-  ]);
+  ], context.replicaWait);
   return decodeCoverWmsGap(raw);
 }

@@ -18,6 +18,6 @@ export function decodeCreateSku(raw: unknown): CreateSkuReply {
 /** `initial`: the on_hand counted at creation, journaled as a count under `eventId` in the same call (createSku.lua). */
 export async function createSku(context: ScriptContext, initial?: { counted: number; eventId: string }): Promise<CreateSkuReply> {
   const args = initial === undefined ? baseArgs(context) : [...baseArgs(context), initial.counted, initial.eventId];
-  const raw = await luaScripts().createSku.run(context.redis, scriptKeys(context.keys), args);
+  const raw = await luaScripts().createSku.run(context.redis, scriptKeys(context.keys), args, context.replicaWait);
   return decodeCreateSku(raw);
 }

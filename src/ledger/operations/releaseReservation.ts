@@ -36,6 +36,6 @@ export async function releaseReservation(context: ScriptContext, reservationId: 
     ...baseArgs(context),
     reservationId,
     ...horizonArgs(context, eventAtMs),
-  ]);
+  ], context.replicaWait);
   return decodeReleaseReservation(raw);
 }

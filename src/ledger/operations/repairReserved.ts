@@ -16,6 +16,6 @@ export function decodeRepairReserved(raw: unknown): RepairReply {
 }
 
 export async function repairReserved(context: ScriptContext, eventId: string): Promise<RepairReply> {
-  const raw = await luaScripts().repairReserved.run(context.redis, scriptKeys(context.keys), [...baseArgs(context), eventId]);
+  const raw = await luaScripts().repairReserved.run(context.redis, scriptKeys(context.keys), [...baseArgs(context), eventId], context.replicaWait);
   return decodeRepairReserved(raw);
 }

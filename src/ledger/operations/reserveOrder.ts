@@ -53,6 +53,6 @@ export async function reserveOrder(context: ScriptContext, lines: readonly Reser
   const args: (string | number)[] = [...baseArgs(context), mode, lines.length];
   for (const line of lines) args.push(line.reservationId, line.quantity);
   args.push(...horizonArgs(context, eventAtMs));
-  const raw = await luaScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args);
+  const raw = await luaScripts().reserveOrder.run(context.redis, scriptKeys(context.keys), args, context.replicaWait);
   return decodeReserveOrder(raw, lines);
 }

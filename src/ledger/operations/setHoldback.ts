@@ -25,6 +25,6 @@ export async function setHoldback(context: ScriptContext, holdback: number, even
     ...baseArgs(context),
     holdback,
     eventId,
-  ]);
+  ], context.replicaWait);
   return decodeSetHoldback(raw);
 }

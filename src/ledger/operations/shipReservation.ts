@@ -56,6 +56,6 @@ export async function shipReservation(context: ScriptContext, shipment: ShipInpu
     shipment.quantity,
     shipment.seq ?? '',
     ...horizonArgs(context, shipment.eventAtMs),
-  ]);
+  ], context.replicaWait);
   return decodeShipReservation(raw);
 }
