@@ -22,6 +22,7 @@ import type { ReconcileReport } from './reconcile/reconcile.ts';
 import { restoreSnapshot } from './reconcile/snapshot.ts';
 import { migrateLayout, type KeyMove } from './redis/migrateLayout.ts';
 import { pushStateHorizonMs } from './pushers/index.ts';
+import { isRedisUnavailable } from './redis/client.ts';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, redisUnavailable: 3, unexpected: 4, busy: 5 } as const;
 
@@ -144,14 +145,29 @@ export async function run(argv: readonly string[], out: (line: string) => void =
       out(`${error.message}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    if (isStockguardError(error)) {
-      out(`error: ${error.message}`);
-      if (error.code === 'STOCKGUARD_E_RECONCILE_RUNNING') return EXIT.busy;
-      return error.code === 'STOCKGUARD_E_REDIS_UNAVAILABLE' ? EXIT.redisUnavailable : EXIT.refused;
-    }
-    out(`unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return EXIT.unexpected;
+    const { code, message } = exitFor(error);
+    out(message);
+    return code;
   }
+}
+
+/**
+ * The exit code and the line for an error that ended a command. An error that says Redis
+ * was unreachable or between masters (isRedisUnavailable) is exit 3 wherever it came from:
+ * a daemon started while a Cluster master was being replaced failed its start-up reads with
+ * ioredis's "Too many Cluster redirections" and exited 4, which a supervisor (and the chaos
+ * harness) took for a crash rather than for Redis being away.
+ */
+export function exitFor(error: unknown): { code: number; message: string } {
+  if (isStockguardError(error)) {
+    if (error.code === 'STOCKGUARD_E_RECONCILE_RUNNING') return { code: EXIT.busy, message: `error: ${error.message}` };
+    if (error.code === 'STOCKGUARD_E_REDIS_UNAVAILABLE' || isRedisUnavailable(error)) return { code: EXIT.redisUnavailable, message: `error: ${error.message}` };
+    return { code: EXIT.refused, message: `error: ${error.message}` };
+  }
+  if (isRedisUnavailable(error)) {
+    return { code: EXIT.redisUnavailable, message: `error: STOCKGUARD_E_REDIS_UNAVAILABLE: Redis is unreachable or between masters (${(error as Error).message}); start stockguard again once Redis answers (a supervisor does)` };
+  }
+  return { code: EXIT.unexpected, message: `unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` };
 }
 
 type Flags = { receipt?: boolean; 'event-id'?: string; journal?: string; count?: string; all?: boolean; 'dry-run'?: boolean; out?: string; force?: boolean };
