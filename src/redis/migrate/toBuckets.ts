@@ -187,7 +187,7 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
       for (const [, key] of olds) reads.hgetall(key);
       const bucket = keys.skuBucket(packer.to, sku);
       reads.hget(bucket, sku);
-      return { sku, packer, olds, bucket };
+      return { packer, olds, bucket };
     });
   });
   const replies = (await reads.exec()) ?? [];
@@ -198,8 +198,8 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
     return value;
   };
   const writes: { sku: string; bucket: string; value: string | undefined; deletes: string[] }[] = [];
-  for (const entries of plan) {
-    const sku = entries[0]?.sku;
+  for (const [index, entries] of plan.entries()) {
+    const sku = skus[index]!;
     const skuWrites: typeof writes = [];
     let conflict: PackConflict | undefined;
     for (const { packer, olds, bucket } of entries) {
@@ -213,13 +213,12 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
       }
       const existing = next() as string | null;
       if (deletes.length === 0) continue;
-      const value = packer.pack(entries[0]!.sku, hashes);
+      const value = packer.pack(sku, hashes);
       if (existing !== null && existing !== value) {
-        conflict = { sku: entries[0]!.sku, packer: packer.name, bucket, reason: `${bucket} already holds ${JSON.stringify(existing)} for the SKU, its old hashes pack to ${JSON.stringify(value ?? null)}` };
+        conflict = { sku, packer: packer.name, bucket, reason: `${bucket} already holds ${JSON.stringify(existing)} for the SKU, its old hashes pack to ${JSON.stringify(value ?? null)}` };
       }
-      skuWrites.push({ sku: entries[0]!.sku, bucket, value, deletes });
+      skuWrites.push({ sku, bucket, value, deletes });
     }
-    if (sku === undefined) continue;
     if (conflict) {
       conflicting.add(sku);
       report.conflicts.push(conflict);
