@@ -28,13 +28,14 @@ local slackMs = tonumber(ARGV[5])
 --- @include "isWholeNumber"
 --- @include "isChannelName"
 --- @include "decodeChannelState"
+--- @include "loadChannelState"
 --- @include "encodeChannelState"
 
-if sku == nil or sku == '' or not isChannelName(channel) or not isWholeNumber(quantity, -9007199254740991, 9007199254740991)
+if not isChannelName(channel) or not isWholeNumber(quantity, -9007199254740991, 9007199254740991)
   or not isWholeNumber(observedAtMs, 0, 9007199254740991) or not isWholeNumber(slackMs, 0, 9007199254740991) then
   return { 'BAD_ARGUMENT' }
 end
-local state = decodeChannelState(redis.call('HGET', bucketKey, sku))
+local state = loadChannelState(bucketKey, sku)
 if not state then
   return { 'BAD_ARGUMENT' }
 end

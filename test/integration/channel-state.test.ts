@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { type ChannelState, decodeChannelState, encodeChannelState } from '../../src/domain/channelState.ts';
 import { seededRandom } from '../../src/domain/random.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
-import { recordPushed } from '../../src/pushers/channelStateScripts.ts';
+import { confirmApplied, recordPushed } from '../../src/pushers/channelStateScripts.ts';
 import { PushStore } from '../../src/pushers/store.ts';
 import { startTestRedis } from '../helpers/redis.ts';
 
@@ -100,9 +100,15 @@ test('a field that is not packed channel state is refused, never overwritten', a
     await client.hset(bucket, sku, bad);
     await rejects(ledger.recordChannelLevel(sku, 'shopify', { quantity: 1, observedAtMs: NOW, eventId: 'e' }), /recordObservation refused/);
     await rejects(store.recordPushed(sku, 'shopify', { quantity: 1, atMs: NOW, version: 0 }), /recordPushed refused/);
+    assert.is((await confirmApplied(client, bucket, sku, 'shopify', { quantity: 1, observedAtMs: NOW }, 0)).status, 'BAD_ARGUMENT');
     assert.throws(() => decodeChannelState(bad), /not a packed channel state/);
     assert.is(await client.hget(bucket, sku), bad);
   }
+  // A blank SKU names no field: each script refuses it and writes nothing.
+  await client.del(bucket);
+  assert.is((await recordPushed(client, bucket, '', 'shopify', { quantity: 1, atMs: NOW, version: 0 })).status, 'BAD_ARGUMENT');
+  assert.is((await confirmApplied(client, bucket, '', 'shopify', { quantity: 1, observedAtMs: NOW }, 0)).status, 'BAD_ARGUMENT');
+  assert.is(await client.exists(bucket), 0);
 });
 
 test.after(async () => {
