@@ -162,7 +162,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     // as missing all the same (the ledger does not know those sales), and this says how many.
     figures.sqsMessagesAtCheck = await queuedMessages(system.sqs).catch(() => Number.NaN);
     await checkLedger(figures, { orders: load.orders, wmsAcked: load.wmsAcked, entries, wms: system.wms, runtime, lostToFailover: await lostToMasterKills(system) });
-    figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSkus.has(patch.sku)).length;
+    figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSellerSkus.has(patch.sku)).length;
     figures.deadLetters = await runtime.redis.xlen(runtime.ledger.keys.deadLetters());
     figures.crashes = [system.edge, ...system.consumers].flatMap((child) => child.crashes);
     figures.restartsRedisDown = [system.edge, ...system.consumers].reduce((sum, child) => sum + child.restartsRedisDown, 0);
@@ -231,14 +231,14 @@ async function backlog(system: Awaited<ReturnType<typeof startChaosSystem>>): Pr
 async function describeMismatches(figures: ChaosFigures, system: Awaited<ReturnType<typeof startChaosSystem>>, lastFaultEndMs: number): Promise<void> {
   const { shopify, amazon, runtime, entries } = system;
   for (const entry of entries) {
-    const shown = { shopify: shopify.level(entry.shopify!.inventoryItemId, FAKE_LOCATION)?.available, amazon: entry.amazon?.fulfillment === 'MFN' ? amazon.quantity(entry.sku) : undefined };
+    const shown = { shopify: shopify.level(entry.shopify!.inventoryItemId, FAKE_LOCATION)?.available, amazon: entry.amazon?.fulfillment === 'MFN' ? amazon.quantity(entry.amazon.sellerSku) : undefined };
     const want = { shopify: await system.expected(entry, 'shopify'), amazon: entry.amazon?.fulfillment === 'MFN' ? await system.expected(entry, 'amazon') : undefined };
     if (shown.shopify === want.shopify && shown.amazon === want.amazon) continue;
     figures.channelMismatches.push({ sku: entry.sku, shopify: shown.shopify, shopifySellable: want.shopify, amazon: shown.amazon, amazonSellable: want.amazon });
     if (figures.channelMismatches.length > 5) continue;
     const patches = amazon
       .submissions()
-      .filter((patch) => patch.sku === entry.sku)
+      .filter((patch) => patch.sku === entry.amazon?.sellerSku)
       .slice(-4)
       .map((patch) => `${JSON.stringify(patch.patches.map((operation) => operation.value))} ${patch.status} received ${patch.receivedAtMs - lastFaultEndMs} applied ${patch.appliedAtMs === undefined ? '-' : patch.appliedAtMs - lastFaultEndMs}`);
     const pushed = decodeChannelState(await runtime.redis.hget(runtime.ledger.keys.skuBucket('chan', entry.sku), entry.sku)).pushed;

@@ -123,7 +123,7 @@ export class LoadGenerator {
       const delayMs = 50 + Math.floor(random() * 400);
       // Decrements synchronously; a refusal rejects.
       this.track(
-        amazon.sellOnAmazon(entry.sku, quantity, { publish: { duplicates: copies, delayMs } }).then(
+        amazon.sellOnAmazon(entry.amazon!.sellerSku, quantity, { publish: { duplicates: copies, delayMs } }).then(
           (sale) => {
             if (sale.fulfillment === 'FBA') return;
             figures.sent.amazonSales += 1;

@@ -120,6 +120,8 @@ export interface ChaosSystem {
   wms: WmsFake;
   entries: readonly CatalogEntry[];
   fbaSkus: ReadonlySet<string>;
+  /** The FBA listings' seller SKUs (Amazon's name for them, not the ledger's). */
+  fbaSellerSkus: ReadonlySet<string>;
   /** The harness's own connection, straight to Redis (not through the proxy). */
   runtime: Runtime;
   daemonUrl: string;
@@ -230,22 +232,27 @@ export async function startChaosSystem(options: { seed: number; skus: number; re
       const sku = `CHAOS-${String(index).padStart(3, '0')}`;
       const fba = index % 10 === 9;
       const item = `gid://shopify/InventoryItem/${45_000_000_000_000 + index}`;
-      // Shopify order lines name the variant: the catalogue maps it (invariant I9).
-      const { variantId } = shopify.addItem({ id: item, sku });
+      // The identifiers merchants have: the channels do not name the SKU as the ledger does.
+      // Shopify's SKU is the shop's own, or blank (every fourth item); Amazon's seller SKU is
+      // the seller's. Order lines name the variant and the seller SKU: the catalogue maps
+      // both (invariant I9).
+      const sellerSku = `amz-${sku.toLowerCase()}-${fba ? 'fba' : 'mfn'}`;
+      const { variantId } = shopify.addItem({ id: item, sku: index % 4 === 3 ? null : `SHOP-${index}` });
       entries.push({
         sku,
         holdback: 0,
         skuClass: 'default',
         shopify: { inventoryItemId: item, locationId: FAKE_LOCATION, variantId },
-        amazon: { sellerSku: sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
+        amazon: { sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN' },
         policies: {},
       });
       openingStock.push([sku, 20 + Math.floor(random() * 80)]);
       shopify.stock(item, FAKE_LOCATION, { available: 0 });
-      amazon.addListing({ sku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
+      amazon.addListing({ sku: sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: fba ? 'FBA' : 'MFN', quantity: fba ? 500 : 0 });
     }
     wms.seed(openingStock);
     const fbaSkus = new Set(entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').map((entry) => entry.sku));
+    const fbaSellerSkus = new Set(entries.filter((entry) => entry.amazon?.fulfillment === 'FBA').map((entry) => entry.amazon!.sellerSku));
 
     // --- The harness's connection: catalogue and opening stock before any daemon starts ---
     const common: Record<string, string> = { STOCKGUARD_KEY_PREFIX: PREFIX, STOCKGUARD_LOG_LEVEL: process.env.CHAOS_CHILD_LOG_LEVEL ?? 'error' };
@@ -308,7 +315,7 @@ export async function startChaosSystem(options: { seed: number; skus: number; re
     await waitUntil(() => inSync().catch(() => false), 60_000, 'the opening stock on every channel');
     const reached = redisCluster ? `Redis Cluster ${redisCluster.nodes.map((node) => node.port).join(',')} (3 masters, 3 replicas; first contact through ${direct.REDIS_URL})` : `Redis via proxy :${proxy!.port}`;
     options.log(`opening stock on every channel; ${options.skus} SKUs (${fbaSkus.size} FBA on Amazon); edge ${daemonUrl}, consumers chaos-consumer-0/1, ${reached}; child logs in ${logDir}`);
-    return { redisServer, proxy, redisCluster, masterKills: [], sqs, shopify, amazon, wms, entries, fbaSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
+    return { redisServer, proxy, redisCluster, masterKills: [], sqs, shopify, amazon, wms, entries, fbaSkus, fbaSellerSkus, runtime, daemonUrl, edge, consumers, logDir, expected, inSync, close };
   } catch (error) {
     await close();
     throw error;
