@@ -315,7 +315,7 @@ async function dispatch(runtime: Runtime, command: string, args: string[], flags
       const file = required(args[0], 'FILE');
       if (args.length > 1) throw new UsageError(`restore takes one FILE, got ${args.length}`);
       const progress = createProgress({ label: 'restore', unit: 'SKUs', out });
-      const summary = await restoreSnapshot({ redis: runtime.redis, keys: ledger.keys, file, force: flags.force ?? false, onProgress: (step) => progress.update(step.done, step.total, step.phase) });
+      const summary = await restoreSnapshot({ redis: runtime.redis, keys: ledger.keys, file, force: flags.force ?? false, pushStateIdleMs: pushStateHorizonMs(runtime.config), onProgress: (step) => progress.update(step.done, step.total, step.phase) });
       progress.finish();
       out(`restored ${summary.skus} SKUs (${summary.keys} keys) from ${summary.file}, taken ${summary.createdAt} under prefix ${summary.sourcePrefix}, into prefix ${ledger.keys.prefix} in ${summary.durationMs} ms${summary.replaced ? `; ${summary.replaced} existing keys replaced (--force)` : ''}`);
       return EXIT.ok;

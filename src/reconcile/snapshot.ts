@@ -389,6 +389,13 @@ export interface RestoreOptions {
   onProgress?: (progress: SnapshotProgress) => void;
   /** SKUs written at once (each SKU is one MULTI/EXEC). */
   concurrency?: number;
+  /**
+   * The pushers' idle horizon (pushStateHorizonMs of the daemons' config): each restored
+   * pushers' state key gets it as its expiry, in the SKU's MULTI, as every write of the key
+   * does (src/lua/writePushState.lua), unless it holds `alloc:keep`. Without it a restored key
+   * would stay until its next write (for ever, for a SKU that is never sold again).
+   */
+  pushStateIdleMs?: number;
 }
 
 export interface RestoreSummary {
@@ -459,7 +466,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreS
       }
       const at = lineNumber;
       const before = skus - 1;
-      inFlight.push(writeSku(redis, keys, parsed).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
+      inFlight.push(writeSku(redis, keys, parsed, options.pushStateIdleMs).catch((error: unknown) => Promise.reject(partial(options.file, at, `SKU ${JSON.stringify(parsed.sku)}`, error, before))));
       if (inFlight.length >= concurrency) {
         await Promise.all(inFlight);
         inFlight = [];
@@ -615,12 +622,14 @@ function commandsFor(key: string, content: KeyContent | JournalLine): Command[] 
   }
 }
 
-async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Promise<void> {
+async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine, pushStateIdleMs: number | undefined): Promise<void> {
   const all = keys.perSkuKeys(line.sku);
   const commands = Object.entries(line.keys).flatMap(([kind, content]): Command[] =>
     // A layout-3 line's inventory hash: packed into the SKU's `inv` bucket (same slot as its keys).
     kind === 'inventory' ? [['hset', keys.skuBucket('inv', line.sku), line.sku, packInventory(content)]] : commandsFor(all[kind as PerSkuKeyKind], content),
   );
+  const pushState = line.keys.pushState;
+  if (pushStateIdleMs !== undefined && pushState?.type === 'hash' && !hashFields(pushState).includes('alloc:keep')) commands.push(['pexpire', all.pushState, pushStateIdleMs]);
   for (const [kind, value] of Object.entries(line.packed ?? {}) as [PackedKind, string][]) commands.push(['hset', keys.skuBucket(kind, line.sku), line.sku, value]);
   await writeCommands(redis, commands, true);
   // The catalogue's item buckets are not in the file: each entry's channel items are mapped
@@ -628,6 +637,11 @@ async function writeSku(redis: RedisClient, keys: KeySpace, line: SkuLine): Prom
   if (line.packed?.catalog !== undefined) {
     await Promise.all(packedItemFields(line.sku, line.packed.catalog).map((field) => redis.hset(keys.bucketKey('item', layoutBucket(field)), field, line.sku)));
   }
+}
+
+/** The field names of a hash's content ([field, value, …]). */
+function hashFields(content: Extract<KeyContent, { type: 'hash' }>): string[] {
+  return content.value.filter((_item, index) => index % 2 === 0);
 }
 
 /** A layout-3 snapshot line's inventory hash (`on_hand`, `reserved`, …) packed for its `inv` bucket. */

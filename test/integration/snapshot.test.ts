@@ -65,6 +65,8 @@ test.before(async () => {
   // Layout 3's per-SKU hashes of the channel state, as a ledger not yet migrated has them: carried as they are.
   await sourceClient.hset(ledger.keys.pushedLevels('TEE-BLK-M'), 'shopify', JSON.stringify({ quantity: 44, atMs: now }), 'amazon', '41');
   await sourceClient.hset(ledger.keys.pushState('TEE-BLK-M'), 'cursor', '1795000000007-0', 'dynamic_holdback', '2');
+  // A bounded Shopify account holding unseen sales: its state has no time bound (alloc:keep).
+  await sourceClient.hset(ledger.keys.pushState('MUG-WHT'), 'cursor', '1795000000008-0', 'alloc:keep', '1');
   await sourceClient.set(ledger.keys.saleToLedgerLatency(), JSON.stringify({ p99Ms: 40, samples: 100, atMs: now }));
   await new CheckoutHolds(sourceClient, ledger, () => now).hold('checkout-77', [{ lineId: '1', sku: 'MUG-WHT', quantity: 1 }], 600);
 
@@ -117,6 +119,17 @@ test('snapshot → restore into a fresh Redis reproduces every key exactly', asy
   assert.is(line!.status, 'RESERVED');
   const journal = await restored.journal('TEE-BLK-M');
   assert.ok(journal.at(-1)!.id > journal.at(-2)!.id);
+});
+
+test('a restored pushers\' state key gets the idle expiry its writes give it, unless it holds alloc:keep', async () => {
+  await clearTarget();
+  const targetKeys = new Ledger({ redis: targetClient, keyPrefix: target.prefix }).keys;
+  const idleMs = 140 * 60_000;
+  await restoreSnapshot({ redis: targetClient, keys: targetKeys, file: snapshotFile, pushStateIdleMs: idleMs });
+  const ttl = await targetClient.pttl(targetKeys.pushState('TEE-BLK-M'));
+  assert.ok(ttl > idleMs - 60_000 && ttl <= idleMs, `expires within the idle horizon, PTTL ${ttl}`);
+  assert.is(await targetClient.pttl(targetKeys.pushState('MUG-WHT')), -1, 'alloc:keep: no expiry');
+  assert.equal(await targetClient.hgetall(targetKeys.pushState('TEE-BLK-M')), { cursor: '1795000000007-0', dynamic_holdback: '2' });
 });
 
 test('a byte flipped inside the compressed data is refused as corrupt, and nothing is written', async () => {
