@@ -7,6 +7,7 @@ import { StockguardEvent, partitionSkuOf } from './domain/events.ts';
 import type { Config } from './config.ts';
 import { StockguardError } from './errors.ts';
 import { SqsPoller } from './ingest/amazon/sqsPoller.ts';
+import { judgeRetention } from './ingest/amazon/queueRetention.ts';
 import { reservationRoutes } from './ingest/http/reservations.ts';
 import { createHttpServer, listen, type Route, type RunningHttpServer } from './ingest/http/server.ts';
 import { shopifyWebhookRoute, wmsWebhookRoute } from './ingest/http/webhooks.ts';
@@ -197,6 +198,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
     });
     poller.start();
+    // The queue's own redelivery limit against the horizons: a warning with its fix, never a refusal to start.
+    const horizons = { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 };
+    const sqsLogger = logger.child({ part: 'sqs' });
+    poller.queueRetentionSeconds().then(
+      (seconds) => {
+        const verdict = judgeRetention(seconds, horizons);
+        if (verdict.ok) sqsLogger.info({ retentionSeconds: seconds }, verdict.detail);
+        else sqsLogger.warn({ retentionSeconds: seconds, fix: verdict.fix }, verdict.detail);
+      },
+      (error: unknown) => sqsLogger.warn({ err: error }, "could not read the SQS queue's MessageRetentionPeriod (grant sqs:GetQueueAttributes to check it): the dedupe horizons are not checked against the queue's retention"),
+    );
   } else if (roles.has('sqs')) {
     logger.info('AMAZON_SQS_QUEUE_URL is not set: the SQS poller does not run');
   }

@@ -5,6 +5,7 @@
 // catalogue against what the channels list (unmapped variants and listings, SKUs mapped to
 // items the channel does not have, MFN/FBA disagreements). Reads only: it changes nothing.
 // A `fail` makes the command exit 1; a `warn` does not.
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.ts';
 import { readAmazonListings } from '../catalog/discover/amazon.ts';
@@ -13,6 +14,7 @@ import { readVariants } from '../catalog/discover/shopify.ts';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import type { Config } from '../config.ts';
 import { isStockguardError } from '../errors.ts';
+import { judgeRetention, readQueueRetention } from '../ingest/amazon/queueRetention.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { isCluster, masters } from '../redis/topology.ts';
 import { LwaTokenProvider } from '../pushers/lwa.ts';
@@ -72,6 +74,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorResult> {
   else add({ area: 'shopify', check: 'shopify-configured', severity: 'ok', detail: 'not configured (SHOPIFY_STORE_DOMAIN unset): skipped' });
   if (config.amazon) await guard('amazon', add, () => checkAmazon(config, entries, add));
   else add({ area: 'amazon', check: 'amazon-configured', severity: 'ok', detail: 'not configured (AMAZON_SELLER_ID unset): skipped' });
+  if (config.sqs.queueUrl) await guard('amazon', add, () => checkQueueRetention(config, add));
   await guard('wms', add, () => checkWms(config, add));
 
   const failed = findings.filter((finding) => finding.severity === 'fail').length;
@@ -301,6 +304,26 @@ async function checkAmazon(config: Config, entries: readonly CatalogEntry[], add
     } else if (entry.amazon.fulfillment === 'FBA' && seen === 'MFN') {
       add({ area: 'catalog', check: 'amazon-fulfilment', severity: 'fail', detail: `${entry.sku} (${entry.amazon.sellerSku}) is FBA in the catalogue but Amazon shows a merchant-fulfilled offer only: stockguard never sets its quantity, so Amazon keeps selling what it shows`, fix: 'set amazonFulfillment MFN (with amazonProductType) for this SKU and import again' });
     }
+  }
+}
+
+// ---- SQS
+
+/** The queue's MessageRetentionPeriod against the dedupe horizons (src/ingest/amazon/queueRetention.ts). */
+async function checkQueueRetention(config: Config, add: (finding: Finding) => void): Promise<void> {
+  const client = new SQSClient({ region: config.sqs.region, ...(config.sqs.endpoint ? { endpoint: config.sqs.endpoint } : {}) });
+  try {
+    let seconds: number;
+    try {
+      seconds = await readQueueRetention(client, config.sqs.queueUrl!);
+    } catch (error) {
+      add({ area: 'amazon', check: 'sqs-retention', severity: 'warn', detail: `could not read the queue's MessageRetentionPeriod: ${error instanceof Error ? error.message : String(error)}`, fix: 'grant sqs:GetQueueAttributes on the queue to check it, or compare it by hand with STOCKGUARD_SQS_DEDUPE_WINDOW_SECONDS and STOCKGUARD_EVENT_HORIZON_SECONDS' });
+      return;
+    }
+    const verdict = judgeRetention(seconds, { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 });
+    add(verdict.ok ? { area: 'amazon', check: 'sqs-retention', severity: 'ok', detail: verdict.detail } : { area: 'amazon', check: 'sqs-retention', severity: 'fail', detail: verdict.detail, fix: verdict.fix });
+  } finally {
+    client.destroy();
   }
 }
 

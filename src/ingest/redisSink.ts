@@ -18,7 +18,7 @@ export interface RedisSinkOptions {
   dedupeWindowSeconds: number;
   /**
    * Per source, instead of `dedupeWindowSeconds` (docs/operations.md, "Dedupe horizons"):
-   * e.g. SQS ids for the queue's retention (14 days), Shopify ids for its retry window.
+   * e.g. SQS ids for the queue's retention (4 days by default), Shopify ids for its retry window.
    */
   dedupeWindowsBySource?: Partial<Record<StockguardEvent['source'], number>>;
   /**

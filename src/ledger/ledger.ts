@@ -33,7 +33,7 @@ export interface LedgerOptions {
   clock?: Clock;
   /** STOCKGUARD_JOURNAL_RETENTION_DAYS in ms (default 3 days); the scripts trim JOURNAL_TRIM_GRACE_MS later. */
   journalRetentionMs?: number;
-  /** How long event marks and closed reservation records are kept (default 15 days; docs/operations.md). */
+  /** How long event marks and closed reservation records are kept (default 5 days; docs/operations.md). */
   dedupeHorizonMs?: number;
   /**
    * Set: every change of a SKU's stock record (the ledger scripts on its inventory bucket)
@@ -100,8 +100,8 @@ const JOURNAL_READ_PAGE = 1_000;
 
 /** STOCKGUARD_JOURNAL_RETENTION_DAYS's default (docs/configuration.md). */
 const DEFAULT_RETENTION_MS = 3 * 86_400_000;
-/** The default dedupe horizon: longer than SQS's longest retention (14 days), docs/operations.md. */
-export const DEFAULT_DEDUPE_HORIZON_MS = 15 * 86_400_000;
+/** The default dedupe horizon (STOCKGUARD_EVENT_HORIZON_SECONDS's): SQS's default retention and the WMS contract's 4 days, plus one (docs/operations.md). */
+export const DEFAULT_DEDUPE_HORIZON_MS = 5 * 86_400_000;
 
 export class Ledger {
   readonly keys: KeySpace;

@@ -6,7 +6,7 @@ other change. Creating a SKU that exists changes nothing.
 With an initial count (the catalogue import's on-hand), the same call journals it as a
 `count` entry right after the `create` one, under the given event id: the SKU exists with
 its initial stock or not at all, and a second call is EXISTS, so the count needs no event
-mark to be applied once (a mark would stay 15 days per imported SKU).
+mark to be applied once (a mark would stay one dedupe horizon per imported SKU).
 
 KEYS[1] inv bucket of the SKU (field ARGV[3]: the packed inventory)      KEYS[2] reservations hash (unused, keeps one key order)
 KEYS[3] event marks hash (unused)   KEYS[4] journal stream of the SKU's layout partition (shared)

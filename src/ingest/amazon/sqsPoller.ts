@@ -19,6 +19,7 @@ import { StockguardError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { EventSink } from '../sink.ts';
 import { parseAmazonNotification, type IgnoreReason } from './notifications.ts';
+import { readQueueRetention } from './queueRetention.ts';
 
 /** Where to reach SQS when the poller builds its own client. */
 export interface SqsConnection {
@@ -173,6 +174,11 @@ export class SqsPoller {
     this.#logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'amazon-sqs-poller' });
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? Math.random;
+  }
+
+  /** The queue's MessageRetentionPeriod in seconds, through this poller's client (queueRetention.ts). */
+  queueRetentionSeconds(): Promise<number> {
+    return readQueueRetention(this.#client, this.#queueUrl, this.#stopController.signal);
   }
 
   get running(): boolean {
