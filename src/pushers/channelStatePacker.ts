@@ -4,11 +4,10 @@
 // `fba:{p<N>}:<SKU>` (marketplace → the same) become its packed channel state
 // (src/domain/channelState.ts), its field of the `chan` bucket.
 //
-// What does not move: the observations' event ids (nothing read them), and the pushers'
-// `applied:<channel>` fields, which are in the pushstate hash the migration keeps (a packer
-// reads only the hashes it replaces): every migrated push is unconfirmed, so the first
-// report of its value after the migration is counted once more in the apply-lag metric.
-// saveState deletes the stale `applied:*` fields.
+// A push is packed confirmed when the pushers' layout-3 `applied:<channel>` field (in the
+// pushstate hash, which the migration reads and keeps) holds its atMs, so its apply lag is
+// not counted again after the migration; the `applied:*` fields go in the same MULTI.
+// What does not move: the observations' event ids (nothing read them).
 import type { BucketPacker } from '../redis/migrate/toBuckets.ts';
 import { type ChannelState, emptyChannelState, encodeChannelState, isPackableName } from '../domain/channelState.ts';
 import { StockguardError } from '../errors.ts';
@@ -29,14 +28,15 @@ function unreadable(sku: string, what: string, name: string, raw: string): Stock
 const whole = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value);
 
 /** The packed channel state of one SKU from its layout-3 hashes (undefined: nothing to keep). */
-export function packLayout3ChannelState(sku: string, hashes: Partial<Record<'pushedLevels' | 'channelLevels' | 'fbaStock', Record<string, string>>>): string | undefined {
+export function packLayout3ChannelState(sku: string, hashes: Partial<Record<'pushedLevels' | 'channelLevels' | 'fbaStock' | 'pushState', Record<string, string>>>): string | undefined {
   const state: ChannelState = emptyChannelState();
   for (const [channel, raw] of Object.entries(hashes.pushedLevels ?? {})) {
     const level = parseJson(raw);
     // What the pushers' reader (parsePushed) did not take as a level was never used: left out.
     if (!level || !whole(level.quantity) || !whole(level.atMs)) continue;
     if (!isPackableName(channel) || level.atMs < 0) throw unreadable(sku, 'pushed level', channel, raw);
-    state.pushed[channel] = { quantity: level.quantity, atMs: level.atMs, version: whole(level.version) && level.version >= 0 ? level.version : 0, applied: false };
+    const applied = hashes.pushState?.[`applied:${channel}`] === String(level.atMs);
+    state.pushed[channel] = { quantity: level.quantity, atMs: level.atMs, version: whole(level.version) && level.version >= 0 ? level.version : 0, applied };
   }
   for (const [what, target, hash] of [['channel level', state.observed, hashes.channelLevels], ['FBA stock', state.fba, hashes.fbaStock]] as const) {
     for (const [name, raw] of Object.entries(hash ?? {})) {
@@ -51,6 +51,8 @@ export function packLayout3ChannelState(sku: string, hashes: Partial<Record<'pus
 export const CHANNEL_STATE_PACKER: BucketPacker = {
   name: 'channel state',
   from: ['pushedLevels', 'channelLevels', 'fbaStock'],
+  alsoReads: ['pushState'],
+  consumed: (hashes) => ({ pushState: Object.keys(hashes.pushState ?? {}).filter((field) => field.startsWith('applied:')) }),
   to: 'chan',
   pack: packLayout3ChannelState,
 };

@@ -50,7 +50,8 @@ export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
   { bucket: 'inv', unpack: (_sku, value) => ({ inventory: inventoryToHash(decodeInventory(value)) }) },
   {
     // The channel state (src/pushers/channelStatePacker.ts): event ids were not kept, so a
-    // made-up one stands in (nothing reads it); confirmed pushes become unconfirmed.
+    // made-up one stands in (nothing reads it); a confirmed push is layout 3's
+    // `applied:<channel>` field of the pushstate hash, holding the push's atMs.
     bucket: 'chan',
     unpack: (_sku, value) => {
       const state = decodeChannelState(value);
@@ -60,6 +61,7 @@ export const LAYOUT3_UNPACKERS: Layout3Unpacker[] = [
         pushedLevels: Object.fromEntries(Object.entries(state.pushed).map(([channel, { quantity, atMs, version }]) => [channel, JSON.stringify({ quantity, atMs, version })])),
         channelLevels: observations(state.observed),
         fbaStock: observations(state.fba),
+        pushState: Object.fromEntries(Object.entries(state.pushed).filter(([, { applied }]) => applied).map(([channel, { atMs }]) => [`applied:${channel}`, String(atMs)])),
       };
     },
   },

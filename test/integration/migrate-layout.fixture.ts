@@ -50,6 +50,8 @@ export async function buildLedger(ledger: Ledger, catalog: Catalog | undefined, 
   const pushStore = new PushStore(redis, ledger.keys, ledger);
   await pushStore.recordPushed('TEE-BLK-M', 'shopify', { quantity: 44, atMs: clock.now, version: 5 });
   await pushStore.recordPushed('MUG:WHT:11oz', 'amazon', { quantity: 9, atMs: clock.now - 1, version: 0 });
+  // Amazon reported the pushed 9: that push is confirmed (its apply lag counted once).
+  await pushStore.confirmApplied('MUG:WHT:11oz', 'amazon', { quantity: 9, observedAtMs: clock.now + 4_000 });
   await ledger.recordChannelLevel('MUG:WHT:11oz', 'amazon', { quantity: -2, observedAtMs: clock.now - 7_000, eventId: 'lvl-2' });
   await redis.hset(ledger.keys.pushState('TEE-BLK-M'), 'cursor', `${asOfMs}-0`, 'dynamic_holdback', '2');
   await ledger.reserveOrder({ channel: 'shopify', orderId: 'o-bulk', lines: Array.from({ length: BULK_LINES }, (_, index) => ({ lineId: String(index + 1), sku: 'ZZ-BULK', quantity: 1 })) });

@@ -30,11 +30,15 @@ export interface BucketPacker {
   readonly name: string;
   /** The per-SKU hash kinds it reads (and the migration deletes). */
   readonly from: readonly PerSkuKeyKind[];
+  /** Per-SKU hash kinds it also reads, which stay (another kind's, or not migrated). */
+  readonly alsoReads?: readonly PerSkuKeyKind[];
+  /** The fields of its `alsoReads` hashes the packed value now carries: deleted in the same MULTI. */
+  consumed?(hashes: Partial<Record<PerSkuKeyKind, Record<string, string>>>): Partial<Record<PerSkuKeyKind, string[]>>;
   /** The bucket kind its value goes to, in the SKU's bucket. */
   readonly to: Exclude<BucketKind, 'item'>;
   /**
-   * The packed value of the SKU, from whichever of its `from` hashes exist (HGETALL, each
-   * non-empty); undefined when there is nothing to keep (the old hashes are still deleted).
+   * The packed value of the SKU, from whichever of its `from` (and `alsoReads`) hashes exist
+   * (HGETALL, each non-empty); called only when a `from` hash exists; undefined when there is nothing to keep (the old hashes are still deleted).
    * Throws a StockguardError for a hash it cannot read: the run stops and names the SKU.
    */
   pack(sku: string, hashes: Partial<Record<PerSkuKeyKind, Record<string, string>>>): string | undefined;
@@ -184,10 +188,11 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
     const perSku = keys.perSkuKeys(sku);
     return packers.map((packer) => {
       const olds = packer.from.map((kind) => [kind, perSku[kind]] as const);
-      for (const [, key] of olds) reads.hgetall(key);
+      const kept = (packer.alsoReads ?? []).map((kind) => [kind, perSku[kind]] as const);
+      for (const [, key] of [...olds, ...kept]) reads.hgetall(key);
       const bucket = keys.skuBucket(packer.to, sku);
       reads.hget(bucket, sku);
-      return { packer, olds, bucket };
+      return { packer, olds, kept, bucket };
     });
   });
   const replies = (await reads.exec()) ?? [];
@@ -197,12 +202,12 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
     if (error) throw new StockguardError('STOCKGUARD_E_MIGRATE_FAILED', `reading partition ${partition} failed: ${error.message}`, { cause: error, details: { partition } });
     return value;
   };
-  const writes: { sku: string; bucket: string; value: string | undefined; deletes: string[] }[] = [];
+  const writes: { sku: string; bucket: string; value: string | undefined; deletes: string[]; fieldDeletes: [key: string, fields: string[]][] }[] = [];
   for (const [index, entries] of plan.entries()) {
     const sku = skus[index]!;
     const skuWrites: typeof writes = [];
     let conflict: PackConflict | undefined;
-    for (const { packer, olds, bucket } of entries) {
+    for (const { packer, olds, kept, bucket } of entries) {
       const hashes: Partial<Record<PerSkuKeyKind, Record<string, string>>> = {};
       const deletes: string[] = [];
       for (const [kind, key] of olds) {
@@ -211,13 +216,19 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
         hashes[kind] = fields;
         deletes.push(key);
       }
+      for (const [kind] of kept) {
+        const fields = next() as Record<string, string>;
+        if (Object.keys(fields).length > 0) hashes[kind] = fields;
+      }
       const existing = next() as string | null;
       if (deletes.length === 0) continue;
       const value = packer.pack(sku, hashes);
       if (existing !== null && existing !== value) {
         conflict = { sku, packer: packer.name, bucket, reason: `${bucket} already holds ${JSON.stringify(existing)} for the SKU, its old hashes pack to ${JSON.stringify(value ?? null)}` };
       }
-      skuWrites.push({ sku, bucket, value, deletes });
+      const consumed = packer.consumed?.(hashes) ?? {};
+      const fieldDeletes = kept.map(([kind, key]): [string, string[]] => [key, consumed[kind] ?? []]).filter(([, fields]) => fields.length > 0);
+      skuWrites.push({ sku, bucket, value, deletes, fieldDeletes });
     }
     if (conflict) {
       conflicting.add(sku);
@@ -229,9 +240,10 @@ async function packBatch(redis: RedisClient, keys: KeySpace, partition: number, 
   report.keysPacked += writes.reduce((sum, write) => sum + write.deletes.length, 0);
   if (dryRun || writes.length === 0) return;
   const multi = redis.multi();
-  for (const { sku, bucket, value, deletes } of writes) {
+  for (const { sku, bucket, value, deletes, fieldDeletes } of writes) {
     if (value !== undefined) multi.hset(bucket, sku, value);
     multi.del(...deletes);
+    for (const [key, fields] of fieldDeletes) multi.hdel(key, ...fields);
   }
   const results = await multi.exec();
   const failed = (results ?? []).find(([error]) => error);
