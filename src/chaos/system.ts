@@ -59,6 +59,11 @@ export class StockguardProcess {
     // process alive and hold the test file open (seen in CI: a consumer restarted after the
     // Cluster was stopped).
     if (this.closed) return;
+    // Started already: a process that exited by itself is restarted by its exit handler one
+    // second later, and a kill fault that found it dead starts it too; the second start would
+    // leave the first child running unowned, a second consumer under the same name (seen in a
+    // 1M-operation Cluster run: two chaos-consumer-0 processes for 30 minutes).
+    if (this.running) return;
     const log = openSync(this.logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/stockguard.ts', 'serve'], {
       cwd: REPO_ROOT,
