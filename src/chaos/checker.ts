@@ -20,7 +20,10 @@ export class ReservationWatch {
   ) {}
 
   async allSeen(): Promise<boolean> {
-    this.unseen.push(...this.orders.slice(this.checked));
+    // A loop, not push(...slice): spreading the first call's orders as arguments overflows
+    // the stack past ~120,000 of them (a 1M-operation run has ~670,000), which made every
+    // call throw and the run never see its ledger quiet.
+    for (let index = this.checked; index < this.orders.length; index += 1) this.unseen.push(this.orders[index]!);
     this.checked = this.orders.length;
     const bySku = groupBy(this.unseen, (order) => order.sku);
     const still: ChannelOrder[] = [];

@@ -129,12 +129,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
 
     // --- Quiet and convergence ----------------------------------------------------------------
     const watch = new ReservationWatch(load.orders, runtime);
+    /** Why the last reservation check failed (said in the progress line), if it did. */
+    let watchError: string | undefined;
     const quietBy = Date.now() + (options.convergenceTimeoutMs ?? 120_000);
     let channelsBy = quietBy;
     nextReport = Date.now() + 5000;
     while (Date.now() < (figures.ledgerQuiet ? channelsBy : quietBy)) {
       const drained = await isQuiet(runtime).catch(() => false);
-      const seen = drained && (await watch.allSeen().catch(() => false));
+      const seen = drained && (await watch.allSeen().then((all) => ((watchError = undefined), all), (error: unknown) => ((watchError = error instanceof Error ? error.message : String(error)), false)));
       const inSync = seen && (await system.inSync().catch(() => false));
       if (!figures.ledgerQuiet && drained && seen) {
         figures.ledgerQuiet = true;
@@ -148,7 +150,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       if (Date.now() > nextReport) {
         nextReport += 5000;
         const waitingOn = drained ? '' : ` (${await backlog(system).catch((error: unknown) => String(error))})`;
-        log(`  ${((Date.now() - lastFaultEndMs) / 1000).toFixed(0)} s after the last fault: streams drained ${drained}${waitingOn}, channel orders not yet in the ledger ${drained ? watch.missing : '?'}, channels = sellable ${inSync}`);
+        log(`  ${((Date.now() - lastFaultEndMs) / 1000).toFixed(0)} s after the last fault: streams drained ${drained}${waitingOn}, channel orders not yet in the ledger ${drained ? watch.missing : '?'}${watchError ? ` (the check failed: ${watchError})` : ''}, channels = sellable ${inSync}`);
       }
       await sleep(200);
     }
