@@ -7,7 +7,7 @@ import { StockguardEvent, partitionSkuOf } from './domain/events.ts';
 import type { Config } from './config.ts';
 import { StockguardError } from './errors.ts';
 import { SqsPoller } from './ingest/amazon/sqsPoller.ts';
-import { judgeRetention } from './ingest/amazon/queueRetention.ts';
+import { judgeRetention, queueHorizonsOf } from './ingest/amazon/queueRetention.ts';
 import { reservationRoutes } from './ingest/http/reservations.ts';
 import { createHttpServer, listen, type Route, type RunningHttpServer } from './ingest/http/server.ts';
 import { shopifyWebhookRoute, wmsWebhookRoute } from './ingest/http/webhooks.ts';
@@ -199,7 +199,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     poller.start();
     // The queue's own redelivery limit against the horizons: a warning with its fix, never a refusal to start.
-    const horizons = { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 };
+    const horizons = queueHorizonsOf(config);
     const sqsLogger = logger.child({ part: 'sqs' });
     poller.queueRetentionSeconds().then(
       (seconds) => {

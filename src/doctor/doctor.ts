@@ -14,7 +14,7 @@ import { readVariants } from '../catalog/discover/shopify.ts';
 import type { CatalogEntry } from '../catalog/entry.ts';
 import type { Config } from '../config.ts';
 import { isStockguardError } from '../errors.ts';
-import { judgeRetention, readQueueRetention } from '../ingest/amazon/queueRetention.ts';
+import { judgeRetention, queueHorizonsOf, readQueueRetention } from '../ingest/amazon/queueRetention.ts';
 import type { RedisClient } from '../redis/client.ts';
 import { isCluster, masters } from '../redis/topology.ts';
 import { LwaTokenProvider } from '../pushers/lwa.ts';
@@ -320,7 +320,7 @@ async function checkQueueRetention(config: Config, add: (finding: Finding) => vo
       add({ area: 'amazon', check: 'sqs-retention', severity: 'warn', detail: `could not read the queue's MessageRetentionPeriod: ${error instanceof Error ? error.message : String(error)}`, fix: 'grant sqs:GetQueueAttributes on the queue to check it, or compare it by hand with STOCKGUARD_SQS_DEDUPE_WINDOW_SECONDS and STOCKGUARD_EVENT_HORIZON_SECONDS' });
       return;
     }
-    const verdict = judgeRetention(seconds, { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 });
+    const verdict = judgeRetention(seconds, queueHorizonsOf(config));
     add(verdict.ok ? { area: 'amazon', check: 'sqs-retention', severity: 'ok', detail: verdict.detail } : { area: 'amazon', check: 'sqs-retention', severity: 'fail', detail: verdict.detail, fix: verdict.fix });
   } finally {
     client.destroy();

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { loadConfig } from '../../src/config.ts';
 import { runDoctor } from '../../src/doctor/doctor.ts';
-import { judgeRetention, readQueueRetention } from '../../src/ingest/amazon/queueRetention.ts';
+import { judgeRetention, queueHorizonsOf, readQueueRetention } from '../../src/ingest/amazon/queueRetention.ts';
 import { SqsPoller } from '../../src/ingest/amazon/sqsPoller.ts';
 import { startLocalSqs } from '../../src/sim/sqs.ts';
 import { startTestRedis } from '../helpers/redis.ts';
@@ -20,8 +20,7 @@ const redis = await startTestRedis();
 const io = redis.client();
 
 function horizonsOf(env: Record<string, string>) {
-  const config = loadConfig(env);
-  return { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 };
+  return queueHorizonsOf(loadConfig(env));
 }
 
 test('the queue\'s MessageRetentionPeriod is read in seconds: SQS\'s default 4 days, or what the queue was given', async () => {

@@ -7,11 +7,17 @@
 // needs an operator. So a retention longer than a horizon is a warning with its fix, read
 // by the `sqs` role at start-up and by `stockguard doctor`.
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from '../../config.ts';
 import { StockguardError } from '../../errors.ts';
 
 export interface QueueHorizons {
   sqsDedupeWindowSeconds: number;
   eventHorizonSeconds: number;
+}
+
+/** The two horizons a queue's retention must fit in, from the config. */
+export function queueHorizonsOf(config: Pick<Config, 'webhooks' | 'eventHorizonMs'>): QueueHorizons {
+  return { sqsDedupeWindowSeconds: config.webhooks.sqsDedupeWindowSeconds, eventHorizonSeconds: config.eventHorizonMs / 1000 };
 }
 
 export type RetentionVerdict =
