@@ -109,7 +109,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       }
       if (Date.now() > nextReport) {
         nextReport += 30_000;
-        log(`  ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${sent} operations sent, ${load.orders.length} channel orders accepted`);
+        log(`  ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${sent} operations sent, ${load.orders.length} channel orders accepted; ${await amazonPath(system).catch((error: unknown) => `Amazon path unknown: ${String(error)}`)}`);
       }
       const before = Date.now();
       await sleep(due > 200 && !heldBack ? 0 : 5);
@@ -193,6 +193,26 @@ async function lostToMasterKills(system: Awaited<ReturnType<typeof startChaosSys
     system.masterKills.some(
       (kill) => atMs <= kill.killedAtMs && atMs >= kill.killedAtMs - FAILOVER_LOSS_WINDOW_MS && (slotsOf.get(sku) ?? []).some((slot) => kill.slots.some(([first, last]) => slot >= first && slot <= last)),
     );
+}
+
+/**
+ * Where the Amazon notifications stand (the path that fell behind in the 1M Cluster runs):
+ * messages on the queue, visible and handed out, and what the edge's poller has done with
+ * the ones it received, from its own metrics.
+ */
+async function amazonPath(system: Awaited<ReturnType<typeof startChaosSystem>>): Promise<string> {
+  const client = new SQSClient({ endpoint: system.sqs.endpoint, region: system.sqs.region });
+  try {
+    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: system.sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    const metrics = await fetch(`${system.daemonUrl}/metrics`, { signal: AbortSignal.timeout(2000) }).then((response) => response.text(), () => '');
+    const outcomes = [...metrics.matchAll(/^stockguard_sqs_messages_total\{outcome="([a-z_]+)"\} (\d+)/gm)].map(([, outcome, count]) => `${outcome} ${count}`);
+    const appended = [...metrics.matchAll(/^stockguard_events_received_total\{source="amazon",[^}]*\} (\d+)/gm)].reduce((sum, [, count]) => sum + Number(count), 0);
+    const duplicates = /^stockguard_duplicate_deliveries_total\{source="amazon"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
+    const receiveErrors = /^stockguard_sqs_receive_errors_total (\d+)/m.exec(metrics)?.[1] ?? '0';
+    return `SQS queue ${Attributes?.ApproximateNumberOfMessages ?? '?'} visible, ${Attributes?.ApproximateNumberOfMessagesNotVisible ?? '?'} handed out; edge since its start: messages ${outcomes.join(', ') || 'none'}, receive errors ${receiveErrors}, Amazon events appended ${appended}, duplicates ${duplicates}`;
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Messages on the SQS queue, visible or handed out and not yet deleted. */
