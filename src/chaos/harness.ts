@@ -6,6 +6,7 @@
 // (docs/reliability.md).
 import { decodeChannelState } from '../domain/channelState.ts';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
 import { partitionFor } from '../consumers/partition.ts';
@@ -90,6 +91,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
         (error: unknown) => void figures.problems.push(`fault ${schedule[index]!.kind} failed: ${String(error)}`),
       );
     };
+    // The harness's own event loop (the load, the fakes): a busy one delays every delivery it makes.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
     const loadStart = Date.now();
     let loadEnd: number | undefined;
     let sent = 0;
@@ -109,13 +113,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       }
       if (Date.now() > nextReport) {
         nextReport += 30_000;
-        log(`  ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${sent} operations sent, ${load.orders.length} channel orders accepted; ${await amazonPath(system).catch((error: unknown) => `Amazon path unknown: ${String(error)}`)}`);
+        log(`  ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${sent} operations sent, ${load.orders.length} channel orders accepted; harness event loop p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms; ${await amazonPath(system).catch((error: unknown) => `Amazon path unknown: ${String(error)}`)}`);
+        loopDelay.reset();
       }
       const before = Date.now();
       await sleep(due > 200 && !heldBack ? 0 : 5);
       if (heldBack) figures.loadHeldBackS += (Date.now() - before) / 1000;
     }
     loadEnd = Date.now();
+    loopDelay.disable();
     figures.loadS = (loadEnd - loadStart) / 1000;
     // Faults the load outran still happen, in order.
     while (nextFault < schedule.length) await runFault(nextFault++);
@@ -206,8 +212,8 @@ async function amazonPath(system: Awaited<ReturnType<typeof startChaosSystem>>):
     const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: system.sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
     const metrics = await fetch(`${system.daemonUrl}/metrics`, { signal: AbortSignal.timeout(2000) }).then((response) => response.text(), () => '');
     const outcomes = [...metrics.matchAll(/^stockguard_sqs_messages_total\{outcome="([a-z_]+)"\} (\d+)/gm)].map(([, outcome, count]) => `${outcome} ${count}`);
-    const appended = [...metrics.matchAll(/^stockguard_events_received_total\{source="amazon",[^}]*\} (\d+)/gm)].reduce((sum, [, count]) => sum + Number(count), 0);
-    const duplicates = /^stockguard_duplicate_deliveries_total\{source="amazon"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
+    const appended = [...metrics.matchAll(/^stockguard_events_received_total\{source="amazon-sqs",[^}]*\} (\d+)/gm)].reduce((sum, [, count]) => sum + Number(count), 0);
+    const duplicates = /^stockguard_duplicate_deliveries_total\{source="amazon-sqs"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
     const receiveErrors = /^stockguard_sqs_receive_errors_total (\d+)/m.exec(metrics)?.[1] ?? '0';
     return `SQS queue ${Attributes?.ApproximateNumberOfMessages ?? '?'} visible, ${Attributes?.ApproximateNumberOfMessagesNotVisible ?? '?'} handed out; edge since its start: messages ${outcomes.join(', ') || 'none'}, receive errors ${receiveErrors}, Amazon events appended ${appended}, duplicates ${duplicates}`;
   } finally {

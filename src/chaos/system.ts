@@ -207,7 +207,9 @@ export async function startChaosSystem(options: { seed: number; skus: number; re
       direct = { REDIS_URL: server.url };
       forDaemons = { REDIS_URL: `redis://127.0.0.1:${serverProxy.port}` };
     }
-    const sqs = await startLocalSqs();
+    // In its own process: SQS has its own capacity, and this process's event loop is busy
+    // with the load and the fakes (the edge's poller got ~60 messages/s from an in-process one).
+    const sqs = await startLocalSqs(undefined, { ownProcess: true });
     cleanups.push(() => sqs.stop());
 
     const port = await freePort();
