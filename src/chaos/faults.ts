@@ -195,35 +195,40 @@ export async function actOut(
       break;
     }
     case 'latency-spike': {
-      shopify.injectFault({ kind: 'latency', ms: 800 }, { times: 40 });
+      const shopifyId = shopify.injectFault({ kind: 'latency', ms: 800 }, { times: 40 });
       const id = amazon.injectFault({ kind: 'latency', latencyMs: 800, rate: 1 });
       await sleep(fault.lengthMs);
       amazon.removeFault(id);
+      shopify.removeFault(shopifyId);
       break;
     }
     case 'throttle-storm': {
-      shopify.injectFault({ kind: 'throttled' }, { times: 30, only: 'mutation' });
+      const shopifyId = shopify.injectFault({ kind: 'throttled' }, { times: 30, only: 'mutation' });
       const id = amazon.injectFault({ kind: 'throttle', rate: 1 });
       await sleep(fault.lengthMs);
       amazon.removeFault(id);
+      shopify.removeFault(shopifyId);
       break;
     }
     case 'server-errors': {
-      shopify.injectFault({ kind: 'status', status: 503 }, { times: 20 });
+      const shopifyId = shopify.injectFault({ kind: 'status', status: 503 }, { times: 20 });
       const id = amazon.injectFault({ kind: 'serverError', rate: 0.7 });
       await sleep(fault.lengthMs);
       amazon.removeFault(id);
+      shopify.removeFault(shopifyId);
       break;
     }
     case 'channel-network': {
       // Requests that never answer (the pushers' 2 s timeout fires) and connection resets.
-      shopify.injectFault({ kind: 'timeout' }, { times: 6 });
-      shopify.injectFault({ kind: 'reset' }, { times: 10 });
+      const shopifyTimeouts = shopify.injectFault({ kind: 'timeout' }, { times: 6 });
+      const shopifyResets = shopify.injectFault({ kind: 'reset' }, { times: 10 });
       const timeouts = amazon.injectFault({ kind: 'timeout', rate: 0.3 });
       const resets = amazon.injectFault({ kind: 'reset', rate: 0.3 });
       await sleep(fault.lengthMs);
       amazon.removeFault(timeouts);
       amazon.removeFault(resets);
+      shopify.removeFault(shopifyTimeouts);
+      shopify.removeFault(shopifyResets);
       break;
     }
     case 'wms-snapshot': {

@@ -29,6 +29,7 @@ export interface FaultTarget {
 }
 
 interface QueuedFault extends FaultTarget {
+  id: number;
   fault: Fault;
   remaining: number;
 }
@@ -60,6 +61,7 @@ export class FaultPlan {
   private readonly queue: QueuedFault[] = [];
   private rates: FaultRate[];
   private readonly random: () => number;
+  private nextId = 1;
 
   constructor(options: FaultOptions = {}) {
     this.random = seededRandom(options.seed ?? 1);
@@ -67,11 +69,24 @@ export class FaultPlan {
     for (const rate of this.rates) checkProbability(rate.probability);
   }
 
-  /** The next `times` matching requests (default 1) get `fault`. Queued faults apply in order. */
-  inject(fault: Fault, options: FaultTarget & { times?: number } = {}): void {
+  /**
+   * The next `times` matching requests (default 1) get `fault`. Queued faults apply in order.
+   * Returns an id for `remove`.
+   */
+  inject(fault: Fault, options: FaultTarget & { times?: number } = {}): number {
     const times = options.times ?? 1;
     if (!Number.isInteger(times) || times < 1) throw new Error(`times must be a positive integer, got ${times}`);
-    this.queue.push({ fault, remaining: times, ...(options.only ? { only: options.only } : {}) });
+    const id = this.nextId++;
+    this.queue.push({ id, fault, remaining: times, ...(options.only ? { only: options.only } : {}) });
+    return id;
+  }
+
+  /** Drops what is left of an injected fault (no request took it yet, or not all `times`); how many were left. */
+  remove(id: number): number {
+    const index = this.queue.findIndex((entry) => entry.id === id);
+    if (index < 0) return 0;
+    const [entry] = this.queue.splice(index, 1);
+    return entry!.remaining;
   }
 
   /** A share of matching requests get `fault` from now on. */

@@ -498,9 +498,14 @@ export class ShopifyFake {
 
   // ---- faults
 
-  /** The next `times` (default 1) matching requests get `fault`. */
-  injectFault(fault: Fault, options: FaultTarget & { times?: number } = {}): void {
-    this.faultPlan.inject(fault, options);
+  /** The next `times` (default 1) matching requests get `fault`. Returns an id for removeFault. */
+  injectFault(fault: Fault, options: FaultTarget & { times?: number } = {}): number {
+    return this.faultPlan.inject(fault, options);
+  }
+
+  /** Drops what no request has taken yet of an injected fault; returns how many were left. */
+  removeFault(id: number): number {
+    return this.faultPlan.remove(id);
   }
 
   /** From now on, a share of matching requests get `fault` (seeded by options.faults.seed). */
