@@ -579,6 +579,22 @@ test('injected 503, connection reset and timeout reach the client as errors', as
   });
 });
 
+test('removeFault drops what no request took of an injected fault, leaving the others queued', async () => {
+  await withFake(async (fake) => {
+    const client = clientFor(fake);
+    const query = `{ locations(first: 1) { nodes { id } } }`;
+    const storm = fake.injectFault({ kind: 'status', status: 503 }, { times: 3 });
+    const reset = fake.injectFault({ kind: 'reset' });
+    assert.is((await client.request(query)).errors?.networkStatusCode, 503);
+    assert.is(fake.removeFault(storm), 2, 'two of the three were never taken');
+    assert.is(fake.removeFault(storm), 0, 'removing twice drops nothing more');
+    assert.ok((await client.request(query)).errors?.message, 'the reset queued behind the storm still applies');
+    assert.is(fake.removeFault(reset), 0, 'a used-up fault has nothing left');
+    assert.is((await client.request(query)).errors, undefined);
+    assert.equal(fake.requests().map((request) => request.status), [503, 'reset', 200]);
+  });
+});
+
 test('a reset after the write was applied: the client retry is answered from the idempotency store', async () => {
   await withFake(async (fake) => {
     const client = clientFor(fake, { retries: 1 });
