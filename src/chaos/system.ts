@@ -304,6 +304,11 @@ export async function startChaosSystem(options: { seed: number; skus: number; re
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
         STOCKGUARD_SQS_VISIBILITY_TIMEOUT_SECONDS: '3',
+        // One edge shares two cores with six Redis nodes, two consumers and the harness: each
+        // receive round trip waits on a busy event loop, so throughput is loops × 10 messages
+        // per round trip, and 4 loops fell behind the Amazon notifications (~140/s) in a
+        // 170k-operation run (docs/operations.md, "SQS throughput").
+        STOCKGUARD_SQS_RECEIVE_LOOPS: '16',
         STOCKGUARD_PUSH_SWEEP_CRON: '*/10 * * * * *',
         STOCKGUARD_DRIFT_SETTLE_SECONDS: '5',
       },
