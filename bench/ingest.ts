@@ -7,12 +7,23 @@
 //   webhook-http: a `stockguard serve` process (role http only) receives signed Shopify
 //     orders/create deliveries from keep-alive connections; requests/s and p50/p99 as
 //     the client sees them, each 200 meaning the event is on its stream.
+//   sqs-loops-4 / sqs-loops-16: a `stockguard serve` process (role sqs only, 4 or 16 receive
+//     loops) drains a local SQS (fauxqs, in its own process) that the Amazon fake filled with
+//     the notifications of MFN sales: ORDER_CHANGE, the quantity change each sale causes,
+//     and a duplicate of every fourth ORDER_CHANGE. Messages/s from the first message taken
+//     to the queue being empty (received, appended, deleted); no latency is measured.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Catalog } from '../src/catalog/catalog.ts';
 import { loadConfig } from '../src/config.ts';
+import { seededRandom } from '../src/domain/random.ts';
+import { startAmazonFake } from '../src/sim/amazon/index.ts';
+import { startLocalSqs } from '../src/sim/sqs.ts';
+import { FAKE_MARKETPLACE, FAKE_SELLER } from '../src/sim/world.ts';
 import { RedisEventSink } from '../src/ingest/redisSink.ts';
 import { signShopify } from '../src/ingest/http/signatures.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
@@ -27,8 +38,9 @@ export interface IngestVariantResult {
   name: string;
   workload: string;
   ops_per_sec: number;
-  p50_ms: number;
-  p99_ms: number;
+  /** Not measured for the SQS variants. */
+  p50_ms?: number;
+  p99_ms?: number;
   oversold: number;
   events: number;
   seconds: number;
@@ -48,6 +60,8 @@ export interface IngestOptions {
   skus?: number;
   webhookSeconds?: number;
   webhookConnections?: number;
+  /** MFN sales whose notifications fill the queue for the SQS variants. Default 3,000. */
+  sqsSales?: number;
   log?: (line: string) => void;
 }
 
@@ -65,6 +79,10 @@ export async function runIngestScenario(options: IngestOptions): Promise<IngestR
     }
     log(`webhook-http: ${options.webhookSeconds ?? 8} s over ${options.webhookConnections ?? 64} keep-alive connections`);
     variants.push(await webhookVariant(options, log));
+    for (const loops of [4, 16]) {
+      log(`sqs-loops-${loops}: the notifications of ${options.sqsSales ?? 3000} Amazon MFN sales`);
+      variants.push(await sqsVariant(options, loops, log));
+    }
   } finally {
     await disconnect([admin!]);
   }
@@ -193,6 +211,55 @@ async function webhookVariant(options: IngestOptions, log: (line: string) => voi
   }
 }
 
+async function sqsVariant(options: IngestOptions, loops: number, log: (line: string) => void): Promise<IngestVariantResult> {
+  const sales = options.sqsSales ?? 3000;
+  const prefix = `bench-sqs-${randomUUID().slice(0, 8)}`;
+  const [redis] = await connect(options.redisUrl, 1);
+  const sqs = await startLocalSqs(prefix, { ownProcess: true });
+  const amazon = await startAmazonFake({ clientId: 'bench', clientSecret: 'bench', refreshToken: 'bench', sellerId: FAKE_SELLER, sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, region: sqs.region }, random: seededRandom(3) });
+  const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region });
+  let child: ChildProcess | undefined;
+  try {
+    // A catalogue whose seller SKUs are not the ledger's (the daemon maps them, I9).
+    const catalog = new Catalog({ redis: redis!, keyPrefix: prefix });
+    for (let index = 0; index < 40; index += 1) {
+      const sellerSku = `amz-bench-${index}-mfn`;
+      await catalog.put({ sku: `BENCH-${index}`, holdback: 0, skuClass: 'default', amazon: { sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: 'MFN' }, policies: {} });
+      amazon.addListing({ sku: sellerSku, marketplaceId: FAKE_MARKETPLACE, productType: 'SHIRT', fulfillment: 'MFN', quantity: 1_000_000 });
+    }
+    for (let index = 0; index < sales; index += 1) await amazon.sellOnAmazon(`amz-bench-${index % 40}-mfn`, 1, { publish: { duplicates: index % 4 === 0 ? 1 : 0 } });
+    await amazon.idle();
+    const depth = async () => {
+      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    };
+    const queued = await depth();
+    child = startServe({ REDIS_URL: options.redisUrl, STOCKGUARD_KEY_PREFIX: prefix, STOCKGUARD_ROLES: 'sqs', AMAZON_SQS_QUEUE_URL: sqs.queueUrl, AMAZON_SQS_ENDPOINT: sqs.endpoint, AWS_REGION: sqs.region, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', STOCKGUARD_SQS_WAIT_SECONDS: '1', STOCKGUARD_SQS_RECEIVE_LOOPS: String(loops) });
+    // From the first message taken (the process has started) to an empty queue.
+    let started = 0;
+    await waitFor(async () => {
+      const left = await depth();
+      if (started === 0 && left < queued) started = performance.now();
+      return started > 0 && left === 0;
+    }, 600_000, 'the SQS poller to drain the queue');
+    const seconds = (performance.now() - started) / 1000;
+    const config = loadConfig({ REDIS_URL: options.redisUrl, STOCKGUARD_KEY_PREFIX: prefix });
+    const ledger = new Ledger({ redis: redis!, keyPrefix: prefix });
+    let orders = 0;
+    for (const stream of ledger.keys.eventStreams('sales', config.streams.partitions)) orders += await redis!.xlen(stream);
+    if (orders !== sales) throw new Error(`sqs-loops-${loops}: ${orders} order events on the streams for ${sales} sales`);
+    log(`  ${queued} messages drained in ${seconds.toFixed(2)} s`);
+    return { name: `sqs-loops-${loops}`, workload: 'SP-API notifications → stream', ops_per_sec: Math.round(queued / seconds), oversold: 0, events: queued, seconds: round(seconds, 2) };
+  } finally {
+    if (child) await stopServe(child);
+    client.destroy();
+    await amazon.close();
+    await sqs.stop();
+    await deleteKeys(redis!, prefix);
+    await disconnect([redis!]);
+  }
+}
+
 function startServe(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/bin/stockguard.ts'), 'serve'], {
     cwd: root,
@@ -238,7 +305,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
 
 const HEADER = ['variant', 'workload', 'ops/s', 'p50 ms', 'p99 ms', 'events', 'seconds'];
 const rowsOf = (result: IngestResult) =>
-  result.variants.map((variant) => [variant.name, variant.workload, String(variant.ops_per_sec), String(variant.p50_ms), String(variant.p99_ms), String(variant.events), String(variant.seconds)]);
+  result.variants.map((variant) => [variant.name, variant.workload, String(variant.ops_per_sec), String(variant.p50_ms ?? '–'), String(variant.p99_ms ?? '–'), String(variant.events), String(variant.seconds)]);
 
 export function ingestTextReport(result: IngestResult): string {
   return `${describeEnv(result.env)}\n${textTable(HEADER, rowsOf(result))}`;
@@ -249,6 +316,8 @@ export function ingestMarkdown(result: IngestResult): string {
   const two = byName.get('consumers-2')?.ops_per_sec ?? 0;
   const one = byName.get('consumers-1')?.ops_per_sec ?? 0;
   const http = byName.get('webhook-http')?.ops_per_sec ?? 0;
+  const sqs4 = byName.get('sqs-loops-4')?.ops_per_sec ?? 0;
+  const sqs16 = byName.get('sqs-loops-16')?.ops_per_sec ?? 0;
   return [
     '## Ingest (`npm run bench -- ingest`)',
     '',
@@ -259,5 +328,6 @@ export function ingestMarkdown(result: IngestResult): string {
     `- consumers-2 / consumers-1: ${one ? round(two / one, 2) : 'n/a'}× — target ≥ ${result.targets.consumers2EventsPerSec} events/s with 2 consumers: ${two >= result.targets.consumers2EventsPerSec ? 'met' : `**missed** (${two})`}.`,
     `- webhook-http: target ≥ ${result.targets.webhookRequestsPerSec} requests/s: ${http >= result.targets.webhookRequestsPerSec ? 'met' : `**missed** (${http})`}.`,
     '- Latency for the consumer variants is append → applied (journal time − producer stamp), so it includes the queueing of a producer that appends faster than the consumers apply.',
+    ...(sqs4 && sqs16 ? [`- sqs-loops-16 / sqs-loops-4: ${round(sqs16 / sqs4, 2)}× — one daemon's SQS path (receive, parse, append with its delivery mark, delete) with fauxqs in its own process; here the daemon has the machine to itself, unlike the chaos edge (docs/operations.md, "SQS throughput").`] : []),
   ].join('\n');
 }
