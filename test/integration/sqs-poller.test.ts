@@ -492,6 +492,24 @@ test('stop() aborts the in-flight long poll instead of waiting it out', async ()
   assert.equal([counters.receives, counters.receiveFailures], [2, 0], 'the aborts are not counted as receive errors, and no loop receives again');
 });
 
+test('32 receive loops long-polling at once raise no listener-leak warning', async () => {
+  const queueUrl = await newQueue();
+  const counters = new Counters();
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+  process.on('warning', onWarning);
+  try {
+    const poller = newPoller(queueUrl, { sink: new RecordingSink(), counters, waitTimeSeconds: 20, receiveLoops: 32 });
+    poller.start();
+    await waitFor(() => counters.receives >= 32, 'the first ReceiveMessage of each loop');
+    await sleep(50);
+    await poller.stop();
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings.filter((warning) => warning.startsWith('MaxListenersExceededWarning')), []);
+});
+
 test('stop() lets the messages being processed finish: published and deleted before it resolves', async () => {
   const queueUrl = await newQueue();
   await send(queueUrl, mfnQuantity('n-inflight', 4));

@@ -4,6 +4,7 @@
 // streams (sink.publish resolved), or, when it cannot be read, the message itself in the
 // dead-letter path. Otherwise it stays on the queue, comes back after the visibility
 // timeout and is tried again; the sink's dedupe on the NotificationId makes that harmless.
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
@@ -148,6 +149,9 @@ export class SqsPoller {
     this.#waitTimeSeconds = integerSetting('waitTimeSeconds', options.waitTimeSeconds ?? 20, 0, 20);
     this.#maxMessages = integerSetting('maxMessages', options.maxMessages ?? 10, 1, 10);
     this.#receiveLoops = integerSetting('receiveLoops', options.receiveLoops ?? 4, 1, 32);
+    // Each loop's long poll (and its backoff sleep) listens on the one stop signal: past 10
+    // loops Node would warn of a listener leak (seen with 16 loops).
+    setMaxListeners(Math.max(10, this.#receiveLoops * 2), this.#stopController.signal);
     this.#visibilityTimeoutSeconds = integerSetting('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds ?? 60, 1, 43_200);
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     try {
