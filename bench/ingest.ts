@@ -17,7 +17,6 @@ import { Agent, request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Catalog } from '../src/catalog/catalog.ts';
 import { loadConfig } from '../src/config.ts';
 import { seededRandom } from '../src/domain/random.ts';
@@ -217,7 +216,6 @@ async function sqsVariant(options: IngestOptions, loops: number, log: (line: str
   const [redis] = await connect(options.redisUrl, 1);
   const sqs = await startLocalSqs(prefix, { ownProcess: true });
   const amazon = await startAmazonFake({ clientId: 'bench', clientSecret: 'bench', refreshToken: 'bench', sellerId: FAKE_SELLER, sqs: { endpoint: sqs.endpoint, queueUrl: sqs.queueUrl, region: sqs.region }, random: seededRandom(3) });
-  const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region });
   let child: ChildProcess | undefined;
   try {
     // A catalogue whose seller SKUs are not the ledger's (the daemon maps them, I9).
@@ -230,8 +228,8 @@ async function sqsVariant(options: IngestOptions, loops: number, log: (line: str
     for (let index = 0; index < sales; index += 1) await amazon.sellOnAmazon(`amz-bench-${index % 40}-mfn`, 1, { publish: { duplicates: index % 4 === 0 ? 1 : 0 } });
     await amazon.idle();
     const depth = async () => {
-      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-      return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+      const { visible, handedOut } = await sqs.depth();
+      return visible + handedOut;
     };
     const queued = await depth();
     child = startServe({ REDIS_URL: options.redisUrl, STOCKGUARD_KEY_PREFIX: prefix, STOCKGUARD_ROLES: 'sqs', AMAZON_SQS_QUEUE_URL: sqs.queueUrl, AMAZON_SQS_ENDPOINT: sqs.endpoint, AWS_REGION: sqs.region, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', STOCKGUARD_SQS_WAIT_SECONDS: '1', STOCKGUARD_SQS_RECEIVE_LOOPS: String(loops) });
@@ -252,7 +250,6 @@ async function sqsVariant(options: IngestOptions, loops: number, log: (line: str
     return { name: `sqs-loops-${loops}`, workload: 'SP-API notifications → stream', ops_per_sec: Math.round(queued / seconds), oversold: 0, events: queued, seconds: round(seconds, 2) };
   } finally {
     if (child) await stopServe(child);
-    client.destroy();
     await amazon.close();
     await sqs.stop();
     await deleteKeys(redis!, prefix);

@@ -1,6 +1,5 @@
 // The fault kinds of a chaos run, the seeded schedule and how each fault is acted out
 // (docs/reliability.md, "Faults injected").
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { seededRandom } from '../domain/random.ts';
 import { compareStreamIds } from '../consumers/streamId.ts';
 import { EVENT_KINDS } from '../redis/keys.ts';
@@ -121,7 +120,7 @@ export async function actOut(
       // Webhooks in flight get a reset, pushes in flight are lost, and the SQS messages the
       // poller received but had not deleted come back after the visibility timeout (3 s).
       await system.edge.kill();
-      figures.sqsInFlightAtEdgeKill += await messagesNotVisible(system).catch(() => 0);
+      figures.sqsInFlightAtEdgeKill += await system.sqs.depth().then(({ handedOut }) => handedOut, () => 0);
       await sleep(fault.lengthMs);
       system.edge.start();
       await system.edge.ready().catch((error: unknown) => figures.problems.push(`edge did not come back: ${String(error)}`));
@@ -358,13 +357,3 @@ async function watchRecovery(system: ChaosSystem, child: StockguardProcess, orph
   }
 }
 
-/** Messages the poller received and has not deleted: they come back after the visibility timeout. */
-async function messagesNotVisible(system: ChaosSystem): Promise<number> {
-  const client = new SQSClient({ endpoint: system.sqs.endpoint, region: system.sqs.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  try {
-    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: system.sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
-    return Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  } finally {
-    client.destroy();
-  }
-}

@@ -5,7 +5,6 @@
 // random choice; the interleaving with the OS scheduler does not repeat exactly
 // (docs/reliability.md).
 import { decodeChannelState } from '../domain/channelState.ts';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuiet } from '../daemon.ts';
 import { seededRandom } from '../domain/random.ts';
@@ -168,7 +167,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     // --- Checker ------------------------------------------------------------------------------
     // Amazon notifications still on the queue are not lost, only late: the checker counts them
     // as missing all the same (the ledger does not know those sales), and this says how many.
-    figures.sqsMessagesAtCheck = await queuedMessages(system.sqs).catch(() => Number.NaN);
+    figures.sqsMessagesAtCheck = await system.sqs.depth().then(({ visible, handedOut }) => visible + handedOut, () => Number.NaN);
     await checkLedger(figures, { orders: load.orders, wmsAcked: load.wmsAcked, entries, wms: system.wms, runtime, lostToFailover: await lostToMasterKills(system) });
     figures.fbaWrites = amazon.acceptedPatches().filter((patch) => system.fbaSellerSkus.has(patch.sku)).length;
     figures.deadLetters = await runtime.redis.xlen(runtime.ledger.keys.deadLetters());
@@ -207,29 +206,13 @@ async function lostToMasterKills(system: Awaited<ReturnType<typeof startChaosSys
  * the ones it received, from its own metrics.
  */
 async function amazonPath(system: Awaited<ReturnType<typeof startChaosSystem>>): Promise<string> {
-  const client = new SQSClient({ endpoint: system.sqs.endpoint, region: system.sqs.region });
-  try {
-    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: system.sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-    const metrics = await fetch(`${system.daemonUrl}/metrics`, { signal: AbortSignal.timeout(2000) }).then((response) => response.text(), () => '');
-    const outcomes = [...metrics.matchAll(/^stockguard_sqs_messages_total\{outcome="([a-z_]+)"\} (\d+)/gm)].map(([, outcome, count]) => `${outcome} ${count}`);
-    const appended = [...metrics.matchAll(/^stockguard_events_received_total\{source="amazon-sqs",[^}]*\} (\d+)/gm)].reduce((sum, [, count]) => sum + Number(count), 0);
-    const duplicates = /^stockguard_duplicate_deliveries_total\{source="amazon-sqs"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
-    const receiveErrors = /^stockguard_sqs_receive_errors_total (\d+)/m.exec(metrics)?.[1] ?? '0';
-    return `SQS queue ${Attributes?.ApproximateNumberOfMessages ?? '?'} visible, ${Attributes?.ApproximateNumberOfMessagesNotVisible ?? '?'} handed out; edge since its start: messages ${outcomes.join(', ') || 'none'}, receive errors ${receiveErrors}, Amazon events appended ${appended}, duplicates ${duplicates}`;
-  } finally {
-    client.destroy();
-  }
-}
-
-/** Messages on the SQS queue, visible or handed out and not yet deleted. */
-async function queuedMessages(sqs: { endpoint: string; queueUrl: string; region: string }): Promise<number> {
-  const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region });
-  try {
-    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: sqs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-    return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-  } finally {
-    client.destroy();
-  }
+  const { visible, handedOut } = await system.sqs.depth();
+  const metrics = await fetch(`${system.daemonUrl}/metrics`, { signal: AbortSignal.timeout(2000) }).then((response) => response.text(), () => '');
+  const outcomes = [...metrics.matchAll(/^stockguard_sqs_messages_total\{outcome="([a-z_]+)"\} (\d+)/gm)].map(([, outcome, count]) => `${outcome} ${count}`);
+  const appended = [...metrics.matchAll(/^stockguard_events_received_total\{source="amazon-sqs",[^}]*\} (\d+)/gm)].reduce((sum, [, count]) => sum + Number(count), 0);
+  const duplicates = /^stockguard_duplicate_deliveries_total\{source="amazon-sqs"\} (\d+)/m.exec(metrics)?.[1] ?? '0';
+  const receiveErrors = /^stockguard_sqs_receive_errors_total (\d+)/m.exec(metrics)?.[1] ?? '0';
+  return `SQS queue ${visible} visible, ${handedOut} handed out; edge since its start: messages ${outcomes.join(', ') || 'none'}, receive errors ${receiveErrors}, Amazon events appended ${appended}, duplicates ${duplicates}`;
 }
 
 /** What the ledger is still busy with: entries not yet delivered or not acknowledged, by kind, and dirty SKUs. */

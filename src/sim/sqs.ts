@@ -3,13 +3,15 @@
 // development dependency: nothing in the daemon imports this file.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 
 export interface LocalSqs {
   endpoint: string;
   queueUrl: string;
   region: string;
+  /** Messages on the queue: visible, and handed out to a receiver and not yet deleted. */
+  depth(): Promise<{ visible: number; handedOut: number }>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +36,7 @@ export async function startLocalSqs(queueName = 'sp-api-notifications', options:
     // The daemon's SQS client takes credentials from the environment; any value works locally.
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    return { endpoint, queueUrl, region, stop: async () => void (await fauxqs.stop()) };
+    return withDepth({ endpoint, queueUrl, region }, async () => void (await fauxqs.stop()));
   } catch (error) {
     await fauxqs.stop();
     throw error;
@@ -60,15 +62,29 @@ async function startSqsProcess(queueName: string): Promise<LocalSqs> {
     });
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    return {
-      ...started,
-      stop: async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        await exited;
-      },
-    };
+    return withDepth(started, async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    });
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
+}
+
+/** The queue's address with `depth()` (one client, made on first use) and `stop`, which also closes that client. */
+function withDepth(queue: { endpoint: string; queueUrl: string; region: string }, stop: () => Promise<void>): LocalSqs {
+  let client: SQSClient | undefined;
+  return {
+    ...queue,
+    async depth() {
+      client ??= new SQSClient({ endpoint: queue.endpoint, region: queue.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: queue.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return { visible: Number(Attributes?.ApproximateNumberOfMessages ?? 0), handedOut: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
+    },
+    async stop() {
+      client?.destroy();
+      await stop();
+    },
+  };
 }
