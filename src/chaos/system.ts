@@ -22,6 +22,7 @@ import { type AmazonFake, startAmazonFake } from '../sim/amazon/index.ts';
 import { freePort } from '../sim/ports.ts';
 import { RedisCluster, RedisServer } from '../sim/redisServer.ts';
 import { type ShopifyFake, startShopifyFake } from '../sim/shopify/index.ts';
+import { startChildService } from '../sim/childService.ts';
 import { type LocalSqs, startLocalSqs } from '../sim/sqs.ts';
 import { startTcpProxy, type TcpProxy } from '../sim/tcpProxy.ts';
 import { WmsFake } from '../sim/wms/index.ts';
@@ -145,25 +146,8 @@ export interface ChaosSystem {
  * contact (src/chaos/clusterService.ts, in its own process): resolves with its port.
  */
 async function startClusterService(cluster: RedisCluster, logFile: string): Promise<{ port: number; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/chaos/clusterService.ts', ...cluster.nodes.map((node) => String(node.port))], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', openSync(logFile, 'a')] });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = /^(\d+)\n/.exec(out);
-      if (line) resolvePort(Number(line[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the Cluster service exited (${String(code)}) before it listened; see ${logFile}`)));
-  });
-  return {
-    port,
-    close: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const service = await startChildService('src/chaos/clusterService.ts', cluster.nodes.map((node) => String(node.port)), { what: 'the Cluster service', stderr: openSync(logFile, 'a'), seeWhere: logFile });
+  return { port: Number(service.ready), close: () => service.stop() };
 }
 
 export async function startChaosSystem(options: { seed: number; skus: number; redis?: 'server' | 'cluster'; log: (line: string) => void }): Promise<ChaosSystem> {

@@ -1,10 +1,9 @@
 // A local SQS for the demo and the chaos harness: fauxqs (speaks the AWS JSON 1.0 protocol
 // the current SDK uses) with one standard queue for SP-API notifications. fauxqs is a
 // development dependency: nothing in the daemon imports this file.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
+import { startChildService } from './childService.ts';
 
 export interface LocalSqs {
   endpoint: string;
@@ -45,29 +44,15 @@ export async function startLocalSqs(queueName = 'sp-api-notifications', options:
   }
 }
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
-
 async function startSqsProcess(queueName: string): Promise<LocalSqs> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/sim/sqsProcess.ts', queueName], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const service = await startChildService('src/sim/sqsProcess.ts', [queueName], { what: 'the local SQS process', stderr: 'inherit' });
   try {
-    const started = await new Promise<{ endpoint: string; queueUrl: string; region: string }>((resolveStart, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const newline = out.indexOf('\n');
-        if (newline >= 0) resolveStart(JSON.parse(out.slice(0, newline)) as { endpoint: string; queueUrl: string; region: string });
-      });
-      child.once('exit', (code) => reject(new Error(`the local SQS process exited (${String(code)}) before its queue existed`)));
-    });
+    const queue = JSON.parse(service.ready) as { endpoint: string; queueUrl: string; region: string };
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    return withDepth(started, async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    });
+    return withDepth(queue, () => service.stop());
   } catch (error) {
-    child.kill('SIGKILL');
+    await service.stop();
     throw error;
   }
 }
